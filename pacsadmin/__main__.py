@@ -1,0 +1,3 @@
+from pacsadmin.cli.main import main
+
+raise SystemExit(main())

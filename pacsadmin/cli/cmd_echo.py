@@ -1,0 +1,168 @@
+"""``pacsadmin echo`` and ``pacsadmin doctor``: C-ECHO with a layered diagnosis."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+
+def _positive_int(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if not 1 <= v <= 10000:
+        raise argparse.ArgumentTypeError("must be between 1 and 10000")
+    return v
+
+
+def _seconds(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not 0 < v <= 3600:
+        raise argparse.ArgumentTypeError("must be more than 0 and at most 3600 seconds")
+    return v
+
+
+def register(sub: Any) -> None:
+    for name, helptext in (
+        ("echo", "C-ECHO a node (by name, or AET@HOST:PORT); exit 0 ok, 1 failed, 2 usage"),
+        ("doctor", "diagnose a node step by step: DNS, TCP, TLS, association, echo, release"),
+    ):
+        p = sub.add_parser(name, help=helptext, description=helptext)
+        p.add_argument("target", metavar="TARGET", help="node name or AET@HOST:PORT")
+        p.add_argument(
+            "--count",
+            "-c",
+            type=_positive_int,
+            default=1,
+            help="repeat N times and show min/median/max latency",
+        )
+        p.add_argument(
+            "--interval",
+            type=float,
+            default=0.0,
+            metavar="S",
+            help="seconds between repeats (default 0)",
+        )
+        p.add_argument(
+            "--timeout",
+            "-t",
+            type=_seconds,
+            metavar="S",
+            help="cap every timeout (connect, association, DIMSE) at S seconds",
+        )
+        p.add_argument("--json", action="store_true", help="machine-readable output")
+        if name == "doctor":
+            p.add_argument(
+                "--transcript",
+                action="store_true",
+                help="also print the association transcript (redacted)",
+            )
+        p.set_defaults(func=run_echo if name == "echo" else run_doctor, survey=name == "doctor")
+
+
+def _passphrase(ctx: Any, node: Any) -> str | None:
+    if not node.tls.enabled or not node.tls.client_key:
+        return None
+    from pacsadmin.core.secrets import tls_passphrase_key
+
+    return ctx.secrets.get(tls_passphrase_key(node.name))
+
+
+def _run(args: argparse.Namespace, ctx: Any) -> Any:
+    from pacsadmin.core.dimse.echo import audit_echo, echo
+
+    node = ctx.resolve_target(args.target)
+    series = echo(
+        ctx.local,
+        node,
+        count=args.count,
+        interval=args.interval,
+        timeout=args.timeout,
+        mode="survey" if args.survey else "echo",
+        passphrase=_passphrase(ctx, node),
+    )
+    audit_echo(ctx.audit, series, action="doctor" if args.survey else "echo")
+    return series
+
+
+def _print_latency(series: Any, out: Any) -> None:
+    lat = series.latency()
+    n = len(series.results)
+    if n > 1:
+        line = f"{series.succeeded}/{n} echoes succeeded"
+        if lat:
+            line += (
+                f"; latency min {lat['min']:.1f} ms, median {lat['median']:.1f} ms, "
+                f"max {lat['max']:.1f} ms"
+            )
+        print(line, file=out)
+
+
+def run_echo(args: argparse.Namespace, ctx: Any) -> int:
+    series = _run(args, ctx)
+    if args.json:
+        print(json.dumps(series.to_json(), indent=2))
+    else:
+        for r in series.results:
+            if r.ok:
+                print(r.summary)
+            else:
+                print(f"Echo to {r.target} FAILED", file=sys.stdout)
+                _print_diagnosis(r, sys.stderr)
+        _print_latency(series, sys.stdout)
+    if not series.ok:
+        if args.json:  # the diagnosis goes to stderr whatever the output format
+            for r in series.results:
+                if not r.ok:
+                    _print_diagnosis(r, sys.stderr)
+                    break
+        return 1
+    return 0
+
+
+def _print_diagnosis(r: Any, out: Any) -> None:
+    f = r.failed_step
+    print(f"{f.title} failed: {f.detail}" if f else r.summary, file=out)
+    if r.advice:
+        print(f"What to do: {r.advice}", file=out)
+
+
+def run_doctor(args: argparse.Namespace, ctx: Any) -> int:
+    series = _run(args, ctx)
+    if args.json:
+        print(json.dumps(series.to_json(), indent=2))
+        return 0 if series.ok else 1
+    for i, r in enumerate(series.results):
+        if len(series.results) > 1:
+            print(f"--- run {i + 1} of {len(series.results)}")
+        print(f"Connectivity Doctor: {r.target} (calling AE {r.calling_ae})")
+        for s in r.steps:
+            ms = "" if s.ms is None else f"{s.ms:8.1f} ms"
+            mark = {"ok": "OK  ", "failed": "FAIL", "skipped": "--  ", "warning": "WARN"}[s.status]
+            print(f"  [{mark}] {s.title:<15} {ms:>11}  {s.detail}")
+            if s.advice:
+                print(f"  {'':6} {'':15} {'':>11}  -> {s.advice}")
+        if r.contexts:
+            print("  Presentation contexts:")
+            for c in r.contexts:
+                ts = f"  [{c['transfer_syntax_name']}]" if c["result"] == 0 else ""
+                print(
+                    f"    {c['context_id']:>3}  {c['result_text']:<42} "
+                    f"{c['abstract_syntax_name']}{ts}"
+                )
+        print(
+            ("Result: " if r.ok else "Result: FAILED. ")
+            + r.summary
+            + (f" {r.advice}" if r.advice and not r.ok else "")
+        )
+        if args.transcript:
+            print()
+            print(r.transcript_text())
+    _print_latency(series, sys.stdout)
+    return 0 if series.ok else 1

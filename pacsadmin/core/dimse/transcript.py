@@ -1,0 +1,214 @@
+"""Association transcripts: what went over the wire, summarised, for the GUI and tickets.
+
+Built from pynetdicom's notification events (PDUs and DIMSE messages).  It never holds
+dataset contents (only command fields: message type, IDs, statuses), and the text export
+still passes through the redactor, so a transcript is safe to attach to a vendor ticket.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from pacsadmin.core.dimse.status import CONTEXT_RESULT, describe_abort, describe_rejection
+from pacsadmin.core.logs import redact
+
+
+@dataclass(frozen=True)
+class TranscriptLine:
+    t_ms: float  # since the start of the run
+    direction: str  # ">>" sent, "<<" received, "--" local
+    kind: str  # "A-ASSOCIATE-RQ", "P-DATA-TF", "C-ECHO-RQ", "TCP", "TLS", ...
+    text: str
+
+    def format(self) -> str:
+        return f"{self.t_ms:9.1f} ms  {self.direction}  {self.kind:<15} {self.text}"
+
+
+def uid_name(uid: object) -> str:
+    name = getattr(uid, "name", "") or ""
+    return f"{name} ({uid})" if name and name != str(uid) else str(uid)
+
+
+class Transcript:
+    """Thread-safe collector; pynetdicom events arrive on its DUL/reactor threads."""
+
+    def __init__(self, t0: float | None = None) -> None:
+        self.t0 = t0 if t0 is not None else time.perf_counter()
+        self._lines: list[TranscriptLine] = []
+        self._lock = threading.Lock()
+        self.requested: dict[int, tuple[str, list[str]]] = {}  # cid -> (abstract, [ts])
+        self.contexts: list[dict[str, Any]] = []  # filled on A-ASSOCIATE-AC
+        self.rejection: tuple[int, int, int] | None = None
+        self.abort_received: tuple[int, int] | None = None
+        self.abort_sent: tuple[int, int] | None = None
+        self.release_rp_received = False
+        self.conn_closed_at: float | None = None
+        self.peer_max_pdu: int | None = None
+        self.peer_implementation: str = ""
+
+    def add(self, direction: str, kind: str, text: str) -> None:
+        with self._lock:
+            self._lines.append(
+                TranscriptLine((time.perf_counter() - self.t0) * 1000, direction, kind, text)
+            )
+
+    @property
+    def lines(self) -> tuple[TranscriptLine, ...]:
+        with self._lock:
+            return tuple(self._lines)
+
+    def text(self, header: str = "") -> str:
+        body = "\n".join(line.format() for line in self.lines)
+        return redact((header + "\n" if header else "") + body + "\n")
+
+    # ------------------------------------------------------------------ pynetdicom hooks
+    def handlers(self) -> list[tuple[Any, Any]]:
+        from pynetdicom import evt
+
+        return [
+            (evt.EVT_PDU_SENT, self._on_pdu_sent),
+            (evt.EVT_PDU_RECV, self._on_pdu_recv),
+            (evt.EVT_DIMSE_SENT, self._on_dimse_sent),
+            (evt.EVT_DIMSE_RECV, self._on_dimse_recv),
+            (evt.EVT_CONN_CLOSE, self._on_conn_close),
+        ]
+
+    def _on_pdu_sent(self, event: Any) -> None:
+        self._pdu(">>", event.pdu)
+
+    def _on_pdu_recv(self, event: Any) -> None:
+        self._pdu("<<", event.pdu)
+
+    def _on_conn_close(self, event: Any) -> None:
+        self.conn_closed_at = time.perf_counter()
+        self.add("--", "TCP", "connection closed")
+
+    def _on_dimse_sent(self, event: Any) -> None:
+        self._dimse(">>", event.message)
+
+    def _on_dimse_recv(self, event: Any) -> None:
+        self._dimse("<<", event.message)
+
+    def _dimse(self, direction: str, msg: Any) -> None:
+        name = type(msg).__name__.replace("_", "-")
+        cs = getattr(msg, "command_set", None)
+        parts = []
+        for kw in ("MessageID", "MessageIDBeingRespondedTo", "AffectedSOPClassUID"):
+            v = getattr(cs, kw, None) if cs is not None else None
+            if v not in (None, ""):
+                parts.append(f"{kw}={uid_name(v) if 'UID' in kw else v}")
+        status = getattr(cs, "Status", None) if cs is not None else None
+        if status is not None:
+            from pacsadmin.core.dimse.status import status_info
+
+            parts.append(f"Status={status_info(int(status)).label}")
+        for kw in (
+            "NumberOfRemainingSuboperations",
+            "NumberOfCompletedSuboperations",
+            "NumberOfFailedSuboperations",
+            "NumberOfWarningSuboperations",
+        ):
+            v = getattr(cs, kw, None) if cs is not None else None
+            if v is not None:
+                parts.append(f"{kw.replace('NumberOf', '').replace('Suboperations', '')}={v}")
+        self.add(direction, name, " ".join(parts))
+
+    def _pdu(self, direction: str, pdu: Any) -> None:
+        kind = type(pdu).__name__
+        if kind == "A_ASSOCIATE_RQ":
+            lines = [f"called AE {pdu.called_ae_title!r}, calling AE {pdu.calling_ae_title!r}"]
+            ui = pdu.user_information
+            if ui is not None:
+                lines.append(
+                    f"max PDU {ui.maximum_length}, implementation "
+                    f"{ui.implementation_class_uid} {ui.implementation_version_name or ''}".rstrip()
+                )
+            for cx in pdu.presentation_context:
+                ts = [str(t) for t in cx.transfer_syntax]
+                self.requested[int(cx.context_id)] = (str(cx.abstract_syntax), ts)
+                lines.append(
+                    f"  context {cx.context_id}: {uid_name(cx.abstract_syntax)}; "
+                    f"{len(ts)} transfer syntax(es)"
+                )
+            self.add(
+                direction, "A-ASSOCIATE-RQ", "\n" + "\n".join(" " * 32 + line for line in lines)
+            )
+        elif kind == "A_ASSOCIATE_AC":
+            ui = pdu.user_information
+            if ui is not None:
+                self.peer_max_pdu = ui.maximum_length
+                self.peer_implementation = (
+                    f"{ui.implementation_class_uid} {ui.implementation_version_name or ''}"
+                ).strip()
+            lines = [f"peer max PDU {self.peer_max_pdu}, implementation {self.peer_implementation}"]
+            self.contexts = []
+            for cx in pdu.presentation_context:
+                cid = int(cx.context_id)
+                abstract, _ = self.requested.get(cid, ("?", []))
+                result = int(cx.result)
+                row = {
+                    "context_id": cid,
+                    "abstract_syntax": abstract,
+                    "abstract_syntax_name": uid_name_str(abstract),
+                    "result": result,
+                    "result_text": CONTEXT_RESULT.get(result, f"result {result}"),
+                    "transfer_syntax": str(cx.transfer_syntax) if result == 0 else "",
+                    "transfer_syntax_name": uid_name_str(str(cx.transfer_syntax))
+                    if result == 0
+                    else "",
+                }
+                self.contexts.append(row)
+                lines.append(
+                    f"  context {cid}: {row['result_text']}"
+                    + (f" ({row['transfer_syntax_name']})" if result == 0 else "")
+                )
+            self.add(
+                direction, "A-ASSOCIATE-AC", "\n" + "\n".join(" " * 32 + line for line in lines)
+            )
+        elif kind == "A_ASSOCIATE_RJ":
+            self.rejection = (int(pdu.result), int(pdu.source), int(pdu.reason_diagnostic))
+            sentence, _ = describe_rejection(*self.rejection)
+            self.add(
+                direction,
+                "A-ASSOCIATE-RJ",
+                f"result {pdu.result}, source {pdu.source}, reason "
+                f"{pdu.reason_diagnostic}: {sentence}",
+            )
+        elif kind == "P_DATA_TF":
+            items = pdu.presentation_data_value_items
+            size = sum(len(i.presentation_data_value or b"") for i in items)
+            flags = []
+            for i in items:
+                hb = i.presentation_data_value[0] if i.presentation_data_value else 0
+                flags.append(("command" if hb & 1 else "data") + (", last" if hb & 2 else ""))
+            self.add(
+                direction, "P-DATA-TF", f"{len(items)} PDV(s), {size} bytes [{'; '.join(flags)}]"
+            )
+        elif kind == "A_RELEASE_RQ":
+            self.add(direction, "A-RELEASE-RQ", "")
+        elif kind == "A_RELEASE_RP":
+            if direction == "<<":
+                self.release_rp_received = True
+            self.add(direction, "A-RELEASE-RP", "")
+        elif kind == "A_ABORT_RQ":
+            src, reason = int(pdu.source), int(pdu.reason_diagnostic)
+            if direction == "<<":
+                self.abort_received = (src, reason)
+            else:
+                self.abort_sent = (src, reason)
+            self.add(direction, "A-ABORT", describe_abort(src, reason))
+        else:
+            self.add(direction, kind, "")
+
+
+def uid_name_str(uid: str) -> str:
+    try:
+        from pydicom.uid import UID
+
+        name = UID(uid).name
+    except Exception:
+        return uid
+    return name if name and name != uid else uid

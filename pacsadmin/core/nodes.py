@@ -1,0 +1,538 @@
+"""DICOM nodes and the node directory.
+
+A :class:`DicomNode` is a frozen description of a remote application entity (PS3.8
+section 7: AE title, host, port) plus what an administrator needs around it: site and
+tags, TLS, per-node timeouts, max PDU, the preferred retrieve method and the query
+character set.  Secrets (the TLS key passphrase) never live here: see
+:mod:`pacsadmin.core.secrets`.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+import threading
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from pacsadmin.core.errors import DuplicateNode, NodeNotFound, PacsAdminError, ValidationError
+from pacsadmin.core.fileio import atomic_write_text
+
+NODES_SCHEMA_VERSION = 1
+RETRIEVE_METHODS = ("C-MOVE", "C-GET")
+# Specific Character Set values offered for queries (PS3.3 C.12.1.1.2); "" = default repertoire
+QUERY_CHARSETS = (
+    "",
+    "ISO_IR 100",
+    "ISO_IR 192",
+    "ISO_IR 101",
+    "ISO_IR 144",
+    "ISO_IR 126",
+    "ISO_IR 127",
+    "ISO_IR 138",
+    "ISO_IR 148",
+    "ISO_IR 13",
+    "ISO 2022 IR 87",
+    "GB18030",
+    "GBK",
+)
+
+
+# ---------------------------------------------------------------------------- validation
+def validate_ae_title(value: object, field: str = "ae_title") -> str:
+    """Return the AE title without its non-significant spaces, or raise.
+
+    PS3.5 table 6.2-1: AE is 16 characters at most of the default character repertoire,
+    excluding backslash and control characters; leading and trailing spaces are not
+    significant, and a value of only spaces is not allowed.
+    """
+    if not isinstance(value, str):
+        raise ValidationError(field, "The AE title must be text.")
+    if len(value) > 16:
+        raise ValidationError(
+            field, f"The AE title has {len(value)} characters; at most 16 are allowed."
+        )
+    for ch in value:
+        if ch == "\\":
+            raise ValidationError(field, "The AE title may not contain a backslash (\\).")
+        if ord(ch) < 0x20 or ord(ch) == 0x7F:
+            raise ValidationError(
+                field, f"The AE title may not contain control characters (found {ch!r})."
+            )
+        if ord(ch) > 0x7E:
+            raise ValidationError(
+                field,
+                f"The AE title may only use plain ASCII letters, digits, spaces and "
+                f"punctuation (found {ch!r}).",
+            )
+    stripped = value.strip(" ")
+    if not stripped:
+        raise ValidationError(field, "The AE title is empty (or only spaces).")
+    return stripped
+
+
+def validate_port(value: object, field: str = "port") -> int:
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value.strip())
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise ValidationError(field, f"The port must be a whole number (got {value!r}).")
+    if not 1 <= value <= 65535:
+        raise ValidationError(field, f"The port must be between 1 and 65535 (got {value}).")
+    return value
+
+
+_HOST_RE = re.compile(r"^[A-Za-z0-9_.:\-%\[\]]+$")
+
+
+def validate_host(value: object, field: str = "host") -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ValidationError(field, "The host is empty: give a host name or an IP address.")
+    value = value.strip()
+    if value.startswith("[") and value.endswith("]"):
+        value = value[1:-1]
+    if len(value) > 253 or not _HOST_RE.match(value):
+        raise ValidationError(
+            field, f"{value!r} is not a host name or IP address (no spaces or slashes)."
+        )
+    return value
+
+
+def validate_name(value: object, field: str = "name") -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ValidationError(field, "The node needs a name.")
+    value = value.strip()
+    if len(value) > 64:
+        raise ValidationError(field, "The name is longer than 64 characters.")
+    if any(ord(c) < 0x20 for c in value):
+        raise ValidationError(field, "The name may not contain control characters.")
+    if "@" in value:
+        raise ValidationError(
+            field, "The name may not contain '@' (it would read as AET@HOST:PORT)."
+        )
+    return value
+
+
+def _opt_timeout(value: object, field: str) -> float | None:
+    if value in (None, ""):
+        return None
+    try:
+        v = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise ValidationError(field, f"{value!r} is not a number of seconds.") from None
+    if not 0 < v <= 3600:
+        raise ValidationError(field, "A timeout must be between 0 and 3600 seconds.")
+    return v
+
+
+# ---------------------------------------------------------------------------- the node
+@dataclass(frozen=True)
+class TlsSettings:
+    enabled: bool = False
+    ca_bundle: str = ""  # PEM file; empty: the system's trust store
+    client_cert: str = ""  # PEM file for mutual TLS
+    client_key: str = ""  # PEM file; its passphrase lives in the keyring
+    verify_hostname: bool = True  # BCP 195: on by default
+
+
+@dataclass(frozen=True)
+class NodeTimeouts:
+    """Per-node overrides of the settings' timeouts; ``None``: use the setting."""
+
+    connect: float | None = None
+    acse: float | None = None
+    dimse: float | None = None
+    network: float | None = None
+
+
+@dataclass(frozen=True)
+class DicomNode:
+    name: str
+    ae_title: str
+    host: str
+    port: int
+    description: str = ""
+    site: str = ""
+    tags: tuple[str, ...] = ()
+    calling_ae_title: str = ""  # overrides the local AE title for this node
+    tls: TlsSettings = field(default_factory=TlsSettings)
+    timeouts: NodeTimeouts = field(default_factory=NodeTimeouts)
+    max_pdu: int | None = None
+    retrieve_method: str = "C-MOVE"
+    query_charset: str = ""
+
+    def validated(self) -> DicomNode:
+        """Return a normalised copy, or raise :class:`ValidationError` naming the field."""
+        name = validate_name(self.name)
+        ae = validate_ae_title(self.ae_title)
+        host = validate_host(self.host)
+        port = validate_port(self.port)
+        calling = (
+            validate_ae_title(self.calling_ae_title, "calling_ae_title")
+            if self.calling_ae_title.strip()
+            else ""
+        )
+        if self.retrieve_method not in RETRIEVE_METHODS:
+            raise ValidationError("retrieve_method", "Retrieve method must be C-MOVE or C-GET.")
+        if self.query_charset not in QUERY_CHARSETS:
+            raise ValidationError(
+                "query_charset", f"Unknown query character set {self.query_charset!r}."
+            )
+        if self.max_pdu is not None and not (self.max_pdu == 0 or 4096 <= self.max_pdu < 2**32):
+            raise ValidationError("max_pdu", "Max PDU must be 0 (unlimited) or 4096 or more.")
+        t = NodeTimeouts(
+            **{
+                f.name: _opt_timeout(getattr(self.timeouts, f.name), f"timeout_{f.name}")
+                for f in fields(NodeTimeouts)
+            }
+        )
+        if self.tls.client_key and not self.tls.client_cert:
+            raise ValidationError("tls_client_cert", "A client key needs its client certificate.")
+        tags = tuple(sorted({t.strip() for t in self.tags if t.strip()}))
+        return replace(
+            self,
+            name=name,
+            ae_title=ae,
+            host=host,
+            port=port,
+            calling_ae_title=calling,
+            timeouts=t,
+            tags=tags,
+            description=self.description.strip(),
+            site=self.site.strip(),
+        )
+
+    @property
+    def address(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{self.ae_title}@{host}:{self.port}"
+
+    # ------------------------------------------------------------------ serialisation
+    def to_json(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["tags"] = list(self.tags)
+        return d
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> DicomNode:
+        if not isinstance(d, dict):
+            raise ValidationError("node", "A node must be a JSON object.")
+        known = {f.name for f in fields(cls)}
+        kw = {k: v for k, v in d.items() if k in known}
+        for required in ("name", "ae_title", "host", "port"):
+            if required not in kw:
+                raise ValidationError(required, f"The node has no {required!r}.")
+        tls = kw.pop("tls", None) or {}
+        to = kw.pop("timeouts", None) or {}
+        kw["tags"] = tuple(kw.get("tags") or ())
+        return cls(
+            tls=TlsSettings(
+                **{k: v for k, v in tls.items() if k in {f.name for f in fields(TlsSettings)}}
+            ),
+            timeouts=NodeTimeouts(
+                **{k: v for k, v in to.items() if k in {f.name for f in fields(NodeTimeouts)}}
+            ),
+            **kw,
+        ).validated()
+
+
+# ---------------------------------------------------------------------------- targets
+_TARGET_RE = re.compile(r"^(?P<aet>[^@]{1,16})@(?P<host>\[[^\]]+\]|[^:\[\]]+):(?P<port>\d{1,5})$")
+
+
+def parse_target(text: str) -> DicomNode | None:
+    """Parse an ad-hoc ``AET@HOST:PORT`` (IPv6 as ``AET@[::1]:104``); ``None`` if not one."""
+    m = _TARGET_RE.match(text.strip())
+    if not m:
+        return None
+    node = DicomNode(
+        name="ad-hoc", ae_title=m["aet"], host=m["host"].strip("[]"), port=int(m["port"])
+    ).validated()
+    return replace(node, name=node.address)  # ad-hoc nodes are named by their address
+
+
+# ---------------------------------------------------------------------------- CSV
+CSV_COLUMNS = (
+    "name",
+    "ae_title",
+    "host",
+    "port",
+    "description",
+    "site",
+    "tags",
+    "calling_ae_title",
+    "tls_enabled",
+    "tls_ca_bundle",
+    "tls_client_cert",
+    "tls_client_key",
+    "tls_verify_hostname",
+    "timeout_connect",
+    "timeout_acse",
+    "timeout_dimse",
+    "timeout_network",
+    "max_pdu",
+    "retrieve_method",
+    "query_charset",
+)
+
+
+def _bool(text: str, field: str) -> bool:
+    t = text.strip().lower()
+    if t in ("1", "true", "yes", "y", "on"):
+        return True
+    if t in ("", "0", "false", "no", "n", "off"):
+        return False
+    raise ValidationError(field, f"{text!r} is not yes/no.")
+
+
+def node_to_csv_row(n: DicomNode) -> dict[str, str]:
+    def s(v: object) -> str:
+        return "" if v is None else str(v)
+
+    return {
+        "name": n.name,
+        "ae_title": n.ae_title,
+        "host": n.host,
+        "port": str(n.port),
+        "description": n.description,
+        "site": n.site,
+        "tags": ";".join(n.tags),
+        "calling_ae_title": n.calling_ae_title,
+        "tls_enabled": "yes" if n.tls.enabled else "no",
+        "tls_ca_bundle": n.tls.ca_bundle,
+        "tls_client_cert": n.tls.client_cert,
+        "tls_client_key": n.tls.client_key,
+        "tls_verify_hostname": "yes" if n.tls.verify_hostname else "no",
+        "timeout_connect": s(n.timeouts.connect),
+        "timeout_acse": s(n.timeouts.acse),
+        "timeout_dimse": s(n.timeouts.dimse),
+        "timeout_network": s(n.timeouts.network),
+        "max_pdu": s(n.max_pdu),
+        "retrieve_method": n.retrieve_method,
+        "query_charset": n.query_charset,
+    }
+
+
+def node_from_csv_row(row: dict[str, str]) -> DicomNode:
+    g = {k: (v or "").strip() for k, v in row.items() if k}
+    max_pdu = g.get("max_pdu", "")
+    if max_pdu and not max_pdu.isdigit():
+        raise ValidationError("max_pdu", f"max_pdu {max_pdu!r} is not a whole number.")
+    return DicomNode(
+        name=g.get("name", ""),
+        ae_title=g.get("ae_title", ""),
+        host=g.get("host", ""),
+        port=validate_port(g.get("port", "")),
+        description=g.get("description", ""),
+        site=g.get("site", ""),
+        tags=tuple(t for t in g.get("tags", "").split(";") if t),
+        calling_ae_title=g.get("calling_ae_title", ""),
+        tls=TlsSettings(
+            enabled=_bool(g.get("tls_enabled", ""), "tls_enabled"),
+            ca_bundle=g.get("tls_ca_bundle", ""),
+            client_cert=g.get("tls_client_cert", ""),
+            client_key=g.get("tls_client_key", ""),
+            verify_hostname=_bool(g.get("tls_verify_hostname", "yes"), "tls_verify_hostname"),
+        ),
+        timeouts=NodeTimeouts(
+            *(
+                _opt_timeout(g.get(f"timeout_{k}"), f"timeout_{k}")
+                for k in ("connect", "acse", "dimse", "network")
+            )
+        ),
+        max_pdu=int(max_pdu) if max_pdu else None,
+        retrieve_method=g.get("retrieve_method") or "C-MOVE",
+        query_charset=g.get("query_charset", ""),
+    ).validated()
+
+
+# ---------------------------------------------------------------------------- directory
+@dataclass(frozen=True)
+class ImportReport:
+    added: tuple[str, ...]
+    replaced: tuple[str, ...]
+    skipped: tuple[str, ...]  # name already present and replace=False
+    errors: tuple[str, ...]  # "row 3: The port must be ..."
+
+
+class NodeDirectory:
+    """The node directory, saved as JSON (atomic writes).  Thread-safe."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self._lock = threading.RLock()
+        self._nodes: dict[str, DicomNode] = {}
+        self.load()
+
+    # ------------------------------------------------------------------ persistence
+    def load(self) -> None:
+        with self._lock:
+            self._nodes = {}
+            if not self.path.exists():
+                return
+            try:
+                data = json.loads(self.path.read_text(encoding="utf-8"))
+            except (OSError, ValueError) as exc:
+                raise PacsAdminError(f"Cannot read the node directory {self.path}: {exc}") from exc
+            for d in data.get("nodes", []) if isinstance(data, dict) else []:
+                node = DicomNode.from_json(d)
+                self._nodes[node.name.casefold()] = node
+
+    def _save(self) -> None:
+        payload = {
+            "schema_version": NODES_SCHEMA_VERSION,
+            "nodes": [n.to_json() for n in self.list()],
+        }
+        atomic_write_text(self.path, json.dumps(payload, indent=2) + "\n")
+
+    # ------------------------------------------------------------------ access
+    def list(self) -> list[DicomNode]:
+        with self._lock:
+            return sorted(
+                self._nodes.values(), key=lambda n: (n.site.casefold(), n.name.casefold())
+            )
+
+    def __iter__(self) -> Iterator[DicomNode]:
+        return iter(self.list())
+
+    def __len__(self) -> int:
+        return len(self._nodes)
+
+    def get(self, name: str) -> DicomNode:
+        with self._lock:
+            try:
+                return self._nodes[name.strip().casefold()]
+            except KeyError:
+                raise NodeNotFound(name) from None
+
+    def find(self, name: str) -> DicomNode | None:
+        try:
+            return self.get(name)
+        except NodeNotFound:
+            return None
+
+    def find_by_ae_title(self, ae_title: str) -> list[DicomNode]:
+        return [n for n in self.list() if n.ae_title == ae_title.strip()]
+
+    # ------------------------------------------------------------------ changes
+    def add(self, node: DicomNode) -> DicomNode:
+        node = node.validated()
+        with self._lock:
+            if node.name.casefold() in self._nodes:
+                raise DuplicateNode(f"A node named {node.name!r} already exists.")
+            self._nodes[node.name.casefold()] = node
+            self._save()
+        return node
+
+    def update(self, old_name: str, node: DicomNode) -> DicomNode:
+        node = node.validated()
+        with self._lock:
+            old = self.get(old_name)
+            if node.name.casefold() != old.name.casefold() and node.name.casefold() in self._nodes:
+                raise DuplicateNode(f"A node named {node.name!r} already exists.")
+            del self._nodes[old.name.casefold()]
+            self._nodes[node.name.casefold()] = node
+            self._save()
+        return node
+
+    def remove(self, name: str) -> DicomNode:
+        with self._lock:
+            node = self.get(name)
+            del self._nodes[node.name.casefold()]
+            self._save()
+        return node
+
+    def unique_name(self, base: str) -> str:
+        """``"PACS (copy)"``, ``"PACS (copy 2)"``... for Duplicate."""
+        with self._lock:
+            candidate = f"{base} (copy)"
+            i = 2
+            while candidate.casefold() in self._nodes:
+                candidate = f"{base} (copy {i})"
+                i += 1
+            return candidate
+
+    # ------------------------------------------------------------------ import/export
+    def export_json(self, nodes: Iterable[DicomNode] | None = None) -> str:
+        nodes = list(nodes) if nodes is not None else self.list()
+        return (
+            json.dumps(
+                {"schema_version": NODES_SCHEMA_VERSION, "nodes": [n.to_json() for n in nodes]},
+                indent=2,
+            )
+            + "\n"
+        )
+
+    def export_csv(self, nodes: Iterable[DicomNode] | None = None) -> str:
+        nodes = list(nodes) if nodes is not None else self.list()
+        buf = io.StringIO()
+        w = csv.DictWriter(buf, fieldnames=CSV_COLUMNS, lineterminator="\n")
+        w.writeheader()
+        for n in nodes:
+            w.writerow(node_to_csv_row(n))
+        return buf.getvalue()
+
+    def import_text(self, text: str, fmt: str, *, replace_existing: bool = False) -> ImportReport:
+        """Import nodes from JSON or CSV text.  Bad rows are reported; good rows land."""
+        parsed: list[tuple[str, DicomNode | str]] = []
+        if fmt == "json":
+            try:
+                data = json.loads(text)
+            except ValueError as exc:
+                raise PacsAdminError(f"The file is not valid JSON: {exc}") from exc
+            items = data.get("nodes") if isinstance(data, dict) else data
+            if not isinstance(items, list):
+                raise PacsAdminError('The JSON holds no list of nodes (expected {"nodes": [...]}).')
+            for i, d in enumerate(items, 1):
+                try:
+                    parsed.append((f"node {i}", DicomNode.from_json(d)))
+                except (ValidationError, TypeError) as exc:
+                    parsed.append((f"node {i}", str(exc)))
+        elif fmt == "csv":
+            reader = csv.DictReader(io.StringIO(text))
+            missing = {"name", "ae_title", "host", "port"} - set(reader.fieldnames or ())
+            if missing:
+                raise PacsAdminError(
+                    f"The CSV lacks the column(s) {', '.join(sorted(missing))}; "
+                    f"the header must name at least name, ae_title, host, port."
+                )
+            for i, row in enumerate(reader, 2):
+                try:
+                    parsed.append((f"row {i}", node_from_csv_row(row)))
+                except (ValidationError, TypeError) as exc:
+                    parsed.append((f"row {i}", str(exc)))
+        else:
+            raise PacsAdminError(f"Unknown format {fmt!r}: use json or csv.")
+
+        added, replaced, skipped, errors = [], [], [], []
+        with self._lock:
+            for where, item in parsed:
+                if isinstance(item, str):
+                    errors.append(f"{where}: {item}")
+                    continue
+                key = item.name.casefold()
+                if key in self._nodes:
+                    if not replace_existing:
+                        skipped.append(item.name)
+                        continue
+                    replaced.append(item.name)
+                else:
+                    added.append(item.name)
+                self._nodes[key] = item
+            if added or replaced:
+                self._save()
+        return ImportReport(tuple(added), tuple(replaced), tuple(skipped), tuple(errors))
+
+
+def format_for_path(path: str | Path) -> str:
+    suffix = Path(path).suffix.lower()
+    if suffix == ".csv":
+        return "csv"
+    if suffix == ".json":
+        return "json"
+    raise PacsAdminError(
+        f"Cannot tell the format of {path}: name it .json or .csv, or pass --format."
+    )

@@ -1,0 +1,128 @@
+"""Application settings: a typed dataclass saved as versioned JSON.
+
+The file carries ``schema_version``; :func:`migrate` upgrades older files step by step
+(the shape of Picard's ``config_upgrade.py``).  Unknown keys are kept out, missing keys
+get their defaults, and a value of the wrong type is an error with the key's name.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from pacsadmin.core.errors import SettingsError, ValidationError
+from pacsadmin.core.fileio import atomic_write_text
+
+SCHEMA_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    """Seconds.  Every wait is bounded (RELIABILITY.md rule 7)."""
+
+    connect: float = 5.0
+    acse: float = 10.0
+    dimse: float = 30.0
+    network: float = 60.0
+
+    def validate(self) -> None:
+        for f in fields(self):
+            v = getattr(self, f.name)
+            if not isinstance(v, (int, float)) or isinstance(v, bool) or not 0 < v <= 3600:
+                raise ValidationError(
+                    f"timeout_{f.name}",
+                    f"The {f.name} timeout must be a number of seconds between 0 and 3600 "
+                    f"(got {v!r}).",
+                )
+
+
+@dataclass(frozen=True)
+class Settings:
+    local_ae_title: str = "PACSADMIN"
+    scp_port: int = 11112
+    timeouts: Timeouts = field(default_factory=Timeouts)
+    max_pdu: int = 0  # 0: unlimited (peers then send large PDUs, see NOTES.md)
+    worker_count: int = 8
+    per_node_limit: int = 2
+    schema_version: int = SCHEMA_VERSION
+
+    def validate(self) -> Settings:
+        from pacsadmin.core.nodes import validate_ae_title, validate_port
+
+        validate_ae_title(self.local_ae_title, field="local_ae_title")
+        validate_port(self.scp_port, field="scp_port")
+        self.timeouts.validate()
+        if not isinstance(self.max_pdu, int) or not (
+            self.max_pdu == 0 or 4096 <= self.max_pdu <= 2**32 - 1
+        ):
+            raise ValidationError("max_pdu", "Max PDU must be 0 (unlimited) or 4096 or more.")
+        if not isinstance(self.worker_count, int) or not 1 <= self.worker_count <= 64:
+            raise ValidationError("worker_count", "Worker count must be between 1 and 64.")
+        if not isinstance(self.per_node_limit, int) or not 1 <= self.per_node_limit <= 16:
+            raise ValidationError("per_node_limit", "Per-node limit must be between 1 and 16.")
+        return self
+
+    def to_json(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["schema_version"] = SCHEMA_VERSION
+        return d
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Settings:
+        data = migrate(dict(data))
+        known = {f.name for f in fields(cls)}
+        kwargs = {k: v for k, v in data.items() if k in known}
+        t = kwargs.pop("timeouts", None) or {}
+        if not isinstance(t, dict):
+            raise SettingsError("settings: 'timeouts' must be an object")
+        tk = {f.name for f in fields(Timeouts)}
+        timeouts = Timeouts(**{k: v for k, v in t.items() if k in tk})
+        return cls(timeouts=timeouts, **kwargs).validate()
+
+
+# Each entry upgrades a file *from* that version to the next one.
+MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {
+    0: lambda d: {**d, "schema_version": 1},  # files written before versioning
+}
+
+
+def migrate(data: dict[str, Any]) -> dict[str, Any]:
+    version = data.get("schema_version", 0)
+    if not isinstance(version, int) or version < 0:
+        raise SettingsError(f"settings: bad schema_version {version!r}")
+    if version > SCHEMA_VERSION:
+        raise SettingsError(
+            f"The settings file was written by a newer pacsadmin (schema {version}); "
+            f"this version reads up to schema {SCHEMA_VERSION}."
+        )
+    while version < SCHEMA_VERSION:
+        data = MIGRATIONS[version](data)
+        version = data["schema_version"]
+    return data
+
+
+def load_settings(path: Path) -> Settings:
+    if not path.exists():
+        return Settings()
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise SettingsError(f"Cannot read settings file {path}: {exc}") from exc
+    if not isinstance(data, dict):
+        raise SettingsError(f"Settings file {path} does not hold a JSON object.")
+    try:
+        return Settings.from_json(data)
+    except TypeError as exc:
+        raise SettingsError(f"Settings file {path}: {exc}") from exc
+
+
+def save_settings(path: Path, settings: Settings) -> None:
+    settings.validate()
+    atomic_write_text(path, json.dumps(settings.to_json(), indent=2) + "\n")
+
+
+def with_timeouts(settings: Settings, **kw: float) -> Settings:
+    return replace(settings, timeouts=replace(settings.timeouts, **kw))
