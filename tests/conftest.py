@@ -1,0 +1,83 @@
+"""Shared test set-up.
+
+Qt runs offscreen (set before any Qt import), every test gets its own PACSADMIN_HOME,
+and keyring gets an in-memory backend: no test touches the real config or keyring.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import pytest  # noqa: E402
+
+
+class MemoryKeyring:
+    """An in-memory keyring backend (keyring.backend.KeyringBackend protocol)."""
+
+    priority = 1
+
+    def __init__(self) -> None:
+        self.store: dict[tuple[str, str], str] = {}
+
+    def get_password(self, service: str, username: str) -> str | None:
+        return self.store.get((service, username))
+
+    def set_password(self, service: str, username: str, password: str) -> None:
+        self.store[(service, username)] = password
+
+    def delete_password(self, service: str, username: str) -> None:
+        import keyring.errors
+
+        if (service, username) not in self.store:
+            raise keyring.errors.PasswordDeleteError("not found")
+        del self.store[(service, username)]
+
+    def get_credential(self, service, username):  # pragma: no cover - unused
+        return None
+
+
+@pytest.fixture(autouse=True)
+def memory_keyring(monkeypatch):
+    import keyring
+    from keyring.backend import KeyringBackend
+
+    class _Backend(KeyringBackend):
+        priority = 1
+        _mem = MemoryKeyring()
+
+        def get_password(self, service, username):
+            return self._mem.get_password(service, username)
+
+        def set_password(self, service, username, password):
+            self._mem.set_password(service, username, password)
+
+        def delete_password(self, service, username):
+            self._mem.delete_password(service, username)
+
+    backend = _Backend()
+    backend._mem = MemoryKeyring()
+    previous = keyring.get_keyring()
+    keyring.set_keyring(backend)
+    yield backend._mem
+    keyring.set_keyring(previous)
+
+
+@pytest.fixture(autouse=True)
+def pacs_home(tmp_path, monkeypatch):
+    home = tmp_path / "pacs-home"
+    monkeypatch.setenv("PACSADMIN_HOME", str(home))
+    return home
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def port():
+    return free_port()
