@@ -1,0 +1,51 @@
+"""The core and the CLI never import Qt (STYLE.md section 2)."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pacsadmin
+
+ROOT = Path(pacsadmin.__file__).parent
+
+
+def test_core_and_cli_do_not_import_qt():
+    code = (
+        "import sys, pkgutil, importlib, pacsadmin.core, pacsadmin.cli\n"
+        "for pkg in (pacsadmin.core, pacsadmin.cli):\n"
+        "    for m in pkgutil.walk_packages(pkg.__path__, pkg.__name__ + '.'):\n"
+        "        importlib.import_module(m.name)\n"
+        "from pacsadmin.cli.main import build_parser; build_parser()\n"
+        "bad = [m for m in sys.modules if m.split('.')[0] in "
+        "('PySide6', 'pyqtgraph', 'shiboken6', 'superqt')]\n"
+        "print(','.join(bad))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=120, check=True)
+    assert out.stdout.strip() == "", f"Qt imported by core/cli: {out.stdout}"
+
+
+def test_no_qt_import_statements_in_core_or_cli():
+    offenders = []
+    for sub in ("core", "cli"):
+        for path in (ROOT / sub).rglob("*.py"):
+            for line in path.read_text().splitlines():
+                s = line.strip()
+                if s.startswith(("import ", "from ")) and any(
+                    q in s.split()[1] for q in ("PySide6", "pyqtgraph", "shiboken6")
+                ):
+                    offenders.append(f"{path}: {s}")
+    assert not offenders
+
+
+def test_import_linter_contract():
+    import shutil
+
+    lint = shutil.which("lint-imports", path=str(Path(sys.executable).parent))
+    if lint is None:
+        import pytest
+
+        pytest.skip("import-linter not installed")
+    out = subprocess.run([lint], capture_output=True, text=True, timeout=300,
+                         cwd=ROOT.parent)
+    assert out.returncode == 0, out.stdout + out.stderr

@@ -1,0 +1,158 @@
+import threading
+import time
+
+import pytest
+
+from pacsadmin.core.jobs import (
+    JobFinished,
+    JobPartial,
+    JobProgress,
+    JobRunner,
+    JobStarted,
+    JobState,
+    JobSubmitted,
+)
+
+
+@pytest.fixture
+def runner():
+    r = JobRunner(workers=4, per_node_limit=2)
+    yield r
+    assert r.shutdown(timeout=5)
+
+
+def wait_for(pred, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if pred():
+            return True
+        time.sleep(0.005)
+    return False
+
+
+def test_events_in_order_and_result(runner):
+    events = []
+    runner.subscribe(events.append)
+
+    def work(ctx):
+        ctx.progress(1, 2, "half")
+        ctx.report("partial-1")
+        ctx.progress(2, 2)
+        return 42
+
+    job = runner.submit(work, name="w")
+    assert job.future.result(5) == 42
+    assert wait_for(lambda: any(isinstance(e, JobFinished) for e in events))
+    kinds = [type(e) for e in events]
+    assert kinds == [JobSubmitted, JobStarted, JobProgress, JobPartial, JobProgress, JobFinished]
+    fin = events[-1]
+    assert fin.state is JobState.SUCCEEDED and fin.result == 42 and fin.error == ""
+
+
+def test_failure_is_reported_as_a_sentence(runner):
+    events = []
+    runner.subscribe(events.append)
+
+    def boom(ctx):
+        raise OSError("disk on fire")
+
+    job = runner.submit(boom, name="b")
+    with pytest.raises(OSError):
+        job.future.result(5)
+    assert wait_for(lambda: any(isinstance(e, JobFinished) for e in events))
+    fin = [e for e in events if isinstance(e, JobFinished)][0]
+    assert fin.state is JobState.FAILED and "disk on fire" in fin.error
+
+
+def test_per_node_limit(runner):
+    running = []
+    peak = []
+    lock = threading.Lock()
+    release = threading.Event()
+
+    def work(ctx):
+        with lock:
+            running.append(1)
+            peak.append(len(running))
+        release.wait(5)
+        with lock:
+            running.pop()
+
+    jobs = [runner.submit(work, name=f"j{i}", node="PACS") for i in range(5)]
+    other = runner.submit(lambda ctx: "other", name="o", node="OTHER")
+    assert other.future.result(5) == "other"  # another node is not held up
+    assert wait_for(lambda: len(running) == 2)
+    time.sleep(0.1)
+    assert len(running) == 2
+    release.set()
+    for j in jobs:
+        j.future.result(5)
+    assert max(peak) == 2
+
+
+def test_cancel_running_job_sets_token_and_state(runner):
+    started = threading.Event()
+
+    def work(ctx):
+        started.set()
+        while not ctx.cancelled:
+            time.sleep(0.005)
+        ctx.check()
+
+    job = runner.submit(work, name="long")
+    assert started.wait(5)
+    job.cancel()
+    assert wait_for(lambda: job.state is JobState.CANCELLED)
+
+
+def test_cancel_queued_job_never_runs(runner):
+    gate = threading.Event()
+    ran = []
+    blockers = [runner.submit(lambda ctx: gate.wait(5), name="b", node="N") for _ in range(2)]
+    queued = runner.submit(lambda ctx: ran.append(1), name="q", node="N")
+    queued.cancel()
+    gate.set()
+    for b in blockers:
+        b.future.result(5)
+    assert wait_for(lambda: queued.state is JobState.CANCELLED)
+    time.sleep(0.05)
+    assert ran == []
+    # the node's slots are free again
+    assert runner.submit(lambda ctx: 1, name="after", node="N").future.result(5) == 1
+
+
+def test_cancel_callback_runs_at_once(runner):
+    hits = []
+    started = threading.Event()
+
+    def work(ctx):
+        ctx.token.on_cancel(lambda: hits.append("abort"))
+        started.set()
+        ctx.token.wait(5)
+
+    job = runner.submit(work, name="cb")
+    assert started.wait(5)
+    job.cancel()
+    assert wait_for(lambda: hits == ["abort"])
+
+
+def test_shutdown_cancels_and_refuses_new_work():
+    r = JobRunner(workers=2)
+    started = threading.Event()
+
+    def work(ctx):
+        started.set()
+        ctx.token.wait(10)
+
+    r.submit(work, name="w")
+    assert started.wait(5)
+    t0 = time.monotonic()
+    assert r.shutdown(timeout=5)
+    assert time.monotonic() - t0 < 2
+    with pytest.raises(RuntimeError):
+        r.submit(lambda ctx: 1, name="late")
+
+
+def test_listener_exception_does_not_break_jobs(runner):
+    runner.subscribe(lambda e: 1 / 0)
+    assert runner.submit(lambda ctx: "ok", name="x").future.result(5) == "ok"
