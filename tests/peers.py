@@ -27,6 +27,7 @@ import contextlib
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import threading
@@ -144,6 +145,10 @@ class Peer:
                 with contextlib.suppress(ProcessLookupError):
                     self.proc.kill()
                 self.proc.wait(timeout)
+        # children it forked (dcmqrscp: one per association) are in its own process
+        # group (start_new_session): that group holds nothing but what we started
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.proc.pid, signal.SIGKILL)
 
     def __enter__(self) -> Peer:
         return self
@@ -301,7 +306,8 @@ def start_dcmqrscp(
     extra_args: Sequence[str] = (),
     timeout: float = READY_TIMEOUT,
 ) -> Peer:
-    """DCMTK ``dcmqrscp`` in single-process mode.  It answers only the called AE titles
+    """DCMTK ``dcmqrscp`` (forking one child per association: Debian's 3.6.7 in
+    ``--single-process`` mode segfaults after its first association).  It answers only the called AE titles
     ``aet`` and ``more_aets`` (each with its own storage area, ``peer.storage[i]``; an area
     holds at most ~500 studies: use several for big sets) and rejects any other with
     "called AE title not recognized".  ``hosts``: HostTable entries (move destinations).
@@ -318,7 +324,7 @@ def start_dcmqrscp(
             areas[t] = d
         cfg = workdir / "dcmqrscp.cfg"
         cfg.write_text(dcmqrscp_config(p, areas, hosts, max_studies=max_studies))
-        argv = [exe, "--single-process", "-dhl", "-c", str(cfg), *extra_args, str(p)]
+        argv = [exe, "-dhl", "-c", str(cfg), *extra_args, str(p)]
         return _launch(
             "dcmqrscp",
             argv,

@@ -52,3 +52,18 @@ def test_dcmqrscp_config_has_areas_and_hosts(start_peer, tmp_path):
     assert "dest = (DEST, 127.0.0.1, 11113)" in text
     assert [p.name for p in qr.storage] == ["QR1", "QR2"]
     assert all(p.is_dir() for p in qr.storage)
+
+
+def test_dcmqrscp_survives_several_associations(dcmqrscp):
+    """Debian's dcmqrscp 3.6.7 in --single-process mode dies after one association."""
+    import subprocess
+
+    for _ in range(3):
+        r = subprocess.run(
+            ["echoscu", "-aec", dcmqrscp.aet, dcmqrscp.host, str(dcmqrscp.port)],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+        assert r.returncode == 0, r.stderr + dcmqrscp.log()
+    assert dcmqrscp.alive()
