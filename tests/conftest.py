@@ -11,7 +11,7 @@ import socket
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-import pytest  # noqa: E402
+import pytest
 
 
 class MemoryKeyring:

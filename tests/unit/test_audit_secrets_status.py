@@ -16,8 +16,9 @@ from pacsadmin.core.secrets import KeyringBackend, SecretStore, tls_passphrase_k
 
 def test_audit_is_append_only(tmp_path):
     a = AuditLog(tmp_path / "audit.sqlite3")
-    a.record("echo", "success", node="PACS", target="X@h:1", summary="ok",
-             details={"latency_ms": 5})
+    a.record(
+        "echo", "success", node="PACS", target="X@h:1", summary="ok", details={"latency_ms": 5}
+    )
     a.record("echo", "failure", node="PACS", summary="refused")
     a.record("echo", "success", node="OTHER")
     entries = a.entries()
@@ -52,8 +53,9 @@ def test_no_keyring_keeps_secret_for_session_only_and_says_so(monkeypatch, tmp_p
     assert reason and "not stored" in reason
     assert s.get("k") == "secret"  # this session
     assert SecretStore().get("k") is None  # not persisted anywhere
-    assert not any("secret" in p.read_text(errors="ignore")
-                   for p in tmp_path.rglob("*") if p.is_file())
+    assert not any(
+        "secret" in p.read_text(errors="ignore") for p in tmp_path.rglob("*") if p.is_file()
+    )
     with pytest.raises(SecretStoreUnavailable):
         KeyringBackend().set("k", "v")
 
@@ -90,8 +92,9 @@ def test_status_sentences_carry_advice():
 
 def test_rejection_sentences():
     s, advice = describe_rejection(1, 1, 7, called="ARCHIVE")
-    assert s == ("Association rejected permanently by the service user: "
-                 "called AE title not recognized")
+    assert s == (
+        "Association rejected permanently by the service user: called AE title not recognized"
+    )
     assert "'ARCHIVE'" in advice
     s, advice = describe_rejection(1, 1, 3, calling="PACSADMIN")
     assert "calling AE title not recognized" in s and "'PACSADMIN'" in advice

@@ -16,24 +16,51 @@ def run(capsys, *argv):
 
 
 def test_version_and_help():
-    out = subprocess.run([sys.executable, "-m", "pacsadmin", "--version"],
-                         capture_output=True, text=True, timeout=60)
+    out = subprocess.run(
+        [sys.executable, "-m", "pacsadmin", "--version"], capture_output=True, text=True, timeout=60
+    )
     assert out.returncode == 0 and out.stdout.startswith("pacsadmin ")
-    out = subprocess.run([sys.executable, "-m", "pacsadmin", "--help"],
-                         capture_output=True, text=True, timeout=60)
+    out = subprocess.run(
+        [sys.executable, "-m", "pacsadmin", "--help"], capture_output=True, text=True, timeout=60
+    )
     assert out.returncode == 0
     for cmd in ("echo", "doctor", "nodes", "audit"):
         assert cmd in out.stdout
 
 
 def test_add_list_edit_remove(capsys, pacs_home):
-    code, out, _ = run(capsys, "nodes", "add", "Main", "--ae", "MAIN_AE", "--host", "10.1.1.1",
-                       "--port", "104", "--site", "HQ", "--tag", "prod", "--json")
+    code, out, _ = run(
+        capsys,
+        "nodes",
+        "add",
+        "Main",
+        "--ae",
+        "MAIN_AE",
+        "--host",
+        "10.1.1.1",
+        "--port",
+        "104",
+        "--site",
+        "HQ",
+        "--tag",
+        "prod",
+        "--json",
+    )
     assert code == 0 and json.loads(out)["ae_title"] == "MAIN_AE"
     code, out, _ = run(capsys, "nodes", "list", "--json")
     assert [n["name"] for n in json.loads(out)] == ["Main"]
-    code, out, _ = run(capsys, "nodes", "edit", "main", "--port", "11112", "--rename", "Main2",
-                       "--timeout-connect", "3")
+    code, out, _ = run(
+        capsys,
+        "nodes",
+        "edit",
+        "main",
+        "--port",
+        "11112",
+        "--rename",
+        "Main2",
+        "--timeout-connect",
+        "3",
+    )
     assert code == 0
     code, out, _ = run(capsys, "nodes", "list", "--json")
     n = json.loads(out)[0]
@@ -73,14 +100,31 @@ def test_duplicate_and_unknown_names_exit_2(capsys):
 
 
 def test_usage_error_exit_code_is_2():
-    out = subprocess.run([sys.executable, "-m", "pacsadmin", "nodes", "add"],
-                         capture_output=True, text=True, timeout=60)
+    out = subprocess.run(
+        [sys.executable, "-m", "pacsadmin", "nodes", "add"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert out.returncode == 2
 
 
 def test_export_import_csv_and_json(capsys, tmp_path):
-    run(capsys, "nodes", "add", "A", "--ae", "AE_A", "--host", "10.0.0.1", "--port", "104",
-        "--tls", "--ca-bundle", "/etc/ca.pem")
+    run(
+        capsys,
+        "nodes",
+        "add",
+        "A",
+        "--ae",
+        "AE_A",
+        "--host",
+        "10.0.0.1",
+        "--port",
+        "104",
+        "--tls",
+        "--ca-bundle",
+        "/etc/ca.pem",
+    )
     run(capsys, "nodes", "add", "B", "--ae", "AE_B", "--host", "10.0.0.2", "--port", "105")
     for fmt in ("csv", "json"):
         f = tmp_path / f"nodes.{fmt}"
@@ -88,12 +132,10 @@ def test_export_import_csv_and_json(capsys, tmp_path):
         text = f.read_text()
         assert "AE_A" in text and "AE_B" in text
         other = tmp_path / f"home-{fmt}"
-        code, out, _ = run(capsys, "--config-dir", str(other), "nodes", "import", str(f),
-                           "--json")
+        code, out, _ = run(capsys, "--config-dir", str(other), "nodes", "import", str(f), "--json")
         assert code == 0 and sorted(json.loads(out)["added"]) == ["A", "B"]
         code, out, _ = run(capsys, "--config-dir", str(other), "nodes", "list", "--json")
-        assert {n["name"]: n["tls"]["enabled"] for n in json.loads(out)} == {"A": True,
-                                                                              "B": False}
+        assert {n["name"]: n["tls"]["enabled"] for n in json.loads(out)} == {"A": True, "B": False}
 
 
 def test_import_with_bad_rows_exits_1_and_lists_them(capsys, tmp_path):
@@ -116,9 +158,24 @@ def test_passphrase_goes_to_keyring_not_files(capsys, monkeypatch, memory_keyrin
     import io
 
     monkeypatch.setattr(sys, "stdin", io.StringIO("s3cret-CANARY\n"))
-    code, _, err = run(capsys, "nodes", "add", "T", "--ae", "T", "--host", "h", "--port", "2762",
-                       "--tls", "--client-cert", "/c.pem", "--client-key", "/k.pem",
-                       "--key-passphrase-stdin")
+    code, _, err = run(
+        capsys,
+        "nodes",
+        "add",
+        "T",
+        "--ae",
+        "T",
+        "--host",
+        "h",
+        "--port",
+        "2762",
+        "--tls",
+        "--client-cert",
+        "/c.pem",
+        "--client-key",
+        "/k.pem",
+        "--key-passphrase-stdin",
+    )
     assert code == 0 and "keyring" in err
     assert memory_keyring.store[("pacsadmin", "node/T/tls-key-passphrase")] == "s3cret-CANARY"
     for p in pacs_home.rglob("*"):
@@ -136,9 +193,24 @@ def test_passphrase_without_keyring_is_not_stored_and_says_so(capsys, monkeypatc
 
     keyring.set_keyring(fail.Keyring())
     monkeypatch.setattr(sys, "stdin", io.StringIO("s3cret-CANARY\n"))
-    code, _, err = run(capsys, "nodes", "add", "T", "--ae", "T", "--host", "h", "--port", "2762",
-                       "--tls", "--client-cert", "/c.pem", "--client-key", "/k.pem",
-                       "--key-passphrase-stdin")
+    code, _, err = run(
+        capsys,
+        "nodes",
+        "add",
+        "T",
+        "--ae",
+        "T",
+        "--host",
+        "h",
+        "--port",
+        "2762",
+        "--tls",
+        "--client-cert",
+        "/c.pem",
+        "--client-key",
+        "/k.pem",
+        "--key-passphrase-stdin",
+    )
     assert code == 0 and "NOT stored" in err
     for p in pacs_home.rglob("*"):
         if p.is_file():
@@ -169,8 +241,20 @@ def test_audit_cli(capsys):
 
 def test_config_dir_flag_points_everything_elsewhere(capsys, tmp_path):
     other = tmp_path / "elsewhere"
-    run(capsys, "--config-dir", str(other), "nodes", "add", "A", "--ae", "A", "--host", "h",
-        "--port", "1")
+    run(
+        capsys,
+        "--config-dir",
+        str(other),
+        "nodes",
+        "add",
+        "A",
+        "--ae",
+        "A",
+        "--host",
+        "h",
+        "--port",
+        "1",
+    )
     assert (other / "nodes.json").exists()
-    code, out, _ = run(capsys, "nodes", "list", "--json")
+    _code, out, _ = run(capsys, "nodes", "list", "--json")
     assert json.loads(out) == []

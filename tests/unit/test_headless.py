@@ -20,8 +20,9 @@ def test_core_and_cli_do_not_import_qt():
         "('PySide6', 'pyqtgraph', 'shiboken6', 'superqt')]\n"
         "print(','.join(bad))\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         timeout=120, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
+    )
     assert out.stdout.strip() == "", f"Qt imported by core/cli: {out.stdout}"
 
 
@@ -46,6 +47,5 @@ def test_import_linter_contract():
         import pytest
 
         pytest.skip("import-linter not installed")
-    out = subprocess.run([lint], capture_output=True, text=True, timeout=300,
-                         cwd=ROOT.parent)
+    out = subprocess.run([lint], capture_output=True, text=True, timeout=300, cwd=ROOT.parent)
     assert out.returncode == 0, out.stdout + out.stderr

@@ -60,7 +60,7 @@ def test_failure_is_reported_as_a_sentence(runner):
     with pytest.raises(OSError):
         job.future.result(5)
     assert wait_for(lambda: any(isinstance(e, JobFinished) for e in events))
-    fin = [e for e in events if isinstance(e, JobFinished)][0]
+    fin = next(e for e in events if isinstance(e, JobFinished))
     assert fin.state is JobState.FAILED and "disk on fire" in fin.error
 
 

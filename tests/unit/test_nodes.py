@@ -116,8 +116,13 @@ def test_tags_are_normalised(tmp_path):
 
 def test_json_roundtrip_and_no_secret_fields(tmp_path):
     d = NodeDirectory(tmp_path / "n.json")
-    d.add(node(tls=TlsSettings(enabled=True, ca_bundle="/ca.pem", client_cert="/c.pem",
-                               client_key="/k.pem")))
+    d.add(
+        node(
+            tls=TlsSettings(
+                enabled=True, ca_bundle="/ca.pem", client_cert="/c.pem", client_key="/k.pem"
+            )
+        )
+    )
     text = d.export_json()
     assert "passphrase" not in text.lower() and "password" not in text.lower()
     d2 = NodeDirectory(tmp_path / "n2.json")
@@ -128,8 +133,17 @@ def test_json_roundtrip_and_no_secret_fields(tmp_path):
 
 def test_csv_roundtrip(tmp_path):
     d = NodeDirectory(tmp_path / "n.json")
-    d.add(node("A", site="S1", tags=("x", "y"), timeouts=NodeTimeouts(connect=2.5),
-               max_pdu=32768, retrieve_method="C-GET", query_charset="ISO_IR 192"))
+    d.add(
+        node(
+            "A",
+            site="S1",
+            tags=("x", "y"),
+            timeouts=NodeTimeouts(connect=2.5),
+            max_pdu=32768,
+            retrieve_method="C-GET",
+            query_charset="ISO_IR 192",
+        )
+    )
     d.add(node("B", calling_ae_title="ME"))
     csv_text = d.export_csv()
     d2 = NodeDirectory(tmp_path / "n2.json")

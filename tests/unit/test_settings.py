@@ -49,8 +49,13 @@ def test_newer_schema_is_refused():
 
 @pytest.mark.parametrize(
     "bad",
-    [{"local_ae_title": "X" * 17}, {"scp_port": 0}, {"max_pdu": 100}, {"worker_count": 0},
-     {"timeouts": {"connect": 0}}],
+    [
+        {"local_ae_title": "X" * 17},
+        {"scp_port": 0},
+        {"max_pdu": 100},
+        {"worker_count": 0},
+        {"timeouts": {"connect": 0}},
+    ],
 )
 def test_bad_values_are_refused(tmp_path, bad):
     p = tmp_path / "settings.json"
