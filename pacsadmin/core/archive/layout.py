@@ -1,0 +1,104 @@
+"""Where archived files live on disk: names chosen by the app, never by the data.
+
+::
+
+    archive/
+      index.sqlite3        the SQLite index (patients, studies, series, instances)
+      data/ab/<uuid>.dcm   every stored file, named by a random UUID (RELIABILITY rule 1)
+      tmp/                 files being received or imported; swept at start-up
+
+UIDs and patient attributes live only in the index, so a UID such as ``../../etc/x``,
+one with separators or NULs, can never choose where a file is written.  Every final path
+is still resolved and checked to be inside the archive root before anything is written.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from pacsadmin.core.errors import PacsAdminError
+
+DATA = "data"
+TMP = "tmp"
+INDEX = "index.sqlite3"
+SUFFIX = ".dcm"
+TMP_SUFFIX = ".part"
+
+
+class OutsideArchive(PacsAdminError):
+    """A path that would land outside the archive root."""
+
+
+@dataclass(frozen=True)
+class Layout:
+    root: Path
+
+    @classmethod
+    def create(cls, root: Path) -> Layout:
+        root = Path(root).expanduser().resolve()
+        for d in (root, root / DATA, root / TMP):
+            d.mkdir(parents=True, exist_ok=True)
+        with contextlib.suppress(OSError):
+            os.chmod(root, 0o700)
+        return cls(root)
+
+    @property
+    def data_dir(self) -> Path:
+        return self.root / DATA
+
+    @property
+    def tmp_dir(self) -> Path:
+        return self.root / TMP
+
+    @property
+    def index_path(self) -> Path:
+        return self.root / INDEX
+
+    def new_relpath(self) -> str:
+        """A fresh relative path ``data/ab/<uuid>.dcm`` (the UUID is random, not a UID)."""
+        name = uuid.uuid4().hex
+        return f"{DATA}/{name[:2]}/{name}{SUFFIX}"
+
+    def resolve(self, relpath: str) -> Path:
+        """The absolute path of ``relpath``; :class:`OutsideArchive` if it escapes the root."""
+        if "\x00" in relpath:
+            raise OutsideArchive(f"A path with a NUL byte is not allowed: {relpath!r}")
+        p = (self.root / relpath).resolve()
+        if not p.is_relative_to(self.root / DATA):
+            raise OutsideArchive(f"{relpath!r} resolves outside the archive folder {self.root}.")
+        return p
+
+    def relpath(self, path: Path) -> str:
+        return Path(path).resolve().relative_to(self.root).as_posix()
+
+    def new_temp(self) -> Path:
+        """A temp file name in the archive's own file system (for os.replace)."""
+        return self.tmp_dir / f"{uuid.uuid4().hex}{TMP_SUFFIX}"
+
+    def sweep_temp(self, older_than: float = 0.0) -> int:
+        """Delete leftovers of interrupted transfers and imports; return how many."""
+        n = 0
+        now = time.time()
+        for p in self.tmp_dir.iterdir():
+            try:
+                if p.is_file() and now - p.stat().st_mtime >= older_than:
+                    p.unlink()
+                    n += 1
+            except OSError:
+                pass
+        return n
+
+    def iter_files(self):  # type: ignore[no-untyped-def]
+        """Every stored file's relative path (``data/ab/<uuid>.dcm``)."""
+        for sub in sorted(self.data_dir.iterdir()):
+            if sub.is_dir():
+                for p in sorted(sub.iterdir()):
+                    if p.is_file():
+                        yield f"{DATA}/{sub.name}/{p.name}"
+            elif sub.is_file():
+                yield f"{DATA}/{sub.name}"

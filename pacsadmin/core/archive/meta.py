@@ -1,0 +1,136 @@
+"""What the index keeps of one instance, read from its header (never the pixels)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+# The exceptions a hostile or broken file can raise while parsing (RELIABILITY rule 3).
+PARSE_ERRORS: tuple[type[BaseException], ...] = (
+    OSError,
+    EOFError,
+    ValueError,
+    KeyError,
+    TypeError,
+    AttributeError,
+    IndexError,
+    NotImplementedError,
+    MemoryError,
+    RecursionError,
+    UnicodeError,
+    OverflowError,
+)
+
+
+class NotIndexable(ValueError):
+    """The file is DICOM but lacks what the index needs (UIDs)."""
+
+
+@dataclass(frozen=True)
+class InstanceMeta:
+    sop_instance_uid: str
+    sop_class_uid: str
+    study_uid: str
+    series_uid: str
+    transfer_syntax: str
+    patient_id: str = ""
+    patient_name: str = ""
+    birth_date: str = ""
+    sex: str = ""
+    study_date: str = ""
+    study_time: str = ""
+    accession: str = ""
+    study_id: str = ""
+    study_description: str = ""
+    referring_physician: str = ""
+    modality: str = ""
+    series_number: int | None = None
+    series_description: str = ""
+    body_part: str = ""
+    series_date: str = ""
+    series_time: str = ""
+    instance_number: int | None = None
+    rows: int | None = None
+    columns: int | None = None
+    frames: int | None = None
+    charset: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _s(ds: Any, kw: str) -> str:
+    try:
+        v = ds.get(kw)
+    except PARSE_ERRORS:
+        return ""
+    if v is None:
+        return ""
+    if isinstance(v, (list, tuple)) or type(v).__name__ == "MultiValue":
+        v = "\\".join(str(x) for x in v)
+    return str(v).replace("\x00", "").strip()
+
+
+def _i(ds: Any, kw: str) -> int | None:
+    try:
+        v = ds.get(kw)
+        return int(v) if v not in (None, "") else None
+    except (*PARSE_ERRORS,):
+        return None
+
+
+def _uid(text: str) -> str:
+    return text.replace("\x00", "").strip()
+
+
+def read_meta(path: Path) -> InstanceMeta:
+    """Parse ``path``'s header.  Raises ``InvalidDicomError`` / PARSE_ERRORS / NotIndexable."""
+    from pydicom import dcmread
+
+    ds = dcmread(path, stop_before_pixels=True, defer_size=4096)
+    fm = ds.file_meta
+    sop = _uid(_s(ds, "SOPInstanceUID") or _s(fm, "MediaStorageSOPInstanceUID"))
+    cls = _uid(_s(ds, "SOPClassUID") or _s(fm, "MediaStorageSOPClassUID"))
+    study = _uid(_s(ds, "StudyInstanceUID"))
+    series = _uid(_s(ds, "SeriesInstanceUID"))
+    missing = [
+        k
+        for k, v in (
+            ("SOPInstanceUID", sop),
+            ("StudyInstanceUID", study),
+            ("SeriesInstanceUID", series),
+        )
+        if not v
+    ]
+    if missing:
+        raise NotIndexable(f"missing {', '.join(missing)}")
+    ts = _s(fm, "TransferSyntaxUID") or "1.2.840.10008.1.2"
+    return InstanceMeta(
+        sop_instance_uid=sop,
+        sop_class_uid=cls,
+        study_uid=study,
+        series_uid=series,
+        transfer_syntax=ts,
+        patient_id=_s(ds, "PatientID"),
+        patient_name=_s(ds, "PatientName"),
+        birth_date=_s(ds, "PatientBirthDate"),
+        sex=_s(ds, "PatientSex"),
+        study_date=_s(ds, "StudyDate"),
+        study_time=_s(ds, "StudyTime"),
+        accession=_s(ds, "AccessionNumber"),
+        study_id=_s(ds, "StudyID"),
+        study_description=_s(ds, "StudyDescription"),
+        referring_physician=_s(ds, "ReferringPhysicianName"),
+        modality=_s(ds, "Modality"),
+        series_number=_i(ds, "SeriesNumber"),
+        series_description=_s(ds, "SeriesDescription"),
+        body_part=_s(ds, "BodyPartExamined"),
+        series_date=_s(ds, "SeriesDate"),
+        series_time=_s(ds, "SeriesTime"),
+        instance_number=_i(ds, "InstanceNumber"),
+        rows=_i(ds, "Rows"),
+        columns=_i(ds, "Columns"),
+        frames=_i(ds, "NumberOfFrames"),
+        charset=_s(ds, "SpecificCharacterSet"),
+    )

@@ -1,0 +1,233 @@
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+import pytest
+
+from pacsadmin.core.archive import Archive, DuplicatePolicy, OutsideArchive, StoreOutcome
+from pacsadmin.core.archive.importer import import_paths
+from pacsadmin.core.jobs import null_context
+
+from .dsgen import make_ds, write
+
+pytestmark = pytest.mark.filterwarnings(
+    "ignore:Invalid value for VR:UserWarning", "ignore:The value length:UserWarning"
+)
+
+
+@pytest.fixture
+def archive(tmp_path):
+    a = Archive(tmp_path / "archive")
+    yield a
+    a.close()
+
+
+def sha(p: Path) -> str:
+    return hashlib.sha256(p.read_bytes()).hexdigest()
+
+
+def all_files(root: Path) -> list[Path]:
+    return [p for p in root.rglob("*") if p.is_file()]
+
+
+def test_add_file_is_byte_identical_and_indexed(archive, tmp_path):
+    src = write(make_ds(), tmp_path / "in" / "a.dcm")
+    res = archive.add_file(src)
+    assert res.outcome is StoreOutcome.STORED
+    stored = archive.path_of(res.path)
+    assert sha(stored) == sha(src)
+    assert stored.is_relative_to(archive.root / "data")
+    c = archive.counts()
+    assert (c["patients"], c["studies"], c["series"], c["instances"]) == (1, 1, 1, 1)
+    assert c["bytes"] == src.stat().st_size
+    assert archive.verify().ok
+
+
+@pytest.mark.parametrize(
+    "uid",
+    ["../../etc/x", "1.2/../../../x", "..\\..\\windows\\x", "1.2\x003", "/etc/passwd", "a" * 300],
+)
+def test_hostile_uids_land_inside_the_archive(archive, tmp_path, uid):
+    ds = make_ds(sop_uid=uid, study_uid=uid + "s", series_uid=uid + "e")
+    src = write(ds, tmp_path / "in" / "h.dcm")
+    res = archive.add_file(src)
+    p = archive.path_of(res.path)
+    assert p.is_file() and p.resolve().is_relative_to(archive.root)
+    # the file name is the app's, never the UID
+    assert uid not in str(p) and ".." not in res.path
+    outside = [f for f in all_files(tmp_path) if not f.is_relative_to(tmp_path / "archive")]
+    assert sorted(outside) == [src]
+
+
+def test_resolve_refuses_escapes(archive):
+    for bad in ("../x", "data/../../x", "/etc/passwd", "data/a\x00b", "index.sqlite3"):
+        with pytest.raises(OutsideArchive):
+            archive.layout.resolve(bad)
+
+
+def test_duplicate_keep_first(archive, tmp_path):
+    ds = make_ds()
+    a = write(ds, tmp_path / "a.dcm")
+    ds.StudyDescription = "CHANGED"
+    b = write(ds, tmp_path / "b.dcm")
+    r1 = archive.add_file(a)
+    r2 = archive.add_file(b)
+    assert r2.outcome is StoreOutcome.DUPLICATE and r2.path == r1.path
+    assert sha(archive.path_of(r1.path)) == sha(a)
+    assert archive.counts()["instances"] == 1
+    assert len(list(archive.layout.iter_files())) == 1
+    assert not list(archive.layout.tmp_dir.iterdir())
+
+
+def test_duplicate_overwrite(tmp_path):
+    with Archive(tmp_path / "ar", duplicate_policy=DuplicatePolicy.OVERWRITE) as archive:
+        ds = make_ds()
+        a = write(ds, tmp_path / "a.dcm")
+        ds.StudyDescription = "CHANGED"
+        b = write(ds, tmp_path / "b.dcm")
+        archive.add_file(a)
+        r2 = archive.add_file(b)
+        assert r2.outcome is StoreOutcome.OVERWRITTEN
+        files = list(archive.layout.iter_files())
+        assert files == [r2.path]
+        assert sha(archive.path_of(r2.path)) == sha(b)
+        assert archive.verify().ok
+
+
+def test_failed_write_leaves_nothing(archive, tmp_path, monkeypatch):
+    src = write(make_ds(), tmp_path / "a.dcm")
+
+    def boom(*a, **k):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("pacsadmin.core.archive.archive.shutil.copyfile", boom)
+    with pytest.raises(OSError):
+        archive.add_file(src)
+    assert not list(archive.layout.iter_files())
+    assert not list(archive.layout.tmp_dir.iterdir())
+    assert archive.counts()["instances"] == 0
+
+
+def test_index_failure_removes_the_file(archive, tmp_path, monkeypatch):
+    src = write(make_ds(), tmp_path / "a.dcm")
+
+    def boom(*a, **k):
+        raise RuntimeError("index broke")
+
+    monkeypatch.setattr("pacsadmin.core.archive.index.insert_instance", boom)
+    with pytest.raises(RuntimeError):
+        archive.add_file(src)
+    assert not list(archive.layout.iter_files())
+    assert not list(archive.layout.tmp_dir.iterdir())
+
+
+def test_temp_files_swept_at_start(tmp_path):
+    root = tmp_path / "ar"
+    Archive(root).close()
+    (root / "tmp" / "leftover.part").write_bytes(b"partial")
+    a = Archive(root)
+    try:
+        assert a.swept == 1
+        assert not list((root / "tmp").iterdir())
+    finally:
+        a.close()
+
+
+def test_import_folder_reports_bad_files_and_goes_on(archive, tmp_path):
+    d = tmp_path / "in"
+    study = make_ds().StudyInstanceUID
+    for i in range(5):
+        write(make_ds(study_uid=study, instance_number=i), d / "sub" / f"{i}.dcm")
+    (d / "notes.txt").write_text("not dicom")
+    (d / "sub" / "trunc.dcm").write_bytes((d / "sub" / "0.dcm").read_bytes()[:200])
+    events = []
+    from pacsadmin.core.jobs import CancelToken, JobContext
+
+    ctx = JobContext(1, CancelToken(), events.append)
+    rep = import_paths(archive, [d], ctx)
+    assert rep.stored == 5
+    reasons = dict(rep.errors)
+    assert "not a DICOM file" in reasons[str(d / "notes.txt")]
+    assert str(d / "sub" / "trunc.dcm") in reasons
+    assert events and archive.counts()["instances"] == 5
+    assert archive.verify().ok
+
+
+def test_import_cancel(archive, tmp_path):
+    d = tmp_path / "in"
+    for i in range(5):
+        write(make_ds(), d / f"{i}.dcm")
+    ctx = null_context()
+    ctx.token.cancel()
+    rep = import_paths(archive, [d], ctx)
+    assert rep.cancelled and rep.stored == 0
+
+
+def test_import_dicomdir_refuses_escaping_references(archive, tmp_path):
+    from pydicom.fileset import FileSet
+
+    media = tmp_path / "media"
+    fs = FileSet()
+    for i in range(3):
+        fs.add(make_ds(instance_number=i))
+    fs.write(media)
+    rep = import_paths(archive, [media / "DICOMDIR"], null_context())
+    assert rep.stored == 3 and not rep.errors
+    # tamper: make one reference escape the folder
+    from pydicom import dcmread
+
+    dd = dcmread(media / "DICOMDIR")
+    recs = [r for r in dd.DirectoryRecordSequence if "ReferencedFileID" in r]
+    recs[0].ReferencedFileID = ["..", "..", "etc", "passwd"]
+    dd.save_as(media / "DICOMDIR")
+    rep = import_paths(archive, [media / "DICOMDIR"], null_context())
+    assert any("refused" in r for _, r in rep.errors)
+
+
+def test_verify_reports_and_repairs(archive, tmp_path):
+    paths = [archive.add_file(write(make_ds(), tmp_path / f"{i}.dcm")).path for i in range(3)]
+    archive.path_of(paths[0]).unlink()  # row without file
+    stray = archive.root / "data" / "zz" / "stray.dcm"
+    stray.parent.mkdir()
+    stray.write_bytes((tmp_path / "1.dcm").read_bytes())  # a duplicate of an indexed one
+    orphan = archive.root / "data" / "zz" / "orphan.dcm"
+    write(make_ds(), orphan)
+    (archive.root / "data" / "zz" / "junk.dcm").write_bytes(b"junk")
+    rep = archive.verify()
+    assert not rep.ok
+    assert rep.missing_files == [paths[0]]
+    assert set(rep.unindexed) == {"data/zz/stray.dcm", "data/zz/orphan.dcm", "data/zz/junk.dcm"}
+    rep = archive.verify(repair=True)
+    assert any("indexed data/zz/orphan.dcm" in r for r in rep.repaired)
+    assert archive.counts()["instances"] == 3
+
+
+def test_delete_study_removes_files_and_rows(archive, tmp_path):
+    study = make_ds().StudyInstanceUID
+    for i in range(3):
+        archive.add_file(write(make_ds(study_uid=study, instance_number=i), tmp_path / f"{i}.dcm"))
+    other = archive.add_file(write(make_ds(), tmp_path / "o.dcm"))
+    assert archive.delete("study", [study]) == 3
+    assert list(archive.layout.iter_files()) == [other.path]
+    c = archive.counts()
+    assert (c["studies"], c["instances"]) == (1, 1)
+    assert archive.verify().ok
+
+
+def test_latin1_and_utf8_names_indexed(archive, tmp_path):
+    archive.add_file(
+        write(make_ds(patient_name="MÜLLER^JÖRG", charset="ISO_IR 100"), tmp_path / "l.dcm")
+    )
+    archive.add_file(
+        write(
+            make_ds(patient_name="Wang^XiaoDong=王^小東", charset="ISO_IR 192"), tmp_path / "u.dcm"
+        )
+    )
+    names = {s["patient_name"] for s in archive.studies()}
+    assert names == {"MÜLLER^JÖRG", "Wang^XiaoDong=王^小東"}
+
+
+def test_file_permissions_private(archive):
+    assert os.stat(archive.root).st_mode & 0o077 == 0
