@@ -47,6 +47,13 @@ class Settings:
     max_pdu: int = 0  # 0: unlimited (peers then send large PDUs, see NOTES.md)
     worker_count: int = 8
     per_node_limit: int = 2
+    # local storage / Q/R SCP and archive (issue 3)
+    scp_whitelist: bool = False  # accept only calling AE titles of nodes in the directory
+    scp_check_address: bool = False  # ... and only from the node's host address
+    scp_max_associations: int = 10  # simultaneous associations (per SCP process)
+    scp_worker_processes: int = 0  # 0: number of cores minus one, at least one
+    duplicate_policy: str = "keep_first"  # or "overwrite" (same SOP Instance UID)
+    archive_fsync: bool = False  # fsync each received file before it is renamed into place
     schema_version: int = SCHEMA_VERSION
 
     def validate(self) -> Settings:
@@ -63,7 +70,34 @@ class Settings:
             raise ValidationError("worker_count", "Worker count must be between 1 and 64.")
         if not isinstance(self.per_node_limit, int) or not 1 <= self.per_node_limit <= 16:
             raise ValidationError("per_node_limit", "Per-node limit must be between 1 and 16.")
+        for name in ("scp_whitelist", "scp_check_address", "archive_fsync"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValidationError(name, f"{name} must be true or false.")
+        if not isinstance(self.scp_max_associations, int) or not (
+            1 <= self.scp_max_associations <= 200
+        ):
+            raise ValidationError(
+                "scp_max_associations", "Simultaneous associations must be between 1 and 200."
+            )
+        if not isinstance(self.scp_worker_processes, int) or not (
+            0 <= self.scp_worker_processes <= 64
+        ):
+            raise ValidationError(
+                "scp_worker_processes", "SCP worker processes must be between 0 (auto) and 64."
+            )
+        if self.duplicate_policy not in ("keep_first", "overwrite"):
+            raise ValidationError(
+                "duplicate_policy", "Duplicate policy must be 'keep_first' or 'overwrite'."
+            )
         return self
+
+    @property
+    def effective_scp_workers(self) -> int:
+        import os
+
+        if self.scp_worker_processes:
+            return self.scp_worker_processes
+        return max(1, (os.cpu_count() or 1) - 1)
 
     def to_json(self) -> dict[str, Any]:
         d = asdict(self)
