@@ -22,7 +22,7 @@ qt_pkgs="libglib2.0-0 libegl1 libgl1 libfontconfig1 libxkbcommon0 libdbus-1-3 fo
  libxkbcommon-x11-0 libxcb-xinerama0 libxcb-randr0 libxcb-xfixes0"
 py_pkgs="python3 python3-venv python3-pip"
 # the real DICOM peers the integration tests talk to, and Xvfb for screenshots
-test_pkgs="dcmtk orthanc xvfb xauth"
+test_pkgs="dcmtk orthanc xvfb xauth openssl"
 
 pkgs="$qt_pkgs $py_pkgs"
 [ "$mode" = test ] && pkgs="$pkgs $test_pkgs"

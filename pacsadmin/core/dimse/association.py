@@ -89,19 +89,32 @@ def tls_context(node: DicomNode, passphrase: str | None) -> ssl.SSLContext:
             ctx.load_verify_locations(cafile=node.tls.ca_bundle)
         else:
             ctx.load_default_certs()
-        if node.tls.client_cert:
-            ctx.load_cert_chain(
-                node.tls.client_cert, node.tls.client_key or None, password=passphrase
-            )
     except FileNotFoundError as exc:
         raise TlsConfigError(f"TLS file not found: {exc.filename}") from exc
-    except ssl.SSLError as exc:
+    except (ssl.SSLError, OSError) as exc:
+        raise TlsConfigError(f"Cannot load the CA bundle {node.tls.ca_bundle}: {exc}") from exc
+    if not node.tls.client_cert:
+        return ctx
+    try:
+        # never password=None: OpenSSL would then prompt on the terminal and block
+        ctx.load_cert_chain(
+            node.tls.client_cert,
+            node.tls.client_key or None,
+            password=passphrase if passphrase is not None else (lambda: b""),
+        )
+    except FileNotFoundError as exc:
+        raise TlsConfigError(f"TLS file not found: {exc.filename}") from exc
+    except (ssl.SSLError, OSError) as exc:
+        if node.tls.client_key and not passphrase:
+            raise TlsConfigError(
+                "Cannot load the client key: it is encrypted and no passphrase is stored for "
+                "this node (or the keyring is unavailable); enter it in the node's TLS settings."
+            ) from exc
+        reason = getattr(exc, "reason", None) or exc
         raise TlsConfigError(
-            f"Cannot load the TLS certificate or key ({exc.reason or exc}); "
+            f"Cannot load the client certificate or key ({reason}); "
             "check the files and the key passphrase."
         ) from exc
-    except OSError as exc:
-        raise TlsConfigError(f"Cannot read a TLS file: {exc}") from exc
     return ctx
 
 

@@ -357,7 +357,7 @@ def _close_quietly(sock: socket.socket) -> None:
 
 
 _VERIFY_ADVICE = {
-    "hostname mismatch": "The certificate does not name the host you typed; use the name it "
+    "mismatch": "The certificate does not name the host you typed; use the name it "
     "was issued for, or turn off hostname checking for this node if you "
     "trust it.",
     "self-signed certificate": "The peer uses a self-signed certificate: add it (or its CA) as "
@@ -392,7 +392,7 @@ def _tls(
         tls = context.wrap_socket(sock, server_hostname=server_name)
     except ssl.SSLCertVerificationError as exc:
         _close_quietly(sock)
-        msg = exc.verify_message or str(exc)
+        msg = (exc.verify_message or str(exc)).rstrip(".")
         advice = next(
             (v for k, v in _VERIFY_ADVICE.items() if k in msg),
             "The peer's certificate could not be verified; check the CA bundle.",
