@@ -279,7 +279,7 @@ def test_mutual_tls_with_passphrase_from_keyring(pki, capsys, memory_keyring):
         # no passphrase stored yet: the key cannot be loaded, and the doctor says so
         assert main(["echo", "mtls", "--json"]) == 1
         out = json.loads(capsys.readouterr().out)
-        failed = [s for s in out["results"][0]["steps"] if s["status"] == "failed"][0]
+        failed = next(s for s in out["results"][0]["steps"] if s["status"] == "failed")
         assert failed["step"] == "tls" and "passphrase" in failed["detail"]
         memory_keyring.set_password("pacsadmin", "node/mtls/tls-key-passphrase", "wrong")
         assert main(["echo", "mtls"]) == 1
