@@ -306,12 +306,14 @@ def start_dcmqrscp(
     extra_args: Sequence[str] = (),
     timeout: float = READY_TIMEOUT,
 ) -> Peer:
-    """DCMTK ``dcmqrscp`` (forking one child per association: Debian's 3.6.7 in
-    ``--single-process`` mode segfaults after its first association).  It answers only the called AE titles
-    ``aet`` and ``more_aets`` (each with its own storage area, ``peer.storage[i]``; an area
-    holds at most ~500 studies: use several for big sets) and rejects any other with
-    "called AE title not recognized".  ``hosts``: HostTable entries (move destinations).
-    Store into an area with C-STORE to that AE title (e.g. DCMTK ``storescu``)."""
+    """DCMTK ``dcmqrscp``, forking one child per association (Debian's 3.6.7 segfaults
+    after its first association in ``--single-process`` mode).
+
+    It answers only the called AE titles ``aet`` and ``more_aets``, each with its own
+    storage area (``peer.storage[i]``; an area holds at most ~500 studies: use several for
+    big sets), and rejects any other with "called AE title not recognized".  ``hosts``:
+    HostTable entries (move destinations).  Fill an area with C-STORE to its AE title
+    (e.g. DCMTK ``storescu``)."""
     exe = find_program("dcmqrscp")
     workdir = Path(workdir)
 
