@@ -42,9 +42,15 @@ _PATTERNS = [
 ]
 
 
+def _blank(m: re.Match[str]) -> str:
+    value = m.group(2)
+    quote = value[0] if value[:1] in ("'", '"') and value[-1:] == value[:1] else ""
+    return m.group(1) + quote + REDACTED + quote  # a quoted value stays quoted (valid JSON)
+
+
 def redact(text: str) -> str:
     for pat in _PATTERNS:
-        text = pat.sub(lambda m: m.group(1) + REDACTED, text)
+        text = pat.sub(_blank, text)
     return text
 
 
