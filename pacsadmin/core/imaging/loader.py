@@ -1,0 +1,116 @@
+"""Reading an image file: every failure becomes an :class:`ImageError` (RELIABILITY rule 3)."""
+
+from __future__ import annotations
+
+import os
+import struct
+from dataclasses import dataclass, field
+from typing import Any
+
+from pacsadmin.core.imaging.errors import ImageError
+from pacsadmin.core.imaging.geometry import Geometry, read_geometry
+
+#: Exceptions a damaged or hostile file can raise inside pydicom (RELIABILITY rule 3).
+FILE_ERRORS = (
+    EOFError,
+    struct.error,
+    ValueError,
+    KeyError,
+    IndexError,
+    TypeError,
+    AttributeError,
+    NotImplementedError,
+    MemoryError,
+    RecursionError,
+    UnicodeDecodeError,
+)
+
+_EXECUTABLE_MAGIC = {b"MZ": "a Windows executable (MZ)", b"\x7fELF": "an ELF executable"}
+
+
+@dataclass
+class LoadedImage:
+    """A dataset with checked geometry; ``notes`` are things worth telling the user."""
+
+    path: str
+    ds: Any
+    geometry: Geometry
+    notes: list[str] = field(default_factory=list)
+
+
+def preamble_note(path: str | os.PathLike[str]) -> str | None:
+    """Flag a preamble with an executable header (RELIABILITY rule 6, CVE-2019-11687)."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(4)
+    except OSError:
+        return None
+    for magic, what in _EXECUTABLE_MAGIC.items():
+        if head.startswith(magic):
+            return f"the file's 128-byte preamble starts like {what} (a PE/DICOM polyglot?)"
+    return None
+
+
+def read_dataset(path: str | os.PathLike[str], *, pixels: bool = True) -> tuple[Any, list[str]]:
+    """``dcmread`` with every failure turned into an ImageError with a readable message.
+
+    Files without File Meta Information (ACR-NEMA style) are accepted when they parse and
+    hold image attributes; a note says so.
+    """
+    import pydicom
+    from pydicom.errors import InvalidDicomError
+
+    notes: list[str] = []
+    name = os.fspath(path)
+    try:
+        try:
+            ds = pydicom.dcmread(name, stop_before_pixels=not pixels)
+        except InvalidDicomError:
+            ds = pydicom.dcmread(name, stop_before_pixels=not pixels, force=True)
+            if "SOPClassUID" not in ds and "Rows" not in ds:
+                raise ImageError(
+                    "this is not a DICOM file (no 'DICM' marker and no DICOM attributes)",
+                    kind="not-dicom",
+                ) from None
+            notes.append("the file has no DICOM File Meta Information (an old ACR-NEMA file?)")
+        # touch every element now so a damaged header fails here, not later in the viewer
+        for _ in ds.iterall():
+            pass
+    except ImageError:
+        raise
+    except FileNotFoundError:
+        raise ImageError(f"file not found: {name}", kind="io") from None
+    except IsADirectoryError:
+        raise ImageError(f"this is a folder, not a file: {name}", kind="io") from None
+    except PermissionError:
+        raise ImageError(f"no permission to read {name}", kind="io") from None
+    except OSError as exc:
+        raise ImageError(f"cannot read {name}: {exc.strerror or exc}", kind="io") from None
+    except FILE_ERRORS as exc:
+        detail = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+        raise ImageError(
+            f"the file is damaged or not DICOM ({type(exc).__name__}: {detail})",
+            kind="not-dicom",
+        ) from None
+    note = preamble_note(name)
+    if note:
+        notes.append(note)
+    return ds, notes
+
+
+def load_image(path: str | os.PathLike[str]) -> LoadedImage:
+    """Read ``path`` and check its pixel geometry before anything is decoded."""
+    ds, notes = read_dataset(path)
+    try:
+        geometry = read_geometry(ds)
+    except ImageError:
+        raise
+    except FILE_ERRORS as exc:
+        raise ImageError(
+            f"the image attributes cannot be read ({type(exc).__name__}: {exc})", kind="geometry"
+        ) from None
+    if geometry.excess_bytes:
+        notes.append(
+            f"Pixel Data is {geometry.excess_bytes} bytes longer than {geometry.describe()} needs"
+        )
+    return LoadedImage(os.fspath(path), ds, geometry, notes)
