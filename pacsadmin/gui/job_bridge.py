@@ -1,0 +1,184 @@
+"""The ONLY module that moves results from worker threads to the GUI thread.
+
+:class:`JobBridge` is one QObject living on the GUI thread.  Its listener (called by the
+:class:`~pacsadmin.core.jobs.JobRunner` on worker threads) only puts the frozen event in a
+thread-safe queue and, when the queue was idle, wakes the bridge with one queued signal.
+On the GUI thread a single-shot QTimer drains the queue in batches under a time budget
+(the shape of Picard's ``_process_callback_batch``): consecutive partial results of a job
+go out as one list, superseded progress events are dropped, and when the budget is spent
+the rest waits for the next tick so the event loop never stalls.
+
+Background errors (``threading.excepthook``) travel the same road as
+:class:`BackgroundError` events.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass
+from typing import Any
+
+from PySide6.QtCore import QObject, Qt, QTimer, Signal, Slot
+
+from pacsadmin.core.jobs import (
+    JobEvent,
+    JobFinished,
+    JobLog,
+    JobPartial,
+    JobProgress,
+    JobRunner,
+    JobStarted,
+    JobSubmitted,
+)
+
+
+@dataclass(frozen=True)
+class BackgroundError:
+    """An exception nobody caught on a worker thread."""
+
+    message: str
+    details: str
+
+
+class JobBridge(QObject):
+    """Job events from worker threads, delivered as Qt signals on the GUI thread."""
+
+    jobSubmitted = Signal(object)  # JobSubmitted
+    jobStarted = Signal(object)  # JobStarted
+    jobProgress = Signal(object)  # JobProgress (only the newest of a batch)
+    jobPartials = Signal(int, list)  # job_id, [item, ...] in order
+    jobLog = Signal(object)  # JobLog
+    jobFinished = Signal(object)  # JobFinished
+    backgroundError = Signal(object)  # BackgroundError
+
+    _wake = Signal()  # emitted from any thread; queued to the GUI thread
+
+    def __init__(
+        self,
+        parent: QObject | None = None,
+        *,
+        budget_ms: float = 8.0,
+        coalesce_ms: int = 5,
+    ) -> None:
+        super().__init__(parent)
+        self.budget_s = budget_ms / 1000.0
+        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._pending: deque[Any] = deque()  # GUI thread only
+        self._lock = threading.Lock()
+        self._scheduled = False
+        self._closed = False
+        self._unsubscribe: list[Any] = []
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.setInterval(coalesce_ms)
+        self._timer.timeout.connect(self._on_timer_timeout)
+        self._wake.connect(self._on_wake, Qt.ConnectionType.QueuedConnection)
+        self.batches = 0  # statistics for tests and the debug view
+        self.delivered = 0
+
+    # ------------------------------------------------------------------ any thread
+    def attach(self, runner: JobRunner) -> None:
+        self._unsubscribe.append(runner.subscribe(self.post))
+
+    def post(self, event: JobEvent | BackgroundError) -> None:
+        """Thread-safe: queue ``event`` for the GUI thread (the runner's listener)."""
+        if self._closed:
+            return
+        self._queue.put(event)
+        with self._lock:
+            if self._scheduled:
+                return
+            self._scheduled = True
+        self._wake.emit()
+
+    # ------------------------------------------------------------------ GUI thread
+    def close(self) -> None:
+        """Stop listening and delivering (the window is closing)."""
+        self._closed = True
+        for unsubscribe in self._unsubscribe:
+            unsubscribe()
+        self._unsubscribe.clear()
+        self._timer.stop()
+
+    def flush(self) -> None:
+        """Deliver everything queued now, ignoring the budget (tests, shutdown)."""
+        while self._drain(budget_s=None):
+            pass
+
+    @Slot()
+    def _on_wake(self) -> None:
+        if not self._timer.isActive():
+            self._timer.start()
+
+    @Slot()
+    def _on_timer_timeout(self) -> None:
+        if self._closed:
+            return
+        if self._drain(budget_s=self.budget_s):
+            self._timer.start(0)  # more to do: let the event loop breathe first
+
+    def _take(self, limit: int) -> None:
+        try:
+            for _ in range(limit):
+                self._pending.append(self._queue.get_nowait())
+        except queue.Empty:
+            pass
+
+    def _drain(self, budget_s: float | None) -> bool:
+        """Deliver a batch; True when events are left for another tick."""
+        t0 = time.perf_counter()
+        self._take(2000)
+        self.batches += 1
+        while self._pending:
+            self._deliver_group()
+            if budget_s is not None and time.perf_counter() - t0 > budget_s:
+                break
+            if not self._pending:
+                self._take(2000)
+        if self._pending:
+            return True
+        with self._lock:
+            if self._queue.empty():
+                self._scheduled = False
+                return False
+        return True
+
+    def _deliver_group(self) -> None:
+        """Emit the first pending event, merged with its like neighbours."""
+        ev = self._pending.popleft()
+        if isinstance(ev, JobPartial):
+            items = [ev.item]
+            while (
+                self._pending
+                and isinstance(self._pending[0], JobPartial)
+                and self._pending[0].job_id == ev.job_id
+                and len(items) < 1000
+            ):
+                items.append(self._pending.popleft().item)
+            self.delivered += len(items)
+            self.jobPartials.emit(ev.job_id, items)
+            return
+        if isinstance(ev, JobProgress):
+            # a newer progress of the same job before anything else of it supersedes this one
+            while (
+                self._pending
+                and isinstance(self._pending[0], JobProgress)
+                and self._pending[0].job_id == ev.job_id
+            ):
+                ev = self._pending.popleft()
+            self.delivered += 1
+            self.jobProgress.emit(ev)
+            return
+        self.delivered += 1
+        signal = {
+            JobSubmitted: self.jobSubmitted,
+            JobStarted: self.jobStarted,
+            JobLog: self.jobLog,
+            JobFinished: self.jobFinished,
+            BackgroundError: self.backgroundError,
+        }.get(type(ev))
+        if signal is not None:
+            signal.emit(ev)

@@ -1,0 +1,151 @@
+"""The main window: lays out the widgets it is given; the composition root wires them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from PySide6.QtCore import QSettings, QSize, Qt
+from PySide6.QtGui import QAction, QCloseEvent, QIcon, QKeySequence
+from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QStyle, QToolBar, QWidget
+
+ICONS_DIR = Path(__file__).resolve().parents[2] / "resources" / "icons"
+
+_FALLBACK = {
+    "add": QStyle.StandardPixmap.SP_FileDialogNewFolder,
+    "edit": QStyle.StandardPixmap.SP_FileDialogDetailedView,
+    "duplicate": QStyle.StandardPixmap.SP_FileDialogContentsView,
+    "delete": QStyle.StandardPixmap.SP_TrashIcon,
+    "import": QStyle.StandardPixmap.SP_DialogOpenButton,
+    "export": QStyle.StandardPixmap.SP_DialogSaveButton,
+    "echo": QStyle.StandardPixmap.SP_MediaPlay,
+    "echo-all": QStyle.StandardPixmap.SP_MediaSeekForward,
+    "doctor": QStyle.StandardPixmap.SP_MessageBoxInformation,
+    "app": QStyle.StandardPixmap.SP_ComputerIcon,
+}
+
+
+def icon(name: str, style: QStyle) -> QIcon:
+    """An SVG from resources/icons, or a standard pixmap when it is not installed."""
+    path = ICONS_DIR / f"{name}.svg"
+    if path.is_file():
+        ic = QIcon(str(path))
+        if not ic.isNull():
+            return ic
+    return style.standardIcon(_FALLBACK.get(name, QStyle.StandardPixmap.SP_FileIcon))
+
+
+class MainWindow(QMainWindow):
+    def __init__(self, settings_file: Path, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("pacsadmin")
+        self.setWindowIcon(icon("app", self.style()))
+        self.resize(1440, 900)
+        self.setDockOptions(
+            QMainWindow.DockOption.AnimatedDocks
+            | QMainWindow.DockOption.AllowTabbedDocks
+            | QMainWindow.DockOption.AllowNestedDocks
+        )
+        self.qsettings = QSettings(str(settings_file), QSettings.Format.IniFormat)
+        self.on_close: Callable[[], None] | None = None
+        self.docks: dict[str, QDockWidget] = {}
+        self.local_label = QLabel()
+        self.jobs_label = QLabel()
+        self.statusBar().addPermanentWidget(self.jobs_label)
+        self.statusBar().addPermanentWidget(self.local_label)
+
+    def make_action(
+        self, text: str, icon_name: str, tip: str, shortcut: str | QKeySequence.StandardKey = ""
+    ) -> QAction:
+        a = QAction(icon(icon_name, self.style()), text, self)
+        a.setToolTip(tip)
+        a.setStatusTip(tip)
+        if shortcut:
+            a.setShortcut(QKeySequence(shortcut))
+        return a
+
+    def add_dock(
+        self, key: str, title: str, widget: QWidget, area: Qt.DockWidgetArea
+    ) -> QDockWidget:
+        dock = QDockWidget(title, self)
+        dock.setObjectName(f"dock-{key}")
+        dock.setWidget(widget)
+        dock.setFeatures(
+            QDockWidget.DockWidgetFeature.DockWidgetMovable
+            | QDockWidget.DockWidgetFeature.DockWidgetFloatable
+            | QDockWidget.DockWidgetFeature.DockWidgetClosable
+        )
+        self.addDockWidget(area, dock)
+        self.docks[key] = dock
+        return dock
+
+    def build(
+        self,
+        *,
+        central: QWidget,
+        nodes: QWidget,
+        jobs: QWidget,
+        activity: QWidget,
+        audit: QWidget,
+        toolbar_actions: list[QAction | None],
+        menus: dict[str, list[QAction | None]],
+    ) -> None:
+        self.setCentralWidget(central)
+        tb = QToolBar("Main", self)
+        tb.setObjectName("toolbar-main")
+        tb.setIconSize(QSize(22, 22))
+        tb.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        tb.setMovable(False)
+        for a in toolbar_actions:
+            if a is None:
+                tb.addSeparator()
+            else:
+                tb.addAction(a)
+        self.addToolBar(Qt.ToolBarArea.TopToolBarArea, tb)
+
+        self.add_dock("nodes", "Nodes", nodes, Qt.DockWidgetArea.LeftDockWidgetArea)
+        jobs_dock = self.add_dock("jobs", "Jobs", jobs, Qt.DockWidgetArea.BottomDockWidgetArea)
+        act_dock = self.add_dock(
+            "activity", "Activity", activity, Qt.DockWidgetArea.BottomDockWidgetArea
+        )
+        audit_dock = self.add_dock(
+            "audit", "Audit log", audit, Qt.DockWidgetArea.BottomDockWidgetArea
+        )
+        self.tabifyDockWidget(jobs_dock, act_dock)
+        self.tabifyDockWidget(act_dock, audit_dock)
+        jobs_dock.raise_()
+        self.setCorner(Qt.Corner.BottomLeftCorner, Qt.DockWidgetArea.LeftDockWidgetArea)
+        self.resizeDocks([self.docks["nodes"]], [620], Qt.Orientation.Horizontal)
+        self.resizeDocks([jobs_dock], [230], Qt.Orientation.Vertical)
+
+        mb = self.menuBar()
+        for title, actions in menus.items():
+            m = mb.addMenu(title)
+            for a in actions:
+                if a is None:
+                    m.addSeparator()
+                else:
+                    m.addAction(a)
+        view = mb.addMenu("&View")
+        for dock in self.docks.values():
+            view.addAction(dock.toggleViewAction())
+
+    # ------------------------------------------------------------------ geometry (QSettings)
+    def restore_geometry(self) -> None:
+        geo = self.qsettings.value("window/geometry")
+        state = self.qsettings.value("window/state")
+        if geo is not None:
+            self.restoreGeometry(geo)
+        if state is not None:
+            self.restoreState(state)
+
+    def save_geometry(self) -> None:
+        self.qsettings.setValue("window/geometry", self.saveGeometry())
+        self.qsettings.setValue("window/state", self.saveState())
+        self.qsettings.sync()
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        self.save_geometry()
+        if self.on_close is not None:
+            self.on_close()
+        event.accept()

@@ -1,0 +1,160 @@
+"""The Jobs panel: running and finished jobs, progress bars, elapsed time, Cancel."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRect, QTimer, Signal, Slot
+from PySide6.QtGui import QPainter
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QApplication,
+    QHBoxLayout,
+    QHeaderView,
+    QPushButton,
+    QStyle,
+    QStyledItemDelegate,
+    QStyleOptionProgressBar,
+    QStyleOptionViewItem,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from pacsadmin.gui.models.jobs_model import (
+    COL_ELAPSED,
+    COL_JOB,
+    COL_NODE,
+    COL_PROGRESS,
+    COL_RESULT,
+    COL_STATE,
+    JOB_ID_ROLE,
+    PROGRESS_ROLE,
+    JobsModel,
+)
+
+
+class ProgressDelegate(QStyledItemDelegate):
+    """A progress bar in the cell; busy (indeterminate) when the total is unknown."""
+
+    def paint(
+        self,
+        painter: QPainter,
+        option: QStyleOptionViewItem,
+        index: QModelIndex | QPersistentModelIndex,
+    ) -> None:
+        prog = index.data(PROGRESS_ROLE)
+        if prog is None:
+            super().paint(painter, option, index)
+            return
+        done, total = prog
+        if option.state & QStyle.StateFlag.State_Selected:
+            painter.fillRect(option.rect, option.palette.highlight())
+        bar = QStyleOptionProgressBar()
+        r: QRect = option.rect.adjusted(3, 4, -3, -4)
+        bar.rect = r
+        bar.minimum = 0
+        bar.maximum = 0 if total is None else max(1, total)
+        bar.progress = 0 if total is None else min(done, max(1, total))
+        text = f"{done}/{total}" if total is not None and total > 1 else ""
+        bar.text = text
+        bar.textVisible = bool(text)
+        bar.state = QStyle.StateFlag.State_Enabled | QStyle.StateFlag.State_Horizontal
+        bar.palette = option.palette
+        style = option.widget.style() if option.widget else QApplication.style()
+        style.drawControl(QStyle.ControlElement.CE_ProgressBar, bar, painter)
+
+
+class JobsPanel(QWidget):
+    cancelRequested = Signal(list)  # [job_id, ...]
+
+    def __init__(self, model: JobsModel, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.model = model
+        self.view = QTableView(self)
+        self.view.setModel(model)
+        self.view.setItemDelegateForColumn(COL_PROGRESS, ProgressDelegate(self.view))
+        self.view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.view.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.view.setShowGrid(False)
+        self.view.setAlternatingRowColors(True)
+        self.view.setWordWrap(False)
+        self.view.verticalHeader().setVisible(False)
+        self.view.verticalHeader().setDefaultSectionSize(24)
+        hh = self.view.horizontalHeader()
+        hh.setHighlightSections(False)
+        hh.setStretchLastSection(True)
+        hh.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        for col, w in (
+            (COL_JOB, 170),
+            (COL_NODE, 110),
+            (COL_STATE, 95),
+            (COL_PROGRESS, 150),
+            (COL_ELAPSED, 65),
+            (COL_RESULT, 300),
+        ):
+            self.view.setColumnWidth(col, w)
+
+        st = self.style()
+        self.cancel_button = QPushButton(
+            st.standardIcon(QStyle.StandardPixmap.SP_DialogCancelButton), "Cancel", self
+        )
+        self.cancel_button.setToolTip("Cancel the selected jobs")
+        self.cancel_button.setEnabled(False)
+        self.cancel_button.clicked.connect(self._on_cancel_button_clicked)
+        self.clear_button = QPushButton(
+            st.standardIcon(QStyle.StandardPixmap.SP_DialogResetButton), "Clear finished", self
+        )
+        self.clear_button.clicked.connect(self._on_clear_button_clicked)
+
+        buttons = QHBoxLayout()
+        buttons.setContentsMargins(0, 0, 0, 0)
+        buttons.addWidget(self.cancel_button)
+        buttons.addWidget(self.clear_button)
+        buttons.addStretch(1)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(4, 4, 4, 4)
+        lay.setSpacing(4)
+        lay.addLayout(buttons)
+        lay.addWidget(self.view, 1)
+
+        self.view.selectionModel().selectionChanged.connect(self._on_selection_changed)
+        model.dataChanged.connect(self._on_selection_changed)
+        self._ticker = QTimer(self)
+        self._ticker.setInterval(500)
+        self._ticker.timeout.connect(self._on_ticker_timeout)
+        self._ticker.start()
+
+    def selected_job_ids(self) -> list[int]:
+        rows = {i.row() for i in self.view.selectionModel().selectedRows()}
+        return [self.model.index(r, 0).data(JOB_ID_ROLE) for r in sorted(rows)]
+
+    def select_job(self, job_id: int) -> None:
+        for r in range(self.model.rowCount()):
+            if self.model.index(r, 0).data(JOB_ID_ROLE) == job_id:
+                self.view.selectRow(r)
+                return
+
+    @Slot()
+    def _on_selection_changed(self) -> None:
+        rows = {i.row() for i in self.view.selectionModel().selectedRows()}
+        self.cancel_button.setEnabled(
+            any(not self.model.job(r).state.finished for r in rows if r < self.model.rowCount())
+        )
+
+    @Slot()
+    def _on_cancel_button_clicked(self) -> None:
+        ids = [
+            self.model.job(i.row()).job_id
+            for i in self.view.selectionModel().selectedRows()
+            if not self.model.job(i.row()).state.finished
+        ]
+        if ids:
+            self.cancelRequested.emit(ids)
+
+    @Slot()
+    def _on_clear_button_clicked(self) -> None:
+        self.model.clear_finished()
+
+    @Slot()
+    def _on_ticker_timeout(self) -> None:
+        self.model.tick()

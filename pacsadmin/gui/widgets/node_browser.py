@@ -1,0 +1,146 @@
+"""The node browser: filter box, node table grouped by site, status lights."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from PySide6.QtCore import QModelIndex, Qt, Signal, Slot
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QCheckBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLineEdit,
+    QMenu,
+    QTableView,
+    QToolBar,
+    QVBoxLayout,
+    QWidget,
+)
+
+from pacsadmin.core.nodes import DicomNode
+from pacsadmin.gui.models.node_model import (
+    COL_NAME,
+    COL_SITE,
+    COL_STATUS,
+    NODE_ROLE,
+    NodeFilterProxy,
+    NodeTableModel,
+)
+
+
+class NodeBrowser(QWidget):
+    nodeActivated = Signal(object)  # DicomNode (double click / Enter)
+    selectionChanged = Signal()
+
+    def __init__(
+        self, model: NodeTableModel, actions: Iterable[QAction] = (), parent: QWidget | None = None
+    ) -> None:
+        super().__init__(parent)
+        self.model = model
+        self.proxy = NodeFilterProxy(self)
+        self.proxy.setSourceModel(model)
+
+        self.toolbar = QToolBar("Nodes", self)
+        self.toolbar.setIconSize(self.toolbar.iconSize() * 0.75)
+        self.toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonIconOnly)
+        self._actions = list(actions)
+        for a in self._actions:
+            if a is None or a.isSeparator():
+                self.toolbar.addSeparator()
+            else:
+                self.toolbar.addAction(a)
+
+        self.filter_edit = QLineEdit(self)
+        self.filter_edit.setPlaceholderText("Filter nodes (name, AE title, host, site, tag...)")
+        self.filter_edit.setClearButtonEnabled(True)
+        self.filter_edit.textChanged.connect(self._on_filter_edit_text_changed)
+        self.group_check = QCheckBox("Group by site", self)
+        self.group_check.setChecked(True)
+        self.group_check.toggled.connect(self._on_group_check_toggled)
+
+        self.view = QTableView(self)
+        self.view.setModel(self.proxy)
+        self.view.setSortingEnabled(True)
+        self.view.sortByColumn(COL_NAME, Qt.SortOrder.AscendingOrder)
+        self.view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.view.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.view.setAlternatingRowColors(True)
+        self.view.setShowGrid(False)
+        self.view.setWordWrap(False)
+        self.view.setTextElideMode(Qt.TextElideMode.ElideRight)
+        self.view.verticalHeader().setVisible(False)
+        self.view.verticalHeader().setDefaultSectionSize(24)
+        self.view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        hh = self.view.horizontalHeader()
+        hh.setHighlightSections(False)
+        hh.setStretchLastSection(True)
+        hh.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        for col, width in ((COL_SITE, 90), (COL_NAME, 120), (COL_STATUS, 130)):
+            self.view.setColumnWidth(col, width)
+        for col, width in ((3, 95), (4, 90), (5, 50), (6, 80)):
+            self.view.setColumnWidth(col, width)
+        self.view.doubleClicked.connect(self._on_view_double_clicked)
+        self.view.selectionModel().selectionChanged.connect(self._on_selection_changed)
+        self.view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.view.customContextMenuRequested.connect(self._on_view_context_menu)
+
+        top = QHBoxLayout()
+        top.setContentsMargins(0, 0, 0, 0)
+        top.addWidget(self.filter_edit, 1)
+        top.addWidget(self.group_check)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(4, 2, 4, 4)
+        lay.setSpacing(4)
+        lay.addWidget(self.toolbar)
+        lay.addLayout(top)
+        lay.addWidget(self.view, 1)
+
+    # ------------------------------------------------------------------ API
+    def selected_nodes(self) -> list[DicomNode]:
+        rows = sorted({i.row() for i in self.view.selectionModel().selectedRows()})
+        return [self.proxy.index(r, 0).data(NODE_ROLE) for r in rows]
+
+    def current_node(self) -> DicomNode | None:
+        nodes = self.selected_nodes()
+        return nodes[0] if nodes else None
+
+    def select_node(self, name: str) -> None:
+        row = self.model.row_of(name)
+        if row < 0:
+            return
+        idx = self.proxy.mapFromSource(self.model.index(row, COL_NAME))
+        if idx.isValid():
+            self.view.selectRow(idx.row())
+            self.view.scrollTo(idx)
+
+    # ------------------------------------------------------------------ slots
+    @Slot(str)
+    def _on_filter_edit_text_changed(self, text: str) -> None:
+        self.proxy.set_filter_text(text)
+
+    @Slot(bool)
+    def _on_group_check_toggled(self, on: bool) -> None:
+        self.proxy.set_group_by_site(on)
+        self.view.setColumnHidden(COL_SITE, False)
+
+    @Slot(QModelIndex)
+    def _on_view_double_clicked(self, index: QModelIndex) -> None:
+        node = index.data(NODE_ROLE)
+        if node is not None:
+            self.nodeActivated.emit(node)
+
+    @Slot()
+    def _on_selection_changed(self) -> None:
+        self.selectionChanged.emit()
+
+    @Slot()
+    def _on_view_context_menu(self, pos) -> None:  # type: ignore[no-untyped-def]
+        menu = QMenu(self)
+        for a in self._actions:
+            if a is None or a.isSeparator():
+                menu.addSeparator()
+            else:
+                menu.addAction(a)
+        menu.popup(self.view.viewport().mapToGlobal(pos))
