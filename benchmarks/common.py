@@ -1,0 +1,71 @@
+"""What every benchmark module returns, and small timing helpers.
+
+A benchmark module is ``benchmarks/bench_<name>.py`` with ``NAME = "<name>"`` and
+``run() -> list[Result]``.  Each :class:`Result` is one figure beside a reference measured
+in the same run (on the same machine, at the same load), so the ratio means something
+even on a busy 2-core box.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Result:
+    name: str  # "echo.rtt"
+    value: float  # the figure
+    unit: str  # "ms", "s", "img/s"
+    reference: float | None  # measured in the same run
+    reference_label: str  # "echoscu", "import pynetdicom"
+    goal: str  # "< 10 ms", "<= ref + 0.15 s"; "" when there is none
+    passed: bool | None  # None: no goal
+    notes: str = ""  # other figures of the same run
+
+    @property
+    def ratio(self) -> float | None:
+        if not self.reference:
+            return None
+        return self.value / self.reference
+
+    @property
+    def verdict(self) -> str:
+        return "" if self.passed is None else ("PASS" if self.passed else "MISS")
+
+    def line(self) -> str:
+        ref = f"{self.reference_label} {_fmt(self.reference, self.unit)}" if self.reference else "-"
+        ratio = f"ratio {self.ratio:.2f}" if self.ratio is not None else ""
+        goal = f"goal {self.goal}" if self.goal else ""
+        out = (
+            f"{self.name:<22} {_fmt(self.value, self.unit):>11}   {ref:<28} {ratio:<12} "
+            f"{goal:<22} {self.verdict}"
+        ).rstrip()
+        return out + (f"   ({self.notes})" if self.notes else "")
+
+    def to_json(self) -> dict[str, Any]:
+        return {**asdict(self), "ratio": self.ratio, "verdict": self.verdict}
+
+
+def _fmt(v: float | None, unit: str) -> str:
+    if v is None:
+        return "-"
+    digits = 3 if unit == "s" else (2 if abs(v) < 100 else 0)
+    return f"{v:.{digits}f} {unit}"
+
+
+def timed(fn: Callable[[], Any]) -> float:
+    """Wall time of one call, in seconds."""
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0
+
+
+def median_time(fn: Callable[[], Any], n: int, warmup: int = 0) -> float:
+    """Median wall time of ``n`` calls after ``warmup`` uncounted ones, in seconds."""
+    for _ in range(warmup):
+        fn()
+    return statistics.median(timed(fn) for _ in range(n))
