@@ -558,9 +558,18 @@ def diagnose(
 
         ae = make_ae(local, node, t, sock)
         t0 = time.perf_counter()
-        assoc = associate(ae, node, _contexts(mode), tr, address=sockaddr[0], low_latency=True)
+        # a cancel while the peer has not answered yet closes the socket: pynetdicom then
+        # gives up at once instead of waiting for the ACSE timeout
+        conn = sock
+        unhook = ctx.token.on_cancel(lambda: _close_quietly(conn))
+        try:
+            assoc = associate(ae, node, _contexts(mode), tr, address=sockaddr[0], low_latency=True)
+        finally:
+            unhook()
         abort_on_cancel = ctx.token.on_cancel(assoc.abort)
         contexts = tuple(tr.contexts)
+        if not assoc.is_established and ctx.cancelled:
+            raise _Failed(Step("associate", FAILED, _ms(t0), "Cancelled by the user."))
         if not assoc.is_established:
             raise _Failed(_association_failure(assoc, tr, node, local, t, _ms(t0)))
         acc = sum(1 for c in contexts if c["result"] == 0)
