@@ -24,6 +24,8 @@ COMMAND_MODULES = (
     "pacsadmin.cli.cmd_nodes",
     "pacsadmin.cli.cmd_audit",
     "pacsadmin.cli.cmd_settings",
+    "pacsadmin.cli.cmd_serve",
+    "pacsadmin.cli.cmd_archive",
 )
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130

@@ -91,12 +91,15 @@ class Archive:
         *,
         duplicate_policy: DuplicatePolicy | str = DuplicatePolicy.KEEP_FIRST,
         fsync: bool = False,
+        sweep: bool = True,
     ) -> None:
+        """``sweep=False`` for SCP worker processes: the parent swept before starting them,
+        and a worker must never delete a sibling's transfer in progress."""
         self.layout = Layout.create(root)
         self.duplicate_policy = DuplicatePolicy(duplicate_policy)
         self.fsync = fsync
         idx.init_db(self.layout.index_path)
-        self.swept = self.layout.sweep_temp()
+        self.swept = self.layout.sweep_temp() if sweep else 0
         if self.swept:
             log.info("archive: swept %d temp file(s) left by an interrupted transfer", self.swept)
         self.writer = idx.IndexWriter(self.layout.index_path)

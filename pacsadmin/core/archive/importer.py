@@ -85,7 +85,7 @@ def _walk(paths: list[Path], report: ImportReport) -> Iterator[Path]:
                 dirnames.sort()
                 for name in sorted(filenames):
                     p = Path(dirpath) / name
-                    if name.upper() == "DICOMDIR":
+                    if name.upper() == "DICOMDIR" or _is_dicomdir(p):
                         continue  # the files it lists are in this walk anyway
                     yield p
         elif path.is_file():

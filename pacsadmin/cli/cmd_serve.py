@@ -1,0 +1,189 @@
+"""``pacsadmin serve``: the local storage + Q/R SCP over the archive, until Ctrl-C.
+
+With ``scp_worker_processes`` > 1 (default: cores minus one) the command starts that many
+worker processes sharing the port (SO_REUSEPORT; the kernel spreads associations over
+them), each with its own index writer; SQLite's lock keeps the index consistent.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+
+def _port(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
+    if not 1 <= v <= 65535:
+        raise argparse.ArgumentTypeError("must be between 1 and 65535")
+    return v
+
+
+def register(sub: Any) -> None:
+    h = "run the local DICOM node (C-ECHO, C-STORE into the archive, C-FIND/C-MOVE/C-GET)"
+    p = sub.add_parser("serve", help=h, description=h + "; runs until Ctrl-C")
+    p.add_argument("--aet", metavar="AET", help="AE title (default: settings local_ae_title)")
+    p.add_argument("--port", type=_port, metavar="N", help="port (default: settings scp_port)")
+    p.add_argument(
+        "--bind", default="", metavar="ADDR", help="listen on ADDR only (default: all addresses)"
+    )
+    p.add_argument(
+        "--whitelist",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="accept only calling AE titles of nodes in the directory (default: settings)",
+    )
+    p.add_argument(
+        "--workers",
+        type=int,
+        metavar="N",
+        help="worker processes sharing the port (default: settings; 0 = cores minus one)",
+    )
+    p.add_argument("--worker-child", action="store_true", help=argparse.SUPPRESS)
+    p.set_defaults(func=run_serve)
+
+
+def _config(args: argparse.Namespace, ctx: Any, *, reuse_port: bool) -> Any:
+    from pacsadmin.cli.main import UsageError
+    from pacsadmin.core.dimse.scp import ScpConfig
+    from pacsadmin.core.errors import ValidationError
+    from pacsadmin.core.nodes import validate_ae_title
+
+    kw: dict[str, Any] = {"bind": args.bind, "reuse_port": reuse_port}
+    cfg = ScpConfig.from_settings(ctx.settings, **kw)
+    from dataclasses import replace
+
+    if args.aet:
+        try:
+            cfg = replace(cfg, ae_title=validate_ae_title(args.aet, field="aet"))
+        except ValidationError as exc:
+            raise UsageError(str(exc)) from None
+    if args.port:
+        cfg = replace(cfg, port=args.port)
+    if args.whitelist is not None:
+        cfg = replace(cfg, whitelist=args.whitelist)
+    return cfg
+
+
+def _console_log() -> None:
+    import logging
+
+    from pacsadmin.core.logs import RedactingFilter
+
+    h = logging.StreamHandler()
+    h.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S"))
+    h.addFilter(RedactingFilter())
+    lg = logging.getLogger("pacsadmin.scp")
+    lg.setLevel(logging.INFO)
+    lg.addHandler(h)
+    lg.propagate = True
+    if logging.getLogger().level > logging.INFO:
+        logging.getLogger().setLevel(logging.INFO)
+
+
+def _stop_event() -> Any:
+    import signal
+    import threading
+
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: Any) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    return stop
+
+
+def run_serve(args: argparse.Namespace, ctx: Any) -> int:
+    from pacsadmin.cli.main import UsageError
+    from pacsadmin.core.archive import Archive
+
+    workers = args.workers if args.workers is not None else ctx.settings.scp_worker_processes
+    if workers < 0 or workers > 64:
+        raise UsageError("--workers must be between 0 and 64")
+    if workers == 0:
+        from dataclasses import replace
+
+        workers = replace(ctx.settings, scp_worker_processes=0).effective_scp_workers
+    if workers > 1 and not args.worker_child:
+        return _run_parent(args, ctx, workers)
+
+    _console_log()
+    stop = _stop_event()
+    from pacsadmin.core.dimse.scp import LocalScp
+
+    cfg = _config(args, ctx, reuse_port=args.worker_child)
+    archive = Archive(
+        ctx.paths.archive_dir,
+        duplicate_policy=ctx.settings.duplicate_policy,
+        fsync=ctx.settings.archive_fsync,
+        sweep=not args.worker_child,
+    )
+    try:
+        try:
+            scp = LocalScp(archive, cfg, nodes=ctx.nodes).start()
+        except OSError as exc:
+            print(f"pacsadmin serve: cannot listen on port {cfg.port}: {exc.strerror or exc}")
+            return 1
+        if not args.worker_child:
+            ctx.audit.record(
+                "serve", "started", target=f"{cfg.ae_title}:{scp.port}", summary="SCP started"
+            )
+            print(
+                f"pacsadmin: {cfg.ae_title} listening on port {scp.port}, archive "
+                f"{archive.root}; Ctrl-C to stop",
+                flush=True,
+            )
+        try:
+            while not stop.wait(0.5):
+                pass
+        finally:
+            scp.stop()
+    finally:
+        archive.close()
+    return 0
+
+
+def _run_parent(args: argparse.Namespace, ctx: Any, workers: int) -> int:
+    """Sweep the archive's temp folder once, then run ``workers`` children on one port."""
+    import subprocess
+    import sys
+
+    from pacsadmin.core.archive import Archive
+
+    Archive(ctx.paths.archive_dir).close()  # creates the index, sweeps temp files
+    cfg = _config(args, ctx, reuse_port=True)
+    cmd = [sys.executable, "-m", "pacsadmin", "--config-dir", str(ctx.paths.home), "serve"]
+    cmd += ["--worker-child", "--aet", cfg.ae_title, "--port", str(cfg.port)]
+    if args.bind:
+        cmd += ["--bind", args.bind]
+    if args.whitelist is not None:
+        cmd.append("--whitelist" if args.whitelist else "--no-whitelist")
+    stop = _stop_event()
+    procs = [subprocess.Popen(cmd) for _ in range(workers)]
+    print(
+        f"pacsadmin: {cfg.ae_title} listening on port {cfg.port} with {workers} worker "
+        f"processes, archive {ctx.paths.archive_dir}; Ctrl-C to stop",
+        flush=True,
+    )
+    rc = 0
+    try:
+        while not stop.wait(0.5):
+            if any(p.poll() is not None for p in procs):
+                rc = 1
+                print("pacsadmin serve: a worker process stopped; stopping", file=sys.stderr)
+                break
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.terminate()
+        for p in procs:
+            try:
+                p.wait(15)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+    return rc

@@ -1,0 +1,216 @@
+"""Query/Retrieve SCP handlers over the archive index (PS3.4 annex C).
+
+C-FIND (Patient Root and Study Root, all levels), C-MOVE to nodes of the directory by AE
+title (0xA801 when unknown) and C-GET.  Pending responses carry the sub-operation counts
+(pynetdicom fills them in); a C-CANCEL is honoured between responses (0xFE00).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from typing import Any
+
+from pacsadmin.core.archive import Archive
+from pacsadmin.core.archive import index as idx
+from pacsadmin.core.archive.query import (
+    QueryError,
+    build_find,
+    build_retrieve,
+    parse_identifier,
+    register_functions,
+    run_find,
+)
+
+log = logging.getLogger("pacsadmin.scp")
+
+PATIENT_ROOT = {
+    "1.2.840.10008.5.1.4.1.2.1.1",  # find
+    "1.2.840.10008.5.1.4.1.2.1.2",  # move
+    "1.2.840.10008.5.1.4.1.2.1.3",  # get
+}
+EXPLICIT, IMPLICIT = "1.2.840.10008.1.2.1", "1.2.840.10008.1.2"
+_CHARSETS = {"ISO_IR 100": "latin-1", "ISO_IR 192": "utf-8", "ISO 2022 IR 100": "latin-1"}
+
+
+def _model(event: Any) -> str:
+    return "PATIENT" if str(event.request.AffectedSOPClassUID) in PATIENT_ROOT else "STUDY"
+
+
+def _charset(values: list[str], requested: Any) -> str | None:
+    """The response's Specific Character Set: ASCII needs none; else the query's own set
+    when it can hold every value, otherwise UTF-8 (ISO_IR 192)."""
+    req = ""
+    if requested:
+        req = str(requested[-1] if isinstance(requested, (list, tuple)) else requested).strip()
+        if type(requested).__name__ == "MultiValue":
+            req = str(requested[-1]).strip()
+    text = "".join(values)
+    if text.isascii():
+        return req or None
+    codec = _CHARSETS.get(req)
+    if codec:
+        try:
+            text.encode(codec)
+            return "ISO_IR 100" if codec == "latin-1" else "ISO_IR 192"
+        except UnicodeEncodeError:
+            pass
+    return "ISO_IR 192"
+
+
+def _response(level: str, row: dict[str, Any], requested_charset: Any) -> Any:
+    from pydicom.datadict import dictionary_VR
+    from pydicom.dataset import Dataset
+
+    ds = Dataset()
+    texts = [v for v in row.values() if isinstance(v, str)]
+    cs = _charset(texts, requested_charset)
+    if cs:
+        ds.SpecificCharacterSet = cs
+    ds.QueryRetrieveLevel = level
+    for kw, v in row.items():
+        try:
+            vr = dictionary_VR(kw)
+        except KeyError:
+            continue
+        if vr == "SQ":
+            setattr(ds, kw, [])
+        elif v is None or v == "":
+            setattr(ds, kw, None)
+        elif vr in ("IS", "US", "UL", "SS", "SL"):
+            setattr(ds, kw, int(v))
+        elif vr == "CS" and isinstance(v, str) and "\\" in v:
+            setattr(ds, kw, v.split("\\"))
+        else:
+            setattr(ds, kw, v)
+    return ds
+
+
+def handle_find(archive: Archive, event: Any) -> Iterator[tuple[int, Any]]:
+    try:
+        identifier = event.identifier
+        level, keys = parse_identifier(identifier, _model(event))
+        q = build_find(level, keys)
+    except QueryError as exc:
+        log.warning("C-FIND refused: %s", exc)
+        yield 0xA900, None
+        return
+    except Exception as exc:
+        log.warning("C-FIND: cannot read the identifier (%s)", type(exc).__name__)
+        yield 0xC000, None
+        return
+    requested_cs = identifier.get("SpecificCharacterSet")
+    con = idx.connect(archive.layout.index_path, readonly=True)
+    try:
+        for row in run_find(con, q):
+            if event.is_cancelled:
+                yield 0xFE00, None
+                return
+            yield 0xFF00, _response(level, row, requested_cs)
+    finally:
+        con.close()
+
+
+def _matches(archive: Archive, event: Any) -> list[tuple[str, str, str, str]]:
+    level, keys = parse_identifier(event.identifier, _model(event))
+    sql, params = build_retrieve(level, keys)
+    con = idx.connect(archive.layout.index_path, readonly=True)
+    try:
+        register_functions(con)
+        return [tuple(r) for r in con.execute(sql, params).fetchall()]  # type: ignore[misc]
+    finally:
+        con.close()
+
+
+def _datasets(
+    archive: Archive, event: Any, rows: list[tuple[str, str, str, str]]
+) -> Iterator[tuple[int, Any]]:
+    from pydicom import dcmread
+
+    for rel, _cls, _ts, _sop in rows:
+        if event.is_cancelled:
+            yield 0xFE00, None
+            return
+        try:
+            ds = dcmread(archive.path_of(rel))
+        except Exception as exc:
+            log.error("retrieve: an archived file cannot be read (%s)", type(exc).__name__)
+            # pynetdicom counts a pending result that is not a Dataset as a failed sub-op
+            yield 0xFF00, "unreadable"
+            continue
+        yield 0xFF00, ds
+
+
+def _contexts(rows: list[tuple[str, str, str, str]]) -> list[Any]:
+    """Presentation contexts for the sub-association: each SOP class in its stored
+    transfer syntax, plus an uncompressed one (pynetdicom converts between those)."""
+    from pynetdicom import build_context
+
+    out: dict[tuple[str, tuple[str, ...]], Any] = {}
+    for _rel, cls, ts, _sop in rows:
+        for tss in ((ts,), (EXPLICIT, IMPLICIT)):
+            key = (cls, tss)
+            if key not in out and len(out) < 128:
+                out[key] = build_context(cls, list(tss))
+    return list(out.values())
+
+
+def handle_move(archive: Archive, event: Any, nodes: Any, config: Any) -> Iterator[Any]:
+    dest = event.move_destination
+    dest = (dest.decode("ascii", "replace") if isinstance(dest, bytes) else str(dest)).strip()
+    found = nodes.find_by_ae_title(dest) if nodes is not None else []
+    if not found:
+        log.warning("C-MOVE refused: destination %r is not in the node directory", dest)
+        yield None, None  # pynetdicom answers 0xA801 Move destination unknown
+        return
+    node = found[0]
+    try:
+        rows = _matches(archive, event)
+        error = 0
+    except QueryError as exc:
+        log.warning("C-MOVE refused: %s", exc)
+        rows, error = [], 0xA900
+    except Exception as exc:
+        log.warning("C-MOVE: cannot read the identifier (%s)", type(exc).__name__)
+        rows, error = [], 0xC000
+    from pynetdicom import evt
+
+    from pacsadmin.core.dimse.association import _nodelay
+
+    def on_open(e: Any) -> None:
+        s = e.assoc.dul.socket.socket
+        if s is not None:
+            _nodelay(s)
+
+    kwargs = {
+        "contexts": _contexts(rows) if rows else None,
+        "evt_handlers": [(evt.EVT_CONN_OPEN, on_open)],
+        "max_pdu": config.max_pdu,
+    }
+    if not rows:
+        kwargs.pop("contexts")
+    yield node.host, node.port, kwargs
+    if error:
+        yield 1
+        yield error, None
+        return
+    yield len(rows)
+    log.info("C-MOVE of %d instance(s) to %s", len(rows), dest)
+    yield from _datasets(archive, event, rows)
+
+
+def handle_get(archive: Archive, event: Any) -> Iterator[Any]:
+    try:
+        rows = _matches(archive, event)
+    except QueryError as exc:
+        log.warning("C-GET refused: %s", exc)
+        yield 1
+        yield 0xA900, None
+        return
+    except Exception as exc:
+        log.warning("C-GET: cannot read the identifier (%s)", type(exc).__name__)
+        yield 1
+        yield 0xC000, None
+        return
+    yield len(rows)
+    yield from _datasets(archive, event, rows)

@@ -1,0 +1,527 @@
+"""The app's own DICOM node: storage SCP (C-ECHO, C-STORE) and Q/R SCP over the archive.
+
+C-STORE data sets are never decoded: pynetdicom writes each one straight to a temp file in
+the archive's own ``tmp/`` (``STORE_RECV_CHUNKED_DATASET``), which the archive's writer
+``os.replace``\\ s into place and indexes (shared/NOTES.md: +15-20% over re-encoding).  A
+transfer that aborts leaves only that temp file, removed when the connection closes (and
+swept at start-up if the process died).  A full disk answers 0xA700 and keeps serving.
+
+Security (RELIABILITY rule 9): the called AE title must be ours; optionally only calling AE
+titles of nodes in the directory (and only from their addresses) are accepted, an unknown
+caller being rejected with "calling AE title not recognized"; a cap on simultaneous
+associations; Deflated Explicit VR Little Endian is *not* accepted (pynetdicom inflates it
+without bound: a deflate bomb).  Logs: one line per association, no patient data.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import logging
+import os
+import socket
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from pacsadmin.core.archive import Archive, is_disk_full
+from pacsadmin.core.archive.archive import StoreOutcome
+from pacsadmin.core.dimse.association import _init_pynetdicom, _nodelay
+from pacsadmin.core.dimse.transcript import Transcript
+from pacsadmin.core.nodes import NodeDirectory
+from pacsadmin.core.settings import Settings, Timeouts
+
+log = logging.getLogger("pacsadmin.scp")
+
+# Uncompressed and common compressed transfer syntaxes; NOT Deflated (1.2.840.10008.1.2.1.99).
+TRANSFER_SYNTAXES = [
+    "1.2.840.10008.1.2.1",  # Explicit VR Little Endian
+    "1.2.840.10008.1.2",  # Implicit VR Little Endian
+    "1.2.840.10008.1.2.2",  # Explicit VR Big Endian (retired, still sent by old modalities)
+    "1.2.840.10008.1.2.4.50",  # JPEG Baseline (8-bit)
+    "1.2.840.10008.1.2.4.51",  # JPEG Extended (12-bit)
+    "1.2.840.10008.1.2.4.57",  # JPEG Lossless
+    "1.2.840.10008.1.2.4.70",  # JPEG Lossless SV1
+    "1.2.840.10008.1.2.4.80",  # JPEG-LS Lossless
+    "1.2.840.10008.1.2.4.81",  # JPEG-LS Near-lossless
+    "1.2.840.10008.1.2.4.90",  # JPEG 2000 Lossless
+    "1.2.840.10008.1.2.4.91",  # JPEG 2000
+    "1.2.840.10008.1.2.4.201",  # HTJ2K Lossless
+    "1.2.840.10008.1.2.4.202",  # HTJ2K Lossless RPCL
+    "1.2.840.10008.1.2.4.203",  # HTJ2K
+    "1.2.840.10008.1.2.5",  # RLE Lossless
+]
+DEFLATED = "1.2.840.10008.1.2.1.99"
+
+
+# ------------------------------------------------------------------ receive into the archive
+_tmp_lock = threading.Lock()
+_tmp_dir: Path | None = None
+_tmp_owner: dict[int, list[Path]] = {}  # id(assoc) -> temp files pynetdicom opened for it
+
+
+def _install_receive_to_archive(tmp_dir: Path) -> None:
+    """Make pynetdicom write received data sets into ``tmp_dir`` (the archive's file system).
+
+    pynetdicom opens ``tempfile.NamedTemporaryFile`` in ``dimse_messages``; we give it our
+    folder (not the process-wide ``tempfile.tempdir``) and note which association owns each
+    file, so a file left by an aborted transfer is removed when the connection closes.
+    """
+    global _tmp_dir
+    from tempfile import NamedTemporaryFile
+
+    from pynetdicom import _config, dimse_messages
+
+    _config.STORE_RECV_CHUNKED_DATASET = True
+    with _tmp_lock:
+        _tmp_dir = tmp_dir
+    if getattr(dimse_messages.NamedTemporaryFile, "_pacsadmin", False):
+        return
+
+    def factory(*args: Any, **kw: Any) -> Any:
+        with _tmp_lock:
+            folder = _tmp_dir
+        if folder is not None:
+            kw["dir"] = folder
+            kw.setdefault("prefix", "rx-")
+            kw["suffix"] = ".part"
+        f = NamedTemporaryFile(*args, **kw)  # noqa: SIM115 (pynetdicom closes it)
+        assoc = getattr(threading.current_thread(), "assoc", None)  # the DUL thread
+        if assoc is not None:
+            with _tmp_lock:
+                _tmp_owner.setdefault(id(assoc), []).append(Path(f.name))
+        return f
+
+    factory._pacsadmin = True  # type: ignore[attr-defined]
+    dimse_messages.NamedTemporaryFile = factory
+
+
+def _forget_temp(assoc: Any) -> int:
+    """Remove temp files of ``assoc`` that never made it into the archive."""
+    with _tmp_lock:
+        paths = _tmp_owner.pop(id(assoc), [])
+    n = 0
+    for p in paths:
+        with contextlib.suppress(OSError):
+            p.unlink()
+            n += 1
+    return n
+
+
+# ------------------------------------------------------------------ per-association record
+@dataclass
+class AssociationRecord:
+    """What the Received view shows and the log line says (no patient data)."""
+
+    id: int
+    address: str = ""
+    port: int = 0
+    calling_ae: str = ""
+    called_ae: str = ""
+    started: float = field(default_factory=time.time)
+    ended: float | None = None
+    accepted: bool = False
+    rejected: str = ""
+    aborted: bool = False
+    stored: int = 0
+    duplicates: int = 0
+    failed: int = 0
+    bytes: int = 0
+    finds: int = 0
+    moves: int = 0
+    gets: int = 0
+    errors: list[str] = field(default_factory=list)
+    transcript: Transcript = field(default_factory=Transcript, repr=False)
+
+    def summary(self) -> str:
+        dur = (self.ended or time.time()) - self.started
+        who = f"{self.calling_ae or '?'}@{self.address}:{self.port} -> {self.called_ae or '?'}"
+        if self.rejected:
+            return f"association #{self.id} {who}: rejected ({self.rejected})"
+        parts = [f"{self.stored} stored"]
+        if self.duplicates:
+            parts.append(f"{self.duplicates} duplicate(s) kept first")
+        if self.failed:
+            parts.append(f"{self.failed} failed")
+        for n, what in ((self.finds, "C-FIND"), (self.moves, "C-MOVE"), (self.gets, "C-GET")):
+            if n:
+                parts.append(f"{n} {what}")
+        rate = f", {self.stored / dur:.0f} img/s" if self.stored and dur > 0 else ""
+        end = ", aborted" if self.aborted else ""
+        return (
+            f"association #{self.id} {who}: {', '.join(parts)}, "
+            f"{self.bytes / 1e6:.1f} MB in {dur:.1f} s{rate}{end}"
+        )
+
+    def snapshot(self) -> AssociationRecord:
+        return replace(self, errors=list(self.errors))
+
+
+@dataclass(frozen=True)
+class ScpConfig:
+    ae_title: str = "PACSADMIN"
+    port: int = 11112
+    bind: str = ""  # all addresses
+    max_pdu: int = 0
+    timeouts: Timeouts = field(default_factory=Timeouts)
+    whitelist: bool = False
+    check_address: bool = False
+    max_associations: int = 10
+    reuse_port: bool = False  # several processes on one port (SO_REUSEPORT)
+
+    @classmethod
+    def from_settings(cls, s: Settings, **kw: Any) -> ScpConfig:
+        return cls(
+            ae_title=s.local_ae_title,
+            port=s.scp_port,
+            max_pdu=s.max_pdu,
+            timeouts=s.timeouts,
+            whitelist=s.scp_whitelist,
+            check_address=s.scp_check_address,
+            max_associations=s.scp_max_associations,
+            **kw,
+        )
+
+
+class _Allowed:
+    """Calling AE titles allowed per peer address, from the node directory (re-read when
+    the file changes)."""
+
+    def __init__(self, nodes: NodeDirectory | None, check_address: bool) -> None:
+        self.nodes = nodes
+        self.check_address = check_address
+        self._mtime: float | None = None
+        self._by_aet: dict[str, set[str]] = {}
+        self._lock = threading.Lock()
+
+    def _refresh(self) -> None:
+        if self.nodes is None:
+            return
+        path = getattr(self.nodes, "path", None)
+        try:
+            mtime = os.stat(path).st_mtime if path else 0.0
+        except OSError:
+            mtime = 0.0
+        if mtime == self._mtime:
+            return
+        with contextlib.suppress(Exception):
+            self.nodes.load()
+        by_aet: dict[str, set[str]] = {}
+        for n in self.nodes.list():
+            addrs: set[str] = {n.host}
+            with contextlib.suppress(OSError, UnicodeError):
+                addrs |= {ai[4][0] for ai in socket.getaddrinfo(n.host, None)}
+            by_aet.setdefault(n.ae_title.strip(), set()).update(addrs)
+        self._by_aet, self._mtime = by_aet, mtime
+
+    def for_address(self, address: str | None) -> list[str]:
+        with self._lock:
+            self._refresh()
+            if not self.check_address or address is None:
+                titles = list(self._by_aet)
+            else:
+                titles = [a for a, hosts in self._by_aet.items() if address in hosts]
+        return titles or ["\x00no caller is allowed"]  # an empty list would allow everyone
+
+
+def _make_ae_class() -> type:
+    from pynetdicom import AE
+
+    class ScpAE(AE):  # type: ignore[misc]
+        """An AE whose calling-AE allow-list depends on the requesting peer's address.
+
+        pynetdicom's ACSE reads ``require_calling_aet`` on the association's own thread
+        during negotiation, so the property can look at that association's address."""
+
+        allowed: _Allowed | None = None
+
+        @property  # type: ignore[override]
+        def require_calling_aet(self) -> list[str]:
+            if self.allowed is None:
+                return []
+            assoc = threading.current_thread()
+            addr = None
+            with contextlib.suppress(AttributeError):
+                addr = assoc.requestor.address  # type: ignore[attr-defined]
+            return self.allowed.for_address(addr)
+
+        @require_calling_aet.setter
+        def require_calling_aet(self, value: list[str]) -> None:
+            pass
+
+    return ScpAE
+
+
+def _server_class(reuse_port: bool) -> type | None:
+    if not reuse_port:
+        return None
+    from pynetdicom.transport import ThreadedAssociationServer
+
+    class ReusePortServer(ThreadedAssociationServer):  # type: ignore[misc]
+        def server_bind(self) -> None:
+            self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+            super().server_bind()
+
+    return ReusePortServer
+
+
+Listener = Callable[[str, AssociationRecord], None]  # ("open"|"store"|"close", snapshot)
+
+
+class LocalScp:
+    """Storage + Q/R SCP over an :class:`Archive`.  ``start()`` returns at once."""
+
+    def __init__(
+        self,
+        archive: Archive,
+        config: ScpConfig,
+        *,
+        nodes: NodeDirectory | None = None,
+        listener: Listener | None = None,
+        keep_transcripts: int = 50,
+        local_ae_for_moves: Any = None,
+    ) -> None:
+        self.archive = archive
+        self.config = config
+        self.nodes = nodes
+        self.listener = listener
+        self._records: dict[int, AssociationRecord] = {}
+        self.finished: deque[AssociationRecord] = deque(maxlen=keep_transcripts)
+        self._ids = itertools.count(1)
+        self._lock = threading.Lock()
+        self._server: Any = None
+        self.ae: Any = None
+
+    # ------------------------------------------------------------------ lifecycle
+    def start(self) -> LocalScp:
+        _init_pynetdicom()
+        from pynetdicom import evt
+        from pynetdicom.presentation import AllStoragePresentationContexts
+        from pynetdicom.sop_class import (
+            PatientRootQueryRetrieveInformationModelFind,
+            PatientRootQueryRetrieveInformationModelGet,
+            PatientRootQueryRetrieveInformationModelMove,
+            StudyRootQueryRetrieveInformationModelFind,
+            StudyRootQueryRetrieveInformationModelGet,
+            StudyRootQueryRetrieveInformationModelMove,
+            Verification,
+        )
+
+        _install_receive_to_archive(self.archive.layout.tmp_dir)
+        cfg = self.config
+        ae = _make_ae_class()(ae_title=cfg.ae_title)
+        ae.maximum_pdu_size = cfg.max_pdu
+        ae.maximum_associations = cfg.max_associations
+        ae.require_called_aet = True
+        ae.acse_timeout = cfg.timeouts.acse
+        ae.dimse_timeout = cfg.timeouts.dimse
+        ae.network_timeout = cfg.timeouts.network
+        ae.connection_timeout = cfg.timeouts.connect
+        if cfg.whitelist:
+            ae.allowed = _Allowed(self.nodes, cfg.check_address)
+        ae.add_supported_context(Verification)
+        for cx in AllStoragePresentationContexts:
+            # scu_role/scp_role True: accept C-STORE from a sender, and the reverse role
+            # that a C-GET requestor proposes for its sub-operations.
+            ae.add_supported_context(
+                cx.abstract_syntax, TRANSFER_SYNTAXES, scu_role=True, scp_role=True
+            )
+        for qr in (
+            PatientRootQueryRetrieveInformationModelFind,
+            PatientRootQueryRetrieveInformationModelMove,
+            PatientRootQueryRetrieveInformationModelGet,
+            StudyRootQueryRetrieveInformationModelFind,
+            StudyRootQueryRetrieveInformationModelMove,
+            StudyRootQueryRetrieveInformationModelGet,
+        ):
+            ae.add_supported_context(qr, TRANSFER_SYNTAXES[:3])
+        handlers = [
+            (evt.EVT_CONN_OPEN, self._on_open),
+            (evt.EVT_CONN_CLOSE, self._on_close),
+            (evt.EVT_ACCEPTED, self._on_accepted),
+            (evt.EVT_REJECTED, self._on_rejected),
+            (evt.EVT_ABORTED, self._on_aborted),
+            (evt.EVT_C_ECHO, lambda e: 0x0000),
+            (evt.EVT_C_STORE, self._on_store),
+            (evt.EVT_C_FIND, self._on_find),
+            (evt.EVT_C_MOVE, self._on_move),
+            (evt.EVT_C_GET, self._on_get),
+            (evt.EVT_PDU_SENT, self._tx("_on_pdu_sent")),
+            (evt.EVT_PDU_RECV, self._tx("_on_pdu_recv")),
+            (evt.EVT_DIMSE_SENT, self._tx("_on_dimse_sent")),
+            (evt.EVT_DIMSE_RECV, self._tx("_on_dimse_recv")),
+        ]
+        kw: dict[str, Any] = {}
+        sc = _server_class(cfg.reuse_port)
+        if sc is not None:
+            kw["server_class"] = sc
+        self._server = ae.start_server(
+            (cfg.bind, cfg.port), block=False, evt_handlers=handlers, **kw
+        )
+        self.ae = ae
+        log.info(
+            "SCP %s listening on %s:%d (whitelist %s)",
+            cfg.ae_title,
+            cfg.bind or "*",
+            cfg.port,
+            "on" if cfg.whitelist else "off",
+        )
+        return self
+
+    @property
+    def port(self) -> int:
+        return int(self._server.server_address[1]) if self._server else self.config.port
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server = None
+            log.info("SCP %s stopped", self.config.ae_title)
+
+    def __enter__(self) -> LocalScp:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def active(self) -> list[AssociationRecord]:
+        with self._lock:
+            return [r.snapshot() for r in self._records.values()]
+
+    # ------------------------------------------------------------------ events
+    def _rec(self, assoc: Any) -> AssociationRecord:
+        with self._lock:
+            rec = self._records.get(id(assoc))
+            if rec is None:
+                rec = AssociationRecord(next(self._ids))
+                self._records[id(assoc)] = rec
+            return rec
+
+    def _emit(self, kind: str, rec: AssociationRecord) -> None:
+        if self.listener is not None:
+            try:
+                self.listener(kind, rec.snapshot())
+            except Exception:
+                log.exception("SCP listener failed")
+
+    def _tx(self, method: str) -> Callable[[Any], None]:
+        def handler(event: Any) -> None:
+            getattr(self._rec(event.assoc).transcript, method)(event)
+
+        return handler
+
+    def _on_open(self, event: Any) -> None:
+        s = event.assoc.dul.socket.socket
+        if s is not None:
+            _nodelay(s)
+        rec = self._rec(event.assoc)
+        addr = event.address or ("", 0)
+        rec.address, rec.port = str(addr[0]), int(addr[1])
+        rec.transcript.add("--", "TCP", f"connection from {rec.address}:{rec.port}")
+
+    def _names(self, event: Any, rec: AssociationRecord) -> None:
+        with contextlib.suppress(Exception):
+            rec.calling_ae = str(event.assoc.requestor.ae_title).strip()
+            rec.called_ae = str(event.assoc.acceptor.ae_title).strip()
+            prim = event.assoc.requestor.primitive
+            if prim is not None:
+                rec.calling_ae = str(prim.calling_ae_title).strip()
+                rec.called_ae = str(prim.called_ae_title).strip()
+
+    def _on_accepted(self, event: Any) -> None:
+        rec = self._rec(event.assoc)
+        self._names(event, rec)
+        rec.accepted = True
+        self._emit("open", rec)
+
+    def _on_rejected(self, event: Any) -> None:
+        rec = self._rec(event.assoc)
+        self._names(event, rec)
+        rec.rejected = "rejected"  # the reason is read from the A-ASSOCIATE-RJ at close
+
+    def _on_aborted(self, event: Any) -> None:
+        self._rec(event.assoc).aborted = True
+
+    def _on_close(self, event: Any) -> None:
+        with self._lock:
+            rec = self._records.pop(id(event.assoc), None)
+        removed = _forget_temp(event.assoc)
+        if rec is None:
+            return
+        if removed:
+            rec.aborted = True
+            rec.errors.append(f"{removed} incomplete transfer(s) discarded")
+        rec.ended = time.time()
+        rj = rec.transcript.rejection
+        if rec.rejected and rj is not None:
+            from pacsadmin.core.dimse.status import describe_rejection
+
+            rec.rejected = describe_rejection(*rj)[0].split(": ", 1)[-1]
+        if rec.rejected:
+            log.warning("%s", rec.summary())
+        else:
+            log.info("%s", rec.summary())
+        self.finished.append(rec)
+        self._emit("close", rec)
+
+    # ------------------------------------------------------------------ C-STORE
+    def _on_store(self, event: Any) -> int:
+        rec = self._rec(event.assoc)
+        try:
+            tmp = Path(event.dataset_path)
+        except Exception:
+            rec.failed += 1
+            return 0xC210  # cannot understand
+        source = f"{rec.calling_ae}@{rec.address}"
+        try:
+            res = self.archive.ingest(tmp, source=source)
+        except Exception as exc:
+            rec.failed += 1
+            if is_disk_full(exc):
+                rec.errors.append("disk full: 0xA700 sent")
+                log.error("SCP: the archive's disk is full; C-STORE refused with 0xA700")
+                return 0xA700
+            from pydicom.errors import InvalidDicomError
+
+            from pacsadmin.core.archive import NotIndexable
+
+            if isinstance(exc, (InvalidDicomError, NotIndexable, ValueError, EOFError)):
+                rec.errors.append(f"cannot understand: {type(exc).__name__}")
+                return 0xC210
+            rec.errors.append(f"{type(exc).__name__}")
+            log.error("SCP: C-STORE failed: %s", type(exc).__name__)
+            return 0xA700 if isinstance(exc, OSError) else 0xC211
+        with _tmp_lock:  # it is in the archive now (or was a duplicate, already deleted)
+            lst = _tmp_owner.get(id(event.assoc))
+            if lst and tmp in lst:
+                lst.remove(tmp)
+        if res.outcome is StoreOutcome.DUPLICATE:
+            rec.duplicates += 1
+        else:
+            rec.stored += 1
+            rec.bytes += res.size
+        self._emit("store", rec)
+        return 0x0000
+
+    # ------------------------------------------------------------------ Q/R
+    def _on_find(self, event: Any) -> Any:
+        from pacsadmin.core.dimse import qr_scp
+
+        self._rec(event.assoc).finds += 1
+        yield from qr_scp.handle_find(self.archive, event)
+
+    def _on_move(self, event: Any) -> Any:
+        from pacsadmin.core.dimse import qr_scp
+
+        self._rec(event.assoc).moves += 1
+        yield from qr_scp.handle_move(self.archive, event, self.nodes, self.config)
+
+    def _on_get(self, event: Any) -> Any:
+        from pacsadmin.core.dimse import qr_scp
+
+        self._rec(event.assoc).gets += 1
+        yield from qr_scp.handle_get(self.archive, event)
