@@ -26,6 +26,7 @@ COMMAND_MODULES = (
     "pacsadmin.cli.cmd_settings",
     "pacsadmin.cli.cmd_serve",
     "pacsadmin.cli.cmd_archive",
+    "pacsadmin.cli.cmd_render",
 )
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130

@@ -93,14 +93,19 @@ class Geometry:
 
 
 def _int(ds: Any, keyword: str, default: int | None = None) -> int:
-    value = ds.get(keyword, None)
+    try:
+        value = ds.get(keyword, None)
+    except (ValueError, TypeError, KeyError, OverflowError):
+        raise ImageError(
+            f"inconsistent image geometry: {keyword} cannot be read", kind="geometry"
+        ) from None
     if value is None or value == "":
         if default is None:
             raise ImageError(f"inconsistent image geometry: {keyword} is missing", kind="geometry")
         return default
     try:
         return int(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise ImageError(
             f"inconsistent image geometry: {keyword} is {value!r}, not a whole number",
             kind="geometry",
