@@ -202,6 +202,17 @@ def test_wrong_called_ae_is_rejected_and_decoded(dcmqrscp):
     assert diagnose(LOCAL, dcmqrscp.node()).ok  # and it still answers its own title
 
 
+def test_wrong_called_ae_rejected_by_orthanc(orthanc):
+    r = diagnose(LOCAL, replace(orthanc.node(), ae_title="NOSUCHAE"))
+    assert r.failed_step is not None and r.failed_step.key == "associate", _explain(r)
+    assert "called AE title not recognized" in r.failed_step.detail
+
+
+def test_storescp_accepts_any_called_ae(storescp):
+    r = diagnose(LOCAL, replace(storescp.node(), ae_title="WHATEVER"))
+    assert r.ok, _explain(r)
+
+
 def test_closed_port_is_refused_at_tcp():
     node = parse_target(f"ANY@127.0.0.1:{free_port()}")
     r = diagnose(LOCAL, node)
@@ -454,7 +465,7 @@ def test_cli_doctor_prints_every_step(storescp):
     assert "A-ASSOCIATE-RQ" in p.stdout and "A-RELEASE-RP" in p.stdout
 
 
-def test_node_cannot_be_echoed_twice_into_a_dead_peer(storescp):
+def test_stopped_peer_is_refused(storescp):
     """After the peer stops, the same node is refused: nothing is cached."""
     node: DicomNode = storescp.node()
     assert diagnose(LOCAL, node).ok

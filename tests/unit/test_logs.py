@@ -101,3 +101,14 @@ def test_transcript_export_is_redacted():
     text = tr.text("header")
     _clean(text)
     assert "C-FIND-RQ" in text
+
+
+def test_pynetdicom_does_not_log_identifiers():
+    from pynetdicom import _config
+
+    from pacsadmin.core.dimse.association import _init_pynetdicom
+
+    _init_pynetdicom()
+    assert _config.LOG_REQUEST_IDENTIFIERS is False
+    assert _config.LOG_RESPONSE_IDENTIFIERS is False
+    assert logging.getLogger("pynetdicom").getEffectiveLevel() >= logging.WARNING
