@@ -60,38 +60,53 @@ DEFLATED = "1.2.840.10008.1.2.1.99"
 
 # ------------------------------------------------------------------ receive into the archive
 _tmp_lock = threading.Lock()
-_tmp_dir: Path | None = None
 _tmp_owner: dict[int, list[Path]] = {}  # id(assoc) -> temp files pynetdicom opened for it
+_active = 0  # running SCPs: pynetdicom's chunked receive is on while there is one
+_previous_chunked = False
 
 
-def _install_receive_to_archive(tmp_dir: Path) -> None:
-    """Make pynetdicom write received data sets into ``tmp_dir`` (the archive's file system).
+def _uninstall_receive_to_archive() -> None:
+    """The last SCP stopped: give pynetdicom its previous receive mode back."""
+    global _active
+    from pynetdicom import _config
+
+    with _tmp_lock:
+        _active = max(0, _active - 1)
+        if _active == 0:
+            _config.STORE_RECV_CHUNKED_DATASET = _previous_chunked
+
+
+def _install_receive_to_archive() -> None:
+    """Make pynetdicom write received data sets into the archive's ``tmp/`` (its file system).
 
     pynetdicom opens ``tempfile.NamedTemporaryFile`` in ``dimse_messages``; we give it our
     folder (not the process-wide ``tempfile.tempdir``) and note which association owns each
     file, so a file left by an aborted transfer is removed when the connection closes.
     """
-    global _tmp_dir
+    global _active, _previous_chunked
     from tempfile import NamedTemporaryFile
 
     from pynetdicom import _config, dimse_messages
 
-    _config.STORE_RECV_CHUNKED_DATASET = True
     with _tmp_lock:
-        _tmp_dir = tmp_dir
+        if _active == 0:
+            _previous_chunked = _config.STORE_RECV_CHUNKED_DATASET
+        _active += 1
+        _config.STORE_RECV_CHUNKED_DATASET = True
     if getattr(dimse_messages.NamedTemporaryFile, "_pacsadmin", False):
         return
 
     def factory(*args: Any, **kw: Any) -> Any:
-        with _tmp_lock:
-            folder = _tmp_dir
+        assoc = getattr(threading.current_thread(), "assoc", None)  # the DUL thread
+        ours = assoc is not None and getattr(assoc, "is_acceptor", False)
+        # each SCP's AE carries its own archive's temp folder
+        folder = getattr(getattr(assoc, "ae", None), "pacs_tmp_dir", None) if ours else None
         if folder is not None:
             kw["dir"] = folder
             kw.setdefault("prefix", "rx-")
             kw["suffix"] = ".part"
         f = NamedTemporaryFile(*args, **kw)  # noqa: SIM115 (pynetdicom closes it)
-        assoc = getattr(threading.current_thread(), "assoc", None)  # the DUL thread
-        if assoc is not None:
+        if folder is not None:
             with _tmp_lock:
                 _tmp_owner.setdefault(id(assoc), []).append(Path(f.name))
         return f
@@ -238,6 +253,7 @@ def _make_ae_class() -> type:
         during negotiation, so the property can look at that association's address."""
 
         allowed: _Allowed | None = None
+        pacs_tmp_dir: Path | None = None
 
         @property  # type: ignore[override]
         def require_calling_aet(self) -> list[str]:
@@ -311,9 +327,10 @@ class LocalScp:
             Verification,
         )
 
-        _install_receive_to_archive(self.archive.layout.tmp_dir)
+        _install_receive_to_archive()
         cfg = self.config
         ae = _make_ae_class()(ae_title=cfg.ae_title)
+        ae.pacs_tmp_dir = self.archive.layout.tmp_dir
         ae.maximum_pdu_size = cfg.max_pdu
         ae.maximum_associations = cfg.max_associations
         ae.require_called_aet = True
@@ -380,6 +397,7 @@ class LocalScp:
         if self._server is not None:
             self._server.shutdown()
             self._server = None
+            _uninstall_receive_to_archive()
             log.info("SCP %s stopped", self.config.ae_title)
 
     def __enter__(self) -> LocalScp:
@@ -393,12 +411,14 @@ class LocalScp:
             return [r.snapshot() for r in self._records.values()]
 
     # ------------------------------------------------------------------ events
-    def _rec(self, assoc: Any) -> AssociationRecord:
+    def _rec(self, assoc: Any, *, create: bool = False) -> AssociationRecord:
+        """The record of ``assoc``; events after the connection closed get a throwaway."""
         with self._lock:
             rec = self._records.get(id(assoc))
             if rec is None:
-                rec = AssociationRecord(next(self._ids))
-                self._records[id(assoc)] = rec
+                rec = AssociationRecord(next(self._ids) if create else 0)
+                if create:
+                    self._records[id(assoc)] = rec
             return rec
 
     def _emit(self, kind: str, rec: AssociationRecord) -> None:
@@ -418,7 +438,7 @@ class LocalScp:
         s = event.assoc.dul.socket.socket
         if s is not None:
             _nodelay(s)
-        rec = self._rec(event.assoc)
+        rec = self._rec(event.assoc, create=True)
         addr = event.address or ("", 0)
         rec.address, rec.port = str(addr[0]), int(addr[1])
         rec.transcript.add("--", "TCP", f"connection from {rec.address}:{rec.port}")

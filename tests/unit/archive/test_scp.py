@@ -1,0 +1,431 @@
+"""The local SCP against a pynetdicom SCU on 127.0.0.1: store, faults, whitelist, Q/R."""
+
+from __future__ import annotations
+
+import logging
+import socket
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from pydicom.dataset import Dataset
+
+from pacsadmin.core.archive import Archive
+from pacsadmin.core.dimse.scp import LocalScp, ScpConfig
+from pacsadmin.core.logs import quiet_pynetdicom
+from pacsadmin.core.nodes import DicomNode, NodeDirectory
+
+from .dsgen import make_ds
+
+AET = "TESTSCP"
+
+
+def wait_until(cond, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if cond():
+            return True
+        time.sleep(0.02)
+    return cond()
+
+
+@pytest.fixture
+def nodes(tmp_path):
+    return NodeDirectory(tmp_path / "nodes.json")
+
+
+@pytest.fixture
+def archive(tmp_path):
+    a = Archive(tmp_path / "archive")
+    yield a
+    a.close()
+
+
+@pytest.fixture
+def start_scp(archive, nodes):
+    started = []
+
+    def start(ar=None, **kw):
+        cfg = ScpConfig(**{"ae_title": AET, "port": 0, "bind": "127.0.0.1", **kw})
+        scp = LocalScp(ar or archive, cfg, nodes=nodes).start()
+        started.append(scp)
+        return scp
+
+    yield start
+    for s in started:
+        s.stop()
+
+
+def scu(calling="SCU", contexts=None):
+    quiet_pynetdicom()
+    from pynetdicom import AE
+    from pynetdicom.sop_class import (
+        CTImageStorage,
+        MRImageStorage,
+        PatientRootQueryRetrieveInformationModelFind,
+        StudyRootQueryRetrieveInformationModelFind,
+        StudyRootQueryRetrieveInformationModelMove,
+        Verification,
+    )
+
+    ae = AE(calling)
+    ae.acse_timeout = ae.dimse_timeout = ae.network_timeout = 20
+    for cx in contexts or (
+        CTImageStorage,
+        MRImageStorage,
+        Verification,
+        StudyRootQueryRetrieveInformationModelFind,
+        PatientRootQueryRetrieveInformationModelFind,
+        StudyRootQueryRetrieveInformationModelMove,
+    ):
+        ae.add_requested_context(cx)
+    return ae
+
+
+def dataset_bytes(path: Path) -> bytes:
+    """The data set after the file meta group (what went over the wire)."""
+    from pydicom.filereader import read_preamble
+
+    with open(path, "rb") as fh:
+        read_preamble(fh, False)
+        from pydicom.filereader import _read_file_meta_info
+
+        _read_file_meta_info(fh)
+        return fh.read()
+
+
+def test_echo_store_and_find(archive, start_scp, tmp_path):
+    scp = start_scp()
+    assoc = scu().associate("127.0.0.1", scp.port, ae_title=AET)
+    assert assoc.is_established
+    try:
+        assert assoc.send_c_echo().Status == 0
+        ds = make_ds()
+        assert assoc.send_c_store(ds).Status == 0
+        assert assoc.send_c_store(ds).Status == 0  # duplicate: kept first, still success
+    finally:
+        assoc.release()
+    assert wait_until(lambda: not scp.active())
+    rec = scp.finished[-1]
+    assert (rec.stored, rec.duplicates, rec.calling_ae) == (1, 1, "SCU")
+    assert archive.counts()["instances"] == 1
+    (rel,) = archive.layout.iter_files()
+    stored = archive.path_of(rel)
+    src = tmp_path / "src.dcm"
+    ds.save_as(src, enforce_file_format=True)
+    assert dataset_bytes(stored) == dataset_bytes(src)
+    assert not list(archive.layout.tmp_dir.iterdir())
+    assert "ASSOCIATE" in rec.transcript.text()
+
+
+def test_sender_abort_mid_file_leaves_nothing(archive, start_scp):
+    scp = start_scp(max_pdu=16384)
+    from pynetdicom import evt
+
+    sent = {"n": 0}
+
+    def on_pdu(event):
+        if type(event.pdu).__name__ == "P_DATA_TF":
+            sent["n"] += 1
+            if sent["n"] == 4:  # the command and a few fragments of the data set
+                event.assoc.dul.socket.socket.shutdown(socket.SHUT_RDWR)
+
+    ae = scu()
+    assoc = ae.associate(
+        "127.0.0.1", scp.port, ae_title=AET, evt_handlers=[(evt.EVT_PDU_SENT, on_pdu)]
+    )
+    assert assoc.is_established
+    big = make_ds(rows=256, columns=256)
+    with pytest.raises(Exception):  # noqa: B017 - the association is gone either way
+        st = assoc.send_c_store(big)
+        if not st:
+            raise RuntimeError("no response")
+    assoc.abort()
+    ok = wait_until(lambda: not scp.active() and len(scp.finished) == 1)
+    assert ok, (scp.active(), list(scp.finished), list(archive.layout.tmp_dir.iterdir()))
+    assert wait_until(lambda: not list(archive.layout.tmp_dir.iterdir()))
+    assert not list(archive.layout.iter_files())
+    assert archive.counts()["instances"] == 0
+    assert scp.finished[-1].aborted
+    # and the SCP keeps serving
+    a2 = scu().associate("127.0.0.1", scp.port, ae_title=AET)
+    assert a2.send_c_store(make_ds()).Status == 0
+    a2.release()
+
+
+def test_disk_full_answers_a700_and_keeps_serving(archive, start_scp, monkeypatch):
+    import errno
+    import os
+
+    scp = start_scp()
+    real = os.replace
+    calls = {"n": 0}
+
+    def failing_replace(src, dst):
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real(src, dst)
+
+    monkeypatch.setattr("pacsadmin.core.archive.archive.os.replace", failing_replace)
+    assoc = scu().associate("127.0.0.1", scp.port, ae_title=AET)
+    try:
+        assert assoc.send_c_store(make_ds()).Status == 0xA700
+        assert not list(archive.layout.iter_files())
+        assert archive.counts()["instances"] == 0
+        assert assoc.send_c_store(make_ds()).Status == 0
+    finally:
+        assoc.release()
+    assert wait_until(lambda: not scp.active())
+    assert archive.counts()["instances"] == 1
+    assert not list(archive.layout.tmp_dir.iterdir())
+    assert "disk full" in " ".join(scp.finished[-1].errors)
+
+
+def test_whitelist_rejects_unknown_caller(start_scp, nodes, caplog):
+    nodes.add(DicomNode("modality", "KNOWN", "127.0.0.1", 104))
+    scp = start_scp(whitelist=True)
+    caplog.set_level(logging.INFO, logger="pacsadmin.scp")
+    a = scu("STRANGER").associate("127.0.0.1", scp.port, ae_title=AET)
+    assert a.is_rejected
+    assert wait_until(lambda: len(scp.finished) == 1)
+    assert "calling AE title not recognized" in scp.finished[-1].summary()
+    assert wait_until(lambda: "calling AE title not recognized" in caplog.text)
+    b = scu("KNOWN").associate("127.0.0.1", scp.port, ae_title=AET)
+    assert b.is_established
+    b.release()
+
+
+def test_whitelist_checks_the_address(start_scp, nodes):
+    nodes.add(DicomNode("far", "FAR", "10.255.255.1", 104))
+    scp = start_scp(whitelist=True, check_address=True)
+    a = scu("FAR").associate("127.0.0.1", scp.port, ae_title=AET)
+    assert a.is_rejected
+
+
+def test_called_ae_title_required(start_scp):
+    scp = start_scp()
+    a = scu().associate("127.0.0.1", scp.port, ae_title="SOMEONE")
+    assert a.is_rejected
+
+
+def test_association_cap(start_scp):
+    scp = start_scp(max_associations=1)
+    a = scu().associate("127.0.0.1", scp.port, ae_title=AET)
+    assert a.is_established
+    try:
+        b = scu().associate("127.0.0.1", scp.port, ae_title=AET)
+        assert b.is_rejected
+    finally:
+        a.release()
+
+
+def test_deflate_not_accepted(start_scp):
+    from pynetdicom import build_context
+    from pynetdicom.sop_class import CTImageStorage
+
+    scp = start_scp()
+    cx = build_context(CTImageStorage, ["1.2.840.10008.1.2.1.99"])
+    a = scu(contexts=[]).associate("127.0.0.1", scp.port, ae_title=AET, contexts=[cx])
+    if a.is_established:
+        assert not a.accepted_contexts
+        a.release()
+
+
+def test_find_latin1_over_the_wire(start_scp, archive, tmp_path):
+    from pynetdicom.sop_class import StudyRootQueryRetrieveInformationModelFind as FIND
+
+    archive.add_file(_write(make_ds(patient_name="MÜLLER^JÖRG", charset="ISO_IR 100"), tmp_path))
+    archive.add_file(
+        _write(make_ds(patient_name="Wang^XiaoDong=王^小東", charset="ISO_IR 192"), tmp_path)
+    )
+    scp = start_scp()
+    a = scu().associate("127.0.0.1", scp.port, ae_title=AET)
+    try:
+        q = Dataset()
+        q.SpecificCharacterSet = "ISO_IR 100"
+        q.QueryRetrieveLevel = "STUDY"
+        q.PatientName = "MÜLLER*"
+        q.StudyInstanceUID = ""
+        res = [i for s, i in a.send_c_find(q, FIND) if s.Status == 0xFF00]
+        assert len(res) == 1 and str(res[0].PatientName) == "MÜLLER^JÖRG"
+        assert res[0].SpecificCharacterSet == "ISO_IR 100"
+        q.PatientName = "Wang*"
+        res = [i for s, i in a.send_c_find(q, FIND) if s.Status == 0xFF00]
+        assert res[0].SpecificCharacterSet == "ISO_IR 192"  # Latin-1 cannot hold it
+        assert str(res[0].PatientName) == "Wang^XiaoDong=王^小東"
+        q.QueryRetrieveLevel = "PATIENT"  # no such level in Study Root
+        statuses = [s.Status for s, _ in a.send_c_find(q, FIND)]
+        assert statuses[-1] == 0xA900
+    finally:
+        a.release()
+
+
+def _write(ds, tmp_path):
+    from .dsgen import write
+
+    return write(ds, tmp_path / f"{ds.SOPInstanceUID}.dcm")
+
+
+def test_find_cancel(start_scp, archive):
+    from pynetdicom.sop_class import StudyRootQueryRetrieveInformationModelFind as FIND
+
+    from pacsadmin.core.archive import index as idx
+    from pacsadmin.core.archive.meta import InstanceMeta
+
+    def fill(con):
+        for n in range(1500):
+            m = InstanceMeta(
+                f"9.{n}", "1.2", f"8.{n}", f"7.{n}", "1.2.840.10008.1.2.1", patient_id=f"P{n}"
+            )
+            idx.insert_instance(con, m, path=f"data/00/x{n}.dcm", size=1, received_at=0, source="")
+
+    archive.writer.call(fill)
+    scp = start_scp()
+    a = scu().associate("127.0.0.1", scp.port, ae_title=AET)
+    try:
+        q = Dataset()
+        q.QueryRetrieveLevel = "STUDY"
+        q.StudyInstanceUID = ""
+        q.PatientID = ""
+        statuses = []
+        for n, (s, _) in enumerate(a.send_c_find(q, FIND, msg_id=7)):
+            statuses.append(s.Status)
+            if n == 0:
+                a.send_c_cancel(7, query_model=FIND)
+        assert statuses[-1] == 0xFE00
+        assert len(statuses) < 1500
+    finally:
+        a.release()
+
+
+def test_move_unknown_destination_a801(start_scp, archive, tmp_path):
+    from pynetdicom.sop_class import StudyRootQueryRetrieveInformationModelMove as MOVE
+
+    ds = make_ds()
+    archive.add_file(_write(ds, tmp_path))
+    scp = start_scp()
+    a = scu().associate("127.0.0.1", scp.port, ae_title=AET)
+    try:
+        q = Dataset()
+        q.QueryRetrieveLevel = "STUDY"
+        q.StudyInstanceUID = ds.StudyInstanceUID
+        statuses = [s.Status for s, _ in a.send_c_move(q, "NOWHERE", MOVE)]
+        assert statuses == [0xA801]
+    finally:
+        a.release()
+
+
+def test_move_to_another_scp_with_pending_counts(start_scp, archive, nodes, tmp_path):
+    from pynetdicom.sop_class import StudyRootQueryRetrieveInformationModelMove as MOVE
+
+    study = make_ds().StudyInstanceUID
+    for i in range(4):
+        archive.add_file(_write(make_ds(study_uid=study, instance_number=i), tmp_path))
+    archive.add_file(_write(make_ds(), tmp_path))  # another study: not moved
+    dest_archive = Archive(tmp_path / "dest")
+    try:
+        dest = start_scp(dest_archive, ae_title="DEST")
+        nodes.add(DicomNode("dest", "DEST", "127.0.0.1", dest.port))
+        scp = start_scp()
+        a = scu().associate("127.0.0.1", scp.port, ae_title=AET)
+        try:
+            q = Dataset()
+            q.QueryRetrieveLevel = "STUDY"
+            q.StudyInstanceUID = study
+            rsps = [s for s, _ in a.send_c_move(q, "DEST", MOVE)]
+        finally:
+            a.release()
+        pending = [r for r in rsps if r.Status == 0xFF00]
+        assert [r.NumberOfRemainingSuboperations for r in pending] == [3, 2, 1, 0]
+        assert rsps[-1].Status == 0 and rsps[-1].NumberOfCompletedSuboperations == 4
+        assert dest_archive.counts()["instances"] == 4
+    finally:
+        dest_archive.close()
+
+
+def test_get_series(start_scp, archive, tmp_path):
+    from pynetdicom import build_role, evt
+    from pynetdicom.sop_class import (
+        CTImageStorage,
+    )
+    from pynetdicom.sop_class import (
+        StudyRootQueryRetrieveInformationModelGet as GET,
+    )
+
+    series = make_ds().SeriesInstanceUID
+    study = make_ds().StudyInstanceUID
+    for i in range(3):
+        archive.add_file(
+            _write(make_ds(study_uid=study, series_uid=series, instance_number=i), tmp_path)
+        )
+    scp = start_scp()
+    got = []
+
+    def on_store(event):
+        got.append(event.dataset.SOPInstanceUID)
+        return 0
+
+    ae = scu(contexts=[GET, CTImageStorage])
+    a = ae.associate(
+        "127.0.0.1",
+        scp.port,
+        ae_title=AET,
+        ext_neg=[build_role(CTImageStorage, scp_role=True)],
+        evt_handlers=[(evt.EVT_C_STORE, on_store)],
+    )
+    try:
+        q = Dataset()
+        q.QueryRetrieveLevel = "SERIES"
+        q.StudyInstanceUID = study
+        q.SeriesInstanceUID = series
+        rsps = [s for s, _ in a.send_c_get(q, GET)]
+    finally:
+        a.release()
+    assert rsps[-1].Status == 0 and rsps[-1].NumberOfCompletedSuboperations == 3
+    assert len(got) == 3
+
+
+def test_no_patient_data_in_logs(start_scp, caplog, tmp_path):
+    caplog.set_level(logging.DEBUG)
+    scp = start_scp()
+    a = scu().associate("127.0.0.1", scp.port, ae_title=AET)
+    from pynetdicom.sop_class import StudyRootQueryRetrieveInformationModelFind as FIND
+
+    try:
+        a.send_c_store(make_ds(patient_name="CANARY^PHI^7731", patient_id="CANARYID7731"))
+        q = Dataset()
+        q.QueryRetrieveLevel = "STUDY"
+        q.PatientName = "CANARY*"
+        q.PatientID = ""
+        list(a.send_c_find(q, FIND))
+    finally:
+        a.release()
+    assert wait_until(lambda: len(scp.finished) == 1)
+    text = caplog.text + scp.finished[-1].transcript.text()
+    assert "association #1" in caplog.text
+    assert "CANARY" not in text
+
+
+def test_concurrent_senders_one_writer(start_scp, archive):
+    scp = start_scp()
+    errors = []
+
+    def send(n):
+        try:
+            a = scu(f"S{n}").associate("127.0.0.1", scp.port, ae_title=AET)
+            for _ in range(10):
+                assert a.send_c_store(make_ds()).Status == 0
+            a.release()
+        except Exception as exc:  # pragma: no cover
+            errors.append(exc)
+
+    threads = [threading.Thread(target=send, args=(n,)) for n in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert not errors
+    assert archive.counts()["instances"] == 40
+    assert archive.verify().ok
