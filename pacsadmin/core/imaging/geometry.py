@@ -144,8 +144,11 @@ def count_fragments(data: bytes) -> int:
     return items - 1  # the first item is the Basic Offset Table
 
 
-def read_geometry(ds: Any) -> Geometry:
+def read_geometry(ds: Any, *, pixel_length: int | None = None) -> Geometry:
     """Read and check the geometry of ``ds`` (a pydicom Dataset) against its Pixel Data.
+
+    ``pixel_length`` checks a header read with Pixel Data deferred: the length stands in for
+    the data (encapsulated item structure is then not checked).
 
     Raises
     ------
@@ -202,8 +205,8 @@ def read_geometry(ds: Any) -> Geometry:
         raise ImageError("inconsistent image geometry: " + "; ".join(problems), kind="geometry")
 
     encapsulated = is_encapsulated(ts)
-    data = ds.PixelData
-    pixel_bytes = len(data) if data is not None else 0
+    data = ds.PixelData if pixel_length is None else None
+    pixel_bytes = pixel_length if pixel_length is not None else len(data or b"")
     geo = Geometry(
         rows=rows,
         columns=cols,
@@ -235,6 +238,8 @@ def read_geometry(ds: Any) -> Geometry:
                 "Number of Frames or Bits Allocated is wrong)",
                 kind="geometry",
             )
+        return geo
+    if data is None:
         return geo
     fragments = count_fragments(data)
     if frames > 1 and fragments < frames:

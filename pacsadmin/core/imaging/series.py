@@ -1,0 +1,367 @@
+"""Group files into series, sort them along the slice normal, and check a series (QC).
+
+Only headers are read (Pixel Data is deferred, its length still known), so scanning is fast
+and one bad file is a per-file error, never the end of the scan (RELIABILITY rule 3).
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from pacsadmin.core.imaging.errors import ImageError
+from pacsadmin.core.imaging.frames import frame_attrs
+from pacsadmin.core.imaging.geometry import read_geometry
+from pacsadmin.core.imaging.loader import FILE_ERRORS
+
+_PIXEL_DATA = 0x7FE00010
+
+
+@dataclass(frozen=True)
+class InstanceInfo:
+    path: str
+    study_uid: str
+    series_uid: str
+    sop_uid: str
+    instance_number: int | None
+    modality: str
+    series_description: str
+    rows: int | None
+    columns: int | None
+    frames: int
+    position: tuple[float, ...] | None
+    orientation: tuple[float, ...] | None
+    pixel_spacing: tuple[float, ...] | None
+    rescale: tuple[float, float] | None
+    burned_in: str
+    pixel_problem: str | None  # "inconsistent image geometry: ..." or None
+    pixel_excess: int = 0
+    has_pixels: bool = True
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One QC finding: ``severity`` is "error", "warning" or "info"."""
+
+    severity: str
+    code: str
+    message: str
+    paths: tuple[str, ...] = ()
+
+
+@dataclass
+class Series:
+    uid: str
+    instances: list[InstanceInfo]
+    sorted_by: str = "file name"
+
+    @property
+    def description(self) -> str:
+        first = self.instances[0]
+        text = first.series_description or "(no description)"
+        return f"{first.modality or '?'} {text} ({len(self.instances)} images)"
+
+
+@dataclass
+class ScanResult:
+    series: list[Series] = field(default_factory=list)
+    errors: list[tuple[str, str]] = field(default_factory=list)  # (path, message)
+
+
+def _pixel_length(ds: object) -> int | None:
+    try:
+        el = ds.get_item(_PIXEL_DATA, keep_deferred=True)  # type: ignore[attr-defined]
+    except (KeyError, TypeError):
+        return None
+    if el is None:
+        return None
+    length = getattr(el, "length", None)
+    if length is None:
+        value = getattr(el, "value", None)
+        return None if value is None else len(value)
+    return None if length == 0xFFFFFFFF else int(length)
+
+
+def scan_file(path: str) -> InstanceInfo:
+    """Read one file's header (Pixel Data deferred). Raises ImageError when unreadable."""
+    import pydicom
+    from pydicom.errors import InvalidDicomError
+
+    try:
+        ds = pydicom.dcmread(path, defer_size=1024)
+        for _ in ds.iterall():
+            pass
+    except InvalidDicomError:
+        raise ImageError("this is not a DICOM file", kind="not-dicom") from None
+    except OSError as exc:
+        raise ImageError(f"cannot read the file: {exc.strerror or exc}", kind="io") from None
+    except FILE_ERRORS as exc:
+        raise ImageError(f"the file is damaged ({type(exc).__name__})", kind="not-dicom") from None
+    try:
+        attrs = frame_attrs(ds, 0)
+        number = ds.get("InstanceNumber")
+        number = int(number) if number not in (None, "") else None
+        has_pixels = _PIXEL_DATA in ds
+        problem, excess = None, 0
+        length = _pixel_length(ds) if has_pixels else None
+        if has_pixels and length is not None:
+            try:
+                geo = read_geometry(ds, pixel_length=length)
+                excess = geo.excess_bytes
+            except ImageError as exc:
+                problem = str(exc)
+        rescale = None
+        if attrs.rescale_slope is not None or attrs.rescale_intercept is not None:
+            rescale = (attrs.rescale_slope or 1.0, attrs.rescale_intercept or 0.0)
+        frames = ds.get("NumberOfFrames") or 1
+        return InstanceInfo(
+            path=path,
+            study_uid=str(ds.get("StudyInstanceUID", "") or ""),
+            series_uid=str(ds.get("SeriesInstanceUID", "") or ""),
+            sop_uid=str(ds.get("SOPInstanceUID", "") or ""),
+            instance_number=number,
+            modality=str(ds.get("Modality", "") or ""),
+            series_description=str(ds.get("SeriesDescription", "") or ""),
+            rows=int(ds.Rows) if "Rows" in ds else None,
+            columns=int(ds.Columns) if "Columns" in ds else None,
+            frames=int(frames),
+            position=attrs.position,
+            orientation=attrs.orientation,
+            pixel_spacing=attrs.pixel_spacing,
+            rescale=rescale,
+            burned_in=str(ds.get("BurnedInAnnotation", "") or "").upper(),
+            pixel_problem=problem,
+            pixel_excess=excess,
+            has_pixels=has_pixels,
+        )
+    except FILE_ERRORS as exc:
+        raise ImageError(f"the header cannot be read ({type(exc).__name__}: {exc})") from None
+
+
+def iter_files(paths: Iterable[str | os.PathLike[str]]) -> Iterator[str]:
+    """Files under ``paths`` (folders walked recursively, hidden files skipped), sorted."""
+    for p in paths:
+        p = os.fspath(p)
+        if os.path.isdir(p):
+            for root, dirs, files in os.walk(p):
+                dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+                for name in sorted(files):
+                    if not name.startswith(".") and name.upper() != "DICOMDIR":
+                        yield os.path.join(root, name)
+        else:
+            yield p
+
+
+def slice_normal(orientation: tuple[float, ...]) -> np.ndarray:
+    row, col = np.asarray(orientation[:3]), np.asarray(orientation[3:])
+    return np.cross(row, col)
+
+
+def sort_instances(instances: list[InstanceInfo]) -> tuple[list[InstanceInfo], str]:
+    """Along the slice normal when every image has position and one orientation, else by
+    instance number, else by file name.  Returns (sorted, how)."""
+    if instances and all(i.position and i.orientation for i in instances):
+        first = instances[0].orientation
+        assert first is not None
+        if all(np.allclose(i.orientation, first, atol=1e-3) for i in instances):  # type: ignore[arg-type]
+            normal = slice_normal(first)
+            keyed = sorted(
+                instances,
+                key=lambda i: (float(np.dot(normal, i.position)), i.instance_number or 0),  # type: ignore[arg-type]
+            )
+            return keyed, "position along the slice normal"
+    if instances and all(i.instance_number is not None for i in instances):
+        return sorted(instances, key=lambda i: (i.instance_number, i.path)), "instance number"
+    return sorted(instances, key=lambda i: i.path), "file name"
+
+
+def scan(
+    paths: Iterable[str | os.PathLike[str]],
+    *,
+    progress: Callable[[int, str], None] | None = None,
+    cancelled: Callable[[], bool] | None = None,
+) -> ScanResult:
+    """Scan files and folders into sorted series; unreadable files go to ``errors``."""
+    groups: dict[str, list[InstanceInfo]] = defaultdict(list)
+    result = ScanResult()
+    for n, path in enumerate(iter_files(paths), 1):
+        if cancelled is not None and cancelled():
+            break
+        try:
+            info = scan_file(path)
+        except ImageError as exc:
+            result.errors.append((path, str(exc)))
+        else:
+            groups[info.series_uid or f"(no series UID) {path}"].append(info)
+        if progress is not None:
+            progress(n, path)
+    for uid, members in groups.items():
+        ordered, how = sort_instances(members)
+        result.series.append(Series(uid, ordered, how))
+    result.series.sort(key=lambda s: (s.instances[0].study_uid, s.instances[0].series_description))
+    return result
+
+
+def _describe_values(values: Counter) -> str:
+    return ", ".join(f"{v} ({n} images)" for v, n in values.most_common(4))
+
+
+def qc(series: Series) -> list[Finding]:
+    """Series QC: missing slices, duplicates, inconsistent geometry/rescale, pixel data
+    length mismatches, Burned In Annotation = YES.  Errors first."""
+    out: list[Finding] = []
+    inst = series.instances
+    by_sop: dict[str, list[str]] = defaultdict(list)
+    for i in inst:
+        by_sop[i.sop_uid].append(i.path)
+    for sop, paths in by_sop.items():
+        if len(paths) > 1:
+            out.append(
+                Finding(
+                    "error",
+                    "duplicate-sop",
+                    f"SOP Instance UID {sop} appears {len(paths)} times",
+                    tuple(paths),
+                )
+            )
+    for key, label in (
+        ("orientation", "Image Orientation (Patient)"),
+        ("pixel_spacing", "Pixel Spacing"),
+        ("rescale", "Rescale Slope/Intercept"),
+    ):
+        values = Counter(
+            tuple(round(v, 4) for v in getattr(i, key)) if getattr(i, key) else None for i in inst
+        )
+        if len(values) > 1:
+            out.append(
+                Finding(
+                    "warning",
+                    f"inconsistent-{key.replace('_', '-')}",
+                    f"{label} differs across the series: {_describe_values(values)}",
+                )
+            )
+    sizes = Counter((i.rows, i.columns) for i in inst)
+    if len(sizes) > 1:
+        text = ", ".join(f"{r}x{c} ({n} images)" for (r, c), n in sizes.most_common(4))
+        out.append(Finding("warning", "inconsistent-size", f"image sizes differ: {text}"))
+    for i in inst:
+        if i.pixel_problem:
+            out.append(Finding("error", "pixel-length", i.pixel_problem, (i.path,)))
+        elif i.pixel_excess:
+            out.append(
+                Finding(
+                    "info",
+                    "pixel-length",
+                    f"Pixel Data is {i.pixel_excess} bytes longer than needed",
+                    (i.path,),
+                )
+            )
+        if i.burned_in == "YES":
+            out.append(
+                Finding(
+                    "warning",
+                    "burned-in",
+                    "Burned In Annotation is YES: the pixels may show patient data",
+                    (i.path,),
+                )
+            )
+    out += _position_findings(series)
+    out += _number_findings(inst)
+    order = {"error": 0, "warning": 1, "info": 2}
+    return sorted(out, key=lambda f: order.get(f.severity, 3))
+
+
+def _position_findings(series: Series) -> list[Finding]:
+    inst = [i for i in series.instances if i.frames == 1]
+    if len(inst) < 3 or series.sorted_by != "position along the slice normal":
+        return []
+    normal = slice_normal(inst[0].orientation)  # type: ignore[arg-type]
+    dist = np.array([float(np.dot(normal, i.position)) for i in inst])  # type: ignore[arg-type]
+    steps = np.diff(dist)
+    out: list[Finding] = []
+    dup = np.nonzero(np.abs(steps) < 1e-3)[0]
+    for k in dup:
+        out.append(
+            Finding(
+                "error",
+                "duplicate-position",
+                f"two images at the same position ({dist[k]:.2f} mm along the normal)",
+                (inst[k].path, inst[k + 1].path),
+            )
+        )
+    real = steps[np.abs(steps) >= 1e-3]
+    if not len(real):
+        return out
+    spacing = float(np.median(real))
+    for k in np.nonzero(steps > 1.5 * spacing)[0]:
+        missing = round(steps[k] / spacing) - 1
+        out.append(
+            Finding(
+                "error",
+                "missing-slice",
+                f"gap of {steps[k]:.2f} mm between {dist[k]:.2f} and {dist[k + 1]:.2f} mm (slice "
+                f"spacing {spacing:.2f} mm): about {missing} slice(s) missing",
+                (inst[k].path, inst[k + 1].path),
+            )
+        )
+    irregular = (
+        (steps > 1e-3) & (steps <= 1.5 * spacing) & (np.abs(steps - spacing) > 0.1 * spacing)
+    )
+    if irregular.any():
+        out.append(
+            Finding(
+                "warning",
+                "irregular-spacing",
+                f"{int(irregular.sum())} slice step(s) differ from {spacing:.2f} mm by "
+                "more than 10 %",
+            )
+        )
+    return out
+
+
+def _number_findings(inst: list[InstanceInfo]) -> list[Finding]:
+    numbers = sorted(i.instance_number for i in inst if i.instance_number is not None)
+    out: list[Finding] = []
+    if len(numbers) < 2:
+        return out
+    counts = Counter(numbers)
+    dups = sorted(n for n, c in counts.items() if c > 1)
+    if dups:
+        out.append(
+            Finding(
+                "warning",
+                "duplicate-instance-number",
+                f"Instance Number used more than once: {_ranges(dups)}",
+            )
+        )
+    unique = sorted(counts)
+    missing = [n for a, b in itertools.pairwise(unique) for n in range(a + 1, b)]
+    if missing:
+        out.append(
+            Finding(
+                "warning",
+                "missing-instance-number",
+                f"Instance Numbers missing: {_ranges(missing)}",
+            )
+        )
+    return out
+
+
+def _ranges(numbers: list[int]) -> str:
+    parts: list[str] = []
+    start = prev = numbers[0]
+    for n in [*numbers[1:], None]:  # type: ignore[list-item]
+        if n is not None and n == prev + 1:
+            prev = n
+            continue
+        parts.append(str(start) if start == prev else f"{start}-{prev}")
+        if n is not None:
+            start = prev = n
+    if len(parts) > 8:
+        parts = [*parts[:8], f"... ({len(numbers)} in all)"]
+    return ", ".join(parts)
