@@ -167,17 +167,47 @@ def _stop_all() -> None:
         p.stop(timeout=3)
 
 
+def _listens(pid: int, port: int) -> bool:
+    """Whether process ``pid`` owns a listening TCP socket on ``port`` (Linux /proc; True
+    where that cannot be told).  A free port can be taken by someone else before the peer
+    binds it: then a connection succeeds, but to the wrong program."""
+    inodes: set[str] = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            return True
+        for line in lines:
+            f = line.split()
+            if len(f) > 9 and f[3] == "0A" and int(f[1].rsplit(":", 1)[1], 16) == port:
+                inodes.add(f[9])
+    try:
+        fds = os.listdir(f"/proc/{pid}/fd")
+    except OSError:
+        return True
+    for fd in fds:
+        try:
+            link = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except OSError:
+            continue
+        if link.startswith("socket:[") and link[8:-1] in inodes:
+            return True
+    return False
+
+
 def wait_for_port(host: str, port: int, proc: subprocess.Popen[bytes], timeout: float) -> None:
-    """Until ``host:port`` accepts a connection; raises if ``proc`` exits or time runs out."""
+    """Until ``proc`` listens on ``host:port`` and it accepts a connection; raises if
+    ``proc`` exits or time runs out."""
     deadline = time.monotonic() + timeout
     while True:
         if proc.poll() is not None:
             raise PeerStartError(f"exited with status {proc.returncode} before listening")
-        try:
-            with socket.create_connection((host, port), timeout=1.0):
-                return
-        except OSError:
-            pass
+        if _listens(proc.pid, port):
+            try:
+                with socket.create_connection((host, port), timeout=1.0):
+                    return
+            except OSError:
+                pass
         if time.monotonic() > deadline:
             raise PeerStartError(f"not listening on {host}:{port} after {timeout:g} s")
         time.sleep(0.05)
@@ -193,7 +223,7 @@ def _launch(
     timeout: float = READY_TIMEOUT,
 ) -> Peer:
     workdir.mkdir(parents=True, exist_ok=True)
-    out = open(workdir / "output.log", "ab")  # noqa: SIM115 - the child keeps it
+    out = open(workdir / "output.log", "wb")  # noqa: SIM115 - the child keeps it
     try:
         proc = subprocess.Popen(
             list(argv),

@@ -67,3 +67,21 @@ def test_dcmqrscp_survives_several_associations(dcmqrscp):
         )
         assert r.returncode == 0, r.stderr + dcmqrscp.log()
     assert dcmqrscp.alive()
+
+
+def test_a_peer_that_cannot_start_says_why(tmp_path):
+    """A clear error with the peer's own output, not a hang."""
+    from tests.peers import PeerStartError, PeerUnavailable, start_storescp
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        try:
+            with pytest.raises(PeerStartError) as err:
+                start_storescp(tmp_path / "s", port=port, timeout=10)
+        except PeerUnavailable as exc:
+            pytest.skip(str(exc))
+    msg = str(err.value)
+    assert "storescp" in msg and "did not start" in msg
+    assert "its output" in msg
