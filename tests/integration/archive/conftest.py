@@ -1,0 +1,50 @@
+"""The app's own SCP, in-process on a free port, for the interoperability tests."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from pacsadmin.core.archive import Archive
+from pacsadmin.core.dimse.scp import LocalScp, ScpConfig
+from pacsadmin.core.nodes import NodeDirectory
+
+AET = "PACSTEST"
+
+
+@pytest.fixture
+def nodes(tmp_path):
+    return NodeDirectory(tmp_path / "nodes.json")
+
+
+@pytest.fixture
+def archive(tmp_path):
+    a = Archive(tmp_path / "archive")
+    yield a
+    a.close()
+
+
+@pytest.fixture
+def local_scp(archive, nodes):
+    scp = LocalScp(archive, ScpConfig(ae_title=AET, port=0, bind="127.0.0.1"), nodes=nodes)
+    scp.start()
+    yield scp
+    scp.stop()
+
+
+def run(
+    argv: list, *, cwd: Path | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess:
+    """Run a DCMTK tool (Nagle off, as every peer in these tests); fail with its output."""
+    env = {**os.environ, "TCP_NODELAY": "1"}
+    try:
+        p = subprocess.run(argv, cwd=cwd, env=env, capture_output=True, timeout=timeout)
+    except FileNotFoundError as exc:
+        if os.environ.get("PACSADMIN_REQUIRE_PEERS") == "1":
+            raise
+        pytest.skip(f"{argv[0]} is not installed (dcmtk)")
+        raise AssertionError from exc
+    return p
