@@ -1,0 +1,468 @@
+"""ViewerWidget: one series, W/L by drag, stack scroll, probe, presets, inspector, series QC.
+
+Collaborators come through the constructor: with a ``runner`` and a ``bridge`` (the app's
+JobRunner and JobBridge) scanning and decoding run as jobs and results arrive through the
+bridge on the GUI thread; without them (tests, tools) they run synchronously.  Compressed
+frames decode in a worker process either way (pacsadmin.core.imaging.decode).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import numpy as np
+from PySide6.QtCore import Qt, QTimer, Signal, Slot
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QHBoxLayout,
+    QPushButton,
+    QSlider,
+    QSpinBox,
+    QSplitter,
+    QStackedWidget,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from pacsadmin.core.imaging.display import auto_window
+from pacsadmin.core.imaging.errors import ImageError
+from pacsadmin.core.imaging.luts import LookupTable, Window
+from pacsadmin.core.imaging.presets import presets_for
+from pacsadmin.core.imaging.render import Frame, open_frame, probe
+from pacsadmin.core.imaging.series import ScanResult, Series, qc, scan
+from pacsadmin.gui.text import one_line, plain_label
+from pacsadmin.gui.viewer.canvas import ImageCanvas
+from pacsadmin.gui.viewer.panels import PipelineInspector, SeriesQcPanel
+
+PREFETCH = 3
+
+
+def _load(path: str, index: int) -> Frame:
+    """Decode one frame (runs on a worker thread or synchronously)."""
+    frame = open_frame(path, index)
+    if frame.image.geometry.frames == 1:  # keep only the decoded values in memory
+        del frame.image.ds.PixelData
+    return frame
+
+
+class ViewerWidget(QWidget):
+    frameChanged = Signal(int)  # 0-based slot index
+    windowChanged = Signal(object)  # the Window/LookupTable now applied
+
+    def __init__(self, parent=None, *, runner: Any = None, bridge: Any = None) -> None:
+        super().__init__(parent)
+        self.runner, self.bridge = runner, bridge
+        self.series: Series | None = None
+        self.slots: list[tuple[str, int]] = []  # (path, frame index)
+        self.index = -1
+        self._frames: dict[int, Frame | str] = {}  # slot -> Frame or error message
+        self._jobs: dict[int, Any] = {}  # job id -> ("frame", slot) | ("scan", None)
+        self._pending: set[int] = set()
+        self._user_voi: Window | LookupTable | None = None
+        self._invert = False
+        self.wl_step = 1.0
+        self._build()
+        if bridge is not None:
+            bridge.jobFinished.connect(self._on_bridge_job_finished)
+
+    # ------------------------------------------------------------------ layout
+    def _build(self) -> None:
+        self.canvas = ImageCanvas(self)
+        self.message = plain_label("", wrap=True)
+        self.message.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.message.setStyleSheet("color: #ddd; background: #111; padding: 12px")
+        self.stack = QStackedWidget(self)
+        self.stack.addWidget(self.canvas)
+        self.stack.addWidget(self.message)
+
+        self.voi_combo = QComboBox(self)
+        self.voi_combo.setMinimumContentsLength(24)
+        self.invert_box = QCheckBox("Invert", self)
+        self.wl_mode_box = QCheckBox("Left-drag W/L", self)
+        self.fit_button = QPushButton("Fit", self)
+        self.cine_button = QPushButton("Cine", self)
+        self.cine_button.setCheckable(True)
+        self.fps = QSpinBox(self)
+        self.fps.setRange(1, 60)
+        self.fps.setValue(10)
+        self.fps.setSuffix(" fps")
+        tools = QHBoxLayout()
+        for w in (
+            self.voi_combo,
+            self.invert_box,
+            self.wl_mode_box,
+            self.fit_button,
+            self.cine_button,
+            self.fps,
+        ):
+            tools.addWidget(w)
+        tools.addStretch(1)
+
+        self.slider = QSlider(Qt.Orientation.Horizontal, self)
+        self.slider.setMinimum(0)
+        self.slice_label = plain_label("")
+        self.wl_label = plain_label("")
+        self.probe_label = plain_label("")
+        status = QHBoxLayout()
+        status.addWidget(self.slider, 1)
+        status.addWidget(self.slice_label)
+        status.addWidget(self.wl_label)
+        info = QHBoxLayout()
+        info.addWidget(self.probe_label, 1)
+
+        left = QWidget(self)
+        lv = QVBoxLayout(left)
+        lv.setContentsMargins(0, 0, 0, 0)
+        lv.addLayout(tools)
+        lv.addWidget(self.stack, 1)
+        lv.addLayout(status)
+        lv.addLayout(info)
+
+        self.inspector = PipelineInspector(self)
+        self.qc_panel = SeriesQcPanel(self)
+        self.tabs = QTabWidget(self)
+        self.tabs.addTab(self.inspector, "Pipeline")
+        self.tabs.addTab(self.qc_panel, "Series QC")
+        splitter = QSplitter(self)
+        splitter.addWidget(left)
+        splitter.addWidget(self.tabs)
+        splitter.setStretchFactor(0, 3)
+        splitter.setStretchFactor(1, 2)
+        splitter.setSizes([640, 420])
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.addWidget(splitter)
+
+        self.cine = QTimer(self)
+        self.canvas.windowDrag.connect(self._on_canvas_window_drag)
+        self.canvas.scroll.connect(self._on_canvas_scroll)
+        self.canvas.hover.connect(self._on_canvas_hover)
+        self.slider.valueChanged.connect(self._on_slider_value_changed)
+        self.voi_combo.activated.connect(self._on_voi_combo_activated)
+        self.invert_box.toggled.connect(self._on_invert_box_toggled)
+        self.wl_mode_box.toggled.connect(self.canvas.set_wl_mode)
+        self.fit_button.clicked.connect(self.canvas.fit)
+        self.cine_button.toggled.connect(self._on_cine_button_toggled)
+        self.cine.timeout.connect(self._on_cine_timeout)
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+
+    # ------------------------------------------------------------------ opening
+    def open_paths(self, paths: list[str]) -> None:
+        """Scan files/folders and show the first series that has images."""
+        if self.runner is None:
+            self._on_scan_done(scan(paths))
+            return
+        job = self.runner.submit(
+            lambda ctx: scan(paths, cancelled=lambda: ctx.cancelled),
+            name="Scan images",
+            lane="dimse",
+        )
+        self._jobs[job.id] = ("scan", None)
+        self._show_message("Reading headers…")
+
+    def _on_scan_done(self, result: ScanResult) -> None:
+        self.scan_result = result
+        with_pixels = [s for s in result.series if any(i.has_pixels for i in s.instances)]
+        if with_pixels:
+            self.set_series(with_pixels[0], result.errors)
+        elif result.series or result.errors:
+            self.set_series(result.series[0] if result.series else None, result.errors)
+
+    def set_series(self, series: Series | None, errors: list[tuple[str, str]] = ()) -> None:
+        self.series = series
+        self._frames.clear()
+        self._pending.clear()
+        self._user_voi = None
+        self.slots = []
+        if series is not None:
+            for info in series.instances:
+                self.slots += [(info.path, k) for k in range(max(1, info.frames))]
+            self.qc_panel.show_findings(qc(series), list(errors))
+        else:
+            self.qc_panel.show_findings([], list(errors))
+        self.slider.blockSignals(True)
+        self.slider.setMaximum(max(0, len(self.slots) - 1))
+        self.slider.setValue(0)
+        self.slider.blockSignals(False)
+        self.index = -1
+        if self.slots:
+            self.set_index(0)
+        else:
+            self.canvas.clear()
+            self._show_message("No image to show")
+
+    # ------------------------------------------------------------------ navigation
+    def count(self) -> int:
+        return len(self.slots)
+
+    def current_frame(self) -> Frame | None:
+        f = self._frames.get(self.index)
+        return f if isinstance(f, Frame) else None
+
+    def set_index(self, index: int) -> None:
+        if not self.slots:
+            return
+        index = int(np.clip(index, 0, len(self.slots) - 1))
+        changed = index != self.index
+        self.index = index
+        if self.slider.value() != index:
+            self.slider.blockSignals(True)
+            self.slider.setValue(index)
+            self.slider.blockSignals(False)
+        self.slice_label.setText(f"{index + 1} / {len(self.slots)}")
+        self._request(index)
+        self._display()
+        for k in range(1, PREFETCH + 1):
+            for j in (index + k, index - k):
+                if 0 <= j < len(self.slots) and self.runner is not None:
+                    self._request(j)
+        if changed:
+            self.frameChanged.emit(index)
+
+    def _request(self, slot: int) -> None:
+        if slot in self._frames or slot in self._pending:
+            return
+        path, k = self.slots[slot]
+        if self.runner is None:
+            try:
+                self._frames[slot] = _load(path, k)
+            except ImageError as exc:
+                self._frames[slot] = str(exc)
+            return
+        self._pending.add(slot)
+        job = self.runner.submit(
+            lambda ctx: _load(path, k), name=f"Decode {os.path.basename(path)}", lane="dimse"
+        )
+        self._jobs[job.id] = ("frame", slot)
+
+    @Slot(object)
+    def _on_bridge_job_finished(self, ev: Any) -> None:
+        what = self._jobs.pop(ev.job_id, None)
+        if what is None:
+            return
+        kind, slot = what
+        if kind == "scan":
+            if isinstance(ev.result, ScanResult):
+                self._on_scan_done(ev.result)
+            else:
+                self._show_message(ev.error or "The files could not be read")
+            return
+        self._pending.discard(slot)
+        if slot >= len(self.slots):
+            return
+        self._frames[slot] = (
+            ev.result
+            if isinstance(ev.result, Frame)
+            else (ev.error or "The image could not be decoded")
+        )
+        if slot == self.index:
+            self._display()
+
+    # ------------------------------------------------------------------ display
+    def _show_message(self, text: str) -> None:
+        self.message.setText(one_line(text, 600))
+        self.stack.setCurrentWidget(self.message)
+
+    def _display(self) -> None:
+        entry = self._frames.get(self.index)
+        path = self.slots[self.index][0] if self.slots else ""
+        if entry is None:
+            self._show_message("Loading…")
+            return
+        if isinstance(entry, str):
+            self._show_message(f"{os.path.basename(path)}: {entry}")
+            self.inspector.show_description(None, entry)
+            return
+        frame = entry
+        self.stack.setCurrentWidget(self.canvas)
+        if not frame.pipeline.is_color:
+            lo, hi = frame.pipeline.modality_range
+            self.wl_step = max((hi - lo) / 512.0, 1.0 / 64)
+        self.canvas.show_frame(self._with_state(frame))
+        self._fill_voi_combo(frame)
+        self._update_labels()
+
+    def _with_state(self, frame: Frame) -> Frame:
+        import dataclasses
+
+        pipe = frame.pipeline.with_user_invert(self._invert)
+        if self._user_voi is not None and not pipe.is_color:
+            pipe = pipe.with_voi(self._user_voi)
+        return dataclasses.replace(frame, pipeline=pipe)
+
+    def _current_voi(self) -> Window | LookupTable | None:
+        frame = self.current_frame()
+        if frame is None:
+            return None
+        return self._user_voi if self._user_voi is not None else frame.pipeline.voi
+
+    def _update_labels(self) -> None:
+        frame = self.canvas.frame
+        if frame is None:
+            return
+        voi = frame.pipeline.voi
+        if isinstance(voi, Window):
+            self.wl_label.setText(f"C {voi.center:.6g}  W {voi.width:.6g}  {voi.function}")
+        elif isinstance(voi, LookupTable):
+            self.wl_label.setText(f"VOI LUT {voi.explanation}".strip())
+        else:
+            self.wl_label.setText("color")
+        self.inspector.show_description(frame.pipeline.describe())
+
+    def _fill_voi_combo(self, frame: Frame) -> None:
+        self.voi_combo.blockSignals(True)
+        self.voi_combo.clear()
+        self.voi_combo.addItem("Window / level…", None)
+        if not frame.pipeline.is_color:
+            for i, v in enumerate(frame.pipeline.voi_choices, 1):
+                label = v.explanation or f"{i}"
+                if isinstance(v, Window):
+                    text = f"File {label}: C {v.center:g} W {v.width:g}"
+                else:
+                    text = f"File VOI LUT {label}"
+                self.voi_combo.addItem(one_line(text, 60), v)
+            modality = str(frame.image.ds.get("Modality", "") or "")
+            for p in presets_for(modality):
+                self.voi_combo.addItem(f"{p.label}: C {p.center:g} W {p.width:g}", p.window())
+            self.voi_combo.addItem("Auto: min/max", "auto")
+            self.voi_combo.addItem("Auto: 1-99 percentile", "auto-pct")
+        self.voi_combo.setCurrentIndex(0)
+        self.voi_combo.blockSignals(False)
+
+    def set_voi(self, voi: Window | LookupTable) -> None:
+        """Apply a window (or VOI LUT) to this and the following slices."""
+        self._user_voi = voi
+        self.canvas.set_voi(voi)
+        if self.canvas.frame is not None:
+            import dataclasses
+
+            self.canvas.frame = dataclasses.replace(
+                self.canvas.frame, pipeline=self.canvas.frame.pipeline.with_voi(voi)
+            )
+        self._update_labels()
+        self.windowChanged.emit(voi)
+
+    def apply_auto(self, percentile: bool = False) -> None:
+        frame = self.current_frame()
+        if frame is not None and not frame.pipeline.is_color:
+            self.set_voi(
+                auto_window(frame.pipeline, frame.stored, (1.0, 99.0) if percentile else None)
+            )
+
+    # ------------------------------------------------------------------ slots
+    @Slot(float, float)
+    def _on_canvas_window_drag(self, dx: float, dy: float) -> None:
+        voi = self._current_voi()
+        frame = self.current_frame()
+        if frame is None or frame.pipeline.is_color:
+            return
+        if not isinstance(voi, Window):
+            lo, hi = frame.pipeline.modality_range
+            voi = Window((lo + hi) / 2, max(hi - lo, 1.0), "LINEAR", "", "user")
+        width = max(1.0, voi.width + dx * self.wl_step)
+        center = voi.center + dy * self.wl_step
+        self.set_voi(
+            Window(
+                center,
+                width,
+                voi.function if voi.function != "LINEAR_EXACT" else "LINEAR",
+                "",
+                "user",
+            )
+        )
+
+    @Slot(int)
+    def _on_canvas_scroll(self, step: int) -> None:
+        self.set_index(self.index + step)
+
+    @Slot(int, int)
+    def _on_canvas_hover(self, row: int, col: int) -> None:
+        frame = self.current_frame()
+        if frame is None or row < 0:
+            self.probe_label.setText("")
+            return
+        p = probe(frame, row, col)
+        text = f"row {row}, col {col}: stored {p['stored']}"
+        if "modality" in p:
+            unit = getattr(frame.pipeline.modality, "type", "") or ""
+            text += f", value {p['modality']:.6g} {unit}".rstrip()
+        xyz = self._patient_xyz(row, col)
+        if xyz is not None:
+            text += f"  (x {xyz[0]:.1f}, y {xyz[1]:.1f}, z {xyz[2]:.1f} mm)"
+        self.probe_label.setText(text)
+
+    def _patient_xyz(self, row: int, col: int) -> np.ndarray | None:
+        from pacsadmin.core.imaging.frames import frame_attrs
+
+        frame = self.current_frame()
+        if frame is None:
+            return None
+        a = frame_attrs(frame.image.ds, frame.index)
+        if not (a.position and a.orientation and a.pixel_spacing):
+            return None
+        rowdir, coldir = np.array(a.orientation[:3]), np.array(a.orientation[3:])
+        return (
+            np.array(a.position)
+            + rowdir * a.pixel_spacing[1] * col
+            + coldir * a.pixel_spacing[0] * row
+        )
+
+    @Slot(int)
+    def _on_slider_value_changed(self, value: int) -> None:
+        self.set_index(value)
+
+    @Slot(int)
+    def _on_voi_combo_activated(self, i: int) -> None:
+        data = self.voi_combo.itemData(i)
+        if data == "auto":
+            self.apply_auto(False)
+        elif data == "auto-pct":
+            self.apply_auto(True)
+        elif isinstance(data, Window | LookupTable):
+            self.set_voi(data)
+
+    @Slot(bool)
+    def _on_invert_box_toggled(self, flag: bool) -> None:
+        self._invert = flag
+        frame = self.current_frame()
+        if frame is not None:
+            self.canvas.show_frame(self._with_state(frame))
+            self._update_labels()
+
+    @Slot(bool)
+    def _on_cine_button_toggled(self, on: bool) -> None:
+        if on:
+            self.cine.start(int(1000 / self.fps.value()))
+        else:
+            self.cine.stop()
+
+    @Slot()
+    def _on_cine_timeout(self) -> None:
+        if self.slots:
+            self.set_index((self.index + 1) % len(self.slots))
+
+    def keyPressEvent(self, ev) -> None:
+        step = {
+            Qt.Key.Key_Up: -1,
+            Qt.Key.Key_Down: 1,
+            Qt.Key.Key_PageUp: -10,
+            Qt.Key.Key_PageDown: 10,
+        }.get(ev.key())
+        if step is not None:
+            self.set_index(self.index + step)
+        elif ev.key() == Qt.Key.Key_Home:
+            self.set_index(0)
+        elif ev.key() == Qt.Key.Key_End:
+            self.set_index(len(self.slots) - 1)
+        else:
+            super().keyPressEvent(ev)
+
+    def closeEvent(self, ev) -> None:
+        self.cine.stop()
+        if self.runner is not None:
+            for job_id in list(self._jobs):
+                self.runner.cancel(job_id)
+        super().closeEvent(ev)

@@ -1,0 +1,159 @@
+"""pytest-qt: the viewer widget on a generated CT series and sample files (offscreen).
+
+Real mouse and wheel events go to the canvas's viewport (see helpers.py).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QPoint
+
+from pacsadmin.core.imaging.luts import Window
+from pacsadmin.gui.viewer import ViewerWidget
+from tests.unit.imaging.conftest import sample
+
+from .helpers import ct_series, drag, hover, wheel
+
+
+@pytest.fixture
+def viewer(qtbot):
+    v = ViewerWidget()
+    qtbot.addWidget(v)
+    v.resize(1100, 700)
+    v.show()
+    qtbot.waitExposed(v)
+    return v
+
+
+def _center(v):
+    vp = v.canvas.viewport()
+    return vp, vp.rect().center()
+
+
+def test_series_sorted_with_file_window_and_qc(viewer, tmp_path):
+    ct_series(tmp_path, n=8, skip=(4,))
+    viewer.open_paths([str(tmp_path)])
+    assert viewer.count() == 7 and viewer.index == 0
+    assert viewer.series.sorted_by == "position along the slice normal"
+    assert viewer.wl_label.text() == "C 40  W 400  LINEAR"
+    findings = viewer.qc_panel.findings_text()
+    assert findings[0][0] == "error" and "about 1 slice(s) missing" in findings[0][1]
+    rows = dict(viewer.inspector.rows())
+    assert rows["Modality LUT"] == "Rescale: stored x 1 - 1024 (HU)"
+    assert rows["VOI"].startswith("Window: center 40, width 400, LINEAR (file)")
+    assert rows["Presentation"].startswith("MONOCHROME2: not inverted")
+
+
+def test_right_drag_changes_window_by_the_expected_amounts(viewer, tmp_path, qtbot):
+    ct_series(tmp_path, n=3)
+    viewer.open_paths([str(tmp_path)])
+    step = viewer.wl_step
+    frame = viewer.current_frame()
+    lo, hi = frame.pipeline.modality_range
+    assert step == pytest.approx((hi - lo) / 512)
+    vp, c = _center(viewer)
+    renders = viewer.canvas.renders
+    with qtbot.waitSignal(viewer.windowChanged):
+        drag(vp, c, c + QPoint(60, -30))
+    voi = viewer.canvas.frame.pipeline.voi
+    # pyqtgraph starts a drag after a few pixels: the moves after that count, exactly
+    moved_x = (voi.width - 400) / step
+    moved_y = (voi.center - 40) / step
+    assert 40 <= moved_x <= 60 and -30 <= moved_y <= -20
+    assert moved_x / -moved_y == pytest.approx(2.0, rel=0.1)
+    assert viewer.canvas.renders > renders
+    # the image on screen is the new window applied to this frame
+    shown = viewer.canvas.image_array()
+    assert shown.dtype == np.uint8
+
+
+def test_window_sticks_when_scrolling_and_wheel_scrolls(viewer, tmp_path):
+    ct_series(tmp_path, n=5)
+    viewer.open_paths([str(tmp_path)])
+    viewer.set_voi(Window(-600, 1500, "LINEAR", "Lung", "preset"))
+    vp, c = _center(viewer)
+    wheel(vp, c, -120)
+    assert viewer.index == 1
+    wheel(vp, c, -120)
+    wheel(vp, c, 120)
+    assert viewer.index == 1
+    assert viewer.wl_label.text() == "C -600  W 1500  LINEAR"
+    for _ in range(10):
+        wheel(vp, c, -120)
+    assert viewer.index == 4  # clamped at the last slice
+
+
+def test_probe_shows_hounsfield_units(viewer, tmp_path, qtbot):
+    ct_series(tmp_path, n=2)
+    viewer.open_paths([str(tmp_path)])
+    vp, c = _center(viewer)
+    hover(vp, c)
+    text = viewer.probe_label.text()
+    frame = viewer.current_frame()
+    row, col = (int(v) for v in text.split(":")[0].replace("row ", "").split(", col "))
+    stored = int(frame.stored[row, col])
+    assert f"stored {stored}, value {stored - 1024:g} HU" in text
+    assert "z 0.0 mm" in text
+
+
+def test_image_on_screen_matches_the_pipeline(viewer, tmp_path):
+    ct_series(tmp_path, n=1)
+    viewer.open_paths([str(tmp_path)])
+    frame = viewer.current_frame()
+    shown = viewer.canvas.image_array()
+    full = frame.pipeline.to_uint8(frame.stored)
+    # display-resolution samples of the full image: every value on screen comes from it
+    assert set(np.unique(shown)) <= set(np.unique(full))
+    assert shown.shape[0] >= 128  # magnified into the view
+
+
+def test_bad_file_shows_its_message_and_the_rest_still_shows(viewer, tmp_path):
+    paths = ct_series(tmp_path, n=3)
+    raw = Path(paths[1]).read_bytes()
+    Path(paths[1]).write_bytes(raw[: len(raw) - 5000])  # truncated pixel data
+    viewer.open_paths([str(tmp_path)])
+    assert viewer.count() == 3
+    viewer.set_index(1)
+    assert viewer.stack.currentWidget() is viewer.message
+    assert "inconsistent image geometry" in viewer.message.text()
+    assert "ct001.dcm" in viewer.message.text()
+    viewer.set_index(2)
+    assert viewer.stack.currentWidget() is viewer.canvas
+    assert viewer.current_frame() is not None
+
+
+def test_sr_and_non_dicom_show_a_message(viewer, tmp_path):
+    viewer.open_paths([sample("test-SR.dcm")])
+    assert viewer.stack.currentWidget() is viewer.message
+    assert "no pixel data" in viewer.message.text()
+    junk = tmp_path / "junk.dcm"
+    junk.write_bytes(b"nothing to see")
+    viewer.open_paths([str(junk)])
+    assert ("error", "unreadable: this is not a DICOM file") in viewer.qc_panel.findings_text()
+
+
+def test_color_multiframe_and_presets_menu(viewer):
+    viewer.open_paths([sample("examples_ybr_color.dcm")])
+    assert viewer.count() == 30
+    viewer.set_index(29)
+    assert viewer.wl_label.text() == "color"
+    assert viewer.canvas.image_array().ndim == 3
+    viewer.open_paths([sample("CT_small.dcm")])
+    texts = [viewer.voi_combo.itemText(i) for i in range(viewer.voi_combo.count())]
+    assert "Lung: C -600 W 1500" in texts and "Auto: min/max" in texts
+    i = texts.index("Bone: C 400 W 1800")
+    viewer.voi_combo.activated.emit(i)
+    assert viewer.wl_label.text() == "C 400  W 1800  LINEAR"
+
+
+def test_invert_toggle_inverts_the_screen(viewer, tmp_path):
+    ct_series(tmp_path, n=1)
+    viewer.open_paths([str(tmp_path)])
+    before = viewer.canvas.image_array().copy()
+    viewer.invert_box.setChecked(True)
+    after = viewer.canvas.image_array()
+    assert np.array_equal(after, 255 - before)
+    assert "inverted again by the user" in dict(viewer.inspector.rows())["Presentation"]
