@@ -86,7 +86,7 @@ def _response(level: str, row: dict[str, Any], requested_charset: Any) -> Any:
     return ds
 
 
-def handle_find(archive: Archive, event: Any) -> Iterator[tuple[int, Any]]:
+def handle_find(archive: Archive, event: Any, ae_title: str = "") -> Iterator[tuple[int, Any]]:
     try:
         identifier = event.identifier
         level, keys = parse_identifier(identifier, _model(event))
@@ -106,6 +106,10 @@ def handle_find(archive: Archive, event: Any) -> Iterator[tuple[int, Any]]:
             if event.is_cancelled:
                 yield 0xFE00, None
                 return
+            if "RetrieveAETitle" in row:
+                row["RetrieveAETitle"] = ae_title or None
+            if "InstanceAvailability" in row:
+                row["InstanceAvailability"] = "ONLINE"
             yield 0xFF00, _response(level, row, requested_cs)
     finally:
         con.close()

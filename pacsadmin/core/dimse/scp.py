@@ -65,6 +65,56 @@ _active = 0  # running SCPs: pynetdicom's chunked receive is on while there is o
 _previous_chunked = False
 
 
+_failed_writes: dict[str, OSError] = {}  # temp path -> the write error (disk full...)
+
+
+class _GuardedTemp:
+    """pynetdicom's temp file, but a failed write (disk full) is recorded, not raised in
+    pynetdicom's network thread (which would abort the association): the C-STORE handler
+    then answers 0xA700 and the SCP goes on."""
+
+    def __init__(self, f: Any) -> None:
+        self._f = f
+        self.name = f.name
+        self.file = self  # pynetdicom calls ``.file.flush()``
+
+    def _failed(self, exc: OSError) -> None:
+        with _tmp_lock:
+            _failed_writes.setdefault(self.name, exc)
+
+    def write(self, data: Any) -> int:
+        if self.name in _failed_writes:
+            return len(data)
+        try:
+            return int(self._f.write(data))
+        except OSError as exc:
+            self._failed(exc)
+            return len(data)
+
+    def flush(self) -> None:
+        if self.name in _failed_writes:
+            return
+        try:
+            self._f.flush()
+        except OSError as exc:
+            self._failed(exc)
+
+    def close(self) -> None:
+        try:
+            self._f.close()
+        except OSError as exc:
+            self._failed(exc)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._f, name)
+
+
+def _open_temp(*args: Any, **kw: Any) -> Any:
+    from tempfile import NamedTemporaryFile
+
+    return NamedTemporaryFile(*args, **kw)
+
+
 def _uninstall_receive_to_archive() -> None:
     """The last SCP stopped: give pynetdicom its previous receive mode back."""
     global _active
@@ -105,10 +155,11 @@ def _install_receive_to_archive() -> None:
             kw["dir"] = folder
             kw.setdefault("prefix", "rx-")
             kw["suffix"] = ".part"
-        f = NamedTemporaryFile(*args, **kw)  # noqa: SIM115 (pynetdicom closes it)
-        if folder is not None:
-            with _tmp_lock:
-                _tmp_owner.setdefault(id(assoc), []).append(Path(f.name))
+        if folder is None:
+            return NamedTemporaryFile(*args, **kw)
+        f = _GuardedTemp(_open_temp(*args, **kw))
+        with _tmp_lock:
+            _tmp_owner.setdefault(id(assoc), []).append(Path(f.name))
         return f
 
     factory._pacsadmin = True  # type: ignore[attr-defined]
@@ -119,6 +170,8 @@ def _forget_temp(assoc: Any) -> int:
     """Remove temp files of ``assoc`` that never made it into the archive."""
     with _tmp_lock:
         paths = _tmp_owner.pop(id(assoc), [])
+        for p in paths:
+            _failed_writes.pop(str(p), None)
     n = 0
     for p in paths:
         with contextlib.suppress(OSError):
@@ -429,7 +482,13 @@ class LocalScp:
                 log.exception("SCP listener failed")
 
     def _tx(self, method: str) -> Callable[[Any], None]:
+        pdu_event = "pdu" in method
+
         def handler(event: Any) -> None:
+            # P-DATA PDUs are summarised by the DIMSE lines: a 500-image receive would
+            # otherwise add thousands of lines
+            if pdu_event and type(event.pdu).__name__ == "P_DATA_TF":
+                return
             getattr(self._rec(event.assoc).transcript, method)(event)
 
         return handler
@@ -496,6 +555,15 @@ class LocalScp:
         except Exception:
             rec.failed += 1
             return 0xC210  # cannot understand
+        with _tmp_lock:
+            write_error = _failed_writes.pop(str(tmp), None)
+        if write_error is not None:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+            rec.failed += 1
+            rec.errors.append(f"write failed ({write_error.strerror}): 0xA700 sent")
+            log.error("SCP: cannot write a received file (%s); 0xA700", write_error.strerror)
+            return 0xA700
         source = f"{rec.calling_ae}@{rec.address}"
         try:
             res = self.archive.ingest(tmp, source=source)
@@ -532,7 +600,7 @@ class LocalScp:
         from pacsadmin.core.dimse import qr_scp
 
         self._rec(event.assoc).finds += 1
-        yield from qr_scp.handle_find(self.archive, event)
+        yield from qr_scp.handle_find(self.archive, event, self.config.ae_title)
 
     def _on_move(self, event: Any) -> Any:
         from pacsadmin.core.dimse import qr_scp

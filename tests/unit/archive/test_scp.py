@@ -429,3 +429,44 @@ def test_concurrent_senders_one_writer(start_scp, archive):
     assert not errors
     assert archive.counts()["instances"] == 40
     assert archive.verify().ok
+
+
+def test_disk_full_while_receiving_answers_a700(archive, start_scp, monkeypatch):
+    """The write of the incoming data set itself fails (ENOSPC in pynetdicom's thread)."""
+    import errno
+
+    from pacsadmin.core.dimse import scp as scp_mod
+
+    real_open = scp_mod._open_temp
+    opened = {"n": 0}
+
+    class Full:
+        def __init__(self, f):
+            self.f, self.name, self.written = f, f.name, 0
+
+        def write(self, data):
+            self.written += len(data)
+            if self.written > 2000:
+                raise OSError(errno.ENOSPC, "No space left on device")
+            return self.f.write(data)
+
+        def __getattr__(self, name):
+            return getattr(self.f, name)
+
+    def open_temp(*a, **kw):
+        opened["n"] += 1
+        f = real_open(*a, **kw)
+        return Full(f) if opened["n"] == 1 else f
+
+    monkeypatch.setattr(scp_mod, "_open_temp", open_temp)
+    scp = start_scp()
+    assoc = scu().associate("127.0.0.1", scp.port, ae_title=AET)
+    try:
+        assert assoc.send_c_store(make_ds(rows=64, columns=64)).Status == 0xA700
+        assert assoc.send_c_store(make_ds()).Status == 0  # same association goes on
+    finally:
+        assoc.release()
+    assert wait_until(lambda: not scp.active())
+    assert archive.counts()["instances"] == 1
+    assert len(list(archive.layout.iter_files())) == 1
+    assert not list(archive.layout.tmp_dir.iterdir())
