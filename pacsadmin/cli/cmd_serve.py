@@ -67,13 +67,14 @@ def _config(args: argparse.Namespace, ctx: Any, *, reuse_port: bool) -> Any:
     return cfg
 
 
-def _console_log() -> None:
+def _console_log(worker: bool = False) -> None:
     import logging
 
     from pacsadmin.core.logs import RedactingFilter
 
     h = logging.StreamHandler()
-    h.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S"))
+    fmt = "%(asctime)s [%(process)d] %(message)s" if worker else "%(asctime)s %(message)s"
+    h.setFormatter(logging.Formatter(fmt, "%H:%M:%S"))
     h.addFilter(RedactingFilter())
     lg = logging.getLogger("pacsadmin.scp")
     lg.setLevel(logging.INFO)
@@ -111,7 +112,7 @@ def run_serve(args: argparse.Namespace, ctx: Any) -> int:
     if workers > 1 and not args.worker_child:
         return _run_parent(args, ctx, workers)
 
-    _console_log()
+    _console_log(args.worker_child)
     stop = _stop_event()
     from pacsadmin.core.dimse.scp import LocalScp
 

@@ -425,13 +425,16 @@ class LocalScp:
             (evt.EVT_DIMSE_SENT, self._tx("_on_dimse_sent")),
             (evt.EVT_DIMSE_RECV, self._tx("_on_dimse_recv")),
         ]
-        kw: dict[str, Any] = {}
         sc = _server_class(cfg.reuse_port)
-        if sc is not None:
-            kw["server_class"] = sc
-        self._server = ae.start_server(
-            (cfg.bind, cfg.port), block=False, evt_handlers=handlers, **kw
-        )
+        if sc is None:
+            self._server = ae.start_server((cfg.bind, cfg.port), block=False, evt_handlers=handlers)
+        else:  # start_server(block=False) with our server class (SO_REUSEPORT)
+            server = ae.make_server((cfg.bind, cfg.port), evt_handlers=handlers, server_class=sc)
+            threading.Thread(
+                target=server.serve_forever, name="pacsadmin-scp-server", daemon=True
+            ).start()
+            ae._servers.append(server)
+            self._server = server
         self.ae = ae
         log.info(
             "SCP %s listening on %s:%d (whitelist %s)",

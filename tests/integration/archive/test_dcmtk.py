@@ -383,3 +383,76 @@ def test_pacsadmin_serve_cli(tmp_path):
     assert v.returncode == 0, v.stdout
     logs = "".join(p.read_text(errors="replace") for p in (home / "logs").glob("*.log*"))
     assert "association #1" in logs and "CANARY" not in logs
+
+
+def test_serve_with_two_worker_processes(tmp_path):
+    """SO_REUSEPORT: two processes on one port, one index; every file arrives once."""
+    home = tmp_path / "home"
+    port = free_port()
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "pacsadmin",
+            "--config-dir",
+            str(home),
+            "serve",
+            "--aet",
+            "WORKERS",
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--workers",
+            "2",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        _wait_port(port, proc)
+        time.sleep(1.0)  # the second worker binds a moment later
+        folders = []
+        for k in range(4):
+            d = tmp_path / f"send{k}"
+            for i in range(5):
+                write(make_ds(seed=i), d / f"{i}.dcm")
+            folders.append(d)
+        env_run = [
+            subprocess.Popen(
+                ["storescu", "-aec", "WORKERS", "+sd", "127.0.0.1", str(port), str(d)],
+                env={**__import__("os").environ, "TCP_NODELAY": "1"},
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+            )
+            for d in folders
+        ]
+        for p in env_run:
+            out, _ = p.communicate(timeout=120)
+            assert p.returncode == 0, out.decode(errors="replace")
+        proc.send_signal(signal.SIGTERM)
+        out, _ = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            import os
+
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    text = out.decode(errors="replace")
+    assert proc.returncode == 0, text
+    assert "2 worker processes" in text
+    v = subprocess.run(
+        [sys.executable, "-m", "pacsadmin", "--config-dir", str(home), "archive", "list", "--json"],
+        capture_output=True,
+        timeout=60,
+    )
+    import json
+
+    assert json.loads(v.stdout)["counts"]["instances"] == 20
+    v = subprocess.run(
+        [sys.executable, "-m", "pacsadmin", "--config-dir", str(home), "archive", "verify"],
+        capture_output=True,
+        timeout=60,
+    )
+    assert v.returncode == 0, v.stdout
