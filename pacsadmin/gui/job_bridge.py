@@ -5,7 +5,8 @@
 thread-safe queue and, when the queue was idle, wakes the bridge with one queued signal.
 On the GUI thread a single-shot QTimer drains the queue in batches under a time budget
 (the shape of Picard's ``_process_callback_batch``): consecutive partial results of a job
-go out as one list, superseded progress events are dropped, and when the budget is spent
+go out as one list, a progress event is dropped when a newer one of the same job is
+already waiting, and when the budget is spent
 the rest waits for the next tick so the event loop never stalls.
 
 Background errors (``threading.excepthook``) travel the same road as
@@ -67,6 +68,7 @@ class JobBridge(QObject):
         self.budget_s = budget_ms / 1000.0
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._pending: deque[Any] = deque()  # GUI thread only
+        self._latest_progress: dict[int, JobProgress] = {}  # GUI thread only
         self._lock = threading.Lock()
         self._scheduled = False
         self._closed = False
@@ -123,9 +125,16 @@ class JobBridge(QObject):
     def _take(self, limit: int) -> None:
         try:
             for _ in range(limit):
-                self._pending.append(self._queue.get_nowait())
+                ev = self._queue.get_nowait()
+                if isinstance(ev, JobProgress):
+                    self._latest_progress[ev.job_id] = ev
+                self._pending.append(ev)
         except queue.Empty:
             pass
+
+    def _superseded(self, ev: Any) -> bool:
+        """A progress event with a newer one of the same job already pending."""
+        return isinstance(ev, JobProgress) and self._latest_progress.get(ev.job_id) is not ev
 
     def _drain(self, budget_s: float | None) -> bool:
         """Deliver a batch; True when events are left for another tick."""
@@ -149,26 +158,23 @@ class JobBridge(QObject):
     def _deliver_group(self) -> None:
         """Emit the first pending event, merged with its like neighbours."""
         ev = self._pending.popleft()
+        if self._superseded(ev):
+            return
         if isinstance(ev, JobPartial):
             items = [ev.item]
-            while (
-                self._pending
-                and isinstance(self._pending[0], JobPartial)
-                and self._pending[0].job_id == ev.job_id
-                and len(items) < 1000
-            ):
-                items.append(self._pending.popleft().item)
+            while self._pending and len(items) < 1000:
+                nxt = self._pending[0]
+                if self._superseded(nxt):  # progress interleaved with results: skip it
+                    self._pending.popleft()
+                elif isinstance(nxt, JobPartial) and nxt.job_id == ev.job_id:
+                    items.append(self._pending.popleft().item)
+                else:
+                    break
             self.delivered += len(items)
             self.jobPartials.emit(ev.job_id, items)
             return
-        if isinstance(ev, JobProgress):
-            # a newer progress of the same job before anything else of it supersedes this one
-            while (
-                self._pending
-                and isinstance(self._pending[0], JobProgress)
-                and self._pending[0].job_id == ev.job_id
-            ):
-                ev = self._pending.popleft()
+        if isinstance(ev, JobProgress):  # the newest of its job
+            del self._latest_progress[ev.job_id]
             self.delivered += 1
             self.jobProgress.emit(ev)
             return

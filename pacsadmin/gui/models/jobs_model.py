@@ -19,6 +19,17 @@ JOB_ID_ROLE = Qt.ItemDataRole.UserRole + 11
 HEADERS = ("Job", "Node", "State", "Progress", "Elapsed", "Result")
 COL_JOB, COL_NODE, COL_STATE, COL_PROGRESS, COL_ELAPSED, COL_RESULT = range(6)
 
+_ROLES = frozenset(
+    (
+        Qt.ItemDataRole.DisplayRole,
+        Qt.ItemDataRole.DecorationRole,
+        Qt.ItemDataRole.ToolTipRole,
+        Qt.ItemDataRole.TextAlignmentRole,
+        PROGRESS_ROLE,
+        JOB_ID_ROLE,
+    )
+)
+
 
 @dataclass
 class JobRow:
@@ -161,7 +172,7 @@ class JobsModel(QAbstractTableModel):
         return None
 
     def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid():
+        if role not in _ROLES or not index.isValid():  # views ask for ~10 roles per cell
             return None
         r = self._rows[index.row()]
         col = index.column()

@@ -28,6 +28,17 @@ _Index = QModelIndex | QPersistentModelIndex
 NODE_ROLE = Qt.ItemDataRole.UserRole + 1
 SORT_ROLE = Qt.ItemDataRole.UserRole + 2
 
+_ROLES = frozenset(
+    (
+        Qt.ItemDataRole.DisplayRole,
+        Qt.ItemDataRole.DecorationRole,
+        Qt.ItemDataRole.ToolTipRole,
+        Qt.ItemDataRole.TextAlignmentRole,
+        NODE_ROLE,
+        SORT_ROLE,
+    )
+)
+
 
 @dataclass(frozen=True)
 class NodeStatus:
@@ -118,6 +129,19 @@ class NodeTableModel(QAbstractTableModel):
             idx = self.index(row, COL_STATUS)
             self.dataChanged.emit(idx, idx)
 
+    def set_statuses(self, updates: dict[str, NodeStatus]) -> None:
+        """Many at once (Echo all): one dataChanged, not one per node."""
+        rows = []
+        for name, status in updates.items():
+            self._status[name.casefold()] = status
+            row = self.row_of(name)
+            if row >= 0:
+                rows.append(row)
+        if rows:
+            self.dataChanged.emit(
+                self.index(min(rows), COL_STATUS), self.index(max(rows), COL_STATUS)
+            )
+
     def refresh_times(self) -> None:
         """'3 min ago' moves on: repaint the status column."""
         if self._nodes:
@@ -138,7 +162,7 @@ class NodeTableModel(QAbstractTableModel):
         return None
 
     def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid():
+        if role not in _ROLES or not index.isValid():  # views ask for ~10 roles per cell
             return None
         node = self._nodes[index.row()]
         col = index.column()
