@@ -9,7 +9,7 @@ separate, timed steps on the *same* connection that then carries the association
 :class:`_PreconnectedAE` hands pynetdicom a socket we already connected (and wrapped in
 TLS).  That uses two pynetdicom internals, ``AE._create_socket`` and
 ``AssociationSocket.connect``: pyproject pins pynetdicom below 3.1 and
-tests/unit/test_association.py fails if their shape changes.
+tests/unit/test_association_internals.py fails if their shape changes.
 """
 
 from __future__ import annotations
