@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
 
 from pacsadmin.core.imaging.display import auto_window
 from pacsadmin.core.imaging.errors import ImageError
+from pacsadmin.core.imaging.loader import LoadedImage, load_image
 from pacsadmin.core.imaging.luts import LookupTable, Window
 from pacsadmin.core.imaging.presets import presets_for
 from pacsadmin.core.imaging.render import Frame, open_frame, probe
@@ -40,12 +41,37 @@ from pacsadmin.gui.viewer.panels import PipelineInspector, SeriesQcPanel
 PREFETCH = 3
 
 
-def _load(path: str, index: int) -> Frame:
+def _load(path: str, index: int, image: LoadedImage | None = None) -> Frame:
     """Decode one frame (runs on a worker thread or synchronously)."""
-    frame = open_frame(path, index)
+    frame = open_frame(image if image is not None else path, index)
     if frame.image.geometry.frames == 1:  # keep only the decoded values in memory
         del frame.image.ds.PixelData
     return frame
+
+
+def _fill(ctx: Any, slots: list[tuple[str, int]], start: int) -> int:
+    """The background job: decode every slot, nearest to ``start`` first; report each
+    ``(slot, Frame | message)``.  One bad file never stops it (RELIABILITY rule 3)."""
+    order = sorted(range(len(slots)), key=lambda j: (abs(j - start), j))
+    images: dict[str, LoadedImage] = {}  # multi-frame files are read once
+    multi = _multi(slots)
+    for n, j in enumerate(order):
+        if ctx.cancelled:
+            break
+        path, k = slots[j]
+        try:
+            image = images.get(path)
+            if image is None and path in multi:
+                image = images[path] = load_image(path)
+            ctx.report((j, _load(path, k, image)))
+        except ImageError as exc:
+            ctx.report((j, str(exc)))
+        ctx.progress(n + 1, len(order))
+    return len(order)
+
+
+def _multi(slots: list[tuple[str, int]]) -> set[str]:
+    return {p for p, k in slots if k > 0}
 
 
 class ViewerWidget(QWidget):
@@ -61,12 +87,14 @@ class ViewerWidget(QWidget):
         self._frames: dict[int, Frame | str] = {}  # slot -> Frame or error message
         self._jobs: dict[int, Any] = {}  # job id -> ("frame", slot) | ("scan", None)
         self._pending: set[int] = set()
+        self._fill_job: int | None = None
         self._user_voi: Window | LookupTable | None = None
         self._invert = False
         self.wl_step = 1.0
         self._build()
         if bridge is not None:
             bridge.jobFinished.connect(self._on_bridge_job_finished)
+            bridge.jobPartials.connect(self._on_bridge_job_partials)
 
     # ------------------------------------------------------------------ layout
     def _build(self) -> None:
@@ -188,8 +216,17 @@ class ViewerWidget(QWidget):
         self.slider.setValue(0)
         self.slider.blockSignals(False)
         self.index = -1
+        if self._fill_job is not None and self.runner is not None:
+            self.runner.cancel(self._fill_job)
+            self._fill_job = None
         if self.slots:
             self.set_index(0)
+            if self.runner is not None:  # decode the whole series in the background
+                slots = list(self.slots)
+                job = self.runner.submit(
+                    lambda ctx: _fill(ctx, slots, 0), name="Decode series", lane="dimse"
+                )
+                self._fill_job = job.id
         else:
             self.canvas.clear()
             self._show_message("No image to show")
@@ -238,8 +275,25 @@ class ViewerWidget(QWidget):
         )
         self._jobs[job.id] = ("frame", slot)
 
+    def decoded_count(self) -> int:
+        return sum(1 for f in self._frames.values() if isinstance(f, Frame))
+
+    @Slot(int, list)
+    def _on_bridge_job_partials(self, job_id: int, items: list) -> None:
+        if job_id != self._fill_job:
+            return
+        for slot, entry in items:
+            if slot < len(self.slots) and slot not in self._frames:
+                self._frames[slot] = entry
+                self._pending.discard(slot)
+                if slot == self.index:
+                    self._display()
+
     @Slot(object)
     def _on_bridge_job_finished(self, ev: Any) -> None:
+        if ev.job_id == self._fill_job:
+            self._fill_job = None
+            return
         what = self._jobs.pop(ev.job_id, None)
         if what is None:
             return

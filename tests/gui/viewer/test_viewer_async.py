@@ -93,3 +93,19 @@ def test_async_bad_file_message(async_viewer, tmp_path, qtbot):
     async_viewer.open_paths([str(tmp_path / "x.dcm")])
     qtbot.waitUntil(lambda: async_viewer.qc_panel.rowCount() > 0, timeout=10_000)
     assert async_viewer.qc_panel.findings_text()[0][0] == "error"
+
+
+def test_whole_series_decodes_in_the_background(async_viewer, tmp_path, qtbot):
+    from .helpers import ct_series
+
+    paths = ct_series(tmp_path, n=30)
+    v = async_viewer
+    v.open_paths([str(tmp_path)])
+    qtbot.waitUntil(lambda: v.decoded_count() == 30, timeout=30_000)
+    # scrolling never waits for a decoded slice: the frame is there at once
+    for k in (29, 3, 17):
+        v.set_index(k)
+        assert v.current_frame() is not None
+        assert v.stack.currentWidget() is v.canvas
+    assert v.current_frame().image.path == paths[17]
+    assert not hasattr(v.current_frame().image.ds, "PixelData")  # only decoded values kept
