@@ -157,6 +157,42 @@ def iter_files(paths: Iterable[str | os.PathLike[str]]) -> Iterator[str]:
             yield p
 
 
+def is_dicomdir(path: str) -> bool:
+    return os.path.isfile(path) and os.path.basename(path).upper() == "DICOMDIR"
+
+
+def dicomdir_files(path: str) -> tuple[list[str], list[tuple[str, str]]]:
+    """Files a DICOMDIR references, and (reference, problem) pairs for the bad ones.
+
+    Referenced File IDs are untrusted: each resolved path must stay inside the DICOMDIR's
+    folder (RELIABILITY rule 1), else it is reported and skipped.
+    """
+    import pydicom
+
+    root = os.path.realpath(os.path.dirname(os.path.abspath(path)))
+    try:
+        ds = pydicom.dcmread(path)
+        records = list(ds.get("DirectoryRecordSequence") or ())
+    except (OSError, *FILE_ERRORS) as exc:
+        return [], [(path, f"the DICOMDIR cannot be read ({type(exc).__name__})")]
+    files: list[str] = []
+    bad: list[tuple[str, str]] = []
+    for rec in records:
+        ref = rec.get("ReferencedFileID")
+        if not ref:
+            continue
+        parts = [ref] if isinstance(ref, str) else [str(p) for p in ref]
+        target = os.path.realpath(os.path.join(root, *parts))
+        shown = "\\".join(parts)
+        if os.path.commonpath([root, target]) != root:
+            bad.append((shown, "the DICOMDIR points outside its folder: not opened"))
+        elif not os.path.isfile(target):
+            bad.append((shown, "referenced by the DICOMDIR but missing"))
+        else:
+            files.append(target)
+    return files, bad
+
+
 def slice_normal(orientation: tuple[float, ...]) -> np.ndarray:
     row, col = np.asarray(orientation[:3]), np.asarray(orientation[3:])
     return np.cross(row, col)
@@ -189,7 +225,16 @@ def scan(
     """Scan files and folders into sorted series; unreadable files go to ``errors``."""
     groups: dict[str, list[InstanceInfo]] = defaultdict(list)
     result = ScanResult()
-    for n, path in enumerate(iter_files(paths), 1):
+    expanded: list[str] = []
+    for p in paths:
+        p = os.fspath(p)
+        if is_dicomdir(p):
+            files, bad = dicomdir_files(p)
+            expanded += files
+            result.errors += bad
+        else:
+            expanded.append(p)
+    for n, path in enumerate(iter_files(expanded), 1):
         if cancelled is not None and cancelled():
             break
         try:

@@ -97,6 +97,24 @@ class ImageCanvas(pg.GraphicsView):
             rows, cols = self.frame.stored.shape[:2]
             self.vb.setRange(QRectF(0, 0, cols, rows), padding=0)
 
+    def zoom(self) -> float:
+        """Screen pixels per image pixel."""
+        (x0, x1), _ = self.vb.viewRange()
+        width = self.vb.sceneBoundingRect().width()
+        return width / max(x1 - x0, 1e-9)
+
+    def one_to_one(self) -> None:
+        """One image pixel per screen pixel, around the current centre."""
+        if self.frame is None:
+            return
+        rect = self.vb.sceneBoundingRect()
+        (x0, x1), (y0, y1) = self.vb.viewRange()
+        cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+        w, h = rect.width(), rect.height()
+        self.vb.setRange(
+            xRange=(cx - w / 2, cx + w / 2), yRange=(cy - h / 2, cy + h / 2), padding=0
+        )
+
     def set_wl_mode(self, flag: bool) -> None:
         self.vb.wl_mode = flag
 

@@ -35,6 +35,7 @@ from pacsadmin.core.imaging.presets import presets_for
 from pacsadmin.core.imaging.render import Frame, open_frame, probe
 from pacsadmin.core.imaging.series import ScanResult, Series, qc, scan
 from pacsadmin.gui.text import one_line, plain_label
+from pacsadmin.gui.viewer.annotations import CornerAnnotations
 from pacsadmin.gui.viewer.canvas import ImageCanvas
 from pacsadmin.gui.viewer.panels import PipelineInspector, SeriesQcPanel
 
@@ -111,6 +112,10 @@ class ViewerWidget(QWidget):
         self.invert_box = QCheckBox("Invert", self)
         self.wl_mode_box = QCheckBox("Left-drag W/L", self)
         self.fit_button = QPushButton("Fit", self)
+        self.one_button = QPushButton("1:1", self)
+        self.anon_box = QCheckBox("Hide patient", self)
+        self.annot_box = QCheckBox("Annotations", self)
+        self.annot_box.setChecked(True)
         self.cine_button = QPushButton("Cine", self)
         self.cine_button.setCheckable(True)
         self.fps = QSpinBox(self)
@@ -173,6 +178,12 @@ class ViewerWidget(QWidget):
         self.invert_box.toggled.connect(self._on_invert_box_toggled)
         self.wl_mode_box.toggled.connect(self.canvas.set_wl_mode)
         self.fit_button.clicked.connect(self.canvas.fit)
+        self.one_button.clicked.connect(self.canvas.one_to_one)
+        self.annotations = CornerAnnotations(self.canvas.viewport())
+        self.anon_box.toggled.connect(self._on_anon_box_toggled)
+        self.annot_box.toggled.connect(self._on_annot_box_toggled)
+        self.canvas.vb.sigRangeChanged.connect(self._on_canvas_range_changed)
+        self.setAcceptDrops(True)
         self.cine_button.toggled.connect(self._on_cine_button_toggled)
         self.cine.timeout.connect(self._on_cine_timeout)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
@@ -365,6 +376,30 @@ class ViewerWidget(QWidget):
         else:
             self.wl_label.setText("color")
         self.inspector.show_description(frame.pipeline.describe())
+        self._update_annotations()
+
+    def _update_annotations(self) -> None:
+        frame = self.canvas.frame
+        if frame is None or frame.image is None:
+            return
+        ds = frame.image.ds
+        from pacsadmin.core.imaging.frames import frame_attrs
+
+        a = frame_attrs(ds, frame.index)
+        bl = [self.wl_label.text(), f"Zoom {self.canvas.zoom():.2f}"]
+        if a.position is not None:
+            bl.append(f"Position {', '.join(f'{v:.1f}' for v in a.position)} mm")
+        br = [
+            f"Image {self.index + 1} / {len(self.slots)}",
+            f"Instance {ds.get('InstanceNumber', '')}",
+            f"{frame.stored.shape[1]} x {frame.stored.shape[0]}",
+        ]
+        self.annotations.update_for(ds, bl, br)
+
+    def export_png(self, path: str) -> None:
+        """Save the view as shown (annotations included; hide patient data first if needed)."""
+        if not self.canvas.grab().save(path, "PNG"):
+            raise OSError(f"cannot write {path}")
 
     def _fill_voi_combo(self, frame: Frame) -> None:
         self.voi_combo.blockSignals(True)
@@ -485,6 +520,29 @@ class ViewerWidget(QWidget):
         if frame is not None:
             self.canvas.show_frame(self._with_state(frame))
             self._update_labels()
+
+    @Slot(bool)
+    def _on_anon_box_toggled(self, flag: bool) -> None:
+        self.annotations.hide_patient = flag
+        self._update_annotations()
+
+    @Slot(bool)
+    def _on_annot_box_toggled(self, flag: bool) -> None:
+        self.annotations.set_visible(flag)
+
+    @Slot(object, object)
+    def _on_canvas_range_changed(self, *_args) -> None:
+        self._update_annotations()
+
+    def dragEnterEvent(self, ev) -> None:
+        if ev.mimeData().hasUrls():
+            ev.acceptProposedAction()
+
+    def dropEvent(self, ev) -> None:
+        paths = [u.toLocalFile() for u in ev.mimeData().urls() if u.isLocalFile()]
+        if paths:
+            ev.acceptProposedAction()
+            self.open_paths(paths)
 
     @Slot(bool)
     def _on_cine_button_toggled(self, on: bool) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PySide6.QtCore import QPoint
+from PySide6.QtCore import QPoint, Qt
 
 from pacsadmin.core.imaging.luts import Window
 from pacsadmin.gui.viewer import ViewerWidget
@@ -157,3 +157,40 @@ def test_invert_toggle_inverts_the_screen(viewer, tmp_path):
     after = viewer.canvas.image_array()
     assert np.array_equal(after, 255 - before)
     assert "inverted again by the user" in dict(viewer.inspector.rows())["Presentation"]
+
+
+def test_annotations_hide_patient_and_export(viewer, tmp_path):
+    ct_series(tmp_path, n=2)
+    viewer.open_paths([str(tmp_path)])
+    text = viewer.annotations.text()
+    assert "TEST^IMAGING" in text and "Image 1 / 2" in text and "C 40  W 400" in text
+    viewer.anon_box.setChecked(True)
+    assert "TEST^IMAGING" not in viewer.annotations.text()
+    assert "(patient data hidden)" in viewer.annotations.text()
+    out = tmp_path / "view.png"
+    viewer.export_png(str(out))
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_one_to_one_and_fit(viewer, tmp_path):
+    ct_series(tmp_path, n=1)
+    viewer.open_paths([str(tmp_path)])
+    assert viewer.canvas.zoom() > 2  # 128 px fitted into ~600 px
+    viewer.one_button.click()
+    assert viewer.canvas.zoom() == pytest.approx(1.0, rel=0.02)
+    viewer.fit_button.click()
+    assert viewer.canvas.zoom() > 2
+
+
+def test_markup_in_patient_name_is_shown_as_text(viewer, tmp_path):
+    import pydicom
+
+    path = ct_series(tmp_path, n=1)[0]
+    ds = pydicom.dcmread(path)
+    ds.PatientName = "<b>BOLD</b>^<script>x</script>"
+    ds.SeriesDescription = "<i>ital</i>"
+    ds.save_as(path)
+    viewer.open_paths([path])
+    label = viewer.annotations.labels["tl"]
+    assert label.textFormat() == Qt.TextFormat.PlainText
+    assert "<b>BOLD</b>" in label.text()

@@ -112,3 +112,28 @@ def test_instance_number_order_without_positions(tmp_path):
     assert len(s) == 3  # each make_ds has its own series UID
     ordered, how = sort_instances([x.instances[0] for x in s])
     assert how == "instance number" and [i.instance_number for i in ordered] == [1, 2, 3]
+
+
+def test_dicomdir_is_followed_and_references_outside_are_refused(tmp_path):
+    import os
+    import shutil
+
+    src = os.path.dirname(sample("dicomdirtests/DICOMDIR"))
+    root = tmp_path / "cd"
+    shutil.copytree(src, root)
+    result = scan([root / "DICOMDIR"])
+    assert result.errors == []
+    n_files = sum(len(s.instances) for s in result.series)
+    assert n_files > 0 and all(i.path.startswith(str(root)) for s in result.series
+                               for i in s.instances)
+    # a hostile DICOMDIR: one reference climbs out of the folder
+    ds = pydicom.dcmread(root / "DICOMDIR")
+    recs = [r for r in ds.DirectoryRecordSequence if "ReferencedFileID" in r]
+    recs[0].ReferencedFileID = ["..", "..", "etc", "passwd"]
+    recs[1].ReferencedFileID = ["NOPE", "GONE"]
+    ds.save_as(root / "DICOMDIR")
+    result = scan([root / "DICOMDIR"])
+    problems = dict(result.errors)
+    assert problems["..\\..\\etc\\passwd"].startswith("the DICOMDIR points outside its folder")
+    assert "missing" in problems["NOPE\\GONE"]
+    assert sum(len(s.instances) for s in result.series) == n_files - 2

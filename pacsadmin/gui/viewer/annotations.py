@@ -1,0 +1,88 @@
+"""Corner annotations over the canvas: plain-text labels, one switch hides patient data.
+
+Values come from the file (untrusted): labels use Qt.PlainText and control characters are
+shown escaped (RELIABILITY rule 5).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import QObject, Qt
+from PySide6.QtWidgets import QLabel, QWidget
+
+from pacsadmin.gui.text import one_line
+
+_STYLE = "color: #e8e8e8; background: transparent; font-size: 11px;"
+
+
+def _value(ds: Any, keyword: str) -> str:
+    try:
+        v = ds.get(keyword)
+    except Exception:  # a damaged value never breaks the overlay
+        return ""
+    return "" if v is None else one_line(str(v), 60)
+
+
+class CornerAnnotations(QObject):
+    """Four labels pinned to the corners of ``host`` (the canvas's viewport)."""
+
+    def __init__(self, host: QWidget) -> None:
+        super().__init__(host)
+        self.host = host
+        self.hide_patient = False
+        self.visible = True
+        self.labels: dict[str, QLabel] = {}
+        for corner in ("tl", "tr", "bl", "br"):
+            label = QLabel(host)
+            label.setTextFormat(Qt.TextFormat.PlainText)
+            label.setStyleSheet(_STYLE)
+            label.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
+            align = Qt.AlignmentFlag.AlignRight if corner[1] == "r" else Qt.AlignmentFlag.AlignLeft
+            label.setAlignment(align | Qt.AlignmentFlag.AlignTop)
+            self.labels[corner] = label
+        host.installEventFilter(self)
+
+    def eventFilter(self, obj, ev) -> bool:
+        if obj is self.host and ev.type() == ev.Type.Resize:
+            self._place()
+        return False
+
+    def update_for(self, ds: Any, lines_bl: list[str], lines_br: list[str]) -> None:
+        if self.hide_patient:
+            tl = ["(patient data hidden)"]
+            tr = [_value(ds, "Modality"), _value(ds, "SeriesDescription")]
+        else:
+            tl = [
+                _value(ds, "PatientName"),
+                f"ID {_value(ds, 'PatientID')}",
+                f"Born {_value(ds, 'PatientBirthDate')}  {_value(ds, 'PatientSex')}".strip(),
+            ]
+            tr = [
+                _value(ds, "InstitutionName"),
+                f"{_value(ds, 'StudyDate')}  {_value(ds, 'StudyDescription')}".strip(),
+                f"Acc {_value(ds, 'AccessionNumber')}",
+                f"{_value(ds, 'Modality')}  {_value(ds, 'SeriesDescription')}".strip(),
+            ]
+        texts = {"tl": tl, "tr": tr, "bl": lines_bl, "br": lines_br}
+        for corner, lines in texts.items():
+            self.labels[corner].setText("\n".join(x for x in lines if x.strip()))
+            self.labels[corner].adjustSize()
+            self.labels[corner].setVisible(self.visible)
+        self._place()
+
+    def set_visible(self, flag: bool) -> None:
+        self.visible = flag
+        for label in self.labels.values():
+            label.setVisible(flag)
+
+    def text(self) -> str:
+        return "\n".join(label.text() for label in self.labels.values())
+
+    def _place(self) -> None:
+        w, h, m = self.host.width(), self.host.height(), 6
+        for corner, label in self.labels.items():
+            label.adjustSize()
+            x = m if corner[1] == "l" else w - label.width() - m
+            y = m if corner[0] == "t" else h - label.height() - m
+            label.move(max(0, x), max(0, y))
