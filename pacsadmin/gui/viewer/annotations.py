@@ -24,6 +24,10 @@ def _value(ds: Any, keyword: str) -> str:
     return "" if v is None else one_line(str(v), 60)
 
 
+def _labelled(label: str, value: str) -> str:
+    return f"{label} {value.strip()}" if value.strip() else ""
+
+
 class CornerAnnotations(QObject):
     """Four labels pinned to the corners of ``host`` (the canvas's viewport)."""
 
@@ -55,13 +59,13 @@ class CornerAnnotations(QObject):
         else:
             tl = [
                 _value(ds, "PatientName"),
-                f"ID {_value(ds, 'PatientID')}",
-                f"Born {_value(ds, 'PatientBirthDate')}  {_value(ds, 'PatientSex')}".strip(),
+                _labelled("ID", _value(ds, "PatientID")),
+                _labelled("Born", f"{_value(ds, 'PatientBirthDate')} {_value(ds, 'PatientSex')}"),
             ]
             tr = [
                 _value(ds, "InstitutionName"),
                 f"{_value(ds, 'StudyDate')}  {_value(ds, 'StudyDescription')}".strip(),
-                f"Acc {_value(ds, 'AccessionNumber')}",
+                _labelled("Acc", _value(ds, "AccessionNumber")),
                 f"{_value(ds, 'Modality')}  {_value(ds, 'SeriesDescription')}".strip(),
             ]
         texts = {"tl": tl, "tr": tr, "bl": lines_bl, "br": lines_br}

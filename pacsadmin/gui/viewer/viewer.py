@@ -128,8 +128,7 @@ class ViewerWidget(QWidget):
             self.invert_box,
             self.wl_mode_box,
             self.fit_button,
-            self.cine_button,
-            self.fps,
+            self.one_button,
         ):
             tools.addWidget(w)
         tools.addStretch(1)
@@ -141,10 +140,12 @@ class ViewerWidget(QWidget):
         self.probe_label = plain_label("")
         status = QHBoxLayout()
         status.addWidget(self.slider, 1)
-        status.addWidget(self.slice_label)
-        status.addWidget(self.wl_label)
+        for w in (self.cine_button, self.fps, self.slice_label, self.wl_label):
+            status.addWidget(w)
         info = QHBoxLayout()
         info.addWidget(self.probe_label, 1)
+        info.addWidget(self.annot_box)
+        info.addWidget(self.anon_box)
 
         left = QWidget(self)
         lv = QVBoxLayout(left)
