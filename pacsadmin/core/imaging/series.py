@@ -42,6 +42,7 @@ class InstanceInfo:
     pixel_problem: str | None  # "inconsistent image geometry: ..." or None
     pixel_excess: int = 0
     has_pixels: bool = True
+    frame_positions: tuple[tuple[float, ...] | None, ...] = ()  # enhanced multi-frame
 
 
 @dataclass(frozen=True)
@@ -119,6 +120,10 @@ def scan_file(path: str) -> InstanceInfo:
         if attrs.rescale_slope is not None or attrs.rescale_intercept is not None:
             rescale = (attrs.rescale_slope or 1.0, attrs.rescale_intercept or 0.0)
         frames = ds.get("NumberOfFrames") or 1
+        frame_positions: tuple[tuple[float, ...] | None, ...] = ()
+        if attrs.enhanced and int(frames) > 1:
+            n = min(int(frames), len(ds.get("PerFrameFunctionalGroupsSequence") or ()))
+            frame_positions = tuple(frame_attrs(ds, k).position for k in range(n))
         return InstanceInfo(
             path=path,
             study_uid=str(ds.get("StudyInstanceUID", "") or ""),
@@ -138,6 +143,7 @@ def scan_file(path: str) -> InstanceInfo:
             pixel_problem=problem,
             pixel_excess=excess,
             has_pixels=has_pixels,
+            frame_positions=frame_positions,
         )
     except FILE_ERRORS as exc:
         raise ImageError(f"the header cannot be read ({type(exc).__name__}: {exc})") from None
@@ -322,21 +328,33 @@ def qc(series: Series) -> list[Finding]:
 
 
 def _position_findings(series: Series) -> list[Finding]:
+    out: list[Finding] = []
     inst = [i for i in series.instances if i.frames == 1]
-    if len(inst) < 3 or series.sorted_by != "position along the slice normal":
-        return []
-    normal = slice_normal(inst[0].orientation)  # type: ignore[arg-type]
-    dist = np.array([float(np.dot(normal, i.position)) for i in inst])  # type: ignore[arg-type]
+    if len(inst) >= 3 and series.sorted_by == "position along the slice normal":
+        normal = slice_normal(inst[0].orientation)  # type: ignore[arg-type]
+        dist = [float(np.dot(normal, i.position)) for i in inst]  # type: ignore[arg-type]
+        out += _gaps(np.array(dist), [(i.path,) for i in inst], "image")
+    for i in series.instances:  # enhanced multi-frame: the frames are the slices
+        if i.frames >= 3 and i.orientation and all(p is not None for p in i.frame_positions):
+            normal = slice_normal(i.orientation)
+            dist = np.array([float(np.dot(normal, p)) for p in i.frame_positions])  # type: ignore[arg-type]
+            order = np.argsort(dist, kind="stable")
+            labels = [(f"{i.path} frame {k + 1}",) for k in order]
+            out += _gaps(dist[order], labels, "frame")
+    return out
+
+
+def _gaps(dist: np.ndarray, labels: list[tuple[str, ...]], what: str) -> list[Finding]:
+    """Duplicate positions, gaps (missing slices) and irregular steps along the normal."""
     steps = np.diff(dist)
     out: list[Finding] = []
-    dup = np.nonzero(np.abs(steps) < 1e-3)[0]
-    for k in dup:
+    for k in np.nonzero(np.abs(steps) < 1e-3)[0]:
         out.append(
             Finding(
                 "error",
                 "duplicate-position",
-                f"two images at the same position ({dist[k]:.2f} mm along the normal)",
-                (inst[k].path, inst[k + 1].path),
+                f"two {what}s at the same position ({dist[k]:.2f} mm along the normal)",
+                labels[k] + labels[k + 1],
             )
         )
     real = steps[np.abs(steps) >= 1e-3]
@@ -351,7 +369,7 @@ def _position_findings(series: Series) -> list[Finding]:
                 "missing-slice",
                 f"gap of {steps[k]:.2f} mm between {dist[k]:.2f} and {dist[k + 1]:.2f} mm (slice "
                 f"spacing {spacing:.2f} mm): about {missing} slice(s) missing",
-                (inst[k].path, inst[k + 1].path),
+                labels[k] + labels[k + 1],
             )
         )
     irregular = (

@@ -124,8 +124,9 @@ def test_dicomdir_is_followed_and_references_outside_are_refused(tmp_path):
     result = scan([root / "DICOMDIR"])
     assert result.errors == []
     n_files = sum(len(s.instances) for s in result.series)
-    assert n_files > 0 and all(i.path.startswith(str(root)) for s in result.series
-                               for i in s.instances)
+    assert n_files > 0 and all(
+        i.path.startswith(str(root)) for s in result.series for i in s.instances
+    )
     # a hostile DICOMDIR: one reference climbs out of the folder
     ds = pydicom.dcmread(root / "DICOMDIR")
     recs = [r for r in ds.DirectoryRecordSequence if "ReferencedFileID" in r]
@@ -137,3 +138,29 @@ def test_dicomdir_is_followed_and_references_outside_are_refused(tmp_path):
     assert problems["..\\..\\etc\\passwd"].startswith("the DICOMDIR points outside its folder")
     assert "missing" in problems["NOPE\\GONE"]
     assert sum(len(s.instances) for s in result.series) == n_files - 2
+
+
+def test_enhanced_multiframe_missing_frame_positions(tmp_path):
+    from pydicom.dataset import Dataset
+    from pydicom.sequence import Sequence
+
+    frames = np.zeros((5, 4, 4), dtype=np.int16)
+    ds = make_ds(frames, frames=5)
+    ori = Dataset()
+    ori.ImageOrientationPatient = [1, 0, 0, 0, 1, 0]
+    shared = Dataset()
+    shared.PlaneOrientationSequence = Sequence([ori])
+    ds.SharedFunctionalGroupsSequence = Sequence([shared])
+    per = []
+    for z in (0.0, 1.0, 2.0, 5.0, 6.0):  # frames for z = 3 and 4 are missing
+        item, pos = Dataset(), Dataset()
+        pos.ImagePositionPatient = [0, 0, z]
+        item.PlanePositionSequence = Sequence([pos])
+        per.append(item)
+    ds.PerFrameFunctionalGroupsSequence = Sequence(per)
+    save(ds, tmp_path / "enh.dcm")
+    s = scan([tmp_path]).series[0]
+    assert s.instances[0].frame_positions[3] == (0.0, 0.0, 5.0)
+    gap = next(f for f in qc(s) if f.code == "missing-slice")
+    assert "gap of 3.00 mm" in gap.message and "about 2 slice(s) missing" in gap.message
+    assert gap.paths[0].endswith("enh.dcm frame 3")
