@@ -40,6 +40,15 @@ def _histogram(pipe: FramePipeline, stored: np.ndarray) -> tuple[np.ndarray, np.
     return m[order], counts[order]
 
 
+def histogram(
+    pipe: FramePipeline, stored: np.ndarray, bins: int = 256
+) -> tuple[np.ndarray, np.ndarray]:
+    """(bin edges, counts) of the frame's modality values, padding excluded."""
+    m, counts = _histogram(pipe, stored)
+    hist, edges = np.histogram(m, bins=bins, weights=counts)
+    return edges, hist
+
+
 def auto_window(
     pipe: FramePipeline, stored: np.ndarray, percentiles: tuple[float, float] | None = None
 ) -> Window:

@@ -37,6 +37,7 @@ from pacsadmin.core.imaging.series import ScanResult, Series, qc, scan
 from pacsadmin.gui.text import one_line, plain_label
 from pacsadmin.gui.viewer.annotations import CornerAnnotations
 from pacsadmin.gui.viewer.canvas import ImageCanvas
+from pacsadmin.gui.viewer.histogram import HistogramView
 from pacsadmin.gui.viewer.panels import PipelineInspector, SeriesQcPanel
 
 PREFETCH = 3
@@ -160,6 +161,8 @@ class ViewerWidget(QWidget):
         self.tabs = QTabWidget(self)
         self.tabs.addTab(self.inspector, "Pipeline")
         self.tabs.addTab(self.qc_panel, "Series QC")
+        self.histogram = HistogramView(self)
+        self.tabs.addTab(self.histogram, "Histogram")
         splitter = QSplitter(self)
         splitter.addWidget(left)
         splitter.addWidget(self.tabs)
@@ -174,6 +177,7 @@ class ViewerWidget(QWidget):
         self.canvas.windowDrag.connect(self._on_canvas_window_drag)
         self.canvas.scroll.connect(self._on_canvas_scroll)
         self.canvas.hover.connect(self._on_canvas_hover)
+        self.histogram.windowEdited.connect(self._on_histogram_window_edited)
         self.slider.valueChanged.connect(self._on_slider_value_changed)
         self.voi_combo.activated.connect(self._on_voi_combo_activated)
         self.invert_box.toggled.connect(self._on_invert_box_toggled)
@@ -348,6 +352,7 @@ class ViewerWidget(QWidget):
             lo, hi = frame.pipeline.modality_range
             self.wl_step = max((hi - lo) / 512.0, 1.0 / 64)
         self.canvas.show_frame(self._with_state(frame))
+        self.histogram.show_frame(self.canvas.frame)
         self._fill_voi_combo(frame)
         self._update_labels()
 
@@ -433,6 +438,7 @@ class ViewerWidget(QWidget):
                 self.canvas.frame, pipeline=self.canvas.frame.pipeline.with_voi(voi)
             )
         self._update_labels()
+        self.histogram.show_window(voi)
         self.windowChanged.emit(voi)
 
     def apply_auto(self, percentile: bool = False) -> None:
@@ -463,6 +469,10 @@ class ViewerWidget(QWidget):
                 "user",
             )
         )
+
+    @Slot(object)
+    def _on_histogram_window_edited(self, voi: Window) -> None:
+        self.set_voi(voi)
 
     @Slot(int)
     def _on_canvas_scroll(self, step: int) -> None:

@@ -194,3 +194,15 @@ def test_markup_in_patient_name_is_shown_as_text(viewer, tmp_path):
     label = viewer.annotations.labels["tl"]
     assert label.textFormat() == Qt.TextFormat.PlainText
     assert "<b>BOLD</b>" in label.text()
+
+
+def test_histogram_region_follows_and_sets_the_window(viewer, tmp_path, qtbot):
+    ct_series(tmp_path, n=1)
+    viewer.open_paths([str(tmp_path)])
+    assert viewer.histogram.region.getRegion() == pytest.approx((-160, 240))
+    viewer.set_voi(Window(-600, 1500))
+    assert viewer.histogram.region.getRegion() == pytest.approx((-1350, 150))
+    with qtbot.waitSignal(viewer.windowChanged):
+        viewer.histogram.region.setRegion((0, 100))
+        viewer.histogram.region.sigRegionChangeFinished.emit(viewer.histogram.region)
+    assert viewer.wl_label.text() == "C 50  W 100  LINEAR"
