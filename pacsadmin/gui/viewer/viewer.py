@@ -38,6 +38,7 @@ from pacsadmin.gui.text import one_line, plain_label
 from pacsadmin.gui.viewer.annotations import CornerAnnotations
 from pacsadmin.gui.viewer.canvas import ImageCanvas
 from pacsadmin.gui.viewer.histogram import HistogramView
+from pacsadmin.gui.viewer.measure_tools import MeasureTools
 from pacsadmin.gui.viewer.panels import PipelineInspector, SeriesQcPanel
 
 PREFETCH = 3
@@ -114,6 +115,15 @@ class ViewerWidget(QWidget):
         self.wl_mode_box = QCheckBox("Left-drag W/L", self)
         self.fit_button = QPushButton("Fit", self)
         self.one_button = QPushButton("1:1", self)
+        self.roi_combo = QComboBox(self)
+        for text, kind in (
+            ("Measure…", None),
+            ("Rectangle ROI", "rect"),
+            ("Ellipse ROI", "ellipse"),
+            ("Distance", "line"),
+            ("Clear measurements", "clear"),
+        ):
+            self.roi_combo.addItem(text, kind)
         self.anon_box = QCheckBox("Hide patient", self)
         self.annot_box = QCheckBox("Annotations", self)
         self.annot_box.setChecked(True)
@@ -139,6 +149,7 @@ class ViewerWidget(QWidget):
         self.slice_label = plain_label("")
         self.wl_label = plain_label("")
         self.probe_label = plain_label("")
+        self.measure_label = plain_label("", selectable=True)
         status = QHBoxLayout()
         status.addWidget(self.slider, 1)
         for w in (self.cine_button, self.fps, self.slice_label, self.wl_label):
@@ -155,6 +166,7 @@ class ViewerWidget(QWidget):
         lv.addWidget(self.stack, 1)
         lv.addLayout(status)
         lv.addLayout(info)
+        lv.addWidget(self.measure_label)
 
         self.inspector = PipelineInspector(self)
         self.qc_panel = SeriesQcPanel(self)
@@ -189,6 +201,9 @@ class ViewerWidget(QWidget):
         self.annot_box.toggled.connect(self._on_annot_box_toggled)
         self.canvas.vb.sigRangeChanged.connect(self._on_canvas_range_changed)
         self.setAcceptDrops(True)
+        self.measure = MeasureTools(self.canvas.vb, self.current_frame)
+        self.measure.result.connect(self.measure_label.setText)
+        self.roi_combo.activated.connect(self._on_roi_combo_activated)
         self.cine_button.toggled.connect(self._on_cine_button_toggled)
         self.cine.timeout.connect(self._on_cine_timeout)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
@@ -469,6 +484,15 @@ class ViewerWidget(QWidget):
                 "user",
             )
         )
+
+    @Slot(int)
+    def _on_roi_combo_activated(self, i: int) -> None:
+        kind = self.roi_combo.itemData(i)
+        if kind == "clear":
+            self.measure.clear()
+        elif kind:
+            self.measure.add(kind)
+        self.roi_combo.setCurrentIndex(0)
 
     @Slot(object)
     def _on_histogram_window_edited(self, voi: Window) -> None:

@@ -206,3 +206,26 @@ def test_histogram_region_follows_and_sets_the_window(viewer, tmp_path, qtbot):
         viewer.histogram.region.setRegion((0, 100))
         viewer.histogram.region.sigRegionChangeFinished.emit(viewer.histogram.region)
     assert viewer.wl_label.text() == "C 50  W 100  LINEAR"
+
+
+def test_roi_and_distance_measurements(viewer, tmp_path):
+    from pacsadmin.core.imaging.measure import rect_mask
+
+    ct_series(tmp_path, n=1)
+    viewer.open_paths([str(tmp_path)])
+    roi = viewer.measure.add("rect")
+    roi.setPos((10, 20))
+    roi.setSize((30, 16))
+    frame = viewer.current_frame()
+    hu = frame.stored.astype(float) - 1024
+    values = hu[rect_mask(hu.shape, 20, 10, 36, 40)]
+    assert values.size == 480
+    text = viewer.measure_label.text()
+    assert text.startswith(f"Rectangle: mean {values.mean():.1f} HU")
+    assert "480 px, area 120.0 mm²" in text  # 0.5 x 0.5 mm pixels
+    line = viewer.measure.add("line")
+    line.movePoint(line.getHandles()[0], (0, 0), finish=True)
+    line.movePoint(line.getHandles()[1], (30, 40), finish=True)
+    assert viewer.measure_label.text() == "Distance 25.0 mm"
+    viewer.roi_combo.activated.emit(viewer.roi_combo.findData("clear"))
+    assert viewer.measure.rois == [] and viewer.measure_label.text() == ""
