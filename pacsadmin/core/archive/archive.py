@@ -263,8 +263,13 @@ class Archive:
             idx.delete_instance_rows(con, [existing[0]])
         rel = self.layout.new_relpath()
         final = self.layout.resolve(rel)  # checked inside the archive root
-        final.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(tmp, final)
+        try:
+            os.replace(tmp, final)
+        except FileNotFoundError:  # a fan-out folder removed by hand: make it again
+            if not tmp.exists():
+                raise
+            final.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(tmp, final)
         try:
             idx.insert_instance(con, m, path=rel, size=size, received_at=time.time(), source=source)
         except BaseException:

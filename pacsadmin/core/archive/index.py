@@ -166,6 +166,16 @@ def find_instance(con: sqlite3.Connection, sop_uid: str) -> tuple[int, str] | No
     return (int(row[0]), str(row[1])) if row else None
 
 
+# series UID -> series pk, per writer connection: a received series skips six statements
+# per instance.  Cleared on delete; a stale entry (another process deleted the series)
+# fails the foreign key and the full path runs.
+_series_cache: dict[int, dict[str, int]] = {}
+
+
+def clear_cache(con: sqlite3.Connection) -> None:
+    _series_cache.pop(id(con), None)
+
+
 def insert_instance(
     con: sqlite3.Connection,
     m: InstanceMeta,
@@ -176,6 +186,21 @@ def insert_instance(
     source: str,
 ) -> int:
     """Insert (or fill in) patient, study and series rows, then the instance row."""
+    cache = _series_cache.setdefault(id(con), {})
+    series_pk = cache.get(m.series_uid)
+    if series_pk is not None:
+        try:
+            return _insert_row(con, m, series_pk, path, size, received_at, source)
+        except sqlite3.IntegrityError:
+            cache.clear()
+    series_pk = _parents(con, m)
+    if len(cache) > 10000:
+        cache.clear()
+    cache[m.series_uid] = series_pk
+    return _insert_row(con, m, series_pk, path, size, received_at, source)
+
+
+def _parents(con: sqlite3.Connection, m: InstanceMeta) -> int:
     con.execute(
         "INSERT INTO patients(patient_id, patient_name, birth_date, sex, charset)"
         " VALUES (?,?,?,?,?) ON CONFLICT(patient_id, patient_name) DO NOTHING",
@@ -222,6 +247,18 @@ def insert_instance(
     (series_pk,) = con.execute(
         "SELECT pk FROM series WHERE series_uid = ?", (m.series_uid,)
     ).fetchone()
+    return int(series_pk)
+
+
+def _insert_row(
+    con: sqlite3.Connection,
+    m: InstanceMeta,
+    series_pk: int,
+    path: str,
+    size: int,
+    received_at: float,
+    source: str,
+) -> int:
     cur = con.execute(
         "INSERT INTO instances(series_pk, sop_uid, sop_class_uid, instance_number, rows, columns,"
         " frames, path, transfer_syntax, size, charset, received_at, source)"
@@ -247,6 +284,7 @@ def insert_instance(
 
 def delete_instance_rows(con: sqlite3.Connection, instance_pks: list[int]) -> None:
     """Delete instance rows, then any series, study and patient left empty."""
+    clear_cache(con)
     for i in range(0, len(instance_pks), 500):
         chunk = instance_pks[i : i + 500]
         marks = ",".join("?" * len(chunk))

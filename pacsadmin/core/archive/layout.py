@@ -43,6 +43,10 @@ class Layout:
         root = Path(root).expanduser().resolve()
         for d in (root, root / DATA, root / TMP):
             d.mkdir(parents=True, exist_ok=True)
+        data = root / DATA
+        if not (data / "ff").is_dir():  # the 256 fan-out folders, made once (a mkdir per
+            for i in range(256):  # received file would cost ~0.5 ms on some file systems)
+                (data / f"{i:02x}").mkdir(exist_ok=True)
         with contextlib.suppress(OSError):
             os.chmod(root, 0o700)
         return cls(root)

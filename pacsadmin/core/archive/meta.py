@@ -62,7 +62,8 @@ class InstanceMeta:
 
 def _s(ds: Any, kw: str) -> str:
     try:
-        v = ds.get(kw)
+        elem = ds.get(_TAGS[kw])  # by tag: skips the keyword lookup (the SCP's hot path)
+        v = elem.value if elem is not None else None
     except PARSE_ERRORS:
         return ""
     if v is None:
@@ -74,7 +75,8 @@ def _s(ds: Any, kw: str) -> str:
 
 def _i(ds: Any, kw: str) -> int | None:
     try:
-        v = ds.get(kw)
+        elem = ds.get(_TAGS[kw])
+        v = elem.value if elem is not None else None
         return int(v) if v not in (None, "") else None
     except (*PARSE_ERRORS,):
         return None
@@ -82,6 +84,52 @@ def _i(ds: Any, kw: str) -> int | None:
 
 def _uid(text: str) -> str:
     return text.replace("\x00", "").strip()
+
+
+def _tags() -> dict[str, Any]:
+    from pydicom.datadict import tag_for_keyword
+    from pydicom.tag import Tag
+
+    kws = [
+        "SOPInstanceUID",
+        "SOPClassUID",
+        "StudyInstanceUID",
+        "SeriesInstanceUID",
+        "TransferSyntaxUID",
+        "MediaStorageSOPInstanceUID",
+        "MediaStorageSOPClassUID",
+        "PatientID",
+        "PatientName",
+        "PatientBirthDate",
+        "PatientSex",
+        "StudyDate",
+        "StudyTime",
+        "AccessionNumber",
+        "StudyID",
+        "StudyDescription",
+        "ReferringPhysicianName",
+        "Modality",
+        "SeriesNumber",
+        "SeriesDescription",
+        "BodyPartExamined",
+        "SeriesDate",
+        "SeriesTime",
+        "InstanceNumber",
+        "Rows",
+        "Columns",
+        "NumberOfFrames",
+        "SpecificCharacterSet",
+    ]
+    return {kw: Tag(tag_for_keyword(kw)) for kw in kws}
+
+
+class _LazyTags(dict):  # type: ignore[type-arg]
+    def __missing__(self, key: str) -> Any:
+        self.update(_tags())
+        return dict.__getitem__(self, key)
+
+
+_TAGS: dict[str, Any] = _LazyTags()
 
 
 def read_meta(path: Path) -> InstanceMeta:

@@ -1,0 +1,254 @@
+"""Receive throughput: DCMTK storescu sending CT images to the app's SCP (issue 3, speed).
+
+(a) ``receive.app``: img/s of ``pacsadmin serve`` (one process: chunked receive into the
+    archive's tmp/, os.replace, index row by the one writer) fed by one storescu, beside a
+    bare pynetdicom SCP whose handler does nothing (max PDU 0, TCP_NODELAY, logging off:
+    the ceiling of the network stack) and DCMTK storescp writing to disk, in the same run.
+    Goal: at least 0.8x the bare ceiling.
+(b) ``receive.workers2``: two storescu processes sending at once to ``serve --workers 2``
+    (SO_REUSEPORT) vs ``--workers 1``.  No goal; it shows what a second process buys on
+    this machine.
+Every peer runs with TCP_NODELAY=1.  ``PACSADMIN_BENCH_N`` sets the image count (500).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from common import Result
+
+NAME = "receive"
+N = int(os.environ.get("PACSADMIN_BENCH_N", "500"))
+GOAL = 0.8
+ENV = {**os.environ, "TCP_NODELAY": "1"}
+
+_BARE = r"""
+import sys, socket
+from pynetdicom import AE, evt, _config
+from pynetdicom.presentation import AllStoragePresentationContexts
+_config.LOG_HANDLER_LEVEL = "none"
+_config.LOG_REQUEST_IDENTIFIERS = False
+_config.LOG_RESPONSE_IDENTIFIERS = False
+def on_open(e):
+    e.assoc.dul.socket.socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+ae = AE("BARE")
+ae.maximum_pdu_size = 0
+ae.supported_contexts = AllStoragePresentationContexts
+ae.start_server(("127.0.0.1", int(sys.argv[1])), block=True,
+                evt_handlers=[(evt.EVT_CONN_OPEN, on_open), (evt.EVT_C_STORE, lambda e: 0)])
+"""
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _wait_port(port: int, proc: subprocess.Popen, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError("server did not listen")
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        try:
+            os.killpg(proc.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            return
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+def _make_images(folder: Path) -> None:
+    import numpy as np
+    from pydicom.dataset import Dataset, FileMetaDataset
+    from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, generate_uid
+
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(1)
+    pixels = rng.integers(0, 4096, size=(512, 512), dtype=np.uint16).tobytes()
+    study, series = generate_uid(), generate_uid()
+    for i in range(N):
+        ds = Dataset()
+        ds.SOPClassUID = CTImageStorage
+        ds.SOPInstanceUID = generate_uid()
+        ds.StudyInstanceUID, ds.SeriesInstanceUID = study, series
+        ds.PatientName, ds.PatientID, ds.Modality = "BENCH^RECEIVE", "BENCH1", "CT"
+        ds.StudyDate, ds.InstanceNumber = "20240101", i + 1
+        ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME2"
+        ds.Rows = ds.Columns = 512
+        ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 12, 11, 0
+        ds.PixelData = pixels
+        ds.file_meta = FileMetaDataset()
+        ds.file_meta.MediaStorageSOPClassUID = ds.SOPClassUID
+        ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
+        ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+        ds.save_as(folder / f"{i:04d}.dcm", enforce_file_format=True)
+
+
+def _send(port: int, aec: str, folders: list[Path]) -> float:
+    """Wall time of storescu process(es) sending ``folders`` at once (one each)."""
+    t0 = time.perf_counter()
+    procs = [
+        subprocess.Popen(
+            ["storescu", "-aec", aec, "+sd", "127.0.0.1", str(port), str(f)],
+            env=ENV,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        for f in folders
+    ]
+    for p in procs:
+        _, err = p.communicate(timeout=600)
+        if p.returncode != 0:
+            raise RuntimeError(f"storescu failed: {err.decode(errors='replace')[-500:]}")
+    return time.perf_counter() - t0
+
+
+def _bare(folders: list[Path]) -> float:
+    port = _free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _BARE, str(port)], env=ENV, start_new_session=True
+    )
+    try:
+        _wait_port(port, proc)
+        return _send(port, "BARE", folders)
+    finally:
+        _stop(proc)
+
+
+def _storescp(folders: list[Path], work: Path) -> float:
+    port = _free_port()
+    out = work / "storescp"
+    out.mkdir()
+    proc = subprocess.Popen(
+        ["storescp", "-od", str(out), str(port)],
+        env=ENV,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        _wait_port(port, proc)
+        return _send(port, "STORESCP", folders)
+    finally:
+        _stop(proc)
+        shutil.rmtree(out, ignore_errors=True)
+
+
+def _app(folders: list[Path], work: Path, workers: int) -> float:
+    home = Path(tempfile.mkdtemp(dir=work, prefix="home"))
+    port = _free_port()
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "pacsadmin",
+            "--config-dir",
+            str(home),
+            "serve",
+            "--aet",
+            "BENCH",
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--workers",
+            str(workers),
+        ],
+        env=ENV,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        _wait_port(port, proc)
+        time.sleep(1.0 if workers > 1 else 0.2)  # every worker bound
+        elapsed = _send(port, "BENCH", folders)
+    finally:
+        _stop(proc)
+    listed = subprocess.run(
+        [sys.executable, "-m", "pacsadmin", "--config-dir", str(home), "archive", "list", "--json"],
+        capture_output=True,
+        timeout=120,
+    )
+    n = json.loads(listed.stdout)["counts"]["instances"]
+    expected = sum(len(list(f.iterdir())) for f in folders)
+    shutil.rmtree(home, ignore_errors=True)
+    if n != expected:
+        raise RuntimeError(f"the archive holds {n} of {expected} images")
+    return elapsed
+
+
+def run() -> list[Result]:
+    if not shutil.which("storescu") or not shutil.which("storescp"):
+        raise RuntimeError("DCMTK (storescu, storescp) is not installed")
+    work = Path(tempfile.mkdtemp(prefix="bench-receive-"))
+    try:
+        images = work / "images"
+        _make_images(images)
+        half_a, half_b = work / "a", work / "b"
+        half_a.mkdir()
+        half_b.mkdir()
+        for i, f in enumerate(sorted(images.iterdir())):
+            os.link(f, (half_a if i % 2 == 0 else half_b) / f.name)
+        one = [images]
+        # interleave the runs so a change of load hits all of them alike
+        bare, app, dcmtk = [], [], []
+        for _ in range(2):
+            bare.append(N / _bare(one))
+            app.append(N / _app(one, work, 1))
+            dcmtk.append(N / _storescp(one, work))
+        w1 = N / _app([half_a, half_b], work, 1)
+        w2 = N / _app([half_a, half_b], work, 2)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    b, a, d = max(bare), max(app), max(dcmtk)
+    return [
+        Result(
+            "receive.app",
+            a,
+            "img/s",
+            b,
+            "bare pynetdicom",
+            f">= {GOAL:g}x bare",
+            a >= GOAL * b,
+            f"DCMTK storescp {d:.0f} img/s, app/storescp {a / d:.2f}; {N} CT 512x512, best of 2",
+        ),
+        Result(
+            "receive.workers2",
+            w2,
+            "img/s",
+            w1,
+            "serve --workers 1",
+            "",
+            None,
+            f"two storescu at once; {os.cpu_count()} cores",
+        ),
+    ]
+
+
+if __name__ == "__main__":
+    for r in run():
+        print(r.line())
