@@ -566,7 +566,11 @@ def diagnose(
             assoc = associate(ae, node, _contexts(mode), tr, address=sockaddr[0], low_latency=True)
         finally:
             unhook()
-        abort_on_cancel = ctx.token.on_cancel(assoc.abort)
+        # cancel callbacks run on the canceller's thread (the GUI's): closing the socket
+        # never blocks there and never races pynetdicom's state machine, as a cross-thread
+        # assoc.abort() did (InvalidEventError, seconds of waiting); the worker then sees
+        # the connection closed and ends the association itself (finally, below)
+        abort_on_cancel = ctx.token.on_cancel(lambda: _close_quietly(conn))
         contexts = tuple(tr.contexts)
         if not assoc.is_established and ctx.cancelled:
             raise _Failed(Step("associate", FAILED, _ms(t0), "Cancelled by the user."))
