@@ -99,6 +99,8 @@ def _stop_event() -> Any:
 
 
 def run_serve(args: argparse.Namespace, ctx: Any) -> int:
+    import sys
+
     from pacsadmin.cli.main import UsageError
     from pacsadmin.core.archive import Archive
 
@@ -127,7 +129,10 @@ def run_serve(args: argparse.Namespace, ctx: Any) -> int:
         try:
             scp = LocalScp(archive, cfg, nodes=ctx.nodes).start()
         except OSError as exc:
-            print(f"pacsadmin serve: cannot listen on port {cfg.port}: {exc.strerror or exc}")
+            print(
+                f"pacsadmin serve: cannot listen on port {cfg.port}: {exc.strerror or exc}",
+                file=sys.stderr,
+            )
             return 1
         if not args.worker_child:
             ctx.audit.record(

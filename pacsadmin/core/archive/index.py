@@ -166,9 +166,9 @@ def find_instance(con: sqlite3.Connection, sop_uid: str) -> tuple[int, str] | No
     return (int(row[0]), str(row[1])) if row else None
 
 
-# series UID -> series pk, per writer connection: a received series skips six statements
-# per instance.  Cleared on delete; a stale entry (another process deleted the series)
-# fails the foreign key and the full path runs.
+# series UID -> series pk, per writer connection: a received series skips five statements
+# per instance.  Cleared on delete; an entry is checked by one primary-key lookup, since
+# another process may have deleted the series (and SQLite may reuse its pk).
 _series_cache: dict[int, dict[str, int]] = {}
 
 
@@ -189,10 +189,11 @@ def insert_instance(
     cache = _series_cache.setdefault(id(con), {})
     series_pk = cache.get(m.series_uid)
     if series_pk is not None:
-        try:
+        # the row may have gone (another process deleted it) and its pk been reused
+        row = con.execute("SELECT series_uid FROM series WHERE pk = ?", (series_pk,)).fetchone()
+        if row is not None and row[0] == m.series_uid:
             return _insert_row(con, m, series_pk, path, size, received_at, source)
-        except sqlite3.IntegrityError:
-            cache.clear()
+        cache.clear()
     series_pk = _parents(con, m)
     if len(cache) > 10000:
         cache.clear()

@@ -231,3 +231,25 @@ def test_latin1_and_utf8_names_indexed(archive, tmp_path):
 
 def test_file_permissions_private(archive):
     assert os.stat(archive.root).st_mode & 0o077 == 0
+
+
+def test_series_cache_survives_a_delete_by_another_process(archive, tmp_path):
+    """Another process deletes a series (its pk may be reused): the writer's cache must
+    not link new instances to the wrong series."""
+    from pacsadmin.core.archive import index as idx
+
+    series = make_ds().SeriesInstanceUID
+    archive.add_file(write(make_ds(series_uid=series), tmp_path / "a.dcm"))
+    other = idx.connect(archive.layout.index_path)  # "another process"
+    pks = [r[0] for r in other.execute("SELECT pk FROM instances")]
+    other.execute("BEGIN IMMEDIATE")
+    idx.delete_instance_rows(other, pks)
+    other.execute("COMMIT")
+    archive.add_file(write(make_ds(), tmp_path / "b.dcm"))  # a new series takes the pk
+    archive.add_file(write(make_ds(series_uid=series), tmp_path / "c.dcm"))
+    rows = other.execute(
+        "SELECT se.series_uid FROM instances i JOIN series se ON i.series_pk = se.pk"
+    ).fetchall()
+    other.close()
+    assert sorted(r[0] for r in rows).count(series) == 1
+    assert archive.counts()["series"] == 2
