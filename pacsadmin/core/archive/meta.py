@@ -60,9 +60,28 @@ class InstanceMeta:
         return asdict(self)
 
 
+def _ascii_raw(ds: Any, kw: str) -> str | None:
+    """The value straight from the undecoded element when it is plain ASCII text (every
+    field read here is a string VR but Rows/Columns): pydicom's conversion of ~28
+    elements cost more than parsing the header.  None: take pydicom's way (non-ASCII
+    text, ISO 2022 escapes, converted or deferred elements)."""
+    raw = ds._dict.get(_TAGS[kw])
+    if raw is None:
+        return ""
+    if not getattr(raw, "is_raw", False):
+        return None
+    v = raw.value
+    if not isinstance(v, bytes) or not v.isascii() or b"\x1b" in v:
+        return None
+    return v.decode("ascii").replace("\x00", "").strip()
+
+
 def _s(ds: Any, kw: str) -> str:
+    fast = _ascii_raw(ds, kw)
+    if fast is not None:
+        return fast
     try:
-        elem = ds.get(_TAGS[kw])  # by tag: skips the keyword lookup (the SCP's hot path)
+        elem = ds.get(_TAGS[kw])  # by tag: skips the keyword lookup
         v = elem.value if elem is not None else None
     except PARSE_ERRORS:
         return ""
@@ -74,6 +93,13 @@ def _s(ds: Any, kw: str) -> str:
 
 
 def _i(ds: Any, kw: str) -> int | None:
+    if kw not in ("Rows", "Columns"):  # IS: text
+        fast = _ascii_raw(ds, kw)
+        if fast is not None:
+            try:
+                return int(fast.split("\\")[0]) if fast else None
+            except ValueError:
+                return None
     try:
         elem = ds.get(_TAGS[kw])
         v = elem.value if elem is not None else None

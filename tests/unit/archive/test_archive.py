@@ -253,3 +253,47 @@ def test_series_cache_survives_a_delete_by_another_process(archive, tmp_path):
     other.close()
     assert sorted(r[0] for r in rows).count(series) == 1
     assert archive.counts()["series"] == 2
+
+
+def test_fast_header_path_matches_pydicom(monkeypatch):
+    """read_meta's raw-ASCII shortcut gives what pydicom's own conversion gives."""
+    import warnings
+    from dataclasses import asdict
+
+    from pydicom.data import get_testdata_file
+
+    from pacsadmin.core.archive import meta as meta_mod
+
+    names = [
+        "CT_small.dcm",
+        "MR_small.dcm",
+        "MR_small_implicit.dcm",
+        "MR_small_bigendian.dcm",
+        "JPEG2000.dcm",
+        "SC_rgb_rle.dcm",
+        "rtplan.dcm",
+        "chr_japanese.dcm",
+        "chr_arab.dcm",
+        "chr_german.dcm",
+        "chr_russian.dcm",
+        "chr_greek.dcm",
+        "chr_h31.dcm",
+        "chr_korean.dcm",
+    ]
+    checked = 0
+    for name in names:
+        path = get_testdata_file(name)
+        if path is None:
+            continue
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                fast = meta_mod.read_meta(path)
+            except meta_mod.NotIndexable:
+                continue
+            with monkeypatch.context() as m:
+                m.setattr(meta_mod, "_ascii_raw", lambda ds, kw: None)
+                slow = meta_mod.read_meta(path)
+        assert asdict(fast) == asdict(slow), name
+        checked += 1
+    assert checked >= 6
