@@ -6,7 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import QSettings, QSize, Qt
-from PySide6.QtGui import QAction, QCloseEvent, QIcon, QKeySequence
+from PySide6.QtGui import QAction, QCloseEvent, QIcon, QKeySequence, QShowEvent
 from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QStyle, QToolBar, QWidget
 
 ICONS_DIR = Path(__file__).resolve().parents[2] / "resources" / "icons"
@@ -49,6 +49,7 @@ class MainWindow(QMainWindow):
         self.qsettings = QSettings(str(settings_file), QSettings.Format.IniFormat)
         self.on_close: Callable[[], None] | None = None
         self.docks: dict[str, QDockWidget] = {}
+        self._default_layout = True
         self.local_label = QLabel()
         self.jobs_label = QLabel()
         self.statusBar().addPermanentWidget(self.jobs_label)
@@ -114,9 +115,8 @@ class MainWindow(QMainWindow):
         self.tabifyDockWidget(jobs_dock, act_dock)
         self.tabifyDockWidget(act_dock, audit_dock)
         jobs_dock.raise_()
-        self.setCorner(Qt.Corner.BottomLeftCorner, Qt.DockWidgetArea.LeftDockWidgetArea)
-        self.resizeDocks([self.docks["nodes"]], [620], Qt.Orientation.Horizontal)
-        self.resizeDocks([jobs_dock], [230], Qt.Orientation.Vertical)
+        self.setCorner(Qt.Corner.BottomLeftCorner, Qt.DockWidgetArea.BottomDockWidgetArea)
+        self._default_layout = True
 
         mb = self.menuBar()
         for title, actions in menus.items():
@@ -137,7 +137,17 @@ class MainWindow(QMainWindow):
         if geo is not None:
             self.restoreGeometry(geo)
         if state is not None:
-            self.restoreState(state)
+            self._default_layout = not self.restoreState(state)
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        if self._default_layout:  # first start: size the docks once the window has a size
+            self._default_layout = False
+            w = max(480, min(640, self.width() * 42 // 100))
+            self.resizeDocks([self.docks["nodes"]], [w], Qt.Orientation.Horizontal)
+            self.resizeDocks(
+                [self.docks["jobs"]], [max(180, self.height() // 4)], Qt.Orientation.Vertical
+            )
 
     def save_geometry(self) -> None:
         self.qsettings.setValue("window/geometry", self.saveGeometry())

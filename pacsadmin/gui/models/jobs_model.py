@@ -84,10 +84,10 @@ class JobsModel(QAbstractTableModel):
 
     # ------------------------------------------------------------------ updates (GUI thread)
     def add(self, ev: JobSubmitted) -> None:
-        row = len(self._rows)
-        self.beginInsertRows(QModelIndex(), row, row)
-        self._rows.append(JobRow(ev.job_id, ev.name, ev.node or "", submitted=ev.submitted_at))
-        self._by_id[ev.job_id] = row
+        """Newest first: a job just started is at the top, where it is seen."""
+        self.beginInsertRows(QModelIndex(), 0, 0)
+        self._rows.insert(0, JobRow(ev.job_id, ev.name, ev.node or "", submitted=ev.submitted_at))
+        self._reindex()
         self.endInsertRows()
         self._trim()
 
@@ -136,7 +136,7 @@ class JobsModel(QAbstractTableModel):
         finished = [i for i, r in enumerate(self._rows) if r.state.finished]
         extra = len(finished) - self.keep_finished
         if extra > 0:
-            drop = set(finished[:extra])
+            drop = set(finished[-extra:])  # the oldest are at the bottom
             self.beginResetModel()
             self._rows = [r for i, r in enumerate(self._rows) if i not in drop]
             self._reindex()

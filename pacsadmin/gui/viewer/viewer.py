@@ -29,7 +29,8 @@ from PySide6.QtWidgets import (
 
 from pacsadmin.core.imaging.display import auto_window
 from pacsadmin.core.imaging.errors import ImageError
-from pacsadmin.core.imaging.loader import LoadedImage, load_image
+from pacsadmin.core.imaging.geometry import read_geometry
+from pacsadmin.core.imaging.loader import FILE_ERRORS, LoadedImage, load_image, preamble_note
 from pacsadmin.core.imaging.luts import LookupTable, Window
 from pacsadmin.core.imaging.presets import presets_for
 from pacsadmin.core.imaging.render import Frame, open_frame, probe
@@ -41,8 +42,6 @@ from pacsadmin.gui.viewer.histogram import HistogramView
 from pacsadmin.gui.viewer.measure_tools import MeasureTools
 from pacsadmin.gui.viewer.panels import PipelineInspector, SeriesQcPanel
 
-PREFETCH = 3
-
 
 def _load(path: str, index: int, image: LoadedImage | None = None) -> Frame:
     """Decode one frame (runs on a worker thread or synchronously)."""
@@ -52,10 +51,12 @@ def _load(path: str, index: int, image: LoadedImage | None = None) -> Frame:
     return frame
 
 
-def _fill(ctx: Any, slots: list[tuple[str, int]], start: int) -> int:
-    """The background job: decode every slot, nearest to ``start`` first; report each
-    ``(slot, Frame | message)``.  One bad file never stops it (RELIABILITY rule 3)."""
-    order = sorted(range(len(slots)), key=lambda j: (abs(j - start), j))
+def _fill(ctx: Any, slots: list[tuple[str, int]], start: int, skip: frozenset[int]) -> int:
+    """The background job: decode every slot not in ``skip``, nearest to ``start`` first;
+    report each ``(slot, Frame | message)``.  One bad file never stops it (rule 3)."""
+    order = sorted(
+        (j for j in range(len(slots)) if j not in skip), key=lambda j: (abs(j - start), j)
+    )
     images: dict[str, LoadedImage] = {}  # multi-frame files are read once
     multi = _multi(slots)
     for n, j in enumerate(order):
@@ -71,6 +72,34 @@ def _fill(ctx: Any, slots: list[tuple[str, int]], start: int) -> int:
             ctx.report((j, str(exc)))
         ctx.progress(n + 1, len(order))
     return len(order)
+
+
+def _open_job(ctx: Any, paths: list[str]) -> ScanResult:
+    """Scan and decode in one pass (each file read once): frames of the first series met
+    are reported as ``(path, frame index, Frame | message)`` while the scan goes on."""
+    state: dict[str, str | None] = {"series": None}
+
+    def on_file(info: Any, ds: Any) -> None:
+        if not info.has_pixels or ctx.cancelled:
+            return
+        if state["series"] is None:
+            state["series"] = info.series_uid
+        if info.series_uid != state["series"]:
+            return  # other series decode when they are opened
+        try:
+            geo = read_geometry(ds)
+            note = preamble_note(info.path)
+            image = LoadedImage(info.path, ds, geo, [note] if note else [])
+            for k in range(geo.frames):
+                if ctx.cancelled:
+                    return
+                ctx.report((info.path, k, _load(info.path, k, image)))
+        except ImageError as exc:
+            ctx.report((info.path, 0, str(exc)))
+        except FILE_ERRORS as exc:
+            ctx.report((info.path, 0, f"the image cannot be read ({type(exc).__name__})"))
+
+    return scan(paths, cancelled=lambda: ctx.cancelled, on_file=on_file)
 
 
 def _multi(slots: list[tuple[str, int]]) -> set[str]:
@@ -91,6 +120,9 @@ class ViewerWidget(QWidget):
         self._jobs: dict[int, Any] = {}  # job id -> ("frame", slot) | ("scan", None)
         self._pending: set[int] = set()
         self._fill_job: int | None = None
+        self._open_job: int | None = None
+        self._early: dict[tuple[str, int], Frame | str] = {}  # decoded while scanning
+        self._provisional: tuple[str, int] | None = None  # shown before the scan ended
         self._user_voi: Window | LookupTable | None = None
         self._invert = False
         self.wl_step = 1.0
@@ -214,19 +246,25 @@ class ViewerWidget(QWidget):
         if self.runner is None:
             self._on_scan_done(scan(paths))
             return
+        if self._open_job is not None:
+            self.runner.cancel(self._open_job)
+        self._early = {}
+        self._provisional = None
+        self.series = None
         job = self.runner.submit(
-            lambda ctx: scan(paths, cancelled=lambda: ctx.cancelled),
-            name="Scan images",
-            lane="dimse",
+            lambda ctx: _open_job(ctx, list(paths)), name="Open images", lane="dimse"
         )
         self._jobs[job.id] = ("scan", None)
-        self._show_message("Reading headers…")
+        self._open_job = job.id
+        self._show_message("Reading…")
 
     def _on_scan_done(self, result: ScanResult) -> None:
         self.scan_result = result
         with_pixels = [s for s in result.series if any(i.has_pixels for i in s.instances)]
-        if with_pixels:
-            self.set_series(with_pixels[0], result.errors)
+        shown = self._provisional[0] if self._provisional else None
+        first = [s for s in with_pixels if any(i.path == shown for i in s.instances)]
+        if first or with_pixels:
+            self.set_series((first or with_pixels)[0], result.errors)
         elif result.series or result.errors:
             self.set_series(result.series[0] if result.series else None, result.errors)
 
@@ -250,12 +288,23 @@ class ViewerWidget(QWidget):
         if self._fill_job is not None and self.runner is not None:
             self.runner.cancel(self._fill_job)
             self._fill_job = None
+        start = 0
+        for j, key in enumerate(self.slots):  # frames decoded while scanning
+            if key in self._early:
+                self._frames[j] = self._early[key]
+            if key == self._provisional:
+                start = j
+        self._early = {}
+        self._provisional = None
         if self.slots:
-            self.set_index(0)
-            if self.runner is not None:  # decode the whole series in the background
-                slots = list(self.slots)
+            self.set_index(start)
+            missing = len(self.slots) - len(self._frames)
+            if self.runner is not None and missing:  # decode the rest in the background
+                slots, done = list(self.slots), frozenset(self._frames)
                 job = self.runner.submit(
-                    lambda ctx: _fill(ctx, slots, 0), name="Decode series", lane="dimse"
+                    lambda ctx: _fill(ctx, slots, start, done),
+                    name="Decode series",
+                    lane="dimse",
                 )
                 self._fill_job = job.id
         else:
@@ -283,10 +332,6 @@ class ViewerWidget(QWidget):
         self.slice_label.setText(f"{index + 1} / {len(self.slots)}")
         self._request(index)
         self._display()
-        for k in range(1, PREFETCH + 1):
-            for j in (index + k, index - k):
-                if 0 <= j < len(self.slots) and self.runner is not None:
-                    self._request(j)
         if changed:
             self.frameChanged.emit(index)
 
@@ -311,6 +356,18 @@ class ViewerWidget(QWidget):
 
     @Slot(int, list)
     def _on_bridge_job_partials(self, job_id: int, items: list) -> None:
+        if job_id == self._open_job:
+            for path, k, entry in items:
+                self._early[(path, k)] = entry
+                if (
+                    self.series is None and self._provisional is None and isinstance(entry, Frame)
+                ):  # the first image, on screen before the scan ends
+                    self._provisional = (path, k)
+                    self.slots = [(path, k)]
+                    self._frames = {0: entry}
+                    self.index = -1
+                    self.set_index(0)
+            return
         if job_id != self._fill_job:
             return
         for slot, entry in items:
@@ -330,6 +387,7 @@ class ViewerWidget(QWidget):
             return
         kind, slot = what
         if kind == "scan":
+            self._open_job = None
             if isinstance(ev.result, ScanResult):
                 self._on_scan_done(ev.result)
             else:

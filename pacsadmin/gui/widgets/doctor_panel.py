@@ -148,7 +148,7 @@ class DoctorPanel(QWidget):
 
         # ---- contexts + transcript
         self.contexts_table = _table(CONTEXT_HEADERS, self)
-        for col, w in enumerate((40, 330, 230)):
+        for col, w in enumerate((40, 340, 290)):
             self.contexts_table.setColumnWidth(col, w)
         self.transcript_view = QPlainTextEdit(self)
         self.transcript_view.setReadOnly(True)

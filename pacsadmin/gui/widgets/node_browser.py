@@ -81,6 +81,7 @@ class NodeBrowser(QWidget):
             self.view.setColumnWidth(col, width)
         for col, width in ((3, 95), (4, 90), (5, 50), (6, 80)):
             self.view.setColumnWidth(col, width)
+        model.modelReset.connect(self._on_model_reset)
         self.view.doubleClicked.connect(self._on_view_double_clicked)
         self.view.selectionModel().selectionChanged.connect(self._on_selection_changed)
         self.view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
@@ -116,6 +117,15 @@ class NodeBrowser(QWidget):
             self.view.scrollTo(idx)
 
     # ------------------------------------------------------------------ slots
+    @Slot()
+    def _on_model_reset(self) -> None:
+        """Fit the short columns to what they hold (within limits)."""
+        for col in (COL_SITE, COL_NAME, COL_STATUS, 3, 4, 5):
+            self.view.resizeColumnToContents(col)
+            self.view.setColumnWidth(col, min(220, self.view.columnWidth(col) + 8))
+        # "1234 ms, 59 min ago" must fit even when the list was loaded before any echo
+        self.view.setColumnWidth(COL_STATUS, max(150, self.view.columnWidth(COL_STATUS)))
+
     @Slot(str)
     def _on_filter_edit_text_changed(self, text: str) -> None:
         self.proxy.set_filter_text(text)
