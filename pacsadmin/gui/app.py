@@ -218,6 +218,8 @@ class PacsAdminApp(QObject):
         self.node_browser.selectionChanged.connect(self._on_node_browser_selection_changed)
         self.doctor_panel.runRequested.connect(self._on_doctor_panel_run_requested)
         self.doctor_panel.cancelRequested.connect(self._on_doctor_panel_cancel_requested)
+        self.doctor_panel.transcriptExported.connect(self._on_doctor_panel_transcript_exported)
+        self.doctor_panel.exportFailed.connect(self._on_doctor_panel_export_failed)
         self.jobs_panel.cancelRequested.connect(self._on_jobs_panel_cancel_requested)
         self.audit_view.refreshRequested.connect(self._on_audit_view_refresh_requested)
         # timers: "3 min ago" moves on; the audit view reloads once per burst of jobs
@@ -530,6 +532,14 @@ class PacsAdminApp(QObject):
     def _on_doctor_panel_cancel_requested(self) -> None:
         if self._doctor_job is not None:
             self.runner.cancel(self._doctor_job)
+
+    @Slot(str)
+    def _on_doctor_panel_transcript_exported(self, path: str) -> None:
+        self.errors.info(f"Transcript saved to {path} (patient names and IDs redacted).")
+
+    @Slot(str)
+    def _on_doctor_panel_export_failed(self, message: str) -> None:
+        self.errors.present(message, user_action=True)
 
     @Slot(list)
     def _on_jobs_panel_cancel_requested(self, job_ids: list[int]) -> None:

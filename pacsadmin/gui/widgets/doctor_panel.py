@@ -65,6 +65,7 @@ class DoctorPanel(QWidget):
     runRequested = Signal(str, int, bool)  # target text, count, survey
     cancelRequested = Signal()
     transcriptExported = Signal(str)  # path
+    exportFailed = Signal(str)  # message
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -380,7 +381,10 @@ class DoctorPanel(QWidget):
             self, "Export transcript", f"transcript-{safe}.txt", "Text files (*.txt)"
         )
         if path:
-            self.export_transcript(path)
+            try:
+                self.export_transcript(path)
+            except OSError as exc:
+                self.exportFailed.emit(f"Cannot export the transcript to {path}: {exc}")
 
     def export_transcript(self, path: str) -> None:
         """Write the redacted transcript (raises OSError for the caller to present)."""
