@@ -73,9 +73,6 @@ def read_dataset(path: str | os.PathLike[str], *, pixels: bool = True) -> tuple[
                     kind="not-dicom",
                 ) from None
             notes.append("the file has no DICOM File Meta Information (an old ACR-NEMA file?)")
-        # touch every element now so a damaged header fails here, not later in the viewer
-        for _ in ds.iterall():
-            pass
     except ImageError:
         raise
     except FileNotFoundError:

@@ -11,6 +11,7 @@ import os
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -90,13 +91,16 @@ def _pixel_length(ds: object) -> int | None:
 
 def scan_file(path: str) -> InstanceInfo:
     """Read one file's header (Pixel Data deferred). Raises ImageError when unreadable."""
+    return read_info(path)[0]
+
+
+def read_info(path: str, *, full: bool = False) -> tuple[InstanceInfo, Any]:
+    """(InstanceInfo, dataset); ``full`` reads Pixel Data too (to decode it next)."""
     import pydicom
     from pydicom.errors import InvalidDicomError
 
     try:
-        ds = pydicom.dcmread(path, defer_size=1024)
-        for _ in ds.iterall():
-            pass
+        ds = pydicom.dcmread(path, defer_size=None if full else 1024)
     except InvalidDicomError:
         raise ImageError("this is not a DICOM file", kind="not-dicom") from None
     except OSError as exc:
@@ -124,7 +128,7 @@ def scan_file(path: str) -> InstanceInfo:
         if attrs.enhanced and int(frames) > 1:
             n = min(int(frames), len(ds.get("PerFrameFunctionalGroupsSequence") or ()))
             frame_positions = tuple(frame_attrs(ds, k).position for k in range(n))
-        return InstanceInfo(
+        info = InstanceInfo(
             path=path,
             study_uid=str(ds.get("StudyInstanceUID", "") or ""),
             series_uid=str(ds.get("SeriesInstanceUID", "") or ""),
@@ -145,6 +149,7 @@ def scan_file(path: str) -> InstanceInfo:
             has_pixels=has_pixels,
             frame_positions=frame_positions,
         )
+        return info, ds
     except FILE_ERRORS as exc:
         raise ImageError(f"the header cannot be read ({type(exc).__name__}: {exc})") from None
 
@@ -227,8 +232,13 @@ def scan(
     *,
     progress: Callable[[int, str], None] | None = None,
     cancelled: Callable[[], bool] | None = None,
+    on_file: Callable[[InstanceInfo, Any], None] | None = None,
 ) -> ScanResult:
-    """Scan files and folders into sorted series; unreadable files go to ``errors``."""
+    """Scan files and folders into sorted series; unreadable files go to ``errors``.
+
+    With ``on_file`` every file is read whole (Pixel Data included) and handed over with its
+    InstanceInfo as it is read, so a viewer can decode in the same pass (one read per file).
+    """
     groups: dict[str, list[InstanceInfo]] = defaultdict(list)
     result = ScanResult()
     expanded: list[str] = []
@@ -244,11 +254,13 @@ def scan(
         if cancelled is not None and cancelled():
             break
         try:
-            info = scan_file(path)
+            info, ds = read_info(path, full=on_file is not None)
         except ImageError as exc:
             result.errors.append((path, str(exc)))
         else:
             groups[info.series_uid or f"(no series UID) {path}"].append(info)
+            if on_file is not None:
+                on_file(info, ds)
         if progress is not None:
             progress(n, path)
     for uid, members in groups.items():
