@@ -29,8 +29,8 @@ def _window(text: str) -> tuple[float, float]:
         raise argparse.ArgumentTypeError(
             f"{text!r} is not CENTER,WIDTH (for example 40,400 or -600,1500)"
         ) from None
-    if width <= 0:
-        raise argparse.ArgumentTypeError("the window width must be above 0")
+    if width < 1:  # PS3.3 C.11.2.1.2.1: LINEAR needs a width of at least 1
+        raise argparse.ArgumentTypeError("the window width must be at least 1")
     return center, width
 
 

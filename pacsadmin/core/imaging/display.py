@@ -67,7 +67,7 @@ def auto_window(
         lo = float(m[min(np.searchsorted(cum, total * p_lo / 100.0, side="left"), len(m) - 1)])
         hi = float(m[min(np.searchsorted(cum, total * p_hi / 100.0, side="left"), len(m) - 1)])
         label = f"auto: {p_lo:g}-{p_hi:g} percentile"
-    width = max(hi - lo, 1.0)
+    width = max(hi - lo, 1e-6)  # LINEAR_EXACT: any width above 0 (PET SUV, float data)
     return Window(lo + width / 2, width, "LINEAR_EXACT", label, "auto")
 
 

@@ -69,6 +69,7 @@ def test_json_output(tmp_path, capsys):
         (["--preset", "kidney"], 2, "unknown preset"),
         (["--frame", "0"], 2, "frames are numbered from 1"),
         (["--window", "40"], 2, "is not CENTER,WIDTH"),
+        (["--window", "40,0.5"], 2, "at least 1"),
         (["--window", "40,400", "--auto"], 2, "not allowed with"),
     ],
 )
@@ -114,3 +115,12 @@ def test_subprocess_help_documents_frames_and_imports_no_qt(tmp_path):
         timeout=60,
     )
     assert "numbered from 1" in r.stdout
+
+
+def test_negative_center_with_equals_form(tmp_path):
+    out = tmp_path / "lung.png"
+    assert main(["render", sample("CT_small.dcm"), "-o", str(out), "--window=-600,1500"]) == 0
+    ds = pydicom.dcmread(sample("CT_small.dcm"))
+    hu = ds.pixel_array.astype(float) * float(ds.RescaleSlope) + float(ds.RescaleIntercept)
+    px = _png(out)[3]
+    assert (px[hu <= -1350.5] == 0).all() and (px[hu > 149.5] == 255).all()
