@@ -246,6 +246,56 @@ class Archive:
                 tmp.unlink()
         return result
 
+    def ingest_many(
+        self, items: list[tuple[Path, InstanceMeta, int]], *, source: str = ""
+    ) -> list[StoreResult | BaseException]:
+        """Like :meth:`ingest` for complete temp files ``(tmp, meta, size)``, in ONE writer
+        transaction (a savepoint per file, so one failure does not undo the others)."""
+
+        def step(con: sqlite3.Connection) -> list[tuple[StoreResult, str | None] | BaseException]:
+            out: list[tuple[StoreResult, str | None] | BaseException] = []
+            for tmp, m, size in items:
+                con.execute("SAVEPOINT one")
+                try:
+                    out.append(self._ingest_step(con, tmp, m, size, source))
+                    con.execute("RELEASE one")
+                except Exception as exc:
+                    con.execute("ROLLBACK TO one")
+                    con.execute("RELEASE one")
+                    out.append(exc)
+            return out
+
+        try:
+            if self.fsync:
+                for tmp, _, _ in items:
+                    fd = os.open(tmp, os.O_RDONLY)
+                    try:
+                        os.fsync(fd)
+                    finally:
+                        os.close(fd)
+            results = self.writer.call(step, 600)
+        except BaseException:
+            for tmp, _, _ in items:
+                with contextlib.suppress(OSError):
+                    tmp.unlink()
+            raise
+        final: list[StoreResult | BaseException] = []
+        for (tmp, _, _), r in zip(items, results, strict=True):
+            if isinstance(r, BaseException):
+                with contextlib.suppress(OSError):
+                    tmp.unlink()
+                final.append(r)
+                continue
+            res, old = r
+            if old is not None:
+                with contextlib.suppress(OSError):
+                    self.layout.resolve(old).unlink()
+            if res.outcome is StoreOutcome.DUPLICATE:
+                with contextlib.suppress(OSError):
+                    tmp.unlink()
+            final.append(res)
+        return final
+
     def _ingest_step(
         self, con: sqlite3.Connection, tmp: Path, m: InstanceMeta, size: int, source: str
     ) -> tuple[StoreResult, str | None]:

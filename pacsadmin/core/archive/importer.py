@@ -7,14 +7,16 @@ DICOMDIR Referenced File IDs are resolved and must stay inside the DICOMDIR's fo
 from __future__ import annotations
 
 import contextlib
+import io
 import os
+import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from pacsadmin.core.archive.archive import Archive, StoreOutcome, is_disk_full
-from pacsadmin.core.archive.meta import PARSE_ERRORS, NotIndexable, read_meta
+from pacsadmin.core.archive.meta import PARSE_ERRORS, InstanceMeta, NotIndexable, read_meta
 
 DICOMDIR_CLASS = "1.2.840.10008.1.3.10"
 
@@ -85,7 +87,7 @@ def _walk(paths: list[Path], report: ImportReport) -> Iterator[Path]:
                 dirnames.sort()
                 for name in sorted(filenames):
                     p = Path(dirpath) / name
-                    if name.upper() == "DICOMDIR" or _is_dicomdir(p):
+                    if name.upper() == "DICOMDIR":
                         continue  # the files it lists are in this walk anyway
                     yield p
         elif path.is_file():
@@ -116,35 +118,79 @@ def _reason(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
 
 
+BATCH = 64  # files per index transaction
+IN_MEMORY = 64 * 1024 * 1024  # smaller files are read once, parsed and written from memory
+
+
 def import_paths(archive: Archive, paths: list[Path], ctx: Any = None) -> ImportReport:
-    """Import every DICOM file under ``paths``; report progress and honour cancel."""
+    """Import every DICOM file under ``paths``; report progress and honour cancel.
+
+    Each file is read once (header parsed from the same bytes), written to a temp file in
+    the archive, and indexed in batches of ``BATCH`` per transaction."""
     from pydicom.errors import InvalidDicomError
 
     report = ImportReport()
     files = list(_walk([Path(p) for p in paths], report))
     total = len(files)
+    batch: list[tuple[Path, InstanceMeta, int]] = []
+    sources: list[Path] = []
+
+    def flush() -> None:
+        if not batch:
+            return
+        try:
+            results = archive.ingest_many(batch, source="import")
+        except Exception as exc:  # the whole transaction failed
+            results = [exc] * len(batch)
+        for src, res in zip(sources, results, strict=True):
+            if isinstance(res, BaseException):
+                report.errors.append((str(src), _reason(res)))
+            elif res.outcome is StoreOutcome.STORED:
+                report.stored += 1
+            elif res.outcome is StoreOutcome.DUPLICATE:
+                report.duplicates += 1
+            else:
+                report.overwritten += 1
+        batch.clear()
+        sources.clear()
+
     for n, f in enumerate(files):
         if ctx is not None:
             if ctx.cancelled:
                 report.cancelled = True
                 break
-            ctx.progress(n, total, str(f))
+            if n % 20 == 0:
+                ctx.progress(n, total, str(f))
         report.seen += 1
+        tmp: Path | None = None
         try:
-            meta = read_meta(f)
-            res = archive.add_file(f, meta=meta, source="import")
+            size = f.stat().st_size
+            if size <= IN_MEMORY:
+                data = f.read_bytes()
+                meta = read_meta(io.BytesIO(data))
+                tmp = archive.new_temp()
+                tmp.write_bytes(data)
+            else:
+                meta = read_meta(f)
+                tmp = archive.new_temp()
+                shutil.copyfile(f, tmp)
+                size = tmp.stat().st_size
         except (InvalidDicomError, NotIndexable, *PARSE_ERRORS) as exc:
+            if tmp is not None:
+                with contextlib.suppress(OSError):
+                    tmp.unlink()
+            if isinstance(exc, NotIndexable) and _is_dicomdir(f):
+                continue  # a DICOMDIR: its files are imported on their own
             report.errors.append((str(f), _reason(exc)))
             if is_disk_full(exc):  # every further file would fail the same way
                 report.errors.append(("", "import stopped: the disk is full"))
                 break
             continue
-        if res.outcome is StoreOutcome.STORED:
-            report.stored += 1
-        elif res.outcome is StoreOutcome.DUPLICATE:
-            report.duplicates += 1
-        else:
-            report.overwritten += 1
+        batch.append((tmp, meta, size))
+        sources.append(f)
+        if len(batch) >= BATCH:
+            flush()
+    flush()
     if ctx is not None:
         with contextlib.suppress(Exception):
             ctx.progress(report.seen, total, "done")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 # The exceptions a hostile or broken file can raise while parsing (RELIABILITY rule 3).
 PARSE_ERRORS: tuple[type[BaseException], ...] = (
@@ -158,7 +158,7 @@ class _LazyTags(dict):  # type: ignore[type-arg]
 _TAGS: dict[str, Any] = _LazyTags()
 
 
-def read_meta(path: Path) -> InstanceMeta:
+def read_meta(path: Path | BinaryIO) -> InstanceMeta:
     """Parse ``path``'s header.  Raises ``InvalidDicomError`` / PARSE_ERRORS / NotIndexable."""
     from pydicom import dcmread
 

@@ -297,3 +297,30 @@ def test_fast_header_path_matches_pydicom(monkeypatch):
         assert asdict(fast) == asdict(slow), name
         checked += 1
     assert checked >= 6
+
+
+def test_import_batches_and_one_failing_row(archive, tmp_path, monkeypatch):
+    from pacsadmin.core.archive import index as idx
+
+    d = tmp_path / "in"
+    bad = None
+    for i in range(70):
+        ds = make_ds(instance_number=i)
+        if i == 66:
+            bad = ds.SOPInstanceUID
+        write(ds, d / f"{i:03d}.dcm")
+    real = idx.insert_instance
+
+    def insert(con, m, **kw):
+        if m.sop_instance_uid == bad:
+            raise RuntimeError("row refused")
+        return real(con, m, **kw)
+
+    monkeypatch.setattr(idx, "insert_instance", insert)
+    rep = import_paths(archive, [d], null_context())
+    assert rep.stored == 69 and len(rep.errors) == 1
+    assert rep.errors[0][0].endswith("066.dcm") and "row refused" in rep.errors[0][1]
+    assert archive.counts()["instances"] == 69
+    assert len(list(archive.layout.iter_files())) == 69
+    assert not list(archive.layout.tmp_dir.iterdir())
+    assert archive.verify().ok

@@ -1,0 +1,262 @@
+"""The archive index: import speed and a big STUDY-level C-FIND (issue 3, speed).
+
+(a) ``index.import``: files/s of ``import_paths`` (header read, byte copy into the
+    archive, index row) over 2,000 small CT files, vs a bare
+    ``pydicom.dcmread(stop_before_pixels=True)`` loop over the same files.  Goal >= 0.7x.
+(b) ``index.find_first``: time to the first match of a STUDY-level C-FIND (all studies)
+    over 10,000 indexed studies, asked of ``pacsadmin serve`` by a pynetdicom SCU.
+    Goal < 0.1 s.
+(c) ``index.find_all``: time to the last match of the same query, vs Orthanc holding the
+    same studies and asked the same way, in the same run.  Goal: no slower than Orthanc.
+``PACSADMIN_BENCH_FILES`` / ``PACSADMIN_BENCH_STUDIES`` change the counts.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from common import Result
+
+NAME = "receive_index"
+N_FILES = int(os.environ.get("PACSADMIN_BENCH_FILES", "2000"))
+N_STUDIES = int(os.environ.get("PACSADMIN_BENCH_STUDIES", "10000"))
+ENV = {**os.environ, "TCP_NODELAY": "1"}
+
+
+def _make(folder: Path, n: int, *, one_study: bool) -> None:
+    import numpy as np
+    from pydicom.dataset import Dataset, FileMetaDataset
+    from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, generate_uid
+
+    folder.mkdir(parents=True, exist_ok=True)
+    pixels = np.zeros((64, 64), dtype=np.uint16).tobytes()
+    study = generate_uid()
+    for i in range(n):
+        ds = Dataset()
+        ds.SOPClassUID = CTImageStorage
+        ds.SOPInstanceUID = generate_uid()
+        ds.StudyInstanceUID = study if one_study else generate_uid()
+        ds.SeriesInstanceUID = generate_uid()
+        ds.PatientName = f"BENCH^{i % 500}"
+        ds.PatientID = f"B{i % 500}"
+        ds.StudyDate = f"2024{1 + i % 12:02d}{1 + i % 28:02d}"
+        ds.StudyTime = "120000"
+        ds.AccessionNumber = f"A{i}"
+        ds.StudyDescription = "BENCHMARK"
+        ds.Modality = "CT"
+        ds.InstanceNumber = 1
+        ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME2"
+        ds.Rows = ds.Columns = 64
+        ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 12, 11, 0
+        ds.PixelData = pixels
+        ds.file_meta = FileMetaDataset()
+        ds.file_meta.MediaStorageSOPClassUID = ds.SOPClassUID
+        ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
+        ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+        ds.save_as(folder / f"{i:05d}.dcm", enforce_file_format=True)
+
+
+def _import(work: Path) -> tuple[float, float]:
+    from pydicom import dcmread
+
+    from pacsadmin.core.archive import Archive
+    from pacsadmin.core.archive.importer import import_paths
+
+    src = work / "import"
+    _make(src, N_FILES, one_study=True)
+    files = sorted(src.iterdir())
+    for f in files:  # warm the page cache for both
+        f.read_bytes()
+    t0 = time.perf_counter()
+    for f in files:
+        dcmread(f, stop_before_pixels=True)
+    bare = N_FILES / (time.perf_counter() - t0)
+    archive = Archive(work / "import-archive")
+    try:
+        t0 = time.perf_counter()
+        rep = import_paths(archive, [src])
+        ours = N_FILES / (time.perf_counter() - t0)
+    finally:
+        archive.close()
+    if rep.stored != N_FILES:
+        raise RuntimeError(f"imported {rep.stored} of {N_FILES}: {rep.errors[:3]}")
+    return ours, bare
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _wait(port: int, proc: subprocess.Popen, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError("server did not listen")
+
+
+def _find(port: int, aet: str) -> tuple[float, float, int]:
+    """(first match s, all matches s, count) of a STUDY-level C-FIND for every study."""
+    from pydicom.dataset import Dataset
+    from pynetdicom import AE
+    from pynetdicom.sop_class import StudyRootQueryRetrieveInformationModelFind as FIND
+
+    from pacsadmin.core.logs import quiet_pynetdicom
+
+    quiet_pynetdicom()
+    ae = AE("BENCHFIND")
+    ae.add_requested_context(FIND)
+    ae.acse_timeout = ae.dimse_timeout = ae.network_timeout = 120
+    q = Dataset()
+    q.QueryRetrieveLevel = "STUDY"
+    for kw in (
+        "PatientName",
+        "PatientID",
+        "StudyDate",
+        "StudyInstanceUID",
+        "AccessionNumber",
+        "StudyDescription",
+    ):
+        setattr(q, kw, "")
+    assoc = ae.associate("127.0.0.1", port, ae_title=aet)
+    if not assoc.is_established:
+        raise RuntimeError(f"association with {aet} failed")
+    try:
+        t0 = time.perf_counter()
+        first, n = None, 0
+        for status, _ident in assoc.send_c_find(q, FIND):
+            if status and status.Status in (0xFF00, 0xFF01):
+                n += 1
+                if first is None:
+                    first = time.perf_counter() - t0
+        total = time.perf_counter() - t0
+    finally:
+        assoc.release()
+    return first or total, total, n
+
+
+def _query(work: Path) -> tuple[float, float, float | None, str]:
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    studies = work / "studies"
+    _make(studies, N_STUDIES, one_study=False)
+    home = work / "home"
+    imp = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pacsadmin",
+            "--config-dir",
+            str(home),
+            "archive",
+            "import",
+            str(studies),
+        ],
+        capture_output=True,
+        timeout=1800,
+    )
+    if imp.returncode != 0:
+        raise RuntimeError(imp.stderr.decode(errors="replace")[-500:])
+    port = _free_port()
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "pacsadmin",
+            "--config-dir",
+            str(home),
+            "serve",
+            "--aet",
+            "BENCH",
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--workers",
+            "1",
+        ],
+        env=ENV,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        _wait(port, proc)
+        _find(port, "BENCH")  # warm-up
+        first, total, n = _find(port, "BENCH")
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(30)
+    if n != N_STUDIES:
+        raise RuntimeError(f"C-FIND returned {n} of {N_STUDIES} studies")
+    orthanc_total, note = None, ""
+    try:
+        from tests.peers import PeerUnavailable, orthanc_rest, start_orthanc
+
+        try:
+            with start_orthanc(
+                work / "orthanc", modalities={"bench": ("BENCHFIND", "127.0.0.1", 1)}
+            ) as o:
+                for f in sorted(studies.iterdir()):
+                    orthanc_rest(o, "POST", "/instances", f.read_bytes())
+                _find(o.port, o.aet)
+                o_first, orthanc_total, on = _find(o.port, o.aet)
+                note = f"Orthanc first match {o_first:.3f} s, {on} matches"
+        except PeerUnavailable as exc:
+            note = f"no Orthanc reference: {exc}"
+    except ImportError as exc:
+        note = f"no Orthanc reference: {exc}"
+    return first, total, orthanc_total, note
+
+
+def run() -> list[Result]:
+    work = Path(tempfile.mkdtemp(prefix="bench-index-"))
+    try:
+        ours, bare = _import(work)
+        first, total, orthanc_total, note = _query(work)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return [
+        Result(
+            "index.import",
+            ours,
+            "files/s",
+            bare,
+            "dcmread loop",
+            ">= 0.7x",
+            ours >= 0.7 * bare,
+            f"{N_FILES} CT 64x64",
+        ),
+        Result(
+            "index.find_first", first, "s", None, "", "< 0.1 s", first < 0.1, f"{N_STUDIES} studies"
+        ),
+        Result(
+            "index.find_all",
+            total,
+            "s",
+            orthanc_total,
+            "Orthanc",
+            "<= Orthanc" if orthanc_total else "",
+            None if orthanc_total is None else total <= orthanc_total,
+            note,
+        ),
+    ]
+
+
+if __name__ == "__main__":
+    for r in run():
+        print(r.line())
