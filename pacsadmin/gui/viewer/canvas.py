@@ -18,6 +18,14 @@ from pacsadmin.core.imaging.display import DisplayBuffer
 from pacsadmin.core.imaging.render import Frame
 
 
+def dataclasses_replace_voi(frame: Frame, voi) -> Frame:
+    import dataclasses
+
+    if voi is None or frame.pipeline.is_color:
+        return frame
+    return dataclasses.replace(frame, pipeline=frame.pipeline.with_voi(voi))
+
+
 class _ViewBox(pg.ViewBox):
     windowDrag = Signal(float, float)
     scroll = Signal(int)
@@ -61,7 +69,10 @@ class ImageCanvas(pg.GraphicsView):
         self.setCentralItem(self.vb)
         self.item = pg.ImageItem(axisOrder="row-major")
         self.vb.addItem(self.item)
-        self.frame: Frame | None = None
+        self.frame: Frame | None = None  # as shown: rotated/flipped views of the arrays
+        self.source_frame: Frame | None = None  # as stored in the file
+        self.rot = 0  # quarter turns clockwise
+        self.flip = False  # left-right, applied before the rotation
         self._voi = None
         self._buffer: DisplayBuffer | None = None
         self._buffer_key: tuple | None = None
@@ -72,7 +83,19 @@ class ImageCanvas(pg.GraphicsView):
         self.scene().sigMouseMoved.connect(self._on_scene_mouse_moved)
 
     # -- frames and W/L ------------------------------------------------------------------
+    def _oriented(self, a: np.ndarray | None) -> np.ndarray | None:
+        if a is None:
+            return None
+        b = a[:, ::-1] if self.flip else a
+        return np.rot90(b, -self.rot) if self.rot else b  # views: no copy
+
     def show_frame(self, frame: Frame, *, keep_view: bool = True) -> None:
+        import dataclasses
+
+        self.source_frame = frame
+        frame = dataclasses.replace(
+            frame, stored=self._oriented(frame.stored), rgb8=self._oriented(frame.rgb8)
+        )
         first = self.frame is None or self.frame.stored.shape[:2] != frame.stored.shape[:2]
         self.frame = frame
         self._voi = frame.pipeline.voi
@@ -96,6 +119,29 @@ class ImageCanvas(pg.GraphicsView):
         if self.frame is not None:
             rows, cols = self.frame.stored.shape[:2]
             self.vb.setRange(QRectF(0, 0, cols, rows), padding=0)
+
+    def set_orientation(self, rot: int, flip: bool) -> None:
+        """Quarter turns clockwise and a left-right flip (display only)."""
+        self.rot, self.flip = rot % 4, flip
+        if self.source_frame is not None:
+            self.show_frame(dataclasses_replace_voi(self.source_frame, self._voi), keep_view=False)
+
+    def to_source(self, r: float, c: float, *, continuous: bool = False) -> tuple[float, float]:
+        """Map a (row, col) on screen to the stored image: pixel indices, or continuous
+        coordinates (pixel edges) for measurements."""
+        assert self.source_frame is not None
+        h, w = self.source_frame.stored.shape[:2]
+        one = 0 if continuous else 1
+        k = self.rot
+        if k == 1:
+            r, c = h - one - c, r
+        elif k == 2:
+            r, c = h - one - r, w - one - c
+        elif k == 3:
+            r, c = c, w - one - r
+        if self.flip:
+            c = w - one - c
+        return r, c
 
     def zoom(self) -> float:
         """Screen pixels per image pixel."""
@@ -170,6 +216,7 @@ class ImageCanvas(pg.GraphicsView):
         rows, cols = self.frame.stored.shape[:2]
         r, c = int(np.floor(p.y())), int(np.floor(p.x()))
         if 0 <= r < rows and 0 <= c < cols:
-            self.hover.emit(r, c)
+            sr, sc = self.to_source(r, c)
+            self.hover.emit(int(sr), int(sc))
         else:
             self.hover.emit(-1, -1)

@@ -20,10 +20,18 @@ _PEN = pg.mkPen((255, 210, 60), width=2)
 class MeasureTools(QObject):
     result = Signal(str)
 
-    def __init__(self, vb: pg.ViewBox, frame: Callable[[], Frame | None]) -> None:
+    def __init__(
+        self,
+        vb: pg.ViewBox,
+        frame: Callable[[], Frame | None],
+        source: Callable[[], Frame | None] | None = None,
+        to_source: Callable[..., tuple[float, float]] | None = None,
+    ) -> None:
         super().__init__(vb)
         self.vb = vb
-        self._frame = frame
+        self._frame = frame  # as shown (rotated/flipped views)
+        self._source = source or frame  # as stored (for spacing along rows/columns)
+        self._to_source = to_source
         self.rois: list[pg.ROI] = []
 
     def add(self, kind: str) -> pg.ROI | None:
@@ -63,7 +71,11 @@ class MeasureTools(QObject):
             return ""
         if roi.kind == "line":
             p0, p1 = (roi.mapToParent(h.pos()) for h in roi.getHandles()[:2])
-            return "Distance " + distance(frame, (p0.y(), p0.x()), (p1.y(), p1.x()))
+            a, b = (p0.y(), p0.x()), (p1.y(), p1.x())
+            if self._to_source is not None:
+                a = self._to_source(*a, continuous=True)
+                b = self._to_source(*b, continuous=True)
+            return "Distance " + distance(self._source() or frame, a, b)
         pos, size = roi.pos(), roi.size()
         box = (pos.y(), pos.x(), pos.y() + size.y(), pos.x() + size.x())
         shape = frame.stored.shape[:2]

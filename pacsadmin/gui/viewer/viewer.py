@@ -147,6 +147,8 @@ class ViewerWidget(QWidget):
         self.wl_mode_box = QCheckBox("Left-drag W/L", self)
         self.fit_button = QPushButton("Fit", self)
         self.one_button = QPushButton("1:1", self)
+        self.rotate_button = QPushButton("Rotate ⟳", self)
+        self.flip_button = QPushButton("Flip ↔", self)
         self.roi_combo = QComboBox(self)
         for text, kind in (
             ("Measure…", None),
@@ -233,7 +235,14 @@ class ViewerWidget(QWidget):
         self.annot_box.toggled.connect(self._on_annot_box_toggled)
         self.canvas.vb.sigRangeChanged.connect(self._on_canvas_range_changed)
         self.setAcceptDrops(True)
-        self.measure = MeasureTools(self.canvas.vb, self.current_frame)
+        self.measure = MeasureTools(
+            self.canvas.vb,
+            lambda: self.canvas.frame,
+            self.current_frame,
+            self.canvas.to_source,
+        )
+        self.rotate_button.clicked.connect(self._on_rotate_button_clicked)
+        self.flip_button.clicked.connect(self._on_flip_button_clicked)
         self.measure.result.connect(self.measure_label.setText)
         self.roi_combo.activated.connect(self._on_roi_combo_activated)
         self.cine_button.toggled.connect(self._on_cine_button_toggled)
@@ -542,6 +551,14 @@ class ViewerWidget(QWidget):
                 "user",
             )
         )
+
+    @Slot()
+    def _on_rotate_button_clicked(self) -> None:
+        self.canvas.set_orientation(self.canvas.rot + 1, self.canvas.flip)
+
+    @Slot()
+    def _on_flip_button_clicked(self) -> None:
+        self.canvas.set_orientation(self.canvas.rot, not self.canvas.flip)
 
     @Slot(int)
     def _on_roi_combo_activated(self, i: int) -> None:

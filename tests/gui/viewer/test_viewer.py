@@ -229,3 +229,36 @@ def test_roi_and_distance_measurements(viewer, tmp_path):
     assert viewer.measure_label.text() == "Distance 25.0 mm"
     viewer.roi_combo.activated.emit(viewer.roi_combo.findData("clear"))
     assert viewer.measure.rois == [] and viewer.measure_label.text() == ""
+
+
+def test_rotate_and_flip_keep_probe_and_distances_right(viewer, tmp_path, qtbot):
+    import pydicom
+
+    path = ct_series(tmp_path, n=1)[0]
+    ds = pydicom.dcmread(path)
+    ds.PixelSpacing = [0.5, 0.25]  # rows 0.5 mm apart, columns 0.25 mm apart
+    ds.save_as(path)
+    viewer.open_paths([path])
+    frame = viewer.current_frame()
+    viewer.rotate_button.click()  # 90 degrees clockwise
+    shown = viewer.canvas.frame.stored
+    assert np.array_equal(shown, np.rot90(frame.stored, -1))
+    # screen (row, col) -> stored pixel
+    h = frame.stored.shape[0]
+    assert viewer.canvas.to_source(0, 0) == (h - 1, 0)
+    assert viewer.canvas.to_source(5, 7) == (h - 1 - 7, 5)
+    # a vertical line on screen runs along a stored row: 40 columns x 0.25 mm
+    line = viewer.measure.add("line")
+    line.movePoint(line.getHandles()[0], (10, 0), finish=True)
+    line.movePoint(line.getHandles()[1], (10, 40), finish=True)
+    assert viewer.measure_label.text() == "Distance 10.0 mm"
+    viewer.flip_button.click()
+    assert np.array_equal(viewer.canvas.frame.stored, np.rot90(frame.stored[:, ::-1], -1))
+    r, c = viewer.canvas.to_source(3, 4)
+    assert viewer.canvas.frame.stored[3, 4] == frame.stored[int(r), int(c)]
+    # the probe reports the stored pixel under the cursor, whatever the orientation
+    vp, center = _center(viewer)
+    hover(vp, center)
+    text = viewer.probe_label.text()
+    row, col = (int(v) for v in text.split(":")[0].replace("row ", "").split(", col "))
+    assert f"stored {int(frame.stored[row, col])}," in text
