@@ -352,7 +352,6 @@ class LocalScp:
         nodes: NodeDirectory | None = None,
         listener: Listener | None = None,
         keep_transcripts: int = 50,
-        local_ae_for_moves: Any = None,
     ) -> None:
         self.archive = archive
         self.config = config
@@ -426,21 +425,29 @@ class LocalScp:
             (evt.EVT_DIMSE_RECV, self._tx("_on_dimse_recv")),
         ]
         sc = _server_class(cfg.reuse_port)
-        if sc is None:
-            self._server = ae.start_server((cfg.bind, cfg.port), block=False, evt_handlers=handlers)
-        else:  # start_server(block=False) with our server class (SO_REUSEPORT)
-            server = ae.make_server((cfg.bind, cfg.port), evt_handlers=handlers, server_class=sc)
-            threading.Thread(
-                target=server.serve_forever, name="pacsadmin-scp-server", daemon=True
-            ).start()
-            ae._servers.append(server)
-            self._server = server
+        try:
+            if sc is None:
+                self._server = ae.start_server(
+                    (cfg.bind, cfg.port), block=False, evt_handlers=handlers
+                )
+            else:  # start_server(block=False) with our server class (SO_REUSEPORT)
+                server = ae.make_server(
+                    (cfg.bind, cfg.port), evt_handlers=handlers, server_class=sc
+                )
+                threading.Thread(
+                    target=server.serve_forever, name="pacsadmin-scp-server", daemon=True
+                ).start()
+                ae._servers.append(server)
+                self._server = server
+        except BaseException:  # the port is taken, say
+            _uninstall_receive_to_archive()
+            raise
         self.ae = ae
         log.info(
             "SCP %s listening on %s:%d (whitelist %s)",
             cfg.ae_title,
             cfg.bind or "*",
-            cfg.port,
+            self.port,
             "on" if cfg.whitelist else "off",
         )
         return self

@@ -479,3 +479,17 @@ def test_disk_full_while_receiving_answers_a700(archive, start_scp, monkeypatch)
     assert archive.counts()["instances"] == 1
     assert len(list(archive.layout.iter_files())) == 1
     assert not list(archive.layout.tmp_dir.iterdir())
+
+
+def test_port_in_use_is_an_error_and_leaves_pynetdicom_as_it_was(archive):
+    from pynetdicom import _config
+
+    before = _config.STORE_RECV_CHUNKED_DATASET
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        taken = s.getsockname()[1]
+        scp = LocalScp(archive, ScpConfig(ae_title=AET, port=taken, bind="127.0.0.1"))
+        with pytest.raises(OSError):
+            scp.start()
+    assert _config.STORE_RECV_CHUNKED_DATASET == before
