@@ -66,7 +66,8 @@ def register(sub: Any) -> None:
     voi.add_argument(
         "--preset",
         metavar="NAME",
-        help="a window preset: brain, subdural, stroke, lung, mediastinum, abdomen, liver, bone",
+        help="a window preset: brain, subdural, stroke, lung, mediastinum, abdomen, liver, "
+        "bone, or one of yours (presets.json in the app folder)",
     )
     voi.add_argument(
         "--auto",
@@ -89,13 +90,16 @@ def run_render(args: argparse.Namespace, ctx: Any) -> int:
     from pacsadmin.core.imaging.errors import ImageError
     from pacsadmin.core.imaging.luts import Window
     from pacsadmin.core.imaging.png import write_png
-    from pacsadmin.core.imaging.presets import find_preset
+    from pacsadmin.core.imaging.presets import find_preset, load_user_presets
     from pacsadmin.core.imaging.render import open_frame, render_frame
 
     preset = None
     if args.preset:
+        user, problems = load_user_presets(ctx.paths.home / "presets.json")
+        for problem in problems:
+            print(f"pacsadmin render: {problem}", file=sys.stderr)
         try:
-            preset = find_preset(args.preset)
+            preset = find_preset(args.preset, user)
         except ImageError as exc:
             raise UsageError(str(exc)) from None
     try:

@@ -1,12 +1,21 @@
 """Window/level presets per modality, in modality units (HU for CT).
 
-Values follow common radiology practice (Radiopaedia "Windowing (CT)"); users add their own
-through settings.  ``window_for`` returns a :class:`~pacsadmin.core.imaging.luts.Window`.
+Built-in values follow common radiology practice (Radiopaedia "Windowing (CT)").  User
+presets live in ``presets.json`` in the app folder (``AppPaths.home``)::
+
+    {"schema_version": 1,
+     "presets": [{"name": "temporal bone", "center": 700, "width": 4000, "modality": "CT"}]}
+
+A bad entry is skipped with a reason; the file is written atomically.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+import os
+import tempfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
 
 from pacsadmin.core.imaging.errors import ImageError
 from pacsadmin.core.imaging.luts import Window
@@ -19,9 +28,11 @@ class Preset:
     width: float
     modality: str = "CT"
     label: str = ""
+    function: str = "LINEAR"
+    user: bool = False
 
     def window(self) -> Window:
-        return Window(self.center, self.width, "LINEAR", self.label or self.name, "preset")
+        return Window(self.center, self.width, self.function, self.label or self.name, "preset")
 
 
 PRESETS: tuple[Preset, ...] = (
@@ -36,15 +47,75 @@ PRESETS: tuple[Preset, ...] = (
 )
 
 
-def presets_for(modality: str | None) -> tuple[Preset, ...]:
-    """Presets that make sense for ``modality`` (all CT presets are in HU)."""
-    return tuple(p for p in PRESETS if p.modality == (modality or "").upper())
+SCHEMA_VERSION = 1
 
 
-def find_preset(name: str) -> Preset:
+def presets_for(modality: str | None, user: tuple[Preset, ...] = ()) -> tuple[Preset, ...]:
+    """Presets that make sense for ``modality`` (built-in first, then the user's)."""
+    key = (modality or "").upper()
+    return tuple(p for p in (*PRESETS, *user) if p.modality == key or p.modality == "*")
+
+
+def find_preset(name: str, user: tuple[Preset, ...] = ()) -> Preset:
     key = name.strip().lower()
-    for p in PRESETS:
+    for p in (*user, *PRESETS):  # a user preset may redefine a built-in name
         if p.name == key:
             return p
-    names = ", ".join(p.name for p in PRESETS)
+    names = ", ".join(p.name for p in (*PRESETS, *user))
     raise ImageError(f"unknown preset {name!r}; choose one of: {names}", kind="preset")
+
+
+def load_user_presets(path: str | os.PathLike[str]) -> tuple[tuple[Preset, ...], list[str]]:
+    """(presets, problems): a missing file is no presets; bad entries are skipped."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return (), []
+    except (OSError, ValueError) as exc:
+        return (), [f"{path}: cannot be read ({exc})"]
+    if not isinstance(data, dict) or not isinstance(data.get("presets"), list):
+        return (), [f"{path}: no 'presets' list"]
+    out: list[Preset] = []
+    problems: list[str] = []
+    for i, item in enumerate(data["presets"], 1):
+        try:
+            p = Preset(
+                name=str(item["name"]).strip().lower(),
+                center=float(item["center"]),
+                width=float(item["width"]),
+                modality=str(item.get("modality", "CT")).strip().upper() or "*",
+                label=str(item.get("label", "") or item["name"]),
+                function=str(item.get("function", "LINEAR")).strip().upper(),
+                user=True,
+            )
+            if not p.name:
+                raise ValueError("empty name")
+            p.window()  # validates width and function
+        except (KeyError, TypeError, ValueError, ImageError) as exc:
+            problems.append(f"{path}: preset {i} skipped ({exc})")
+            continue
+        out.append(p)
+    return tuple(out), problems
+
+
+def save_user_presets(path: str | os.PathLike[str], presets: tuple[Preset, ...]) -> None:
+    """Write atomically (temp file in the same folder, then ``os.replace``)."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    body = {
+        "schema_version": SCHEMA_VERSION,
+        "presets": [{k: v for k, v in asdict(p).items() if k != "user"} for p in presets if p.user],
+    }
+    fd, tmp = tempfile.mkstemp(prefix=".presets-", suffix=".json", dir=target.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(body, fh, indent=2)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise

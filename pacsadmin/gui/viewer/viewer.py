@@ -32,7 +32,12 @@ from pacsadmin.core.imaging.errors import ImageError
 from pacsadmin.core.imaging.geometry import read_geometry
 from pacsadmin.core.imaging.loader import FILE_ERRORS, LoadedImage, load_image, preamble_note
 from pacsadmin.core.imaging.luts import LookupTable, Window
-from pacsadmin.core.imaging.presets import presets_for
+from pacsadmin.core.imaging.presets import (
+    Preset,
+    load_user_presets,
+    presets_for,
+    save_user_presets,
+)
 from pacsadmin.core.imaging.render import Frame, open_frame, probe
 from pacsadmin.core.imaging.series import ScanResult, Series, qc, scan
 from pacsadmin.gui.text import one_line, plain_label
@@ -110,9 +115,21 @@ class ViewerWidget(QWidget):
     frameChanged = Signal(int)  # 0-based slot index
     windowChanged = Signal(object)  # the Window/LookupTable now applied
 
-    def __init__(self, parent=None, *, runner: Any = None, bridge: Any = None) -> None:
+    def __init__(
+        self,
+        parent=None,
+        *,
+        runner: Any = None,
+        bridge: Any = None,
+        presets_path: str | os.PathLike[str] | None = None,
+    ) -> None:
         super().__init__(parent)
         self.runner, self.bridge = runner, bridge
+        self.presets_path = presets_path
+        self.user_presets: tuple[Preset, ...] = ()
+        self.preset_problems: list[str] = []
+        if presets_path is not None:
+            self.user_presets, self.preset_problems = load_user_presets(presets_path)
         self.series: Series | None = None
         self.slots: list[tuple[str, int]] = []  # (path, frame index)
         self.index = -1
@@ -502,10 +519,12 @@ class ViewerWidget(QWidget):
                     text = f"File VOI LUT {label}"
                 self.voi_combo.addItem(one_line(text, 60), v)
             modality = str(frame.image.ds.get("Modality", "") or "")
-            for p in presets_for(modality):
+            for p in presets_for(modality, self.user_presets):
                 self.voi_combo.addItem(f"{p.label}: C {p.center:g} W {p.width:g}", p.window())
             self.voi_combo.addItem("Auto: min/max", "auto")
             self.voi_combo.addItem("Auto: 1-99 percentile", "auto-pct")
+            if self.presets_path is not None:
+                self.voi_combo.addItem("Save this window as a preset…", "save")
         self.voi_combo.setCurrentIndex(0)
         self.voi_combo.blockSignals(False)
 
@@ -522,6 +541,28 @@ class ViewerWidget(QWidget):
         self._update_labels()
         self.histogram.show_window(voi)
         self.windowChanged.emit(voi)
+
+    def save_preset(self, name: str) -> Preset | None:
+        """Save the window on screen as a user preset for this modality."""
+        frame = self.current_frame()
+        voi = self._current_voi()
+        if frame is None or not isinstance(voi, Window) or self.presets_path is None:
+            return None
+        modality = str(frame.image.ds.get("Modality", "") or "*").upper()
+        preset = Preset(
+            name.strip().lower(),
+            voi.center,
+            voi.width,
+            modality,
+            name.strip(),
+            "LINEAR" if voi.function == "LINEAR_EXACT" else voi.function,
+            True,
+        )
+        keep = tuple(p for p in self.user_presets if p.name != preset.name)
+        self.user_presets = (*keep, preset)
+        save_user_presets(self.presets_path, self.user_presets)
+        self._fill_voi_combo(frame)
+        return preset
 
     def apply_auto(self, percentile: bool = False) -> None:
         frame = self.current_frame()
@@ -620,6 +661,12 @@ class ViewerWidget(QWidget):
             self.apply_auto(False)
         elif data == "auto-pct":
             self.apply_auto(True)
+        elif data == "save":
+            from PySide6.QtWidgets import QInputDialog
+
+            name, ok = QInputDialog.getText(self, "Save window preset", "Preset name:")
+            if ok and name.strip():
+                self.save_preset(name)
         elif isinstance(data, Window | LookupTable):
             self.set_voi(data)
 

@@ -262,3 +262,22 @@ def test_rotate_and_flip_keep_probe_and_distances_right(viewer, tmp_path, qtbot)
     text = viewer.probe_label.text()
     row, col = (int(v) for v in text.split(":")[0].replace("row ", "").split(", col "))
     assert f"stored {int(frame.stored[row, col])}," in text
+
+
+def test_user_presets_saved_and_offered(qtbot, tmp_path):
+    from pacsadmin.core.imaging.presets import load_user_presets
+
+    path = tmp_path / "presets.json"
+    v = ViewerWidget(presets_path=path)
+    qtbot.addWidget(v)
+    (tmp_path / "s").mkdir()
+    ct_series(tmp_path / "s", n=1)
+    v.open_paths([str(tmp_path / "s")])
+    v.set_voi(Window(700, 4000))
+    assert v.save_preset("Temporal bone").name == "temporal bone"
+    assert [p.center for p in load_user_presets(path)[0]] == [700]
+    texts = [v.voi_combo.itemText(i) for i in range(v.voi_combo.count())]
+    assert "Temporal bone: C 700 W 4000" in texts
+    v2 = ViewerWidget(presets_path=path)  # a new viewer reads them back
+    qtbot.addWidget(v2)
+    assert v2.user_presets[0].label == "Temporal bone"

@@ -112,3 +112,41 @@ def test_png_round_trip():
     assert (w, h, ct) == (4, 3, 2) and np.array_equal(px, rgb)
     with pytest.raises(ValueError):
         encode_png(gray.astype(np.uint16))
+
+
+def test_user_presets_round_trip_and_bad_entries(tmp_path):
+    import json
+
+    from pacsadmin.core.imaging.presets import Preset, load_user_presets, save_user_presets
+
+    path = tmp_path / "presets.json"
+    assert load_user_presets(path) == ((), [])
+    mine = (
+        Preset("temporal bone", 700, 4000, "CT", "Temporal bone", user=True),
+        Preset("t1 brain", 500, 900, "MR", "", "SIGMOID", user=True),
+    )
+    save_user_presets(path, mine)
+    loaded, problems = load_user_presets(path)
+    assert problems == [] and [p.name for p in loaded] == ["temporal bone", "t1 brain"]
+    assert loaded[1].window() == Window(500, 900, "SIGMOID", "t1 brain", "preset")
+    assert [p.name for p in presets_for("MR", loaded)] == ["t1 brain"]
+    assert find_preset("Temporal Bone", loaded).center == 700
+    data = json.loads(path.read_text())
+    data["presets"].append({"name": "bad", "center": 1, "width": 0})
+    data["presets"].append({"center": 1})
+    path.write_text(json.dumps(data))
+    loaded, problems = load_user_presets(path)
+    assert len(loaded) == 2 and len(problems) == 2 and "preset 3 skipped" in problems[0]
+    path.write_text("{not json")
+    assert load_user_presets(path)[0] == () and "cannot be read" in load_user_presets(path)[1][0]
+
+
+def test_cli_finds_user_presets(tmp_path, pacs_home):
+    from pacsadmin.cli.main import main
+    from pacsadmin.core.imaging.presets import Preset, save_user_presets
+
+    from .conftest import sample
+
+    save_user_presets(pacs_home / "presets.json", (Preset("wide", 0, 4000, "CT", user=True),))
+    out = tmp_path / "w.png"
+    assert main(["render", sample("CT_small.dcm"), "-o", str(out), "--preset", "wide"]) == 0
