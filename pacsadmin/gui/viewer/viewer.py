@@ -17,20 +17,18 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QHBoxLayout,
-    QPushButton,
     QSlider,
     QSpinBox,
     QSplitter,
     QStackedWidget,
     QTabWidget,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
 
 from pacsadmin.core.imaging.display import auto_window
 from pacsadmin.core.imaging.errors import ImageError
-from pacsadmin.core.imaging.geometry import read_geometry
-from pacsadmin.core.imaging.loader import FILE_ERRORS, LoadedImage, load_image, preamble_note
 from pacsadmin.core.imaging.luts import LookupTable, Window
 from pacsadmin.core.imaging.presets import (
     Preset,
@@ -38,77 +36,22 @@ from pacsadmin.core.imaging.presets import (
     presets_for,
     save_user_presets,
 )
-from pacsadmin.core.imaging.render import Frame, open_frame, probe
+from pacsadmin.core.imaging.render import Frame, probe
 from pacsadmin.core.imaging.series import ScanResult, Series, qc, scan
 from pacsadmin.gui.text import one_line, plain_label
 from pacsadmin.gui.viewer.annotations import CornerAnnotations
 from pacsadmin.gui.viewer.canvas import ImageCanvas
 from pacsadmin.gui.viewer.histogram import HistogramView
+from pacsadmin.gui.viewer.loading import fill, load, open_job
 from pacsadmin.gui.viewer.measure_tools import MeasureTools
 from pacsadmin.gui.viewer.panels import PipelineInspector, SeriesQcPanel
 
 
-def _load(path: str, index: int, image: LoadedImage | None = None) -> Frame:
-    """Decode one frame (runs on a worker thread or synchronously)."""
-    frame = open_frame(image if image is not None else path, index)
-    if frame.image.geometry.frames == 1:  # keep only the decoded values in memory
-        del frame.image.ds.PixelData
-    return frame
-
-
-def _fill(ctx: Any, slots: list[tuple[str, int]], start: int, skip: frozenset[int]) -> int:
-    """The background job: decode every slot not in ``skip``, nearest to ``start`` first;
-    report each ``(slot, Frame | message)``.  One bad file never stops it (rule 3)."""
-    order = sorted(
-        (j for j in range(len(slots)) if j not in skip), key=lambda j: (abs(j - start), j)
-    )
-    images: dict[str, LoadedImage] = {}  # multi-frame files are read once
-    multi = _multi(slots)
-    for n, j in enumerate(order):
-        if ctx.cancelled:
-            break
-        path, k = slots[j]
-        try:
-            image = images.get(path)
-            if image is None and path in multi:
-                image = images[path] = load_image(path)
-            ctx.report((j, _load(path, k, image)))
-        except ImageError as exc:
-            ctx.report((j, str(exc)))
-        ctx.progress(n + 1, len(order))
-    return len(order)
-
-
-def _open_job(ctx: Any, paths: list[str]) -> ScanResult:
-    """Scan and decode in one pass (each file read once): frames of the first series met
-    are reported as ``(path, frame index, Frame | message)`` while the scan goes on."""
-    state: dict[str, str | None] = {"series": None}
-
-    def on_file(info: Any, ds: Any) -> None:
-        if not info.has_pixels or ctx.cancelled:
-            return
-        if state["series"] is None:
-            state["series"] = info.series_uid
-        if info.series_uid != state["series"]:
-            return  # other series decode when they are opened
-        try:
-            geo = read_geometry(ds)
-            note = preamble_note(info.path)
-            image = LoadedImage(info.path, ds, geo, [note] if note else [])
-            for k in range(geo.frames):
-                if ctx.cancelled:
-                    return
-                ctx.report((info.path, k, _load(info.path, k, image)))
-        except ImageError as exc:
-            ctx.report((info.path, 0, str(exc)))
-        except FILE_ERRORS as exc:
-            ctx.report((info.path, 0, f"the image cannot be read ({type(exc).__name__})"))
-
-    return scan(paths, cancelled=lambda: ctx.cancelled, on_file=on_file)
-
-
-def _multi(slots: list[tuple[str, int]]) -> set[str]:
-    return {p for p, k in slots if k > 0}
+def _tool_button(text: str, parent: QWidget) -> QToolButton:
+    b = QToolButton(parent)
+    b.setText(text)
+    b.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+    return b
 
 
 class ViewerWidget(QWidget):
@@ -162,10 +105,10 @@ class ViewerWidget(QWidget):
         self.voi_combo.setMinimumContentsLength(24)
         self.invert_box = QCheckBox("Invert", self)
         self.wl_mode_box = QCheckBox("Left-drag W/L", self)
-        self.fit_button = QPushButton("Fit", self)
-        self.one_button = QPushButton("1:1", self)
-        self.rotate_button = QPushButton("Rotate ⟳", self)
-        self.flip_button = QPushButton("Flip ↔", self)
+        self.fit_button = _tool_button("Fit", self)
+        self.one_button = _tool_button("1:1", self)
+        self.rotate_button = _tool_button("Rotate ⟳", self)
+        self.flip_button = _tool_button("Flip ↔", self)
         self.roi_combo = QComboBox(self)
         for text, kind in (
             ("Measure…", None),
@@ -178,7 +121,7 @@ class ViewerWidget(QWidget):
         self.anon_box = QCheckBox("Hide patient", self)
         self.annot_box = QCheckBox("Annotations", self)
         self.annot_box.setChecked(True)
-        self.cine_button = QPushButton("Cine", self)
+        self.cine_button = _tool_button("Cine", self)
         self.cine_button.setCheckable(True)
         self.fps = QSpinBox(self)
         self.fps.setRange(1, 60)
@@ -191,6 +134,9 @@ class ViewerWidget(QWidget):
             self.wl_mode_box,
             self.fit_button,
             self.one_button,
+            self.rotate_button,
+            self.flip_button,
+            self.roi_combo,
         ):
             tools.addWidget(w)
         tools.addStretch(1)
@@ -222,13 +168,18 @@ class ViewerWidget(QWidget):
         self.inspector = PipelineInspector(self)
         self.qc_panel = SeriesQcPanel(self)
         self.tabs = QTabWidget(self)
-        self.tabs.addTab(self.inspector, "Pipeline")
-        self.tabs.addTab(self.qc_panel, "Series QC")
+        self.tabs.addTab(self.inspector, "Pipeline inspector")
         self.histogram = HistogramView(self)
         self.tabs.addTab(self.histogram, "Histogram")
+        self.qc_tabs = QTabWidget(self)
+        self.qc_tabs.addTab(self.qc_panel, "Series QC")
+        side = QSplitter(Qt.Orientation.Vertical, self)
+        side.addWidget(self.tabs)
+        side.addWidget(self.qc_tabs)
+        side.setSizes([380, 260])
         splitter = QSplitter(self)
         splitter.addWidget(left)
-        splitter.addWidget(self.tabs)
+        splitter.addWidget(side)
         splitter.setStretchFactor(0, 3)
         splitter.setStretchFactor(1, 2)
         splitter.setSizes([640, 420])
@@ -278,7 +229,7 @@ class ViewerWidget(QWidget):
         self._provisional = None
         self.series = None
         job = self.runner.submit(
-            lambda ctx: _open_job(ctx, list(paths)), name="Open images", lane="dimse"
+            lambda ctx: open_job(ctx, list(paths)), name="Open images", lane="dimse"
         )
         self._jobs[job.id] = ("scan", None)
         self._open_job = job.id
@@ -328,7 +279,7 @@ class ViewerWidget(QWidget):
             if self.runner is not None and missing:  # decode the rest in the background
                 slots, done = list(self.slots), frozenset(self._frames)
                 job = self.runner.submit(
-                    lambda ctx: _fill(ctx, slots, start, done),
+                    lambda ctx: fill(ctx, slots, start, done),
                     name="Decode series",
                     lane="dimse",
                 )
@@ -367,13 +318,13 @@ class ViewerWidget(QWidget):
         path, k = self.slots[slot]
         if self.runner is None:
             try:
-                self._frames[slot] = _load(path, k)
+                self._frames[slot] = load(path, k)
             except ImageError as exc:
                 self._frames[slot] = str(exc)
             return
         self._pending.add(slot)
         job = self.runner.submit(
-            lambda ctx: _load(path, k), name=f"Decode {os.path.basename(path)}", lane="dimse"
+            lambda ctx: load(path, k), name=f"Decode {os.path.basename(path)}", lane="dimse"
         )
         self._jobs[job.id] = ("frame", slot)
 

@@ -281,3 +281,19 @@ def test_user_presets_saved_and_offered(qtbot, tmp_path):
     v2 = ViewerWidget(presets_path=path)  # a new viewer reads them back
     qtbot.addWidget(v2)
     assert v2.user_presets[0].label == "Temporal bone"
+
+
+def test_tool_row_lays_out_every_control(viewer):
+    row = [
+        viewer.voi_combo,
+        viewer.invert_box,
+        viewer.wl_mode_box,
+        viewer.fit_button,
+        viewer.one_button,
+        viewer.rotate_button,
+        viewer.flip_button,
+        viewer.roi_combo,
+    ]
+    xs = [w.mapTo(viewer, w.rect().topLeft()).x() for w in row]
+    assert xs == sorted(xs) and len(set(xs)) == len(xs)  # in order, none stacked at (0, 0)
+    assert all(w.isVisible() for w in row)
