@@ -71,11 +71,16 @@ def register(sub: Any) -> None:
     )
     voi.add_argument(
         "--auto",
-        nargs="?",
+        action="store_const",
         const="minmax",
-        choices=("minmax", "percentile"),
-        help="window from the image: min/max of the modality values (default) or the "
-        "1st-99th percentile",
+        help="window from the image: min/max of the modality values (padding excluded)",
+    )
+    voi.add_argument(
+        "--auto-percentile",
+        dest="auto",
+        action="store_const",
+        const="percentile",
+        help="window from the image: 1st to 99th percentile of the modality values",
     )
     p.add_argument("--json", action="store_true", help="print the applied pipeline as JSON")
     p.set_defaults(func=run_render)

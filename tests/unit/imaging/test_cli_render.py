@@ -44,6 +44,8 @@ def test_explicit_window_and_pixel_values(tmp_path):
     assert _png(out)[3].tolist() == [[0, 0, 0, 0]]
     assert main(["render", path, "-o", str(out), "--auto"]) == 0  # min/max
     assert _png(out)[3].tolist() == [[0, 85, 170, 255]]
+    assert main(["render", "--auto-percentile", path, "-o", str(out)]) == 0
+    assert _png(out)[3].tolist() == [[0, 85, 170, 255]]  # 4 pixels: 1st-99th = min-max
 
 
 def test_color_multiframe_with_frame_number(tmp_path):
