@@ -41,6 +41,7 @@ from pacsadmin.core.secrets import SecretStore, tls_passphrase_key
 from pacsadmin.core.settings import Settings, load_settings
 from pacsadmin.gui.dialogs.node_dialog import NodeDialog
 from pacsadmin.gui.errors import ActivityLog, ErrorPresenter
+from pacsadmin.gui.gc_guard import GuiGarbageCollector
 from pacsadmin.gui.job_bridge import JobBridge
 from pacsadmin.gui.main_window import MainWindow
 from pacsadmin.gui.models.audit_model import AuditModel
@@ -119,6 +120,8 @@ class PacsAdminApp(QObject):
             workers=settings.worker_count, per_node_limit=settings.per_node_limit
         )
         self.bridge = JobBridge(self)
+        self.gc_guard = GuiGarbageCollector(self)
+        self.gc_guard.start()
         self.bridge.attach(self.runner)
         self._tracked: dict[int, _Tracked] = {}
         self._doctor_job: int | None = None
@@ -362,10 +365,12 @@ class PacsAdminApp(QObject):
                     self.secrets.delete(tls_passphrase_key(old_name))
             return reason
 
+        local, secrets = self.local, self.secrets  # worker code gets no QObject
+
         def test(n: DicomNode, passphrase: str | None, ctx: JobContext) -> Any:
             if passphrase is None and old_name and n.tls.client_key:
-                passphrase = self.secrets.get(tls_passphrase_key(old_name))
-            return diagnose(self.local, n, mode="echo", passphrase=passphrase, ctx=ctx)
+                passphrase = secrets.get(tls_passphrase_key(old_name))
+            return diagnose(local, n, mode="echo", passphrase=passphrase, ctx=ctx)
 
         title = {"add": "Add node", "edit": "Edit node", "duplicate": "Duplicate node"}[mode]
         dlg = NodeDialog(
@@ -556,6 +561,7 @@ class PacsAdminApp(QObject):
     @Slot()
     def _on_clock_timeout(self) -> None:
         self.node_model.refresh_times()
+        self.runner.forget_finished(keep=500)  # results live in the models, not forever here
 
     # ------------------------------------------------------------------ bridge slots
     @Slot(object)
@@ -639,6 +645,7 @@ class PacsAdminApp(QObject):
             log.warning("some jobs did not stop within %.1f s", timeout)
         self.bridge.close()
         self.errors.uninstall_hooks()
+        self.gc_guard.stop()
         return ok
 
 

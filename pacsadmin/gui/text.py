@@ -17,9 +17,11 @@ from PySide6.QtWidgets import QLabel
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
 
-def escape_controls(text: str) -> str:
-    """Control characters (not newline or tab) as visible escapes: ``\\x1b``."""
-    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+def escape_controls(text: str, limit: int = 4000) -> str:
+    """Control characters (not newline or tab) as visible escapes: ``\\x1b``; text longer
+    than ``limit`` is cut with an ellipsis (labels wrap, they do not elide)."""
+    t = _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+    return t if len(t) <= limit else t[: limit - 1] + "…"
 
 
 def one_line(text: str, limit: int = 200) -> str:

@@ -6,6 +6,7 @@ the runner's workers, pynetdicom's association threads, our listeners.
 
 from __future__ import annotations
 
+import gc
 import socket
 import threading
 import time
@@ -20,7 +21,14 @@ from PySide6.QtCore import QElapsedTimer, QObject, QTimer, Slot
 
 from tests.peers import Peer, PeerUnavailable, start_storescp
 
-pytestmark = pytest.mark.gui
+_HERE = __import__("pathlib").Path(__file__).parent
+
+
+def pytest_collection_modifyitems(config, items):
+    """Everything under tests/gui carries the ``gui`` marker (``-m "not gui"`` skips it)."""
+    for item in items:
+        if _HERE in item.path.parents:
+            item.add_marker(pytest.mark.gui)
 
 
 @pytest.fixture(autouse=True)
@@ -28,6 +36,9 @@ def no_leaked_threads() -> Iterator[None]:
     """Fail the test if it leaves threads behind (after a generous grace period)."""
     before = set(threading.enumerate())
     yield
+    # Collect this test's Qt objects here, on the GUI thread: left to the cyclic GC they
+    # may be destroyed on a worker thread of a later test, and Qt aborts the process.
+    gc.collect()
     deadline = time.monotonic() + 10.0
     while True:
         extra = [t for t in threading.enumerate() if t not in before and t.is_alive()]

@@ -418,8 +418,9 @@ class NodeDialog(QDialog):
             self.show_error(exc.field, exc.message)
             return
         passphrase = self.pass_edit.text() or None
+        test_fn = self._test_fn  # the job must not hold the dialog (a QObject)
         job = self.runner.submit(
-            lambda ctx: self._test_fn(node, passphrase, ctx),
+            lambda ctx: test_fn(node, passphrase, ctx),
             name=f"Test {node.address}",
             node=node.name,
             lane="priority",

@@ -135,7 +135,7 @@ class JobsModel(QAbstractTableModel):
     def _trim(self) -> None:
         finished = [i for i, r in enumerate(self._rows) if r.state.finished]
         extra = len(finished) - self.keep_finished
-        if extra > 0:
+        if extra > max(20, self.keep_finished // 4):  # in chunks: a reset is not free
             drop = set(finished[-extra:])  # the oldest are at the bottom
             self.beginResetModel()
             self._rows = [r for i, r in enumerate(self._rows) if i not in drop]

@@ -308,7 +308,7 @@ class DoctorPanel(QWidget):
                 )
             ):
                 self.contexts_table.setItem(row, col, it)
-        self.transcript_view.setPlainText(escape_controls(r.transcript_text()))
+        self.transcript_view.setPlainText(escape_controls(r.transcript_text(), limit=2_000_000))
         self.copy_button.setEnabled(True)
         self.export_button.setEnabled(True)
         if r.contexts:
