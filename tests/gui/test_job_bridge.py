@@ -139,3 +139,35 @@ def test_unhandled_worker_exception_is_presented_not_printed(qtbot, pacs_app):
     assert "Traceback" in details
     assert dialog is False  # background: status bar and activity log only
     assert "worker blew up" in pacs_app.activity.toPlainText()
+
+
+def test_cyclic_garbage_is_collected_on_the_gui_thread(qtbot, pacs_app):
+    import gc
+    import weakref
+
+    assert not gc.isenabled()  # no collection on whatever thread allocates
+    collected_on: list[str] = []
+
+    class Node:
+        def __del__(self) -> None:
+            collected_on.append(threading.current_thread().name)
+
+    a, b = Node(), Node()
+    a.other, b.other = b, a  # a cycle: only the cyclic collector frees it
+    ref = weakref.ref(a)
+    del a, b
+
+    kept: list[list[object]] = []
+
+    def allocate() -> None:  # a worker that allocates (and keeps) far past the threshold
+        kept.append([[] for _ in range(50_000)])
+
+    t = threading.Thread(target=allocate)
+    t.start()
+    t.join()
+    assert ref() is not None  # the worker did not collect it
+    qtbot.waitUntil(lambda: ref() is None, timeout=10_000)
+    assert set(collected_on) == {threading.main_thread().name}
+    kept.clear()
+    pacs_app.window.close()
+    assert gc.isenabled()  # back to normal after the window closed
