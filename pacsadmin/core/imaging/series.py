@@ -17,7 +17,7 @@ import numpy as np
 
 from pacsadmin.core.imaging.errors import ImageError
 from pacsadmin.core.imaging.frames import frame_attrs
-from pacsadmin.core.imaging.geometry import read_geometry
+from pacsadmin.core.imaging.geometry import Geometry, read_geometry
 from pacsadmin.core.imaging.loader import FILE_ERRORS
 
 _PIXEL_DATA = 0x7FE00010
@@ -44,6 +44,7 @@ class InstanceInfo:
     pixel_excess: int = 0
     has_pixels: bool = True
     frame_positions: tuple[tuple[float, ...] | None, ...] = ()  # enhanced multi-frame
+    geometry: Geometry | None = None  # checked against the Pixel Data length
 
 
 @dataclass(frozen=True)
@@ -112,7 +113,7 @@ def read_info(path: str, *, full: bool = False) -> tuple[InstanceInfo, Any]:
         number = ds.get("InstanceNumber")
         number = int(number) if number not in (None, "") else None
         has_pixels = _PIXEL_DATA in ds
-        problem, excess = None, 0
+        problem, excess, geo = None, 0, None
         length = _pixel_length(ds) if has_pixels else None
         if has_pixels and length is not None:
             try:
@@ -148,6 +149,7 @@ def read_info(path: str, *, full: bool = False) -> tuple[InstanceInfo, Any]:
             pixel_excess=excess,
             has_pixels=has_pixels,
             frame_positions=frame_positions,
+            geometry=geo,
         )
         return info, ds
     except FILE_ERRORS as exc:

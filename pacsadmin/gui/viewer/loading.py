@@ -60,7 +60,9 @@ def open_job(ctx: Any, paths: list[str]) -> ScanResult:
         if info.series_uid != state["series"]:
             return  # other series decode when they are opened
         try:
-            geo = read_geometry(ds)
+            geo = info.geometry  # checked while scanning (native: against the length)
+            if geo is None or geo.encapsulated:  # encapsulated: the item structure too
+                geo = read_geometry(ds)
             note = preamble_note(info.path)
             image = LoadedImage(info.path, ds, geo, [note] if note else [])
             for k in range(geo.frames):
