@@ -133,7 +133,14 @@ def _find(port: int, aet: str) -> tuple[float, float, int]:
         "StudyDescription",
     ):
         setattr(q, kw, "")
-    assoc = ae.associate("127.0.0.1", port, ae_title=aet)
+    from pynetdicom import evt
+
+    def nodelay(event) -> None:  # Nagle off on the client too, as for every peer here
+        event.assoc.dul.socket.socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    assoc = ae.associate(
+        "127.0.0.1", port, ae_title=aet, evt_handlers=[(evt.EVT_CONN_OPEN, nodelay)]
+    )
     if not assoc.is_established:
         raise RuntimeError(f"association with {aet} failed")
     try:

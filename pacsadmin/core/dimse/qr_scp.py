@@ -58,8 +58,23 @@ def _charset(values: list[str], requested: Any) -> str | None:
     return "ISO_IR 192"
 
 
+_TAG_VR: dict[str, tuple[int, str] | None] = {}
+
+
+def _tag_vr(kw: str) -> tuple[int, str] | None:
+    tv = _TAG_VR.get(kw, False)
+    if tv is False:
+        from pydicom.datadict import dictionary_VR, tag_for_keyword
+
+        tag = tag_for_keyword(kw)
+        tv = (int(tag), dictionary_VR(tag)) if tag is not None else None
+        _TAG_VR[kw] = tv
+    return tv  # type: ignore[return-value]
+
+
 def _response(level: str, row: dict[str, Any], requested_charset: Any) -> Any:
-    from pydicom.datadict import dictionary_VR
+    """The identifier of one match: the requested attributes, in the request's order."""
+    from pydicom.dataelem import DataElement
     from pydicom.dataset import Dataset
 
     ds = Dataset()
@@ -69,20 +84,21 @@ def _response(level: str, row: dict[str, Any], requested_charset: Any) -> Any:
         ds.SpecificCharacterSet = cs
     ds.QueryRetrieveLevel = level
     for kw, v in row.items():
-        try:
-            vr = dictionary_VR(kw)
-        except KeyError:
+        tv = _tag_vr(kw)
+        if tv is None:
             continue
+        tag, vr = tv
         if vr == "SQ":
-            setattr(ds, kw, [])
+            value: Any = []
         elif v is None or v == "":
-            setattr(ds, kw, None)
+            value = None
         elif vr in ("IS", "US", "UL", "SS", "SL"):
-            setattr(ds, kw, int(v))
+            value = int(v)
         elif vr == "CS" and isinstance(v, str) and "\\" in v:
-            setattr(ds, kw, v.split("\\"))
+            value = v.split("\\")
         else:
-            setattr(ds, kw, v)
+            value = v
+        ds[tag] = DataElement(tag, vr, value)
     return ds
 
 
