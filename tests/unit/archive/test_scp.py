@@ -492,4 +492,25 @@ def test_port_in_use_is_an_error_and_leaves_pynetdicom_as_it_was(archive):
         scp = LocalScp(archive, ScpConfig(ae_title=AET, port=taken, bind="127.0.0.1"))
         with pytest.raises(OSError):
             scp.start()
-    assert _config.STORE_RECV_CHUNKED_DATASET == before
+    assert before == _config.STORE_RECV_CHUNKED_DATASET
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")
+def test_hostile_uids_over_the_network_land_inside(archive, start_scp, tmp_path):
+    scp = start_scp()
+    assoc = scu().associate("127.0.0.1", scp.port, ae_title=AET)
+    try:
+        for uid in ("../../etc/x", "1.2/../../x", "/etc/passwd", "1.2\x00.3"):
+            ds = make_ds(sop_uid=uid, study_uid=uid + ".1", series_uid=uid + ".2")
+            assert assoc.send_c_store(ds).Status == 0
+    finally:
+        assoc.release()
+    assert wait_until(lambda: not scp.active())
+    files = list(archive.layout.iter_files())
+    assert len(files) == 4
+    for rel in files:
+        assert archive.path_of(rel).is_relative_to(archive.root / "data")
+    outside = [p for p in tmp_path.rglob("*") if p.is_file() and "archive" not in p.parts]
+    assert not [p for p in outside if p.name in ("x", "passwd")]
+    uids = {r[0] for r in archive.reader().execute("SELECT sop_uid FROM instances")}
+    assert "../../etc/x" in uids
