@@ -11,65 +11,42 @@ from __future__ import annotations
 import logging
 import sys
 import time
-from collections import deque
-from dataclasses import dataclass, replace
-from pathlib import Path
-from typing import Any
 
 from PySide6.QtCore import QObject, Qt, QTimer, Slot
-from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox
+from PySide6.QtWidgets import QApplication, QMessageBox
 
 from pacsadmin import __version__
 from pacsadmin.core.audit import AuditLog
 from pacsadmin.core.dimse.association import LocalAE
-from pacsadmin.core.dimse.echo import EchoSeries, Step, audit_echo, diagnose, echo
-from pacsadmin.core.errors import PacsAdminError, ValidationError
+from pacsadmin.core.errors import PacsAdminError
 from pacsadmin.core.jobs import (
-    JobContext,
     JobFinished,
     JobLog,
     JobProgress,
     JobRunner,
     JobStarted,
-    JobState,
     JobSubmitted,
 )
 from pacsadmin.core.logs import setup_logging
-from pacsadmin.core.nodes import DicomNode, NodeDirectory, format_for_path, parse_target
+from pacsadmin.core.nodes import DicomNode, NodeDirectory
 from pacsadmin.core.paths import AppPaths
-from pacsadmin.core.secrets import SecretStore, tls_passphrase_key
+from pacsadmin.core.secrets import SecretStore
 from pacsadmin.core.settings import Settings, load_settings
-from pacsadmin.gui.dialogs.node_dialog import NodeDialog
+from pacsadmin.gui.echo_controller import EchoController, describe_result
 from pacsadmin.gui.errors import ActivityLog, ErrorPresenter
 from pacsadmin.gui.gc_guard import GuiGarbageCollector
 from pacsadmin.gui.job_bridge import JobBridge
 from pacsadmin.gui.main_window import MainWindow
 from pacsadmin.gui.models.audit_model import AuditModel
 from pacsadmin.gui.models.jobs_model import JobsModel
-from pacsadmin.gui.models.node_model import NodeStatus, NodeTableModel
+from pacsadmin.gui.models.node_model import NodeTableModel
+from pacsadmin.gui.node_actions import NodeActions
 from pacsadmin.gui.widgets.audit_view import AuditView
 from pacsadmin.gui.widgets.doctor_panel import DoctorPanel
 from pacsadmin.gui.widgets.jobs_panel import JobsPanel
 from pacsadmin.gui.widgets.node_browser import NodeBrowser
 
 log = logging.getLogger("pacsadmin.gui")
-
-
-@dataclass(frozen=True)
-class _Tracked:
-    kind: str  # "echo" (single, shown in the doctor), "echo_all", "doctor"
-    node: str | None  # the directory node whose light this job sets
-
-
-def _status_from_series(series: EchoSeries) -> NodeStatus:
-    last = series.results[-1]
-    lat = series.latency()
-    return NodeStatus(
-        ok=series.ok,
-        latency_ms=lat["median"] if lat else None,
-        when=time.time(),
-        summary=last.summary,
-    )
 
 
 def _warm_up_dicom() -> None:
@@ -101,6 +78,7 @@ class PacsAdminApp(QObject):
         # switch interval the GUI thread queued behind them for 30-40 ms at a time
         # (measured); at 1 ms it gets the GIL back quickly.  Throughput is unchanged
         # (NOTES.md: the switch interval has no measurable effect on transfers).
+        self._old_switch = sys.getswitchinterval()
         sys.setswitchinterval(0.001)
         _warm_up_dicom()
         self.paths = paths.ensure()
@@ -123,11 +101,7 @@ class PacsAdminApp(QObject):
         self.gc_guard = GuiGarbageCollector(self)
         self.gc_guard.start()
         self.bridge.attach(self.runner)
-        self._tracked: dict[int, _Tracked] = {}
-        self._doctor_job: int | None = None
         self._closed = False
-        self.node_dialog: NodeDialog | None = None
-        self.confirm = self._confirm  # tests replace it (no modal box offscreen)
 
         # ---- models
         self.node_model = NodeTableModel(self)
@@ -192,6 +166,32 @@ class PacsAdminApp(QObject):
             },
         )
         self.errors = ErrorPresenter(w.statusBar(), self.activity, w, self.bridge)
+        # ---- controllers
+        self.node_actions = NodeActions(
+            nodes=self.nodes,
+            secrets=self.secrets,
+            local=self.local,
+            runner=self.runner,
+            bridge=self.bridge,
+            model=self.node_model,
+            browser=self.node_browser,
+            doctor_panel=self.doctor_panel,
+            errors=self.errors,
+            parent_widget=w,
+            parent=self,
+        )
+        self.echoes = EchoController(
+            local=self.local,
+            nodes=self.nodes,
+            audit=self.audit,
+            secrets=self.secrets,
+            runner=self.runner,
+            model=self.node_model,
+            doctor_panel=self.doctor_panel,
+            activity=self.activity,
+            errors=self.errors,
+            parent=self,
+        )
         w.on_close = self.shutdown
         w.local_label.setText(
             f"  Local AE {self.local.ae_title} · SCP port {self.local.port} · "
@@ -206,12 +206,12 @@ class PacsAdminApp(QObject):
         self.bridge.jobLog.connect(self._on_bridge_job_log)
         self.bridge.jobFinished.connect(self._on_bridge_job_finished)
         # actions
-        self.act_add.triggered.connect(self._on_add_triggered)
-        self.act_edit.triggered.connect(self._on_edit_triggered)
-        self.act_duplicate.triggered.connect(self._on_duplicate_triggered)
-        self.act_delete.triggered.connect(self._on_delete_triggered)
-        self.act_import.triggered.connect(self._on_import_triggered)
-        self.act_export.triggered.connect(self._on_export_triggered)
+        self.act_add.triggered.connect(self.node_actions.add)
+        self.act_edit.triggered.connect(self.node_actions.edit)
+        self.act_duplicate.triggered.connect(self.node_actions.duplicate)
+        self.act_delete.triggered.connect(self.node_actions.delete)
+        self.act_import.triggered.connect(self.node_actions.import_with_dialog)
+        self.act_export.triggered.connect(self.node_actions.export_with_dialog)
         self.act_echo.triggered.connect(self._on_echo_triggered)
         self.act_doctor.triggered.connect(self._on_doctor_triggered)
         self.act_echo_all.triggered.connect(self._on_echo_all_triggered)
@@ -234,14 +234,10 @@ class PacsAdminApp(QObject):
         self._audit_timer.setSingleShot(True)
         self._audit_timer.setInterval(400)
         self._audit_timer.timeout.connect(self._on_audit_view_refresh_requested)
-        self._echo_queue: deque[DicomNode] = deque()
-        self._echo_feeder = QTimer(self)
-        self._echo_feeder.setInterval(0)
-        self._echo_feeder.timeout.connect(self._on_echo_feeder_timeout)
 
         # ---- initial state
-        self._reload_nodes()
-        self._load_statuses()
+        self.node_actions.reload()
+        self.echoes.load_statuses()
         self._on_audit_view_refresh_requested()
         self._on_node_browser_selection_changed()
         self._update_jobs_label()
@@ -255,256 +251,33 @@ class PacsAdminApp(QObject):
             self.errors.present(problem)
 
     # ------------------------------------------------------------------ helpers
-    def _reload_nodes(self) -> None:
-        nodes = self.nodes.list()
-        self.node_model.set_nodes(nodes)
-        self.doctor_panel.set_node_names([n.name for n in nodes])
-
-    def _load_statuses(self) -> None:
-        latest = self.audit.last_per_node("echo")
-        for name, e in self.audit.last_per_node("doctor").items():
-            if name not in latest or e.ts > latest[name].ts:
-                latest[name] = e
-        for name, e in latest.items():
-            lat = (e.details.get("latency_ms") or {}).get("median")
-            if lat is None and e.outcome == "success":
-                lat = e.details.get("total_ms")
-            self.node_model.set_status(
-                name, NodeStatus(e.outcome == "success", lat, e.ts, e.summary)
-            )
-
-    def _echo_job(self, node: DicomNode, *, count: int = 1, mode: str = "echo") -> Any:
-        local, audit, secrets = self.local, self.audit, self.secrets
-        action = "doctor" if mode == "survey" else "echo"
-
-        def run(ctx: JobContext) -> EchoSeries:
-            passphrase = None
-            if node.tls.enabled and node.tls.client_key:
-                passphrase = secrets.get(tls_passphrase_key(node.name))
-            series = echo(local, node, count=count, mode=mode, passphrase=passphrase, ctx=ctx)
-            audit_echo(audit, series, action)
-            return series
-
-        return run
-
-    def submit_echo(self, node: DicomNode, kind: str, *, count: int = 1, mode: str = "echo") -> int:
-        in_directory = self.node_model.row_of(node.name) >= 0
-        lane = "dimse" if kind == "echo_all" else "priority"
-        label = {"echo": "Echo", "echo_all": "Echo", "doctor": "Doctor"}[kind]
-        job = self.runner.submit(
-            self._echo_job(node, count=count, mode=mode),
-            name=f"{label} {node.name}" + (f" ×{count}" if count > 1 else ""),
-            node=node.name,
-            lane=lane,
-        )
-        self._tracked[job.id] = _Tracked(kind, node.name if in_directory else None)
-        old = self.node_model.status(node.name)
-        if in_directory and not old.running:
-            self.node_model.set_status(node.name, replace(old, running=True))
-        if kind in ("echo", "doctor"):
-            self._doctor_job = job.id
-            self.doctor_panel.set_target(node.name)
-            self.doctor_panel.begin(node.address, count)
-        return job.id
-
-    def echo_all(self, nodes: list[DicomNode] | None = None) -> None:
-        """Echo every node (or ``nodes``) concurrently, bounded by the runner's pool and
-        per-node limit.  The jobs are handed to the runner a few per event-loop turn: each
-        submit may start a worker thread, and twenty at once kept the GUI busy for ~40 ms."""
-        nodes = self.nodes.list() if nodes is None else nodes
-        if not nodes:
-            return
-        self.errors.info(f"Echoing {len(nodes)} node(s)...")
-        self.node_model.set_statuses(
-            {n.name: replace(self.node_model.status(n.name), running=True) for n in nodes}
-        )
-        self._echo_queue.extend(nodes)
-        if not self._echo_feeder.isActive():
-            self._echo_feeder.start()
-
-    @Slot()
-    def _on_echo_feeder_timeout(self) -> None:
-        for _ in range(2):
-            if not self._echo_queue or self._closed:
-                break
-            self.submit_echo(self._echo_queue.popleft(), "echo_all")
-        if not self._echo_queue:
-            self._echo_feeder.stop()
-
     def _update_jobs_label(self) -> None:
         n = self.jobs_model.running_count()
         self.window.jobs_label.setText(f"  {n} job(s) running  " if n else "  idle  ")
 
-    def _confirm(self, title: str, text: str) -> bool:
-        box = QMessageBox(self.window)
-        box.setTextFormat(Qt.TextFormat.PlainText)
-        box.setIcon(QMessageBox.Icon.Question)
-        box.setWindowTitle(title)
-        box.setText(text)
-        box.setStandardButtons(QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No)
-        box.setDefaultButton(QMessageBox.StandardButton.No)
-        return box.exec() == QMessageBox.StandardButton.Yes
-
-    # ------------------------------------------------------------------ node dialog
-    def open_node_dialog(self, node: DicomNode | None, mode: str) -> NodeDialog:
-        """mode: add / edit / duplicate.  Non-blocking (``open()``)."""
-        old_name = node.name if (node is not None and mode == "edit") else None
-
-        def save(new: DicomNode, passphrase: str | None) -> str | None:
-            if old_name is None:
-                self.nodes.add(new)
-            else:
-                self.nodes.update(old_name, new)
-            reason = None
-            if passphrase:
-                reason = self.secrets.set(tls_passphrase_key(new.name), passphrase)
-            elif old_name and old_name.casefold() != new.name.casefold():
-                kept = self.secrets.get(tls_passphrase_key(old_name))
-                if kept:
-                    reason = self.secrets.set(tls_passphrase_key(new.name), kept)
-                    self.secrets.delete(tls_passphrase_key(old_name))
-            return reason
-
-        local, secrets = self.local, self.secrets  # worker code gets no QObject
-
-        def test(n: DicomNode, passphrase: str | None, ctx: JobContext) -> Any:
-            if passphrase is None and old_name and n.tls.client_key:
-                passphrase = secrets.get(tls_passphrase_key(old_name))
-            return diagnose(local, n, mode="echo", passphrase=passphrase, ctx=ctx)
-
-        title = {"add": "Add node", "edit": "Edit node", "duplicate": "Duplicate node"}[mode]
-        dlg = NodeDialog(
-            runner=self.runner,
-            bridge=self.bridge,
-            test_fn=test,
-            save_fn=save,
-            node=node,
-            title=title,
-            sites=[n.site for n in self.nodes.list()],
-            keyring_name=self.secrets.backend.describe(),
-            parent=self.window,
-        )
-        dlg.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        dlg.accepted.connect(self._on_node_dialog_accepted)
-        self.node_dialog = dlg
-        dlg.open()
-        return dlg
-
-    @Slot()
-    def _on_node_dialog_accepted(self) -> None:
-        dlg = self.node_dialog
-        self._reload_nodes()
-        if dlg is not None and dlg.saved_node is not None:
-            self.node_browser.select_node(dlg.saved_node.name)
-            self.errors.info(f"Saved node {dlg.saved_node.name} ({dlg.saved_node.address}).")
-            if dlg.secret_warning:
-                self.errors.present(f"Key passphrase not stored: {dlg.secret_warning}")
-
     # ------------------------------------------------------------------ action slots
-    @Slot()
-    def _on_add_triggered(self) -> None:
-        self.open_node_dialog(None, "add")
-
-    @Slot()
-    def _on_edit_triggered(self) -> None:
-        node = self.node_browser.current_node()
-        if node is not None:
-            self.open_node_dialog(node, "edit")
-
-    @Slot()
-    def _on_duplicate_triggered(self) -> None:
-        node = self.node_browser.current_node()
-        if node is not None:
-            self.open_node_dialog(
-                replace(node, name=self.nodes.unique_name(node.name)), "duplicate"
-            )
-
-    @Slot()
-    def _on_delete_triggered(self) -> None:
-        nodes = self.node_browser.selected_nodes()
-        if not nodes:
-            return
-        names = ", ".join(n.name for n in nodes[:5]) + (" ..." if len(nodes) > 5 else "")
-        if not self.confirm("Delete nodes", f"Delete {len(nodes)} node(s)?\n\n{names}"):
-            return
-        for n in nodes:
-            self.nodes.remove(n.name)
-            self.secrets.delete(tls_passphrase_key(n.name))
-        self._reload_nodes()
-        self.errors.info(f"Deleted {len(nodes)} node(s): {names}")
-
-    @Slot()
-    def _on_import_triggered(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(
-            self.window, "Import nodes", "", "Node lists (*.json *.csv);;JSON (*.json);;CSV (*.csv)"
-        )
-        if path:
-            self.import_nodes(path)
-
-    def import_nodes(self, path: str, *, replace_existing: bool = False) -> None:
-        try:
-            fmt = format_for_path(path)
-            text = Path(path).read_text(encoding="utf-8-sig")
-            report = self.nodes.import_text(text, fmt, replace_existing=replace_existing)
-        except (PacsAdminError, OSError, UnicodeDecodeError) as exc:
-            self.errors.present(f"Cannot import {path}: {exc}", user_action=True)
-            return
-        self._reload_nodes()
-        msg = (
-            f"Imported from {Path(path).name}: {len(report.added)} added, "
-            f"{len(report.replaced)} replaced, {len(report.skipped)} skipped (name exists), "
-            f"{len(report.errors)} error(s)."
-        )
-        if report.errors:
-            self.errors.present(msg, "\n".join(report.errors), user_action=True)
-        else:
-            self.errors.info(msg)
-
-    @Slot()
-    def _on_export_triggered(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(
-            self.window, "Export nodes", "nodes.json", "JSON (*.json);;CSV (*.csv)"
-        )
-        if path:
-            self.export_nodes(path)
-
-    def export_nodes(self, path: str) -> None:
-        from pacsadmin.core.fileio import atomic_write_text
-
-        selected = self.node_browser.selected_nodes()
-        nodes = selected if len(selected) > 1 else None
-        try:
-            fmt = format_for_path(path)
-            text = self.nodes.export_json(nodes) if fmt == "json" else self.nodes.export_csv(nodes)
-            atomic_write_text(Path(path), text, mode=0o600)
-        except (PacsAdminError, OSError) as exc:
-            self.errors.present(f"Cannot export to {path}: {exc}", user_action=True)
-            return
-        count = len(nodes) if nodes else len(self.nodes)
-        self.errors.info(f"Exported {count} node(s) to {path}.")
-
     @Slot()
     def _on_echo_triggered(self) -> None:
         nodes = self.node_browser.selected_nodes()
         if len(nodes) == 1:
-            self.submit_echo(nodes[0], "echo")
-        if len(nodes) > 1:
-            self.echo_all(nodes)
+            self.echoes.submit(nodes[0], "echo")
+        elif nodes:
+            self.echoes.echo_all(nodes)
 
     @Slot()
     def _on_doctor_triggered(self) -> None:
         node = self.node_browser.current_node()
         if node is not None:
-            self.submit_echo(node, "doctor", mode="survey")
+            self.echoes.submit(node, "doctor", mode="survey")
 
     @Slot()
     def _on_echo_all_triggered(self) -> None:
-        self.echo_all()
+        self.echoes.echo_all()
 
     # ------------------------------------------------------------------ widget slots
     @Slot(object)
     def _on_node_browser_node_activated(self, node: DicomNode) -> None:
-        self.submit_echo(node, "doctor", mode="survey")
+        self.echoes.submit(node, "doctor", mode="survey")
 
     @Slot()
     def _on_node_browser_selection_changed(self) -> None:
@@ -514,29 +287,16 @@ class PacsAdminApp(QObject):
         for a in (self.act_delete, self.act_echo):
             a.setEnabled(n >= 1)
         node = self.node_browser.current_node()
-        if node is not None and self._doctor_job is None:
+        if node is not None and self.echoes.doctor_job is None:
             self.doctor_panel.set_target(node.name)
 
     @Slot(str, int, bool)
     def _on_doctor_panel_run_requested(self, target: str, count: int, survey: bool) -> None:
-        node = self.nodes.find(target)
-        if node is None:
-            try:
-                node = parse_target(target)
-            except ValidationError as exc:
-                self.doctor_panel.show_failure(f"{target!r}: {exc}")
-                return
-        if node is None:
-            self.doctor_panel.show_failure(
-                f"{target!r} is neither a node in the directory nor AET@HOST:PORT."
-            )
-            return
-        self.submit_echo(node, "doctor", count=count, mode="survey" if survey else "echo")
+        self.echoes.run_target(target, count, survey)
 
     @Slot()
     def _on_doctor_panel_cancel_requested(self) -> None:
-        if self._doctor_job is not None:
-            self.runner.cancel(self._doctor_job)
+        self.echoes.cancel_doctor()
 
     @Slot(str)
     def _on_doctor_panel_transcript_exported(self, path: str) -> None:
@@ -576,15 +336,11 @@ class PacsAdminApp(QObject):
     @Slot(object)
     def _on_bridge_job_progress(self, ev: JobProgress) -> None:
         self.jobs_model.progress(ev)
-        if ev.job_id == self._doctor_job:
-            self.doctor_panel.set_progress(ev.done, ev.total)
+        self.echoes.on_progress(ev)
 
     @Slot(int, list)
-    def _on_bridge_job_partials(self, job_id: int, items: list[Any]) -> None:
-        if job_id == self._doctor_job:
-            for item in items:
-                if isinstance(item, Step):
-                    self.doctor_panel.add_step(item)
+    def _on_bridge_job_partials(self, job_id: int, items: list[object]) -> None:
+        self.echoes.on_partials(job_id, items)
 
     @Slot(object)
     def _on_bridge_job_log(self, ev: JobLog) -> None:
@@ -592,42 +348,11 @@ class PacsAdminApp(QObject):
 
     @Slot(object)
     def _on_bridge_job_finished(self, ev: JobFinished) -> None:
-        series = ev.result if isinstance(ev.result, EchoSeries) else None
-        text = ""
-        ok: bool | None = None
-        if series is not None and series.results:
-            ok = series.ok
-            text = series.results[-1].summary
-            if len(series.results) > 1:
-                lat = series.latency()
-                text = f"{series.succeeded}/{len(series.results)} ok" + (
-                    f", median {lat['median']:.1f} ms" if lat else ""
-                )
+        text, ok = describe_result(ev.result)
         self.jobs_model.finished(ev, text, ok)
         self._update_jobs_label()
-        tracked = self._tracked.pop(ev.job_id, None)
-        if tracked is None:
-            return
-        if tracked.node is not None:
-            if series is not None and series.results:
-                self.node_model.set_status(tracked.node, _status_from_series(series))
-            else:
-                old = self.node_model.status(tracked.node)
-                self.node_model.set_status(tracked.node, replace(old, running=False))
-        if ev.job_id == self._doctor_job:
-            self._doctor_job = None
-            if series is not None:
-                self.doctor_panel.show_series(series)
-            else:
-                self.doctor_panel.show_failure(ev.error or "The run did not complete.")
-        if ev.state is JobState.FAILED:
-            self.errors.present(
-                f"{'Echo' if tracked.kind != 'doctor' else 'Doctor'} failed: {ev.error}",
-                user_action=tracked.kind != "echo_all",
-            )
-        elif series is not None and series.results and tracked.kind == "echo_all":
-            self.activity.add("echo", series.results[-1].summary)
-        self._audit_timer.start()
+        if self.echoes.on_finished(ev, time.time()):
+            self._audit_timer.start()  # reload once per burst
 
     # ------------------------------------------------------------------ shutdown
     def shutdown(self, timeout: float = 5.0) -> bool:
@@ -635,8 +360,7 @@ class PacsAdminApp(QObject):
         if self._closed:
             return True
         self._closed = True
-        self._echo_feeder.stop()
-        self._echo_queue.clear()
+        self.echoes.close()
         self._clock.stop()
         self._audit_timer.stop()
         self.runner.cancel_all()
@@ -646,6 +370,7 @@ class PacsAdminApp(QObject):
         self.bridge.close()
         self.errors.uninstall_hooks()
         self.gc_guard.stop()
+        sys.setswitchinterval(self._old_switch)
         return ok
 
 

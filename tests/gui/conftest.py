@@ -56,7 +56,7 @@ def pacs_app(qtbot):
 
     app = PacsAdminApp(AppPaths.resolve())
     app.errors.dialogs_enabled = False  # a modal box would wait for a click offscreen
-    app.confirm = lambda title, text: True
+    app.node_actions.confirm = lambda title, text: True
     qtbot.addWidget(app.window)
     app.window.show()
     yield app

@@ -49,7 +49,7 @@ def test_ad_hoc_target_repeated_with_min_median_max(qtbot, pacs_app, storescp, t
 def test_survey_lists_the_presentation_contexts(qtbot, pacs_app, storescp):
     app = pacs_app
     app.nodes.add(DicomNode("PACS", storescp.aet, "127.0.0.1", storescp.port))
-    app._reload_nodes()
+    app.node_actions.reload()
     run_doctor(qtbot, app, "PACS", survey=True)
     table = app.doctor_panel.contexts_table
     results = {table.item(r, 1).text(): table.item(r, 2).text() for r in range(table.rowCount())}

@@ -22,7 +22,7 @@ def _row_of_running(app) -> int:
 def test_running_job_is_listed_and_cancel_stops_it(qtbot, pacs_app, storescp):
     app = pacs_app
     app.nodes.add(DicomNode("PACS", storescp.aet, "127.0.0.1", storescp.port))
-    app._reload_nodes()
+    app.node_actions.reload()
     panel = app.doctor_panel
     panel.set_target("PACS")
     panel.count_spin.setValue(1000)  # long enough to be seen running
@@ -61,7 +61,7 @@ def test_cancel_while_the_peer_never_answers_the_association(qtbot, pacs_app, si
     app = pacs_app
     slow = NodeTimeouts(connect=5, acse=120, dimse=120, network=120)
     app.nodes.add(DicomNode("Hung", "HUNG", "127.0.0.1", silent_listener.port, timeouts=slow))
-    app._reload_nodes()
+    app.node_actions.reload()
     app.node_browser.select_node("Hung")
     app.act_echo.trigger()
     qtbot.waitUntil(lambda: _row_of_running(app) >= 0, timeout=WAIT)
@@ -85,7 +85,7 @@ def test_closing_with_jobs_running_stops_them_and_leaves_no_threads(
         app.nodes.add(
             DicomNode(f"Hung {i}", "HUNG", "127.0.0.1", silent_listener.port, timeouts=slow)
         )
-    app._reload_nodes()
+    app.node_actions.reload()
     app.act_echo_all.trigger()
     qtbot.waitUntil(lambda: len(silent_listener.accepted) == 5, timeout=WAIT)
     qtbot.waitUntil(lambda: app.jobs_model.running_count() == 5, timeout=WAIT)
@@ -102,7 +102,7 @@ def test_closing_with_jobs_running_stops_them_and_leaves_no_threads(
 def test_jobs_panel_clear_finished(qtbot, pacs_app):
     app = pacs_app
     app.nodes.add(DicomNode("Gone", "X", "127.0.0.1", 1))  # port 1: refused
-    app._reload_nodes()
+    app.node_actions.reload()
     app.act_echo_all.trigger()
     qtbot.waitUntil(
         lambda: app.jobs_model.rowCount() == 1 and app.jobs_model.running_count() == 0,

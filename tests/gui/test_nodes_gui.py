@@ -39,7 +39,7 @@ def status_icon_key(app, name: str) -> int:
 
 def test_add_node_through_dialog_then_echo_turns_light_green(qtbot, pacs_app, storescp):
     app = pacs_app
-    dlg = app.open_node_dialog(None, "add")
+    dlg = app.node_actions.open_dialog(None, "add")
     fill(
         dlg,
         name="Main PACS",
@@ -83,7 +83,7 @@ def test_add_node_through_dialog_then_echo_turns_light_green(qtbot, pacs_app, st
 
 def test_bad_input_is_refused_next_to_the_field_and_nothing_saved(qtbot, pacs_app):
     app = pacs_app
-    dlg = app.open_node_dialog(None, "add")
+    dlg = app.node_actions.open_dialog(None, "add")
     fill(dlg, name="Bad", ae_title="A" * 17, host="127.0.0.1", port="70000")
     # live: both messages already shown while typing
     assert "17 characters" in dlg.errors["ae_title"].text()
@@ -116,8 +116,8 @@ def test_bad_input_is_refused_next_to_the_field_and_nothing_saved(qtbot, pacs_ap
 def test_duplicate_name_is_shown_under_the_name(qtbot, pacs_app):
     app = pacs_app
     app.nodes.add(DicomNode("PACS", "AE1", "127.0.0.1", 104))
-    app._reload_nodes()
-    dlg = app.open_node_dialog(None, "add")
+    app.node_actions.reload()
+    dlg = app.node_actions.open_dialog(None, "add")
     fill(dlg, name="pacs", ae_title="AE2", host="127.0.0.1", port="105")
     dlg.ok_button.click()
     qtbot.wait(50)
@@ -130,7 +130,7 @@ def test_test_button_echoes_the_unsaved_node_in_the_background(
     qtbot, pacs_app, storescp, silent_listener
 ):
     app = pacs_app
-    dlg = app.open_node_dialog(None, "add")
+    dlg = app.node_actions.open_dialog(None, "add")
     fill(dlg, name="Hung", ae_title="HUNG", host="127.0.0.1", port=str(silent_listener.port))
     dlg.timeout_edits["acse"].setText("1.5")
     dlg.test_button.click()  # returns at once: the echo runs in the runner
@@ -151,10 +151,10 @@ def test_test_button_echoes_the_unsaved_node_in_the_background(
 def test_edit_duplicate_delete(qtbot, pacs_app):
     app = pacs_app
     app.nodes.add(DicomNode("PACS", "AE1", "127.0.0.1", 104, site="A"))
-    app._reload_nodes()
+    app.node_actions.reload()
     app.node_browser.select_node("PACS")
     app.act_duplicate.trigger()
-    dlg = app.node_dialog
+    dlg = app.node_actions.dialog
     assert dlg.name_edit.text() == "PACS (copy)"
     with qtbot.waitSignal(dlg.accepted, timeout=WAIT):
         dlg.ok_button.click()
@@ -162,7 +162,7 @@ def test_edit_duplicate_delete(qtbot, pacs_app):
 
     app.node_browser.select_node("PACS")
     app.act_edit.trigger()
-    dlg = app.node_dialog
+    dlg = app.node_actions.dialog
     fill(dlg, ae_title="NEWAE")
     with qtbot.waitSignal(dlg.accepted, timeout=WAIT):
         dlg.ok_button.click()
@@ -178,7 +178,7 @@ def test_filter_and_grouping_by_site(qtbot, pacs_app):
     app = pacs_app
     for name, site in (("b-node", "Zeta"), ("a-node", "Alpha"), ("c-node", "Alpha")):
         app.nodes.add(DicomNode(name, "AE", "127.0.0.1", 104, site=site))
-    app._reload_nodes()
+    app.node_actions.reload()
     proxy = app.node_browser.proxy
 
     def names() -> list[str]:
@@ -197,20 +197,20 @@ def test_import_export_json_and_csv(qtbot, pacs_app, tmp_path):
     app = pacs_app
     app.nodes.add(DicomNode("One", "AE1", "127.0.0.1", 104, site="S"))
     app.nodes.add(DicomNode("Two", "AE2", "127.0.0.2", 105))
-    app._reload_nodes()
+    app.node_actions.reload()
     for ext in ("json", "csv"):
         path = tmp_path / f"nodes.{ext}"
-        app.export_nodes(str(path))
+        app.node_actions.export_nodes(str(path))
         assert "AE2" in path.read_text()
     app.nodes.remove("One")
     app.nodes.remove("Two")
-    app._reload_nodes()
-    app.import_nodes(str(tmp_path / "nodes.csv"))
+    app.node_actions.reload()
+    app.node_actions.import_nodes(str(tmp_path / "nodes.csv"))
     assert {n.name for n in app.nodes.list()} == {"One", "Two"}
     assert app.node_model.rowCount() == 2
     bad = tmp_path / "bad.json"
     bad.write_text("{not json")
-    app.import_nodes(str(bad))
+    app.node_actions.import_nodes(str(bad))
     assert "not valid JSON" in app.errors.presented[-1][0]
     assert app.errors.presented[-1][2] is True  # a user action that failed: a dialog
 
@@ -233,7 +233,7 @@ def test_passphrase_not_stored_says_why(qtbot, pacs_app):
 
     app = pacs_app
     app.secrets.backend = NoKeyring()
-    dlg = app.open_node_dialog(None, "add")
+    dlg = app.node_actions.open_dialog(None, "add")
     fill(dlg, name="TLS node", ae_title="TLSAE", host="127.0.0.1", port="2762")
     dlg.tls_check.setChecked(True)
     dlg.cert_edit.setText("/tmp/cert.pem")
@@ -256,7 +256,7 @@ def test_peer_and_file_text_is_plain(qtbot, pacs_app, evil):
 
     app = pacs_app
     app.nodes.add(DicomNode("n" + evil, "AE", "127.0.0.1", 104, description=evil))
-    app._reload_nodes()
+    app.node_actions.reload()
     tip = app.node_model.index(0, COL_NAME).data(Qt.ItemDataRole.ToolTipRole)
     assert "&lt;" in tip and evil not in tip  # escaped: shown literally
     app.doctor_panel._set_banner(Light.FAILED, evil, evil, "")

@@ -40,7 +40,7 @@ def _add_nodes(app, storescp, silent_listener) -> dict[str, str]:
             DicomNode(n, "HUNG", "127.0.0.1", silent_listener.port, site="Hung", timeouts=quick)
         )
         expected[n] = "associate"
-    app._reload_nodes()
+    app.node_actions.reload()
     return expected
 
 
