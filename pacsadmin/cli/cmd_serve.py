@@ -41,6 +41,12 @@ def register(sub: Any) -> None:
         metavar="N",
         help="worker processes sharing the port (default: settings; 0 = cores minus one)",
     )
+    p.add_argument(
+        "--events",
+        action="store_true",
+        help="print one JSON line per association event on stdout (open, progress at most "
+        "twice a second, close; no patient data): the channel a GUI reads",
+    )
     p.add_argument("--worker-child", action="store_true", help=argparse.SUPPRESS)
     p.set_defaults(func=run_serve)
 
@@ -82,6 +88,60 @@ def _console_log(worker: bool = False) -> None:
     lg.propagate = True
     if logging.getLogger().level > logging.INFO:
         logging.getLogger().setLevel(logging.INFO)
+
+
+class _EventPrinter:
+    """JSON lines on stdout for a watching GUI: open, progress (throttled), close."""
+
+    FIELDS = [
+        "id",
+        "calling_ae",
+        "called_ae",
+        "address",
+        "port",
+        "stored",
+        "duplicates",
+        "failed",
+        "bytes",
+        "finds",
+        "moves",
+        "gets",
+        "started",
+        "ended",
+        "aborted",
+        "rejected",
+        "errors",
+    ]
+
+    def __init__(self) -> None:
+        import os
+        import threading
+
+        self._lock = threading.Lock()
+        self._last: dict[int, float] = {}
+        self.pid = os.getpid()
+
+    def emit(self, kind: str, **data: Any) -> None:
+        import json
+        import sys
+
+        line = json.dumps({"event": kind, "pid": self.pid, **data}, default=str)
+        with self._lock:
+            sys.stdout.write(line + "\n")
+            sys.stdout.flush()
+
+    def __call__(self, kind: str, rec: Any) -> None:
+        import time
+
+        now = time.monotonic()
+        if kind == "store":
+            if now - self._last.get(rec.id, 0.0) < 0.5:
+                return
+            kind = "progress"
+        self._last[rec.id] = now
+        if kind == "close":
+            self._last.pop(rec.id, None)
+        self.emit(kind, **{f: getattr(rec, f) for f in self.FIELDS})
 
 
 def _stop_event() -> Any:
@@ -127,17 +187,21 @@ def run_serve(args: argparse.Namespace, ctx: Any) -> int:
     )
     try:
         try:
-            scp = LocalScp(archive, cfg, nodes=ctx.nodes).start()
+            events = _EventPrinter() if args.events else None
+            scp = LocalScp(archive, cfg, nodes=ctx.nodes, listener=events).start()
         except OSError as exc:
             print(
                 f"pacsadmin serve: cannot listen on port {cfg.port}: {exc.strerror or exc}",
                 file=sys.stderr,
             )
             return 1
+        if events is not None:
+            events.emit("listening", ae_title=cfg.ae_title, port=scp.port)
         if not args.worker_child:
             ctx.audit.record(
                 "serve", "started", target=f"{cfg.ae_title}:{scp.port}", summary="SCP started"
             )
+        if not args.worker_child and events is None:
             print(
                 f"pacsadmin: {cfg.ae_title} listening on port {scp.port}, archive "
                 f"{archive.root}; Ctrl-C to stop",
@@ -168,11 +232,14 @@ def _run_parent(args: argparse.Namespace, ctx: Any, workers: int) -> int:
         cmd += ["--bind", args.bind]
     if args.whitelist is not None:
         cmd.append("--whitelist" if args.whitelist else "--no-whitelist")
+    if args.events:
+        cmd.append("--events")
     stop = _stop_event()
     procs = [subprocess.Popen(cmd) for _ in range(workers)]
     print(
         f"pacsadmin: {cfg.ae_title} listening on port {cfg.port} with {workers} worker "
         f"processes, archive {ctx.paths.archive_dir}; Ctrl-C to stop",
+        file=sys.stderr if args.events else sys.stdout,
         flush=True,
     )
     rc = 0

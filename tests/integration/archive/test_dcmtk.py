@@ -338,6 +338,58 @@ def _wait_port(port: int, proc: subprocess.Popen, timeout: float = 30) -> None:
     raise AssertionError("serve did not listen")
 
 
+def test_serve_events_channel(tmp_path):
+    """``serve --events``: JSON lines for a watching GUI, without patient data."""
+    import json
+
+    home = tmp_path / "home"
+    port = free_port()
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "pacsadmin",
+            "--config-dir",
+            str(home),
+            "serve",
+            "--aet",
+            "EVENTS",
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--workers",
+            "1",
+            "--events",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        _wait_port(port, proc)
+        d = tmp_path / "send"
+        for i in range(3):
+            write(make_ds(patient_name="CANARY^PHI^7731", seed=i), d / f"{i}.dcm")
+        p = run(
+            ["storescu", "-aet", "SENDER", "-aec", "EVENTS", "+sd", "127.0.0.1", str(port), str(d)]
+        )
+        assert p.returncode == 0, p.stderr.decode(errors="replace")
+        time.sleep(0.5)
+        proc.send_signal(signal.SIGTERM)
+        out, _ = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    text = out.decode()
+    assert "CANARY" not in text
+    events = [json.loads(line) for line in text.splitlines() if line.strip()]
+    kinds = [e["event"] for e in events]
+    assert kinds[0] == "listening" and "open" in kinds and kinds[-1] == "close"
+    close = events[-1]
+    assert close["calling_ae"] == "SENDER" and close["stored"] == 3 and not close["aborted"]
+
+
 def test_pacsadmin_serve_cli(tmp_path):
     home = tmp_path / "home"
     port = free_port()
