@@ -391,6 +391,27 @@ def run_gui(config_dir: str | None = None) -> int:
         box.exec()
         return 1
     app.window.show()
+    _close_on_signals(app)
     rc = qapp.exec()
     app.shutdown()
     return int(rc)
+
+
+def _close_on_signals(app: PacsAdminApp) -> None:
+    """Ctrl+C or SIGTERM in the terminal closes the window the normal way (jobs cancelled,
+    geometry saved).  Python runs signal handlers only between bytecodes, so a timer wakes
+    the interpreter now and then while Qt's event loop waits in C++."""
+    import signal
+
+    def handler(signum: int, frame: object) -> None:
+        app.window.close()
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            signal.signal(sig, handler)
+        except (ValueError, OSError):  # not the main thread, or not supported
+            return
+    wake = QTimer(app)
+    wake.setInterval(250)
+    wake.timeout.connect(lambda: None)  # GUI thread only
+    wake.start()

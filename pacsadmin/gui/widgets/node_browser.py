@@ -82,7 +82,7 @@ class NodeBrowser(QWidget):
         for col, width in ((3, 95), (4, 90), (5, 50), (6, 80)):
             self.view.setColumnWidth(col, width)
         model.modelReset.connect(self._on_model_reset)
-        self.view.doubleClicked.connect(self._on_view_double_clicked)
+        self.view.activated.connect(self._on_view_activated)  # double click or Enter
         self.view.selectionModel().selectionChanged.connect(self._on_selection_changed)
         self.view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.view.customContextMenuRequested.connect(self._on_view_context_menu)
@@ -136,7 +136,7 @@ class NodeBrowser(QWidget):
         self.view.setColumnHidden(COL_SITE, False)
 
     @Slot(QModelIndex)
-    def _on_view_double_clicked(self, index: QModelIndex) -> None:
+    def _on_view_activated(self, index: QModelIndex) -> None:
         node = index.data(NODE_ROLE)
         if node is not None:
             self.nodeActivated.emit(node)
