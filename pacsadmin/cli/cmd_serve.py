@@ -163,6 +163,7 @@ def run_serve(args: argparse.Namespace, ctx: Any) -> int:
 
     from pacsadmin.cli.main import UsageError
     from pacsadmin.core.archive import Archive
+    from pacsadmin.core.archive.archive import serve_lock
 
     workers = args.workers if args.workers is not None else ctx.settings.scp_worker_processes
     if workers < 0 or workers > 64:
@@ -179,11 +180,13 @@ def run_serve(args: argparse.Namespace, ctx: Any) -> int:
     from pacsadmin.core.dimse.scp import LocalScp
 
     cfg = _config(args, ctx, reuse_port=args.worker_child)
+    lock = None if args.worker_child else serve_lock(ctx.paths.archive_dir)
     archive = Archive(
         ctx.paths.archive_dir,
         duplicate_policy=ctx.settings.duplicate_policy,
         fsync=ctx.settings.archive_fsync,
-        sweep=not args.worker_child,
+        # the one SCP of this archive clears every leftover; workers leave it to the parent
+        sweep=False if args.worker_child else ("all" if lock is not None else True),
     )
     try:
         try:
@@ -223,8 +226,11 @@ def _run_parent(args: argparse.Namespace, ctx: Any, workers: int) -> int:
     import sys
 
     from pacsadmin.core.archive import Archive
+    from pacsadmin.core.archive.archive import serve_lock
 
-    Archive(ctx.paths.archive_dir).close()  # creates the index, sweeps temp files
+    lock = serve_lock(ctx.paths.archive_dir)  # held until the workers stop
+    # creates the index; clears every leftover temp file when no other SCP uses the archive
+    Archive(ctx.paths.archive_dir, sweep="all" if lock is not None else True).close()
     cfg = _config(args, ctx, reuse_port=True)
     cmd = [sys.executable, "-m", "pacsadmin", "--config-dir", str(ctx.paths.home), "serve"]
     cmd += ["--worker-child", "--aet", cfg.ae_title, "--port", str(cfg.port)]

@@ -30,6 +30,24 @@ from pacsadmin.core.fileio import fsync_dir
 log = logging.getLogger(__name__)
 
 
+STALE_TEMP = 600.0  # seconds without a write: a temp file nobody is writing any more
+
+
+def serve_lock(root: Path) -> Any:
+    """An exclusive lock on the archive for the SCP process that owns ``tmp/`` (the parent of
+    the worker processes); None when another one holds it.  Keep the returned file open."""
+    import fcntl
+
+    Layout.create(root)
+    fh = open(Path(root) / ".serve.lock", "a+b")  # noqa: SIM115 - held for the process life
+    try:
+        fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        fh.close()
+        return None
+    return fh
+
+
 class DuplicatePolicy(StrEnum):
     KEEP_FIRST = "keep_first"  # default: the first copy stays, the duplicate is logged
     OVERWRITE = "overwrite"
@@ -91,15 +109,22 @@ class Archive:
         *,
         duplicate_policy: DuplicatePolicy | str = DuplicatePolicy.KEEP_FIRST,
         fsync: bool = False,
-        sweep: bool = True,
+        sweep: bool | str = True,
     ) -> None:
-        """``sweep=False`` for SCP worker processes: the parent swept before starting them,
-        and a worker must never delete a sibling's transfer in progress."""
+        """``sweep``: True removes temp files untouched for 10 minutes (another process,
+        a running ``pacsadmin serve``, may be receiving into ``tmp/``: its files are written
+        continuously); ``"all"`` removes every temp file, for the one process that holds
+        :meth:`serve_lock`; False none (SCP worker processes: their parent swept)."""
         self.layout = Layout.create(root)
         self.duplicate_policy = DuplicatePolicy(duplicate_policy)
         self.fsync = fsync
         idx.init_db(self.layout.index_path)
-        self.swept = self.layout.sweep_temp() if sweep else 0
+        if sweep == "all":
+            self.swept = self.layout.sweep_temp()
+        elif sweep:
+            self.swept = self.layout.sweep_temp(older_than=STALE_TEMP)
+        else:
+            self.swept = 0
         if self.swept:
             log.info("archive: swept %d temp file(s) left by an interrupted transfer", self.swept)
         self.writer = idx.IndexWriter(self.layout.index_path)

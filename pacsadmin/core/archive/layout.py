@@ -90,6 +90,8 @@ class Layout:
         now = time.time()
         for p in self.tmp_dir.iterdir():
             try:
+                if p.name.startswith("."):
+                    continue
                 if p.is_file() and now - p.stat().st_mtime >= older_than:
                     p.unlink()
                     n += 1

@@ -124,15 +124,33 @@ def test_index_failure_removes_the_file(archive, tmp_path, monkeypatch):
 
 
 def test_temp_files_swept_at_start(tmp_path):
+    """By default only stale temp files go (a running serve may be writing the others);
+    the process holding the serve lock clears them all."""
+    from pacsadmin.core.archive.archive import serve_lock
+
     root = tmp_path / "ar"
     Archive(root).close()
-    (root / "tmp" / "leftover.part").write_bytes(b"partial")
+    fresh = root / "tmp" / "fresh.part"
+    stale = root / "tmp" / "stale.part"
+    fresh.write_bytes(b"partial")
+    stale.write_bytes(b"partial")
+    os.utime(stale, (1, 1))
     a = Archive(root)
     try:
-        assert a.swept == 1
-        assert not list((root / "tmp").iterdir())
+        assert a.swept == 1 and fresh.exists() and not stale.exists()
     finally:
         a.close()
+    lock = serve_lock(root)
+    assert lock is not None
+    assert serve_lock(root) is None  # one SCP owner at a time
+    a = Archive(root, sweep="all")
+    try:
+        assert a.swept == 1
+        assert [p.name for p in (root / "tmp").iterdir()] == []
+    finally:
+        a.close()
+        lock.close()
+    assert serve_lock(root) is not None
 
 
 def test_import_folder_reports_bad_files_and_goes_on(archive, tmp_path):
