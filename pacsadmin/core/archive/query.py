@@ -8,6 +8,8 @@ and ISO_IR 192 names match whatever character set the query came in.
 
 from __future__ import annotations
 
+import fnmatch
+import re
 import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -110,24 +112,23 @@ def _glob(pattern: str) -> str:
 
 def pn_match(value: Any, pattern: Any) -> int:
     """Case-insensitive PN match; a pattern without '=' also tries the alphabetic group."""
-    import fnmatch
-
     if not isinstance(value, str) or not isinstance(pattern, str):
         return 0
     v, p = value.casefold(), pattern.casefold()
     regex = _pn_cache.get(p)
     if regex is None:
-        regex = _pn_cache.setdefault(p, fnmatch.translate(p.replace("[", "[[]")))
-    import re
-
-    if re.fullmatch(regex, v, re.DOTALL):
+        if len(_pn_cache) > 1000:  # patterns come from peers: keep the cache bounded
+            _pn_cache.clear()
+        regex = re.compile(fnmatch.translate(p.replace("[", "[[]")), re.DOTALL)
+        _pn_cache[p] = regex
+    if regex.fullmatch(v):
         return 1
     if "=" not in p and "=" in v:
-        return 1 if re.fullmatch(regex, v.split("=", 1)[0], re.DOTALL) else 0
+        return 1 if regex.fullmatch(v.split("=", 1)[0]) else 0
     return 0
 
 
-_pn_cache: dict[str, str] = {}
+_pn_cache: dict[str, re.Pattern[str]] = {}
 
 
 def register_functions(con: sqlite3.Connection) -> None:

@@ -363,6 +363,25 @@ class LocalScp:
         self._lock = threading.Lock()
         self._server: Any = None
         self.ae: Any = None
+        self._nodes_mtime: float | None = None
+        self._nodes_lock = threading.Lock()
+
+    def _current_nodes(self) -> NodeDirectory | None:
+        """The node directory, re-read when its file changed (move destinations)."""
+        if self.nodes is None:
+            return None
+        with self._nodes_lock:
+            path = getattr(self.nodes, "path", None)
+            try:
+                mtime = os.stat(path).st_mtime if path else None
+            except OSError:
+                mtime = None
+            if mtime is not None and mtime != self._nodes_mtime:
+                if self._nodes_mtime is not None:
+                    with contextlib.suppress(Exception):
+                        self.nodes.load()
+                self._nodes_mtime = mtime
+        return self.nodes
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> LocalScp:
@@ -616,7 +635,7 @@ class LocalScp:
         from pacsadmin.core.dimse import qr_scp
 
         self._rec(event.assoc).moves += 1
-        yield from qr_scp.handle_move(self.archive, event, self.nodes, self.config)
+        yield from qr_scp.handle_move(self.archive, event, self._current_nodes(), self.config)
 
     def _on_get(self, event: Any) -> Any:
         from pacsadmin.core.dimse import qr_scp
