@@ -376,10 +376,9 @@ class LocalScp:
                 mtime = os.stat(path).st_mtime if path else None
             except OSError:
                 mtime = None
-            if mtime is not None and mtime != self._nodes_mtime:
-                if self._nodes_mtime is not None:
-                    with contextlib.suppress(Exception):
-                        self.nodes.load()
+            if mtime != self._nodes_mtime:
+                with contextlib.suppress(Exception):
+                    self.nodes.load()
                 self._nodes_mtime = mtime
         return self.nodes
 
@@ -398,6 +397,9 @@ class LocalScp:
             Verification,
         )
 
+        if self.nodes is not None:  # the directory as loaded now; re-read when it changes
+            with contextlib.suppress(OSError, TypeError):
+                self._nodes_mtime = os.stat(self.nodes.path).st_mtime
         _install_receive_to_archive()
         cfg = self.config
         ae = _make_ae_class()(ae_title=cfg.ae_title)

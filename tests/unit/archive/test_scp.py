@@ -514,3 +514,29 @@ def test_hostile_uids_over_the_network_land_inside(archive, start_scp, tmp_path)
     assert not [p for p in outside if p.name in ("x", "passwd")]
     uids = {r[0] for r in archive.reader().execute("SELECT sop_uid FROM instances")}
     assert "../../etc/x" in uids
+
+
+def test_move_destination_added_while_serving(start_scp, archive, nodes, tmp_path):
+    """A node added to the directory by another process is a move destination at once."""
+    from pynetdicom.sop_class import StudyRootQueryRetrieveInformationModelMove as MOVE
+
+    ds = make_ds()
+    archive.add_file(_write(ds, tmp_path))
+    dest_archive = Archive(tmp_path / "dest2")
+    try:
+        dest = start_scp(dest_archive, ae_title="LATE")
+        scp = start_scp()
+        time.sleep(0.05)  # a distinct mtime
+        NodeDirectory(nodes.path).add(DicomNode("late", "LATE", "127.0.0.1", dest.port))
+        a = scu().associate("127.0.0.1", scp.port, ae_title=AET)
+        try:
+            q = Dataset()
+            q.QueryRetrieveLevel = "STUDY"
+            q.StudyInstanceUID = ds.StudyInstanceUID
+            rsps = [s for s, _ in a.send_c_move(q, "LATE", MOVE)]
+        finally:
+            a.release()
+        assert rsps[-1].Status == 0
+        assert dest_archive.counts()["instances"] == 1
+    finally:
+        dest_archive.close()
