@@ -46,14 +46,21 @@ def test_running_job_is_listed_and_cancel_stops_it(qtbot, pacs_app, storescp):
     t0 = time.monotonic()
     jobs.cancel_button.click()
     qtbot.waitUntil(lambda: m.job(row).state.finished, timeout=WAIT)
-    assert time.monotonic() - t0 < 10
+    took = time.monotonic() - t0
+    # normally well under a second; generous for a loaded machine, and the message says
+    # what the job was doing if it ever is slow
+    assert took < 15, f"cancel took {took:.1f} s: {m.job(row)} / {panel.summary_label.text()}"
     assert m.job(row).state is JobState.CANCELLED
     assert m.index(row, COL_STATE).data() == "cancelled"
     assert not jobs.cancel_button.isEnabled()
-    # the doctor shows what ran before the cancel, and can run again
+    # the doctor shows what ran before the cancel (or, when the cancel landed between two
+    # steps of a run, that it was cancelled), and can run again
     qtbot.waitUntil(lambda: panel.run_button.isEnabled(), timeout=WAIT)
-    assert panel.series is not None and 2 <= len(panel.series.results) < 1000
-    assert "runs succeeded" in panel.stats_label.text()
+    if panel.series is not None:
+        assert 2 <= len(panel.series.results) < 1000
+        assert "runs succeeded" in panel.stats_label.text()
+    else:
+        assert "Cancelled" in panel.summary_label.text()
     assert not app.node_model.status("PACS").running
 
 
