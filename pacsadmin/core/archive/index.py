@@ -1,16 +1,15 @@
-"""The SQLite index of the archive, written by ONE writer thread.
+"""The SQLite index of the archive, written by ONE writer.
 
 Readers open their own connections (WAL: they never block the writer).  Every change goes
-through :class:`IndexWriter`, a thread draining a queue of functions that each run in
-their own ``BEGIN IMMEDIATE`` transaction, so the duplicate check, the rename of a received
-file into place and its row are one step no other writer can interleave with.  Several
+through :class:`IndexWriter`: one connection and a lock, each change in its own
+``BEGIN IMMEDIATE`` transaction, so the duplicate check, the rename of a received file
+into place and its row are one step no other writer can interleave with.  Several
 processes (SCP workers) each have one writer; SQLite's lock serialises them.
 """
 
 from __future__ import annotations
 
 import logging
-import queue
 import sqlite3
 import threading
 from collections.abc import Callable
@@ -104,60 +103,53 @@ def init_db(path: Path) -> None:
 
 
 class IndexWriter:
-    """The one thread that writes the index.  ``submit(fn)`` runs ``fn(con)`` in a transaction."""
+    """The one writer of the index: one connection, one transaction at a time.
+
+    ``call(fn)`` runs ``fn(con)`` in a ``BEGIN IMMEDIATE`` transaction on the calling thread
+    while holding the writer's lock, so writes never interleave (the duplicate check, the
+    rename into place and the row are one step).  Measured: handing each C-STORE's row to
+    a writer *thread* cost 0.3-0.6 ms of GIL hand-offs per image, more than the SQL.
+    """
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._q: queue.Queue[tuple[Callable[[sqlite3.Connection], Any], Future[Any]] | None] = (
-            queue.Queue()
-        )
-        self._thread = threading.Thread(target=self._run, name="archive-index-writer", daemon=True)
-        self._started = threading.Event()
+        self._lock = threading.Lock()
+        self._con: sqlite3.Connection | None = connect(path)
         self._closed = False
-        self._thread.start()
-        self._started.wait()
-
-    def _run(self) -> None:
-        con = connect(self.path)
-        self._started.set()
-        try:
-            while True:
-                item = self._q.get()
-                if item is None:
-                    return
-                fn, fut = item
-                if not fut.set_running_or_notify_cancel():
-                    continue
-                try:
-                    con.execute("BEGIN IMMEDIATE")
-                    try:
-                        result = fn(con)
-                    except BaseException:
-                        con.execute("ROLLBACK")
-                        raise
-                    con.execute("COMMIT")
-                except BaseException as exc:
-                    fut.set_exception(exc)
-                else:
-                    fut.set_result(result)
-        finally:
-            con.close()
-
-    def submit(self, fn: Callable[[sqlite3.Connection], T]) -> Future[T]:
-        if self._closed:
-            raise RuntimeError("the index writer is closed")
-        fut: Future[T] = Future()
-        self._q.put((fn, fut))
-        return fut
 
     def call(self, fn: Callable[[sqlite3.Connection], T], timeout: float | None = 120) -> T:
-        return self.submit(fn).result(timeout)
+        if not self._lock.acquire(timeout=-1 if timeout is None else timeout):
+            raise TimeoutError("the archive index is busy")
+        try:
+            con = self._con
+            if con is None:
+                raise RuntimeError("the index writer is closed")
+            con.execute("BEGIN IMMEDIATE")
+            try:
+                result = fn(con)
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+            con.execute("COMMIT")
+            return result
+        finally:
+            self._lock.release()
+
+    def submit(self, fn: Callable[[sqlite3.Connection], T]) -> Future[T]:
+        """``call`` with a Future (already done) for callers that want one."""
+        fut: Future[T] = Future()
+        try:
+            fut.set_result(self.call(fn))
+        except BaseException as exc:
+            fut.set_exception(exc)
+        return fut
 
     def close(self) -> None:
-        if not self._closed:
-            self._closed = True
-            self._q.put(None)
-            self._thread.join(30)
+        with self._lock:
+            if self._con is not None:
+                clear_cache(self._con)
+                self._con.close()
+                self._con = None
 
 
 # ------------------------------------------------------------------ row helpers (writer side)
@@ -172,7 +164,7 @@ def find_instance(con: sqlite3.Connection, sop_uid: str) -> tuple[int, str] | No
 _series_cache: dict[int, dict[str, int]] = {}
 
 
-def clear_cache(con: sqlite3.Connection) -> None:
+def clear_cache(con: Any) -> None:
     _series_cache.pop(id(con), None)
 
 
