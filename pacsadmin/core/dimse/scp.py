@@ -281,8 +281,9 @@ class _Allowed:
         by_aet: dict[str, set[str]] = {}
         for n in self.nodes.list():
             addrs: set[str] = {n.host}
-            with contextlib.suppress(OSError, UnicodeError):
-                addrs |= {ai[4][0] for ai in socket.getaddrinfo(n.host, None)}
+            if self.check_address:  # DNS only when addresses matter (it may be slow)
+                with contextlib.suppress(OSError, UnicodeError):
+                    addrs |= {ai[4][0] for ai in socket.getaddrinfo(n.host, None)}
             by_aet.setdefault(n.ae_title.strip(), set()).update(addrs)
         self._by_aet, self._mtime = by_aet, mtime
 
