@@ -540,3 +540,41 @@ def test_move_destination_added_while_serving(start_scp, archive, nodes, tmp_pat
         assert dest_archive.counts()["instances"] == 1
     finally:
         dest_archive.close()
+
+
+def test_move_cancel_between_sub_operations(start_scp, archive, nodes, tmp_path):
+    from pynetdicom.sop_class import StudyRootQueryRetrieveInformationModelMove as MOVE
+
+    study = make_ds().StudyInstanceUID
+    for i in range(15):
+        archive.add_file(_write(make_ds(study_uid=study, instance_number=i), tmp_path))
+    dest_archive = Archive(tmp_path / "slowdest")
+    real_ingest = dest_archive.ingest
+
+    def slow_ingest(*a, **kw):
+        time.sleep(0.05)
+        return real_ingest(*a, **kw)
+
+    dest_archive.ingest = slow_ingest
+    try:
+        dest = start_scp(dest_archive, ae_title="SLOW")
+        nodes.add(DicomNode("slow", "SLOW", "127.0.0.1", dest.port))
+        scp = start_scp()
+        a = scu().associate("127.0.0.1", scp.port, ae_title=AET)
+        try:
+            q = Dataset()
+            q.QueryRetrieveLevel = "STUDY"
+            q.StudyInstanceUID = study
+            rsps = []
+            for n, (s, _) in enumerate(a.send_c_move(q, "SLOW", MOVE, msg_id=9)):
+                rsps.append(s)
+                if n == 0:
+                    a.send_c_cancel(9, query_model=MOVE)
+        finally:
+            a.release()
+        final = rsps[-1]
+        assert final.Status == 0xFE00
+        assert final.NumberOfRemainingSuboperations > 0
+        assert 0 < final.NumberOfCompletedSuboperations < 15
+    finally:
+        dest_archive.close()
