@@ -13,7 +13,7 @@ import sys
 import time
 
 from PySide6.QtCore import QObject, Qt, QTimer, Slot
-from PySide6.QtWidgets import QApplication, QMessageBox
+from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox, QTabWidget
 
 from pacsadmin import __version__
 from pacsadmin.core.audit import AuditLog
@@ -41,6 +41,7 @@ from pacsadmin.gui.models.audit_model import AuditModel
 from pacsadmin.gui.models.jobs_model import JobsModel
 from pacsadmin.gui.models.node_model import NodeTableModel
 from pacsadmin.gui.node_actions import NodeActions
+from pacsadmin.gui.viewer import ViewerWidget
 from pacsadmin.gui.widgets.audit_view import AuditView
 from pacsadmin.gui.widgets.doctor_panel import DoctorPanel
 from pacsadmin.gui.widgets.jobs_panel import JobsPanel
@@ -124,6 +125,12 @@ class PacsAdminApp(QObject):
             "Echo all", "echo-all", "C-ECHO every node (concurrent, bounded)", "Ctrl+Shift+Return"
         )
         self.act_quit = w.make_action("Quit", "app", "Quit pacsadmin", "Ctrl+Q")
+        self.act_open_images = w.make_action(
+            "Open images...", "import", "Open DICOM files or a DICOMDIR in the viewer", "Ctrl+O"
+        )
+        self.act_open_folder = w.make_action(
+            "Open folder...", "import", "Open a folder of DICOM files in the viewer", "Ctrl+Shift+O"
+        )
         node_actions = [
             self.act_add,
             self.act_edit,
@@ -135,11 +142,18 @@ class PacsAdminApp(QObject):
         ]
         self.node_browser = NodeBrowser(self.node_model, [a for a in node_actions if a])
         self.doctor_panel = DoctorPanel()
+        self.viewer = ViewerWidget(
+            runner=self.runner, bridge=self.bridge, presets_path=self.paths.home / "presets.json"
+        )
+        self.central_tabs = QTabWidget()
+        self.central_tabs.setDocumentMode(True)
+        self.central_tabs.addTab(self.doctor_panel, "Connectivity Doctor")
+        self.central_tabs.addTab(self.viewer, "Viewer")
         self.jobs_panel = JobsPanel(self.jobs_model)
         self.audit_view = AuditView(self.audit_model)
         self.activity = ActivityLog()
         w.build(
-            central=self.doctor_panel,
+            central=self.central_tabs,
             nodes=self.node_browser,
             jobs=self.jobs_panel,
             activity=self.activity,
@@ -158,7 +172,15 @@ class PacsAdminApp(QObject):
                 self.act_echo_all,
             ],
             menus={
-                "&File": [self.act_import, self.act_export, None, self.act_quit],
+                "&File": [
+                    self.act_open_images,
+                    self.act_open_folder,
+                    None,
+                    self.act_import,
+                    self.act_export,
+                    None,
+                    self.act_quit,
+                ],
                 "&Nodes": [
                     *node_actions,
                     self.act_echo_all,
@@ -216,6 +238,8 @@ class PacsAdminApp(QObject):
         self.act_doctor.triggered.connect(self._on_doctor_triggered)
         self.act_echo_all.triggered.connect(self._on_echo_all_triggered)
         self.act_quit.triggered.connect(w.close)
+        self.act_open_images.triggered.connect(self._on_open_images_triggered)
+        self.act_open_folder.triggered.connect(self._on_open_folder_triggered)
         # widgets
         self.node_browser.nodeActivated.connect(self._on_node_browser_node_activated)
         self.node_browser.selectionChanged.connect(self._on_node_browser_selection_changed)
@@ -257,6 +281,24 @@ class PacsAdminApp(QObject):
 
     # ------------------------------------------------------------------ action slots
     @Slot()
+    def _on_open_images_triggered(self) -> None:
+        paths, _ = QFileDialog.getOpenFileNames(
+            self.window, "Open DICOM images", "", "DICOM (*.dcm *.DCM DICOMDIR *);;All files (*)"
+        )
+        if paths:
+            self.open_in_viewer(paths)
+
+    @Slot()
+    def _on_open_folder_triggered(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self.window, "Open a folder of DICOM files")
+        if folder:
+            self.open_in_viewer([folder])
+
+    def open_in_viewer(self, paths: list[str]) -> None:
+        self.central_tabs.setCurrentWidget(self.viewer)
+        self.viewer.open_paths(paths)
+
+    @Slot()
     def _on_echo_triggered(self) -> None:
         nodes = self.node_browser.selected_nodes()
         if len(nodes) == 1:
@@ -268,6 +310,7 @@ class PacsAdminApp(QObject):
     def _on_doctor_triggered(self) -> None:
         node = self.node_browser.current_node()
         if node is not None:
+            self.central_tabs.setCurrentWidget(self.doctor_panel)
             self.echoes.submit(node, "doctor", mode="survey")
 
     @Slot()
@@ -277,6 +320,7 @@ class PacsAdminApp(QObject):
     # ------------------------------------------------------------------ widget slots
     @Slot(object)
     def _on_node_browser_node_activated(self, node: DicomNode) -> None:
+        self.central_tabs.setCurrentWidget(self.doctor_panel)
         self.echoes.submit(node, "doctor", mode="survey")
 
     @Slot()
@@ -361,6 +405,7 @@ class PacsAdminApp(QObject):
             return True
         self._closed = True
         self.echoes.close()
+        self.viewer.close()  # stops cine, cancels its decode jobs
         self._clock.stop()
         self._audit_timer.stop()
         self.runner.cancel_all()

@@ -1,0 +1,48 @@
+"""The viewer is part of the main window: File > Open, the Viewer tab, clean close."""
+
+from __future__ import annotations
+
+import numpy as np
+import pydicom
+from pydicom.dataset import FileMetaDataset
+from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, generate_uid
+
+WAIT = 20_000
+
+
+def _ct_series(folder, n=5):
+    study, series = generate_uid(), generate_uid()
+    for i in range(n):
+        ds = pydicom.Dataset()
+        ds.file_meta = FileMetaDataset()
+        ds.file_meta.MediaStorageSOPClassUID = CTImageStorage
+        ds.file_meta.MediaStorageSOPInstanceUID = generate_uid()
+        ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+        ds.SOPClassUID = CTImageStorage
+        ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID
+        ds.StudyInstanceUID, ds.SeriesInstanceUID = study, series
+        ds.Modality, ds.PatientName, ds.PatientID = "CT", "VIEWER^TEST", "V1"
+        ds.InstanceNumber = i + 1
+        ds.ImagePositionPatient = [0, 0, float(i)]
+        ds.ImageOrientationPatient = [1, 0, 0, 0, 1, 0]
+        ds.PixelSpacing = [1, 1]
+        ds.Rows = ds.Columns = 32
+        ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME2"
+        ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 16, 15, 1
+        ds.RescaleSlope, ds.RescaleIntercept = 1, -1024
+        ds.PixelData = (np.full((32, 32), 1000 + i, np.int16)).tobytes()
+        ds.save_as(folder / f"ct{i}.dcm", enforce_file_format=True)
+
+
+def test_open_folder_shows_the_series_in_the_viewer_tab(pacs_app, qtbot, tmp_path):
+    app = pacs_app
+    _ct_series(tmp_path)
+    assert app.central_tabs.currentWidget() is app.doctor_panel
+    app.open_in_viewer([str(tmp_path)])
+    assert app.central_tabs.currentWidget() is app.viewer
+    qtbot.waitUntil(
+        lambda: app.viewer.count() == 5 and app.viewer.current_frame() is not None, timeout=WAIT
+    )
+    frame = app.viewer.current_frame()
+    assert frame is not None
+    assert app.act_open_images.shortcut().toString() == "Ctrl+O"
