@@ -1,20 +1,25 @@
 """One frame's stored values, decoded safely.
 
 Native (uncompressed, and deflated: pydicom inflates those when reading) frames are sliced
-from Pixel Data in this process: no native code runs.  Encapsulated frames are cut out of
-Pixel Data here (only that frame's bytes cross the process boundary) and decoded by pydicom's
-plugins (pylibjpeg: libjpeg, openjpeg, rle) in a worker process with a time limit
-(:mod:`pacsadmin.core.imaging.worker`).
+from Pixel Data in this process: no native code runs.  Grayscale and palette frames of 8 to
+64 bits take :func:`native_array` (``np.frombuffer`` on Pixel Data once the geometry has been
+checked: a read-only view with no copy when Bits Stored equals Bits Allocated in little
+endian); everything else (1-bit, RGB/YBR, 8-bit big endian) goes through pydicom.
+Encapsulated frames are cut out of Pixel Data here (only that frame's bytes cross the process
+boundary) and decoded by pydicom's plugins (pylibjpeg: libjpeg, openjpeg, rle) in a worker
+process with a time limit (:mod:`pacsadmin.core.imaging.worker`).
 
 Values stay as stored integers (uint8/int8/uint16/int16/...): no float copy.  YBR color is
-converted to RGB by pydicom; Bits Stored < Bits Allocated is masked (or sign-extended) by
-pydicom's decoders.
+converted to RGB by pydicom; Bits Stored < Bits Allocated is masked (or sign-extended) here
+or by pydicom's decoders.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
+
+import numpy as np
 
 from pacsadmin.core.imaging.codecs import find_decoder, ts_name
 from pacsadmin.core.imaging.errors import ImageError
@@ -88,6 +93,57 @@ def _check_shape(arr: Any, geo: Geometry) -> None:
         )
 
 
+_BIG_ENDIAN = "1.2.840.10008.1.2.2"
+_PIXEL_DATA = 0x7FE00010
+_FAST_PHOTOMETRIC = ("MONOCHROME1", "MONOCHROME2", "PALETTE COLOR")
+NATIVE_DECODER = "native (numpy, no codec)"
+
+
+def native_array(data: Any, geo: Geometry, index: int) -> np.ndarray | None:
+    """Frame ``index`` of native Pixel Data ``data`` as stored integers, or None when the
+    fast path does not apply (then pydicom decodes).
+
+    The same values, dtype and shape as pydicom's ``pixel_array`` gives for that frame: bits
+    above Bits Stored are masked (unsigned) or sign-extended (signed), big endian becomes
+    native.  The result may be a read-only view on ``data``.  ``geo`` must have been checked
+    against ``data`` (:func:`~pacsadmin.core.imaging.geometry.read_geometry`); the length is
+    checked again here with Python integers before anything is viewed.
+    """
+    bits = geo.bits_allocated
+    little = geo.transfer_syntax != _BIG_ENDIAN
+    if (
+        geo.encapsulated
+        or geo.samples != 1
+        or geo.photometric not in _FAST_PHOTOMETRIC
+        or bits not in (8, 16, 32, 64)
+        or (bits == 8 and not little)  # 8-bit big endian may be byte-swapped OW: pydicom
+        or not 0 <= index < geo.frames
+    ):
+        return None
+    size = bits // 8
+    count = geo.rows * geo.columns
+    start = index * count * size
+    if start + count * size > len(data):
+        return None  # pydicom raises its own error
+    kind = "i" if geo.signed else "u"
+    dtype = f"{'<' if little else '>'}{kind}{size}"
+    arr = np.frombuffer(data, dtype=dtype, count=count, offset=start)
+    if not little:
+        arr = arr.astype(f"={kind}{size}")
+    shift = bits - geo.bits_stored
+    if shift > 0:  # as pydicom: shift left, then back (arithmetic for signed types)
+        arr = np.left_shift(arr, shift)
+        np.right_shift(arr, shift, out=arr)
+    return arr.reshape(geo.rows, geo.columns)
+
+
+def _pixel_bytes(ds: Any) -> Any:
+    """Pixel Data's bytes without pydicom's element conversion."""
+    elem = ds.get_item(_PIXEL_DATA) if hasattr(ds, "get_item") else None
+    value = getattr(elem, "value", None)
+    return value if isinstance(value, bytes | bytearray | memoryview) else ds.PixelData
+
+
 def encapsulated_frame(ds: Any, geo: Geometry, index: int) -> bytes:
     """The bytes of frame ``index`` (0-based) of encapsulated Pixel Data."""
     from pydicom.encaps import get_frame
@@ -139,6 +195,13 @@ def decode_frame(
     _check_index(geo, index)
     ts = geo.transfer_syntax
     if not geo.encapsulated:
+        try:
+            arr = native_array(_pixel_bytes(ds), geo, index)
+        except FILE_ERRORS as exc:
+            raise ImageError(f"the pixel data could not be read: {exc}", kind="decode") from None
+        if arr is not None:
+            _check_shape(arr, geo)
+            return DecodedFrame(arr, geo.photometric, NATIVE_DECODER)
         from pydicom.pixels.decoders.base import get_decoder
 
         try:

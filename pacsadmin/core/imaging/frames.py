@@ -10,6 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from pacsadmin.core.imaging.fastattrs import fast_get
+
+_PER_FRAME = 0x52009230  # Per-frame Functional Groups Sequence
+_SHARED = 0x52009229  # Shared Functional Groups Sequence
+
 
 def functional_item(ds: Any, index: int, keyword: str) -> Any | None:
     """The first item of ``keyword`` for frame ``index``: per-frame first, then shared."""
@@ -59,7 +64,7 @@ class FrameAttrs:
 
 def frame_attrs(ds: Any, index: int = 0) -> FrameAttrs:
     """Collect the frame's attributes (functional groups win over top-level values)."""
-    enhanced = "PerFrameFunctionalGroupsSequence" in ds or "SharedFunctionalGroupsSequence" in ds
+    enhanced = _PER_FRAME in ds or _SHARED in ds
 
     def src(keyword: str) -> Any:
         item = functional_item(ds, index, keyword) if enhanced else None
@@ -70,10 +75,10 @@ def frame_attrs(ds: Any, index: int = 0) -> FrameAttrs:
     pos = src("PlanePositionSequence")
     ori = src("PlaneOrientationSequence")
     meas = src("PixelMeasuresSequence")
-    slope = _floats(pvt.get("RescaleSlope"), 1)
-    intercept = _floats(pvt.get("RescaleIntercept"), 1)
-    centers = _floats(voi.get("WindowCenter")) or ()
-    widths = _floats(voi.get("WindowWidth")) or ()
+    slope = _floats(fast_get(pvt, "RescaleSlope"), 1)
+    intercept = _floats(fast_get(pvt, "RescaleIntercept"), 1)
+    centers = _floats(fast_get(voi, "WindowCenter")) or ()
+    widths = _floats(fast_get(voi, "WindowWidth")) or ()
     expl = voi.get("WindowCenterWidthExplanation")
     if expl is None:
         explanations: tuple[str, ...] = ()
@@ -81,7 +86,7 @@ def frame_attrs(ds: Any, index: int = 0) -> FrameAttrs:
         explanations = (expl,)
     else:
         explanations = tuple(str(e) for e in expl)
-    thickness = _floats(meas.get("SliceThickness"), 1)
+    thickness = _floats(fast_get(meas, "SliceThickness"), 1)
     return FrameAttrs(
         rescale_slope=slope[0] if slope else None,
         rescale_intercept=intercept[0] if intercept else None,
@@ -89,10 +94,10 @@ def frame_attrs(ds: Any, index: int = 0) -> FrameAttrs:
         window_centers=centers,
         window_widths=widths,
         window_explanations=explanations,
-        voi_function=str(voi.get("VOILUTFunction", "") or "LINEAR").strip().upper(),
-        position=_floats(pos.get("ImagePositionPatient"), 3),
-        orientation=_floats(ori.get("ImageOrientationPatient"), 6),
-        pixel_spacing=_floats(meas.get("PixelSpacing"), 2),
+        voi_function=str(fast_get(voi, "VOILUTFunction", "") or "LINEAR").strip().upper(),
+        position=_floats(fast_get(pos, "ImagePositionPatient"), 3),
+        orientation=_floats(fast_get(ori, "ImageOrientationPatient"), 6),
+        pixel_spacing=_floats(fast_get(meas, "PixelSpacing"), 2),
         slice_thickness=thickness[0] if thickness else None,
         enhanced=enhanced,
     )

@@ -14,11 +14,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from pacsadmin.core.imaging.errors import ImageError
+from pacsadmin.core.imaging.fastattrs import fast_get
 
 #: Largest decoded frame accepted (bytes). 1 GiB is ~16x a 3328x4096x3 16-bit frame.
 MAX_FRAME_BYTES = 1 << 30
 #: Largest number of frames accepted in one object.
 MAX_FRAMES = 100_000
+_PIXEL_DATA = 0x7FE00010
 
 _ENCAPSULATED_PREFIXES = ("1.2.840.10008.1.2.4.", "1.2.840.10008.1.2.5")
 _NATIVE = {
@@ -94,7 +96,7 @@ class Geometry:
 
 def _int(ds: Any, keyword: str, default: int | None = None) -> int:
     try:
-        value = ds.get(keyword, None)
+        value = fast_get(ds, keyword)
     except (ValueError, TypeError, KeyError, OverflowError):
         raise ImageError(
             f"inconsistent image geometry: {keyword} cannot be read", kind="geometry"
@@ -156,7 +158,7 @@ def read_geometry(ds: Any, *, pixel_length: int | None = None) -> Geometry:
         ``kind="no-pixels"`` when there is no Pixel Data; ``kind="geometry"`` when the
         attributes are missing, out of range or do not match the bytes present.
     """
-    if "PixelData" not in ds:
+    if _PIXEL_DATA not in ds:
         if "FloatPixelData" in ds or "DoubleFloatPixelData" in ds:
             raise ImageError(
                 "this object holds floating-point pixel data, which the viewer does not show",
@@ -180,7 +182,7 @@ def read_geometry(ds: Any, *, pixel_length: int | None = None) -> Geometry:
     high_bit = _int(ds, "HighBit", bits_stored - 1)
     pixrep = _int(ds, "PixelRepresentation", 0)
     planar = _int(ds, "PlanarConfiguration", 0)
-    photometric = str(ds.get("PhotometricInterpretation", "") or "").strip().upper()
+    photometric = str(fast_get(ds, "PhotometricInterpretation", "") or "").strip().upper()
 
     problems = []
     if not 1 <= rows <= 65535 or not 1 <= cols <= 65535:

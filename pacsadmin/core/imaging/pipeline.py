@@ -18,6 +18,7 @@ import numpy as np
 
 from pacsadmin.core.imaging.codecs import ts_name
 from pacsadmin.core.imaging.errors import ImageError
+from pacsadmin.core.imaging.fastattrs import fast_get
 from pacsadmin.core.imaging.frames import frame_attrs
 from pacsadmin.core.imaging.geometry import Geometry
 from pacsadmin.core.imaging.luts import LookupTable, Rescale, Window, parse_lut
@@ -223,7 +224,7 @@ def _padding(ds: Any, geo: Geometry) -> tuple[int, int] | None:
 
 
 def _presentation(ds: Any, photometric: str, notes: list[str]) -> tuple[bool, str]:
-    shape = str(ds.get("PresentationLUTShape", "") or "").strip().upper()
+    shape = str(fast_get(ds, "PresentationLUTShape", "") or "").strip().upper()
     mono1 = photometric == "MONOCHROME1"
     if mono1 and shape == "INVERSE":
         return True, (
@@ -275,7 +276,7 @@ def build_pipeline(
     attrs = frame_attrs(ds, index)
     modality: Rescale | LookupTable
     mlut = ds.get("ModalityLUTSequence")
-    is_ct = str(ds.get("Modality", "")) == "CT"
+    is_ct = str(fast_get(ds, "Modality", "")) == "CT"
     if attrs.rescale_slope is not None or attrs.rescale_intercept is not None:
         rtype = attrs.rescale_type or ("HU" if is_ct else "")
         modality = Rescale(

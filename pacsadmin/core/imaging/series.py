@@ -14,8 +14,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import pydicom
+from pydicom.errors import InvalidDicomError
 
 from pacsadmin.core.imaging.errors import ImageError
+from pacsadmin.core.imaging.fastattrs import fast_get
 from pacsadmin.core.imaging.frames import frame_attrs
 from pacsadmin.core.imaging.geometry import Geometry, read_geometry
 from pacsadmin.core.imaging.loader import FILE_ERRORS
@@ -90,6 +93,10 @@ def _pixel_length(ds: object) -> int | None:
     return None if length == 0xFFFFFFFF else int(length)
 
 
+def _opt_int(value: Any) -> int | None:
+    return None if value is None or value == "" else int(value)
+
+
 def scan_file(path: str) -> InstanceInfo:
     """Read one file's header (Pixel Data deferred). Raises ImageError when unreadable."""
     return read_info(path)[0]
@@ -97,9 +104,6 @@ def scan_file(path: str) -> InstanceInfo:
 
 def read_info(path: str, *, full: bool = False) -> tuple[InstanceInfo, Any]:
     """(InstanceInfo, dataset); ``full`` reads Pixel Data too (to decode it next)."""
-    import pydicom
-    from pydicom.errors import InvalidDicomError
-
     try:
         ds = pydicom.dcmread(path, defer_size=None if full else 1024)
     except InvalidDicomError:
@@ -110,7 +114,7 @@ def read_info(path: str, *, full: bool = False) -> tuple[InstanceInfo, Any]:
         raise ImageError(f"the file is damaged ({type(exc).__name__})", kind="not-dicom") from None
     try:
         attrs = frame_attrs(ds, 0)
-        number = ds.get("InstanceNumber")
+        number = fast_get(ds, "InstanceNumber")
         number = int(number) if number not in (None, "") else None
         has_pixels = _PIXEL_DATA in ds
         problem, excess, geo = None, 0, None
@@ -124,27 +128,27 @@ def read_info(path: str, *, full: bool = False) -> tuple[InstanceInfo, Any]:
         rescale = None
         if attrs.rescale_slope is not None or attrs.rescale_intercept is not None:
             rescale = (attrs.rescale_slope or 1.0, attrs.rescale_intercept or 0.0)
-        frames = ds.get("NumberOfFrames") or 1
+        frames = fast_get(ds, "NumberOfFrames") or 1
         frame_positions: tuple[tuple[float, ...] | None, ...] = ()
         if attrs.enhanced and int(frames) > 1:
             n = min(int(frames), len(ds.get("PerFrameFunctionalGroupsSequence") or ()))
             frame_positions = tuple(frame_attrs(ds, k).position for k in range(n))
         info = InstanceInfo(
             path=path,
-            study_uid=str(ds.get("StudyInstanceUID", "") or ""),
-            series_uid=str(ds.get("SeriesInstanceUID", "") or ""),
-            sop_uid=str(ds.get("SOPInstanceUID", "") or ""),
+            study_uid=str(fast_get(ds, "StudyInstanceUID", "") or ""),
+            series_uid=str(fast_get(ds, "SeriesInstanceUID", "") or ""),
+            sop_uid=str(fast_get(ds, "SOPInstanceUID", "") or ""),
             instance_number=number,
-            modality=str(ds.get("Modality", "") or ""),
+            modality=str(fast_get(ds, "Modality", "") or ""),
             series_description=str(ds.get("SeriesDescription", "") or ""),
-            rows=int(ds.Rows) if "Rows" in ds else None,
-            columns=int(ds.Columns) if "Columns" in ds else None,
+            rows=geo.rows if geo is not None else _opt_int(fast_get(ds, "Rows")),
+            columns=geo.columns if geo is not None else _opt_int(fast_get(ds, "Columns")),
             frames=int(frames),
             position=attrs.position,
             orientation=attrs.orientation,
             pixel_spacing=attrs.pixel_spacing,
             rescale=rescale,
-            burned_in=str(ds.get("BurnedInAnnotation", "") or "").upper(),
+            burned_in=str(fast_get(ds, "BurnedInAnnotation", "") or "").upper(),
             pixel_problem=problem,
             pixel_excess=excess,
             has_pixels=has_pixels,

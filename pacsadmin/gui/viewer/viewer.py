@@ -333,8 +333,9 @@ class ViewerWidget(QWidget):
 
     @Slot(int, list)
     def _on_bridge_job_partials(self, job_id: int, items: list) -> None:
+        # each item is a batch (tuple) of entries (pacsadmin.gui.viewer.loading.Batches)
         if job_id == self._open_job:
-            for path, k, entry in items:
+            for path, k, entry in (e for batch in items for e in batch):
                 self._early[(path, k)] = entry
                 if (
                     self.series is None and self._provisional is None and isinstance(entry, Frame)
@@ -347,7 +348,7 @@ class ViewerWidget(QWidget):
             return
         if job_id != self._fill_job:
             return
-        for slot, entry in items:
+        for slot, entry in (e for batch in items for e in batch):
             if slot < len(self.slots) and slot not in self._frames:
                 self._frames[slot] = entry
                 self._pending.discard(slot)
