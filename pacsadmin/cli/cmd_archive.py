@@ -84,13 +84,13 @@ def run_import(args: argparse.Namespace, ctx: Any) -> int:
     import warnings
     from pathlib import Path
 
-    warnings.simplefilter("ignore", UserWarning)  # pydicom's notes on odd values: noise here
-
     from pacsadmin.core.archive.importer import import_paths
 
     archive = _open(ctx)
     try:
-        rep = import_paths(archive, [Path(p) for p in args.paths], _Progress())
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # pydicom's notes on odd values
+            rep = import_paths(archive, [Path(p) for p in args.paths], _Progress())
     finally:
         archive.close()
     ctx.audit.record(
