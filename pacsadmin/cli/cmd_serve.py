@@ -252,6 +252,8 @@ def _run_parent(args: argparse.Namespace, ctx: Any, workers: int) -> int:
     try:
         while not stop.wait(0.5):
             if any(p.poll() is not None for p in procs):
+                if stop.wait(0.5):  # Ctrl-C reached the workers first: a clean stop
+                    break
                 rc = 1
                 print("pacsadmin serve: a worker process stopped; stopping", file=sys.stderr)
                 break
