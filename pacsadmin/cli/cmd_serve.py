@@ -111,6 +111,7 @@ class _EventPrinter:
         "aborted",
         "rejected",
         "errors",
+        "transcript_file",
     ]
 
     def __init__(self) -> None:
@@ -191,7 +192,13 @@ def run_serve(args: argparse.Namespace, ctx: Any) -> int:
     try:
         try:
             events = _EventPrinter() if args.events else None
-            scp = LocalScp(archive, cfg, nodes=ctx.nodes, listener=events).start()
+            scp = LocalScp(
+                archive,
+                cfg,
+                nodes=ctx.nodes,
+                listener=events,
+                transcript_dir=ctx.paths.logs_dir / "scp-transcripts",
+            ).start()
         except OSError as exc:
             print(
                 f"pacsadmin serve: cannot listen on port {cfg.port}: {exc.strerror or exc}",

@@ -204,6 +204,7 @@ class AssociationRecord:
     gets: int = 0
     errors: list[str] = field(default_factory=list)
     transcript: Transcript = field(default_factory=Transcript, repr=False)
+    transcript_file: str = ""
 
     def summary(self) -> str:
         dur = (self.ended or time.time()) - self.started
@@ -353,7 +354,11 @@ class LocalScp:
         nodes: NodeDirectory | None = None,
         listener: Listener | None = None,
         keep_transcripts: int = 50,
+        transcript_dir: Path | None = None,
     ) -> None:
+        """``transcript_dir``: also write each association's transcript (redacted) there,
+        as ``assoc-<pid>-<n>.txt``, keeping the newest 200 (for a GUI in another process).
+        """
         self.archive = archive
         self.config = config
         self.nodes = nodes
@@ -366,6 +371,7 @@ class LocalScp:
         self.ae: Any = None
         self._nodes_mtime: float | None = None
         self._nodes_lock = threading.Lock()
+        self.transcript_dir = transcript_dir
 
     def _current_nodes(self) -> NodeDirectory | None:
         """The node directory, re-read when its file changed (move destinations)."""
@@ -576,8 +582,26 @@ class LocalScp:
             log.warning("%s", rec.summary())
         else:
             log.info("%s", rec.summary())
+        if self.transcript_dir is not None:
+            rec.transcript_file = self._write_transcript(rec)
         self.finished.append(rec)
         self._emit("close", rec)
+
+    def _write_transcript(self, rec: AssociationRecord) -> str:
+        from pacsadmin.core.fileio import atomic_write_text
+
+        folder = Path(self.transcript_dir or ".")
+        path = folder / f"assoc-{os.getpid()}-{rec.id:06d}.txt"
+        try:
+            atomic_write_text(path, rec.transcript.text(rec.summary()))
+            old = sorted(folder.glob("assoc-*.txt"), key=lambda p: p.stat().st_mtime)
+            for p in old[:-200]:
+                with contextlib.suppress(OSError):
+                    p.unlink()
+        except OSError as exc:
+            log.warning("SCP: cannot write a transcript: %s", exc.strerror or exc)
+            return ""
+        return str(path)
 
     # ------------------------------------------------------------------ C-STORE
     def _on_store(self, event: Any) -> int:

@@ -388,6 +388,9 @@ def test_serve_events_channel(tmp_path):
     assert kinds[0] == "listening" and "open" in kinds and kinds[-1] == "close"
     close = events[-1]
     assert close["calling_ae"] == "SENDER" and close["stored"] == 3 and not close["aborted"]
+    transcript = Path(close["transcript_file"]).read_text()
+    assert "C-STORE-RQ" in transcript and "CANARY" not in transcript
+    assert Path(close["transcript_file"]).is_relative_to(home / "logs")
 
 
 def test_pacsadmin_serve_cli(tmp_path):
