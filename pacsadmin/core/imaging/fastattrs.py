@@ -4,7 +4,8 @@
 validators, then builds and caches a DataElement: about 20 us per element, which was most of
 the time of loading an uncompressed series (25-50 lookups per file).  :func:`fast_get` reads
 the raw bytes of a known set of numeric and code-string attributes directly (US, IS, DS, CS,
-UI; either byte order, explicit or implicit VR) and hands everything else, and every value
+UI, and LO when it is plain printable ASCII, which every character set decodes alike; either
+byte order, explicit or implicit VR) and hands everything else, and every value
 that is not plainly well formed (empty, deferred, unexpected VR or length, non-ASCII, a
 number that does not parse), to ``ds.get`` so pydicom's rules still apply there.  The
 dataset is not modified.
@@ -17,7 +18,7 @@ from typing import Any
 from pydicom.datadict import dictionary_VR, tag_for_keyword
 from pydicom.dataelem import RawDataElement
 
-_FAST_VRS = ("US", "IS", "DS", "CS", "UI")
+_FAST_VRS = ("US", "IS", "DS", "CS", "UI", "LO")
 
 #: keyword -> (tag, VR) of the attributes read directly (the viewer's load path).
 FAST_KEYWORDS = (
@@ -44,6 +45,8 @@ FAST_KEYWORDS = (
     "BurnedInAnnotation",
     "VOILUTFunction",
     "PresentationLUTShape",
+    "RescaleType",
+    "WindowCenterWidthExplanation",
     "StudyInstanceUID",
     "SeriesInstanceUID",
     "SOPInstanceUID",
@@ -63,6 +66,7 @@ def _table() -> dict[str, tuple[int, str]]:
 
 _TABLE = _table()
 _MISSING = object()
+_PRINTABLE = bytes(range(0x20, 0x7F))
 _NUMBER = {"DS": frozenset("0123456789+-.eE \\"), "IS": frozenset("0123456789+- ")}
 
 
@@ -72,6 +76,12 @@ def _convert(vr: str, raw: bytes, little: bool) -> Any:
         if len(raw) != 2:
             return _MISSING
         return int.from_bytes(raw, "little" if little else "big")
+    if vr == "LO":  # printable ASCII only: no ESC (ISO 2022), no multi-byte charset
+        if raw.translate(None, _PRINTABLE):
+            return _MISSING
+        if b"\\" in raw:
+            return _MISSING
+        return raw.decode("ascii").rstrip(" ") or _MISSING
     try:
         text = raw.decode("ascii")
     except UnicodeDecodeError:
@@ -100,8 +110,8 @@ def _convert(vr: str, raw: bytes, little: bool) -> Any:
 def fast_get(ds: Any, keyword: str, default: Any = None) -> Any:
     """``ds.get(keyword, default)``, quicker for the attributes in :data:`FAST_KEYWORDS`.
 
-    Values: US and IS as int, DS as float (a list of floats when multi-valued), CS and UI as
-    str.  Anything else (and every value this reader does not vouch for) comes from
+    Values: US and IS as int, DS as float (a list of floats when multi-valued), CS, UI and
+    LO as str.  Anything else (and every value this reader does not vouch for) comes from
     ``ds.get`` itself.
     """
     entry = _TABLE.get(keyword)

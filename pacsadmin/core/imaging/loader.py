@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pacsadmin.core.imaging.errors import ImageError
+from pacsadmin.core.imaging.frames import FrameAttrs
 from pacsadmin.core.imaging.geometry import Geometry, read_geometry
 
 #: Exceptions a damaged or hostile file can raise inside pydicom (RELIABILITY rule 3).
@@ -36,15 +37,23 @@ class LoadedImage:
     ds: Any
     geometry: Geometry
     notes: list[str] = field(default_factory=list)
+    attrs: FrameAttrs | None = None  # frame 0's, when already read (the viewer's scan)
 
 
-def preamble_note(path: str | os.PathLike[str]) -> str | None:
-    """Flag a preamble with an executable header (RELIABILITY rule 6, CVE-2019-11687)."""
-    try:
-        with open(path, "rb") as fh:
-            head = fh.read(4)
-    except OSError:
-        return None
+def preamble_note(path: str | os.PathLike[str], preamble: bytes | None = None) -> str | None:
+    """Flag a preamble with an executable header (RELIABILITY rule 6, CVE-2019-11687).
+
+    ``preamble``: the 128 bytes pydicom read (``ds.preamble``), so the file is not opened
+    again; without it the file's first bytes are read.
+    """
+    if isinstance(preamble, bytes) and len(preamble) == 128:
+        head = preamble[:4]
+    else:
+        try:
+            with open(path, "rb") as fh:
+                head = fh.read(4)
+        except OSError:
+            return None
     for magic, what in _EXECUTABLE_MAGIC.items():
         if head.startswith(magic):
             return f"the file's 128-byte preamble starts like {what} (a PE/DICOM polyglot?)"

@@ -19,11 +19,15 @@ import numpy as np
 from pacsadmin.core.imaging.codecs import ts_name
 from pacsadmin.core.imaging.errors import ImageError
 from pacsadmin.core.imaging.fastattrs import fast_get
-from pacsadmin.core.imaging.frames import frame_attrs
+from pacsadmin.core.imaging.frames import FrameAttrs, frame_attrs
 from pacsadmin.core.imaging.geometry import Geometry
 from pacsadmin.core.imaging.luts import LookupTable, Rescale, Window, parse_lut
 
 Voi = Window | LookupTable
+
+_MODALITY_LUT = 0x00283000  # Modality LUT Sequence
+_VOI_LUT = 0x00283010  # VOI LUT Sequence
+_PADDING = 0x00280120  # Pixel Padding Value
 
 
 @dataclass(frozen=True)
@@ -211,6 +215,8 @@ def _signed_value(value: int, geo: Geometry) -> int:
 
 
 def _padding(ds: Any, geo: Geometry) -> tuple[int, int] | None:
+    if _PADDING not in ds:
+        return None
     try:
         value = ds.get("PixelPaddingValue")
         if value is None:
@@ -253,10 +259,19 @@ def stored_range(stored: np.ndarray, padding: tuple[int, int] | None) -> tuple[i
 
 
 def build_pipeline(
-    ds: Any, geometry: Geometry, stored: np.ndarray, photometric: str, decoder: str, index: int
+    ds: Any,
+    geometry: Geometry,
+    stored: np.ndarray,
+    photometric: str,
+    decoder: str,
+    index: int,
+    *,
+    attrs: FrameAttrs | None = None,
 ) -> FramePipeline:
     """Read frame ``index``'s display attributes; the default VOI follows ``pacsadmin render``:
     the file's first window, else its first VOI LUT, else the full range of modality values.
+
+    ``attrs``: frame ``index``'s :func:`frame_attrs` when the caller already has them.
     """
     notes: list[str] = []
     if geometry.samples == 3 or photometric == "PALETTE COLOR":
@@ -273,9 +288,10 @@ def build_pipeline(
             decoder=decoder,
             frame_index=index,
         )
-    attrs = frame_attrs(ds, index)
+    if attrs is None:
+        attrs = frame_attrs(ds, index)
     modality: Rescale | LookupTable
-    mlut = ds.get("ModalityLUTSequence")
+    mlut = ds.get("ModalityLUTSequence") if _MODALITY_LUT in ds else None
     is_ct = str(fast_get(ds, "Modality", "")) == "CT"
     if attrs.rescale_slope is not None or attrs.rescale_intercept is not None:
         rtype = attrs.rescale_type or ("HU" if is_ct else "")
@@ -306,7 +322,7 @@ def build_pipeline(
             choices.append(Window(c, w, attrs.voi_function, expl, "file"))
         except ImageError as exc:
             notes.append(f"window {i + 1} of the file ignored: {exc}")
-    for i, item in enumerate(ds.get("VOILUTSequence") or ()):
+    for i, item in enumerate((ds.get("VOILUTSequence") if _VOI_LUT in ds else None) or ()):
         try:
             choices.append(parse_lut(item, "VOI", geometry.signed or srange[0] < 0))
         except ImageError as exc:

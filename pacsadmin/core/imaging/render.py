@@ -54,7 +54,15 @@ def open_frame(
     ds, geo = image.ds, image.geometry
     decoded = decode_frame(ds, index, geometry=geo, pool=pool, isolate=isolate, timeout=timeout)
     try:
-        pipe = build_pipeline(ds, geo, decoded.array, decoded.photometric, decoded.decoder, index)
+        pipe = build_pipeline(
+            ds,
+            geo,
+            decoded.array,
+            decoded.photometric,
+            decoded.decoder,
+            index,
+            attrs=image.attrs if index == 0 else None,
+        )
         notes = list(pipe.notes) + image.notes
         rgb8 = None
         if decoded.photometric == "PALETTE COLOR":

@@ -107,8 +107,8 @@ def open_job(ctx: Any, paths: list[str]) -> ScanResult:
             geo = info.geometry  # checked while scanning (native: against the length)
             if geo is None or geo.encapsulated:  # encapsulated: the item structure too
                 geo = read_geometry(ds)
-            note = preamble_note(info.path)
-            image = LoadedImage(info.path, ds, geo, [note] if note else [])
+            note = preamble_note(info.path, getattr(ds, "preamble", None))
+            image = LoadedImage(info.path, ds, geo, [note] if note else [], info.attrs)
             for k in range(geo.frames):
                 if ctx.cancelled:
                     return

@@ -183,7 +183,7 @@ def _norm(value):
     if isinstance(value, str):
         return value.strip(" \x00")
     if hasattr(value, "__iter__"):
-        return [float(v) for v in value]
+        return [v.strip() if isinstance(v, str) else float(v) for v in value]
     return float(value)
 
 
@@ -237,6 +237,8 @@ def test_fast_get_equals_pydicom_on_generated(tmp_path, ts):
         VOILUTFunction="SIGMOID",
         PresentationLUTShape="IDENTITY",
         BurnedInAnnotation="NO",
+        RescaleType="HU",
+        WindowCenterWidthExplanation=["SOFT TISSUE", "BONE "],
     )
     ds = make_ds(pixels, **({"ts": ts} if ts else {}), **attrs)
     kw = {}
@@ -256,6 +258,31 @@ def test_fast_get_equals_pydicom_on_generated(tmp_path, ts):
     assert fast_get(ds, "InstanceNumber") == 17
     assert fast_get(ds, "Rows") == 4
     assert fast_get(ds, "Modality") == "CT"
+    assert fast_get(ds, "RescaleType") == "HU"
+
+
+@pytest.mark.parametrize(
+    ("charset", "text"),
+    [
+        ("ISO_IR 100", "Fenêtre os"),
+        ("ISO_IR 192", "窗口 骨"),
+        ("ISO 2022 IR 87", "ｳｨﾝﾄﾞｳ"),
+        (None, "PLAIN WINDOW "),
+    ],
+)
+def test_fast_get_text_in_any_character_set(tmp_path, charset, text):
+    ds = make_ds(np.zeros((2, 2), np.uint16))
+    if charset:
+        ds.SpecificCharacterSet = charset
+    ds.WindowCenterWidthExplanation = text
+    ds.RescaleType = text
+    path = tmp_path / "t.dcm"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ds.save_as(path, enforce_file_format=True)
+        fast, slow = pydicom.dcmread(path), pydicom.dcmread(path)
+        for keyword in ("WindowCenterWidthExplanation", "RescaleType"):
+            assert fast_get(fast, keyword) == slow.get(keyword)
 
 
 @pytest.mark.parametrize(
@@ -300,3 +327,44 @@ def test_big_endian_renders_like_little_endian():
     le = render_frame(open_frame(sample("MR_small.dcm")))
     be = render_frame(open_frame(sample("MR_small_bigendian.dcm")))
     np.testing.assert_array_equal(le, be)
+
+
+def test_open_job_notes_executable_preamble_and_uses_scanned_attrs(tmp_path):
+    """The viewer's one-pass open job: preamble checked from ``ds.preamble`` (no second
+    open), frame 0's attributes from the scan, the native fast path, frames in batches."""
+    from pathlib import Path
+
+    from pacsadmin.core.imaging.render import Frame
+    from pacsadmin.core.jobs import CancelToken, JobContext, JobPartial
+    from pacsadmin.gui.viewer.loading import open_job
+
+    pixels = RNG.integers(-1000, 2000, size=(8, 8)).astype(np.int16)
+    paths = []
+    for k in range(3):
+        ds = make_ds(
+            pixels,
+            Modality="CT",
+            RescaleIntercept=-1024,
+            RescaleSlope=1,
+            WindowCenter=40,
+            WindowWidth=400,
+            ImagePositionPatient=[0, 0, float(k)],
+            ImageOrientationPatient=[1, 0, 0, 0, 1, 0],
+        )
+        ds.SeriesInstanceUID = "1.2.3.4"
+        paths.append(save(ds, tmp_path / f"s{k}.dcm"))
+    data = bytearray(Path(paths[1]).read_bytes())
+    data[:2] = b"MZ"
+    Path(paths[1]).write_bytes(bytes(data))
+    events = []
+    result = open_job(JobContext(1, CancelToken(), events.append), [str(tmp_path)])
+    batches = [e.item for e in events if isinstance(e, JobPartial)]
+    assert all(isinstance(b, tuple) for b in batches)
+    entries = {path: entry for b in batches for path, _k, entry in b}
+    assert set(entries) == set(paths) and all(isinstance(f, Frame) for f in entries.values())
+    for path, frame in entries.items():
+        assert any("Windows executable" in n for n in frame.pipeline.notes) == (path == paths[1])
+        assert frame.pipeline.decoder == NATIVE_DECODER
+        assert frame.pipeline.voi.center == 40 and frame.pipeline.modality.intercept == -1024
+        np.testing.assert_array_equal(frame.stored, pixels)
+    assert [i.path for i in result.series[0].instances] == paths
