@@ -19,7 +19,6 @@ import contextlib
 import itertools
 import logging
 import os
-import socket
 import threading
 import time
 from collections import deque
@@ -30,6 +29,7 @@ from typing import Any
 
 from pacsadmin.core.archive import Archive, is_disk_full
 from pacsadmin.core.archive.archive import StoreOutcome
+from pacsadmin.core.dimse import scp_access, scp_receive
 from pacsadmin.core.dimse.association import _init_pynetdicom, _nodelay
 from pacsadmin.core.dimse.transcript import Transcript
 from pacsadmin.core.nodes import NodeDirectory
@@ -56,128 +56,6 @@ TRANSFER_SYNTAXES = [
     "1.2.840.10008.1.2.5",  # RLE Lossless
 ]
 DEFLATED = "1.2.840.10008.1.2.1.99"
-
-
-# ------------------------------------------------------------------ receive into the archive
-_tmp_lock = threading.Lock()
-_tmp_owner: dict[int, list[Path]] = {}  # id(assoc) -> temp files pynetdicom opened for it
-_active = 0  # running SCPs: pynetdicom's chunked receive is on while there is one
-_previous_chunked = False
-
-
-_failed_writes: dict[str, OSError] = {}  # temp path -> the write error (disk full...)
-
-
-class _GuardedTemp:
-    """pynetdicom's temp file, but a failed write (disk full) is recorded, not raised in
-    pynetdicom's network thread (which would abort the association): the C-STORE handler
-    then answers 0xA700 and the SCP goes on."""
-
-    def __init__(self, f: Any) -> None:
-        self._f = f
-        self.name = f.name
-        self.file = self  # pynetdicom calls ``.file.flush()``
-
-    def _failed(self, exc: OSError) -> None:
-        with _tmp_lock:
-            _failed_writes.setdefault(self.name, exc)
-
-    def write(self, data: Any) -> int:
-        if self.name in _failed_writes:
-            return len(data)
-        try:
-            return int(self._f.write(data))
-        except OSError as exc:
-            self._failed(exc)
-            return len(data)
-
-    def flush(self) -> None:
-        if self.name in _failed_writes:
-            return
-        try:
-            self._f.flush()
-        except OSError as exc:
-            self._failed(exc)
-
-    def close(self) -> None:
-        try:
-            self._f.close()
-        except OSError as exc:
-            self._failed(exc)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._f, name)
-
-
-def _open_temp(*args: Any, **kw: Any) -> Any:
-    from tempfile import NamedTemporaryFile
-
-    return NamedTemporaryFile(*args, **kw)
-
-
-def _uninstall_receive_to_archive() -> None:
-    """The last SCP stopped: give pynetdicom its previous receive mode back."""
-    global _active
-    from pynetdicom import _config
-
-    with _tmp_lock:
-        _active = max(0, _active - 1)
-        if _active == 0:
-            _config.STORE_RECV_CHUNKED_DATASET = _previous_chunked
-
-
-def _install_receive_to_archive() -> None:
-    """Make pynetdicom write received data sets into the archive's ``tmp/`` (its file system).
-
-    pynetdicom opens ``tempfile.NamedTemporaryFile`` in ``dimse_messages``; we give it our
-    folder (not the process-wide ``tempfile.tempdir``) and note which association owns each
-    file, so a file left by an aborted transfer is removed when the connection closes.
-    """
-    global _active, _previous_chunked
-    from tempfile import NamedTemporaryFile
-
-    from pynetdicom import _config, dimse_messages
-
-    with _tmp_lock:
-        if _active == 0:
-            _previous_chunked = _config.STORE_RECV_CHUNKED_DATASET
-        _active += 1
-        _config.STORE_RECV_CHUNKED_DATASET = True
-    if getattr(dimse_messages.NamedTemporaryFile, "_pacsadmin", False):
-        return
-
-    def factory(*args: Any, **kw: Any) -> Any:
-        assoc = getattr(threading.current_thread(), "assoc", None)  # the DUL thread
-        ours = assoc is not None and getattr(assoc, "is_acceptor", False)
-        # each SCP's AE carries its own archive's temp folder
-        folder = getattr(getattr(assoc, "ae", None), "pacs_tmp_dir", None) if ours else None
-        if folder is not None:
-            kw["dir"] = folder
-            kw.setdefault("prefix", "rx-")
-            kw["suffix"] = ".part"
-        if folder is None:
-            return NamedTemporaryFile(*args, **kw)
-        f = _GuardedTemp(_open_temp(*args, **kw))
-        with _tmp_lock:
-            _tmp_owner.setdefault(id(assoc), []).append(Path(f.name))
-        return f
-
-    factory._pacsadmin = True  # type: ignore[attr-defined]
-    dimse_messages.NamedTemporaryFile = factory
-
-
-def _forget_temp(assoc: Any) -> int:
-    """Remove temp files of ``assoc`` that never made it into the archive."""
-    with _tmp_lock:
-        paths = _tmp_owner.pop(id(assoc), [])
-        for p in paths:
-            _failed_writes.pop(str(p), None)
-    n = 0
-    for p in paths:
-        with contextlib.suppress(OSError):
-            p.unlink()
-            n += 1
-    return n
 
 
 # ------------------------------------------------------------------ per-association record
@@ -256,90 +134,6 @@ class ScpConfig:
         )
 
 
-class _Allowed:
-    """Calling AE titles allowed per peer address, from the node directory (re-read when
-    the file changes)."""
-
-    def __init__(self, nodes: NodeDirectory | None, check_address: bool) -> None:
-        self.nodes = nodes
-        self.check_address = check_address
-        self._mtime: float | None = None
-        self._by_aet: dict[str, set[str]] = {}
-        self._lock = threading.Lock()
-
-    def _refresh(self) -> None:
-        if self.nodes is None:
-            return
-        path = getattr(self.nodes, "path", None)
-        try:
-            mtime = os.stat(path).st_mtime if path else 0.0
-        except OSError:
-            mtime = 0.0
-        if mtime == self._mtime:
-            return
-        with contextlib.suppress(Exception):
-            self.nodes.load()
-        by_aet: dict[str, set[str]] = {}
-        for n in self.nodes.list():
-            addrs: set[str] = {n.host}
-            if self.check_address:  # DNS only when addresses matter (it may be slow)
-                with contextlib.suppress(OSError, UnicodeError):
-                    addrs |= {ai[4][0] for ai in socket.getaddrinfo(n.host, None)}
-            by_aet.setdefault(n.ae_title.strip(), set()).update(addrs)
-        self._by_aet, self._mtime = by_aet, mtime
-
-    def for_address(self, address: str | None) -> list[str]:
-        with self._lock:
-            self._refresh()
-            if not self.check_address or address is None:
-                titles = list(self._by_aet)
-            else:
-                titles = [a for a, hosts in self._by_aet.items() if address in hosts]
-        return titles or ["\x00no caller is allowed"]  # an empty list would allow everyone
-
-
-def _make_ae_class() -> type:
-    from pynetdicom import AE
-
-    class ScpAE(AE):  # type: ignore[misc]
-        """An AE whose calling-AE allow-list depends on the requesting peer's address.
-
-        pynetdicom's ACSE reads ``require_calling_aet`` on the association's own thread
-        during negotiation, so the property can look at that association's address."""
-
-        allowed: _Allowed | None = None
-        pacs_tmp_dir: Path | None = None
-
-        @property  # type: ignore[override]
-        def require_calling_aet(self) -> list[str]:
-            if self.allowed is None:
-                return []
-            assoc = threading.current_thread()
-            addr = None
-            with contextlib.suppress(AttributeError):
-                addr = assoc.requestor.address  # type: ignore[attr-defined]
-            return self.allowed.for_address(addr)
-
-        @require_calling_aet.setter
-        def require_calling_aet(self, value: list[str]) -> None:
-            pass
-
-    return ScpAE
-
-
-def _server_class(reuse_port: bool) -> type | None:
-    if not reuse_port:
-        return None
-    from pynetdicom.transport import ThreadedAssociationServer
-
-    class ReusePortServer(ThreadedAssociationServer):  # type: ignore[misc]
-        def server_bind(self) -> None:
-            self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-            super().server_bind()
-
-    return ReusePortServer
-
-
 Listener = Callable[[str, AssociationRecord], None]  # ("open"|"store"|"close", snapshot)
 
 
@@ -407,9 +201,9 @@ class LocalScp:
         if self.nodes is not None:  # the directory as loaded now; re-read when it changes
             with contextlib.suppress(OSError, TypeError):
                 self._nodes_mtime = os.stat(self.nodes.path).st_mtime
-        _install_receive_to_archive()
+        scp_receive.install()
         cfg = self.config
-        ae = _make_ae_class()(ae_title=cfg.ae_title)
+        ae = scp_access.make_ae_class()(ae_title=cfg.ae_title)
         ae.pacs_tmp_dir = self.archive.layout.tmp_dir
         ae.maximum_pdu_size = cfg.max_pdu
         ae.maximum_associations = cfg.max_associations
@@ -419,7 +213,7 @@ class LocalScp:
         ae.network_timeout = cfg.timeouts.network
         ae.connection_timeout = cfg.timeouts.connect
         if cfg.whitelist:
-            ae.allowed = _Allowed(self.nodes, cfg.check_address)
+            ae.allowed = scp_access.Allowed(self.nodes, cfg.check_address)
         ae.add_supported_context(Verification)
         for cx in AllStoragePresentationContexts:
             # scu_role/scp_role True: accept C-STORE from a sender, and the reverse role
@@ -452,7 +246,7 @@ class LocalScp:
             (evt.EVT_DIMSE_SENT, self._tx("_on_dimse_sent")),
             (evt.EVT_DIMSE_RECV, self._tx("_on_dimse_recv")),
         ]
-        sc = _server_class(cfg.reuse_port)
+        sc = scp_access.server_class(cfg.reuse_port)
         try:
             if sc is None:
                 self._server = ae.start_server(
@@ -468,7 +262,7 @@ class LocalScp:
                 ae._servers.append(server)
                 self._server = server
         except BaseException:  # the port is taken, say
-            _uninstall_receive_to_archive()
+            scp_receive.uninstall()
             raise
         self.ae = ae
         log.info(
@@ -488,7 +282,7 @@ class LocalScp:
         if self._server is not None:
             self._server.shutdown()
             self._server = None
-            _uninstall_receive_to_archive()
+            scp_receive.uninstall()
             log.info("SCP %s stopped", self.config.ae_title)
 
     def __enter__(self) -> LocalScp:
@@ -566,7 +360,7 @@ class LocalScp:
     def _on_close(self, event: Any) -> None:
         with self._lock:
             rec = self._records.pop(id(event.assoc), None)
-        removed = _forget_temp(event.assoc)
+        removed = scp_receive.forget(event.assoc)
         if rec is None:
             return
         if removed:
@@ -611,8 +405,7 @@ class LocalScp:
         except Exception:
             rec.failed += 1
             return 0xC210  # cannot understand
-        with _tmp_lock:
-            write_error = _failed_writes.pop(str(tmp), None)
+        write_error = scp_receive.take_write_error(tmp)
         if write_error is not None:
             with contextlib.suppress(OSError):
                 tmp.unlink()
@@ -639,10 +432,7 @@ class LocalScp:
             rec.errors.append(f"{type(exc).__name__}")
             log.error("SCP: C-STORE failed: %s", type(exc).__name__)
             return 0xA700 if isinstance(exc, OSError) else 0xC211
-        with _tmp_lock:  # it is in the archive now (or was a duplicate, already deleted)
-            lst = _tmp_owner.get(id(event.assoc))
-            if lst and tmp in lst:
-                lst.remove(tmp)
+        scp_receive.claim(event.assoc, tmp)  # in the archive now (or a dropped duplicate)
         if res.outcome is StoreOutcome.DUPLICATE:
             rec.duplicates += 1
         else:

@@ -444,7 +444,7 @@ def test_disk_full_while_receiving_answers_a700(archive, start_scp, monkeypatch)
     """The write of the incoming data set itself fails (ENOSPC in pynetdicom's thread)."""
     import errno
 
-    from pacsadmin.core.dimse import scp as scp_mod
+    from pacsadmin.core.dimse import scp_receive as scp_mod
 
     real_open = scp_mod._open_temp
     opened = {"n": 0}

@@ -1,0 +1,99 @@
+"""Who may associate with the local SCP, and the server class for worker processes.
+
+:class:`Allowed` is the optional allow-list (RELIABILITY rule 9): calling AE titles of the
+nodes in the directory, and optionally only from those nodes' addresses.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import threading
+from pathlib import Path
+
+from pacsadmin.core.nodes import NodeDirectory
+
+
+class Allowed:
+    """Calling AE titles allowed per peer address, from the node directory (re-read when
+    the file changes)."""
+
+    def __init__(self, nodes: NodeDirectory | None, check_address: bool) -> None:
+        self.nodes = nodes
+        self.check_address = check_address
+        self._mtime: float | None = None
+        self._by_aet: dict[str, set[str]] = {}
+        self._lock = threading.Lock()
+
+    def _refresh(self) -> None:
+        if self.nodes is None:
+            return
+        path = getattr(self.nodes, "path", None)
+        try:
+            mtime = os.stat(path).st_mtime if path else 0.0
+        except OSError:
+            mtime = 0.0
+        if mtime == self._mtime:
+            return
+        with contextlib.suppress(Exception):
+            self.nodes.load()
+        by_aet: dict[str, set[str]] = {}
+        for n in self.nodes.list():
+            addrs: set[str] = {n.host}
+            if self.check_address:  # DNS only when addresses matter (it may be slow)
+                with contextlib.suppress(OSError, UnicodeError):
+                    addrs |= {ai[4][0] for ai in socket.getaddrinfo(n.host, None)}
+            by_aet.setdefault(n.ae_title.strip(), set()).update(addrs)
+        self._by_aet, self._mtime = by_aet, mtime
+
+    def for_address(self, address: str | None) -> list[str]:
+        with self._lock:
+            self._refresh()
+            if not self.check_address or address is None:
+                titles = list(self._by_aet)
+            else:
+                titles = [a for a, hosts in self._by_aet.items() if address in hosts]
+        return titles or ["\x00no caller is allowed"]  # an empty list would allow everyone
+
+
+def make_ae_class() -> type:
+    from pynetdicom import AE
+
+    class ScpAE(AE):  # type: ignore[misc]
+        """An AE whose calling-AE allow-list depends on the requesting peer's address.
+
+        pynetdicom's ACSE reads ``require_calling_aet`` on the association's own thread
+        during negotiation, so the property can look at that association's address."""
+
+        allowed: Allowed | None = None
+        pacs_tmp_dir: Path | None = None
+
+        @property  # type: ignore[override]
+        def require_calling_aet(self) -> list[str]:
+            if self.allowed is None:
+                return []
+            assoc = threading.current_thread()
+            addr = None
+            with contextlib.suppress(AttributeError):
+                addr = assoc.requestor.address  # type: ignore[attr-defined]
+            return self.allowed.for_address(addr)
+
+        @require_calling_aet.setter
+        def require_calling_aet(self, value: list[str]) -> None:
+            pass
+
+    return ScpAE
+
+
+def server_class(reuse_port: bool) -> type | None:
+    if not reuse_port:
+        return None
+    from pynetdicom.transport import ThreadedAssociationServer
+
+    class ReusePortServer(ThreadedAssociationServer):  # type: ignore[misc]
+        def server_bind(self) -> None:
+            self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+            super().server_bind()
+
+    return ReusePortServer
