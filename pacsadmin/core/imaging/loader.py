@@ -98,7 +98,7 @@ def read_dataset(path: str | os.PathLike[str], *, pixels: bool = True) -> tuple[
             f"the file is damaged or not DICOM ({type(exc).__name__}: {detail})",
             kind="not-dicom",
         ) from None
-    note = preamble_note(name)
+    note = preamble_note(name, getattr(ds, "preamble", None))
     if note:
         notes.append(note)
     return ds, notes

@@ -22,7 +22,7 @@ from pacsadmin.core.imaging.render import Frame, open_frame
 from pacsadmin.core.imaging.series import ScanResult, scan
 
 #: Seconds between two batches of decoded frames sent to the GUI thread.
-BATCH_INTERVAL = 0.1
+BATCH_INTERVAL = 0.05
 
 
 class Batches:
