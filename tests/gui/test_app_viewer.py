@@ -10,7 +10,7 @@ from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, generate_uid
 WAIT = 20_000
 
 
-def _ct_series(folder, n=5):
+def _ct_series(folder, n=5, prefix="ct"):
     study, series = generate_uid(), generate_uid()
     for i in range(n):
         ds = pydicom.Dataset()
@@ -31,7 +31,8 @@ def _ct_series(folder, n=5):
         ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 16, 15, 1
         ds.RescaleSlope, ds.RescaleIntercept = 1, -1024
         ds.PixelData = (np.full((32, 32), 1000 + i, np.int16)).tobytes()
-        ds.save_as(folder / f"ct{i}.dcm", enforce_file_format=True)
+        ds.SeriesDescription = f"{prefix} series"
+        ds.save_as(folder / f"{prefix}{i}.dcm", enforce_file_format=True)
 
 
 def test_open_folder_shows_the_series_in_the_viewer_tab(pacs_app, qtbot, tmp_path):
@@ -46,3 +47,28 @@ def test_open_folder_shows_the_series_in_the_viewer_tab(pacs_app, qtbot, tmp_pat
     frame = app.viewer.current_frame()
     assert frame is not None
     assert app.act_open_images.shortcut().toString() == "Ctrl+O"
+
+
+def test_a_folder_with_two_series_offers_a_series_picker(pacs_app, qtbot, tmp_path):
+    app = pacs_app
+    _ct_series(tmp_path, n=5, prefix="head")
+    _ct_series(tmp_path, n=3, prefix="neck")
+    app.open_in_viewer([str(tmp_path)])
+    combo = app.viewer.series_combo
+    qtbot.waitUntil(lambda: combo.count() == 2 and app.viewer.count() > 0, timeout=WAIT)
+    assert combo.isVisibleTo(app.viewer)
+    texts = sorted(combo.itemText(i) for i in range(2))
+    assert texts == ["CT head series (5 images)", "CT neck series (3 images)"]
+    other = 1 - combo.currentIndex()
+    expected = 5 if "head" in combo.itemText(other) else 3
+    combo.setCurrentIndex(other)
+    combo.activated.emit(other)
+    qtbot.waitUntil(lambda: app.viewer.count() == expected, timeout=WAIT)
+    qtbot.waitUntil(lambda: app.viewer.current_frame() is not None, timeout=WAIT)
+
+
+def test_a_single_series_hides_the_picker(pacs_app, qtbot, tmp_path):
+    _ct_series(tmp_path, n=2)
+    pacs_app.open_in_viewer([str(tmp_path)])
+    qtbot.waitUntil(lambda: pacs_app.viewer.count() == 2, timeout=WAIT)
+    assert not pacs_app.viewer.series_combo.isVisibleTo(pacs_app.viewer)

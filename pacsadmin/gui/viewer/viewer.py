@@ -101,6 +101,11 @@ class ViewerWidget(QWidget):
         self.stack.addWidget(self.canvas)
         self.stack.addWidget(self.message)
 
+        self.series_combo = QComboBox(self)  # a folder may hold several series
+        self.series_combo.setMinimumContentsLength(28)
+        self.series_combo.setToolTip("Series found in what was opened")
+        self.series_combo.setVisible(False)
+        self.series_combo.activated.connect(self._on_series_combo_activated)
         self.voi_combo = QComboBox(self)
         self.voi_combo.setMinimumContentsLength(24)
         self.invert_box = QCheckBox("Invert", self)
@@ -129,6 +134,7 @@ class ViewerWidget(QWidget):
         self.fps.setSuffix(" fps")
         tools = QHBoxLayout()
         for w in (
+            self.series_combo,
             self.voi_combo,
             self.invert_box,
             self.wl_mode_box,
@@ -240,10 +246,25 @@ class ViewerWidget(QWidget):
         with_pixels = [s for s in result.series if any(i.has_pixels for i in s.instances)]
         shown = self._provisional[0] if self._provisional else None
         first = [s for s in with_pixels if any(i.path == shown for i in s.instances)]
+        chosen: Series | None = None
         if first or with_pixels:
-            self.set_series((first or with_pixels)[0], result.errors)
-        elif result.series or result.errors:
-            self.set_series(result.series[0] if result.series else None, result.errors)
+            chosen = (first or with_pixels)[0]
+        elif result.series:
+            chosen = result.series[0]
+        self.series_combo.clear()
+        for s in result.series:
+            self.series_combo.addItem(one_line(s.description, 80), s)
+        self.series_combo.setVisible(len(result.series) > 1)
+        if chosen is not None:
+            self.series_combo.setCurrentIndex(result.series.index(chosen))
+        if chosen is not None or result.errors:
+            self.set_series(chosen, result.errors)
+
+    @Slot(int)
+    def _on_series_combo_activated(self, i: int) -> None:
+        series = self.series_combo.itemData(i)
+        if series is not None and series is not self.series:
+            self.set_series(series, self.scan_result.errors)
 
     def set_series(self, series: Series | None, errors: list[tuple[str, str]] = ()) -> None:
         self.series = series
