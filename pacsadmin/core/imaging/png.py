@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import os
 import struct
-import tempfile
 import zlib
+from pathlib import Path
 
 import numpy as np
+
+from pacsadmin.core.fileio import atomic_write_bytes
 
 
 def _chunk(kind: bytes, data: bytes) -> bytes:
@@ -43,21 +45,8 @@ def encode_png(image: np.ndarray, level: int = 6) -> bytes:
 
 
 def write_png(path: str | os.PathLike[str], image: np.ndarray) -> None:
-    """Write atomically: a temp file in the same folder, then ``os.replace``."""
-    data = encode_png(image)
-    target = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(target))
-    fd, tmp = tempfile.mkstemp(prefix=".render-", suffix=".png", dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, target)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    """Write atomically: a temp file in the same folder, fsync, then ``os.replace``."""
+    atomic_write_bytes(Path(path), encode_png(image), mode=0o644)
 
 
 def read_png(data: bytes) -> tuple[int, int, int, np.ndarray]:

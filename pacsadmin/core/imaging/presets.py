@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from pacsadmin.core.fileio import atomic_write_text
 from pacsadmin.core.imaging.errors import ImageError
 from pacsadmin.core.imaging.luts import Window
 
@@ -99,23 +99,11 @@ def load_user_presets(path: str | os.PathLike[str]) -> tuple[tuple[Preset, ...],
 
 
 def save_user_presets(path: str | os.PathLike[str], presets: tuple[Preset, ...]) -> None:
-    """Write atomically (temp file in the same folder, then ``os.replace``)."""
+    """Write atomically (temp file in the same folder, fsync, then ``os.replace``)."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     body = {
         "schema_version": SCHEMA_VERSION,
         "presets": [{k: v for k, v in asdict(p).items() if k != "user"} for p in presets if p.user],
     }
-    fd, tmp = tempfile.mkstemp(prefix=".presets-", suffix=".json", dir=target.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(body, fh, indent=2)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    atomic_write_text(target, json.dumps(body, indent=2) + "\n", mode=0o644)
