@@ -7,6 +7,18 @@ import json
 from dataclasses import replace
 from typing import Any
 
+
+def _bool(text: str) -> bool:
+    t = text.strip().lower()
+    if t in ("1", "true", "yes", "on"):
+        return True
+    if t in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(text)
+
+
+_bool.__name__ = "yes/no value"
+
 KEYS = {
     "local_ae_title": str,
     "scp_port": int,
@@ -17,6 +29,12 @@ KEYS = {
     "timeout_acse": float,
     "timeout_dimse": float,
     "timeout_network": float,
+    "scp_whitelist": _bool,
+    "scp_check_address": _bool,
+    "scp_max_associations": int,
+    "scp_worker_processes": int,
+    "duplicate_policy": str,
+    "archive_fsync": _bool,
 }
 
 

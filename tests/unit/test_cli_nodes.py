@@ -227,6 +227,14 @@ def test_settings_show_and_set(capsys):
     assert code == 2 and "65535" in err
     code, _, err = run(capsys, "settings", "set", "nonsense=1")
     assert code == 2
+    code, _, _ = run(capsys, "settings", "set", "scp_whitelist=yes", "duplicate_policy=overwrite")
+    assert code == 0
+    d = json.loads(run(capsys, "settings", "show", "--json")[1])
+    assert d["scp_whitelist"] is True and d["duplicate_policy"] == "overwrite"
+    code, _, err = run(capsys, "settings", "set", "scp_whitelist=maybe")
+    assert code == 2 and "yes/no" in err
+    code, _, err = run(capsys, "settings", "set", "duplicate_policy=newest")
+    assert code == 2 and "keep_first" in err
 
 
 def test_audit_cli(capsys):
