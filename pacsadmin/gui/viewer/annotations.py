@@ -60,7 +60,14 @@ class CornerAnnotations(QObject):
             tl = [
                 _value(ds, "PatientName"),
                 _labelled("ID", _value(ds, "PatientID")),
-                _labelled("Born", f"{_value(ds, 'PatientBirthDate')} {_value(ds, 'PatientSex')}"),
+                "  ".join(
+                    x
+                    for x in (
+                        _labelled("Born", _value(ds, "PatientBirthDate")),
+                        _labelled("Sex", _value(ds, "PatientSex")),
+                    )
+                    if x
+                ),
             ]
             tr = [
                 _value(ds, "InstitutionName"),

@@ -102,12 +102,12 @@ class ViewerWidget(QWidget):
         self.stack.addWidget(self.message)
 
         self.series_combo = QComboBox(self)  # a folder may hold several series
-        self.series_combo.setMinimumContentsLength(28)
+        self.series_combo.setMinimumContentsLength(16)
         self.series_combo.setToolTip("Series found in what was opened")
         self.series_combo.setVisible(False)
         self.series_combo.activated.connect(self._on_series_combo_activated)
         self.voi_combo = QComboBox(self)
-        self.voi_combo.setMinimumContentsLength(24)
+        self.voi_combo.setMinimumContentsLength(14)
         self.invert_box = QCheckBox("Invert", self)
         self.wl_mode_box = QCheckBox("Left-drag W/L", self)
         self.fit_button = _tool_button("Fit", self)
@@ -183,11 +183,13 @@ class ViewerWidget(QWidget):
         side.addWidget(self.tabs)
         side.addWidget(self.qc_tabs)
         side.setSizes([380, 260])
+        side.setMinimumWidth(330)  # the inspector's sentences need room to be read
         splitter = QSplitter(self)
         splitter.addWidget(left)
         splitter.addWidget(side)
         splitter.setStretchFactor(0, 3)
         splitter.setStretchFactor(1, 2)
+        splitter.setChildrenCollapsible(False)
         splitter.setSizes([640, 420])
         outer = QVBoxLayout(self)
         outer.setContentsMargins(0, 0, 0, 0)
