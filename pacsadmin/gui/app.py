@@ -37,11 +37,17 @@ from pacsadmin.gui.errors import ActivityLog, ErrorPresenter
 from pacsadmin.gui.gc_guard import GuiGarbageCollector
 from pacsadmin.gui.job_bridge import JobBridge
 from pacsadmin.gui.main_window import MainWindow
+from pacsadmin.gui.models.archive_model import ArchiveTreeModel
 from pacsadmin.gui.models.audit_model import AuditModel
 from pacsadmin.gui.models.jobs_model import JobsModel
 from pacsadmin.gui.models.node_model import NodeTableModel
 from pacsadmin.gui.node_actions import NodeActions
 from pacsadmin.gui.viewer import ViewerWidget
+from pacsadmin.gui.widgets.archive_browser import (
+    ArchiveBrowser,
+    ArchiveController,
+    describe_archive_result,
+)
 from pacsadmin.gui.widgets.audit_view import AuditView
 from pacsadmin.gui.widgets.doctor_panel import DoctorPanel
 from pacsadmin.gui.widgets.jobs_panel import JobsPanel
@@ -108,6 +114,7 @@ class PacsAdminApp(QObject):
         self.node_model = NodeTableModel(self)
         self.jobs_model = JobsModel(self)
         self.audit_model = AuditModel(self)
+        self.archive_model = ArchiveTreeModel(self)
 
         # ---- window, actions, widgets
         self.window = w = MainWindow(self.paths.home / "gui.ini")
@@ -131,6 +138,14 @@ class PacsAdminApp(QObject):
         self.act_open_folder = w.make_action(
             "Open folder...", "import", "Open a folder of DICOM files in the viewer", "Ctrl+Shift+O"
         )
+        self.act_archive_import = w.make_action(
+            "Import into archive...", "import", "Copy DICOM files into the local archive"
+        )
+        self.act_archive_import_folder = w.make_action(
+            "Import folder into archive...",
+            "import",
+            "Copy every DICOM file under a folder into the local archive",
+        )
         node_actions = [
             self.act_add,
             self.act_edit,
@@ -152,12 +167,14 @@ class PacsAdminApp(QObject):
         self.jobs_panel = JobsPanel(self.jobs_model)
         self.audit_view = AuditView(self.audit_model)
         self.activity = ActivityLog()
+        self.archive_browser = ArchiveBrowser(self.archive_model)
         w.build(
             central=self.central_tabs,
             nodes=self.node_browser,
             jobs=self.jobs_panel,
             activity=self.activity,
             audit=self.audit_view,
+            archive=self.archive_browser,
             toolbar_actions=[
                 self.act_add,
                 self.act_edit,
@@ -175,6 +192,9 @@ class PacsAdminApp(QObject):
                 "&File": [
                     self.act_open_images,
                     self.act_open_folder,
+                    None,
+                    self.act_archive_import,
+                    self.act_archive_import_folder,
                     None,
                     self.act_import,
                     self.act_export,
@@ -214,6 +234,20 @@ class PacsAdminApp(QObject):
             errors=self.errors,
             parent=self,
         )
+        self.archive = ArchiveController(
+            root=self.paths.archive_dir,
+            archive_kw={
+                "duplicate_policy": settings.duplicate_policy,
+                "fsync": settings.archive_fsync,
+            },
+            runner=self.runner,
+            bridge=self.bridge,
+            browser=self.archive_browser,
+            errors=self.errors,
+            open_paths=self.open_in_viewer,
+            parent_widget=w,
+            parent=self,
+        )
         w.on_close = self.shutdown
         w.local_label.setText(
             f"  Local AE {self.local.ae_title} · SCP port {self.local.port} · "
@@ -240,6 +274,8 @@ class PacsAdminApp(QObject):
         self.act_quit.triggered.connect(w.close)
         self.act_open_images.triggered.connect(self._on_open_images_triggered)
         self.act_open_folder.triggered.connect(self._on_open_folder_triggered)
+        self.act_archive_import.triggered.connect(self._on_archive_import_triggered)
+        self.act_archive_import_folder.triggered.connect(self._on_archive_import_folder_triggered)
         # widgets
         self.node_browser.nodeActivated.connect(self._on_node_browser_node_activated)
         self.node_browser.selectionChanged.connect(self._on_node_browser_selection_changed)
@@ -263,6 +299,7 @@ class PacsAdminApp(QObject):
         self.node_actions.reload()
         self.echoes.load_statuses()
         self._on_audit_view_refresh_requested()
+        self.archive.refresh()
         self._on_node_browser_selection_changed()
         self._update_jobs_label()
         w.restore_geometry()
@@ -293,6 +330,20 @@ class PacsAdminApp(QObject):
         folder = QFileDialog.getExistingDirectory(self.window, "Open a folder of DICOM files")
         if folder:
             self.open_in_viewer([folder])
+
+    @Slot()
+    def _on_archive_import_triggered(self) -> None:
+        paths, _ = QFileDialog.getOpenFileNames(
+            self.window, "Import into archive", "", "DICOM (*.dcm *.DCM DICOMDIR *);;All files (*)"
+        )
+        if paths:
+            self.archive.import_paths(paths)
+
+    @Slot()
+    def _on_archive_import_folder_triggered(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self.window, "Import a folder into archive")
+        if folder:
+            self.archive.import_paths([folder])
 
     def open_in_viewer(self, paths: list[str]) -> None:
         self.central_tabs.setCurrentWidget(self.viewer)
@@ -370,6 +421,8 @@ class PacsAdminApp(QObject):
     # ------------------------------------------------------------------ bridge slots
     @Slot(object)
     def _on_bridge_job_submitted(self, ev: JobSubmitted) -> None:
+        if ev.job_id in self.archive.quiet:  # loading the archive tree: not a user's job
+            return
         self.jobs_model.add(ev)
         self._update_jobs_label()
 
@@ -393,6 +446,8 @@ class PacsAdminApp(QObject):
     @Slot(object)
     def _on_bridge_job_finished(self, ev: JobFinished) -> None:
         text, ok = describe_result(ev.result)
+        if not text:
+            text, ok = describe_archive_result(ev.result)
         self.jobs_model.finished(ev, text, ok)
         self._update_jobs_label()
         if self.echoes.on_finished(ev, time.time()):
@@ -412,6 +467,7 @@ class PacsAdminApp(QObject):
         ok = self.runner.shutdown(timeout=timeout)
         if not ok:
             log.warning("some jobs did not stop within %.1f s", timeout)
+        self.archive.close()
         self.bridge.close()
         self.errors.uninstall_hooks()
         self.gc_guard.stop()

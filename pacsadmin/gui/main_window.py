@@ -88,6 +88,8 @@ class MainWindow(QMainWindow):
         jobs: QWidget,
         activity: QWidget,
         audit: QWidget,
+        archive: QWidget | None = None,
+        received: QWidget | None = None,
         toolbar_actions: list[QAction | None],
         menus: dict[str, list[QAction | None]],
     ) -> None:
@@ -114,6 +116,17 @@ class MainWindow(QMainWindow):
         )
         self.tabifyDockWidget(jobs_dock, act_dock)
         self.tabifyDockWidget(act_dock, audit_dock)
+        if archive is not None:  # beside the nodes: both are lists to pick from
+            arch = self.add_dock(
+                "archive", "Archive", archive, Qt.DockWidgetArea.LeftDockWidgetArea
+            )
+            self.tabifyDockWidget(self.docks["nodes"], arch)
+            self.docks["nodes"].raise_()
+        if received is not None:
+            rec = self.add_dock(
+                "received", "Received", received, Qt.DockWidgetArea.BottomDockWidgetArea
+            )
+            self.tabifyDockWidget(audit_dock, rec)
         jobs_dock.raise_()
         self.setCorner(Qt.Corner.BottomLeftCorner, Qt.DockWidgetArea.BottomDockWidgetArea)
         self._default_layout = True

@@ -1,0 +1,185 @@
+"""The archive in the GUI: import, the browser tree, search, delete, open in viewer, and
+the local SCP process with its Received dock (DCMTK storescu as the sender)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pydicom
+from pydicom.dataset import FileMetaDataset
+from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, MRImageStorage, generate_uid
+from PySide6.QtCore import QItemSelectionModel, Qt
+
+from pacsadmin.core.archive import Archive
+from pacsadmin.gui.models.archive_model import COL_IMAGES, NODE_ROLE
+
+WAIT = 60_000  # a loaded 2-core machine: generous, the waits end as soon as the state is right
+
+
+def _write(folder, name, *, patient, pid, study, series, modality, n, desc, acc="", date=""):
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for i in range(n):
+        ds = pydicom.Dataset()
+        ds.file_meta = FileMetaDataset()
+        cls = CTImageStorage if modality == "CT" else MRImageStorage
+        ds.file_meta.MediaStorageSOPClassUID = cls
+        ds.file_meta.MediaStorageSOPInstanceUID = generate_uid()
+        ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+        ds.SOPClassUID = cls
+        ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID
+        ds.StudyInstanceUID, ds.SeriesInstanceUID = study, series
+        ds.Modality, ds.PatientName, ds.PatientID = modality, patient, pid
+        ds.AccessionNumber, ds.StudyDate, ds.StudyDescription = acc, date, "Study " + desc
+        ds.SeriesDescription, ds.SeriesNumber, ds.InstanceNumber = desc, 1, i + 1
+        ds.ImagePositionPatient = [0, 0, float(i)]
+        ds.ImageOrientationPatient = [1, 0, 0, 0, 1, 0]
+        ds.PixelSpacing = [1, 1]
+        ds.Rows = ds.Columns = 16
+        ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME2"
+        ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 16, 15, 0
+        ds.PixelData = np.full((16, 16), 100 * i, np.uint16).tobytes()
+        p = folder / f"{name}{i}.dcm"
+        ds.save_as(p, enforce_file_format=True)
+        paths.append(p)
+    return paths
+
+
+def make_studies(root):
+    """Two patients, three studies, four series, 12 images; one non-DICOM file."""
+    s1, s2, s3 = generate_uid(), generate_uid(), generate_uid()
+    _write(root / "a", "a", patient="DOE^JANE", pid="P1", study=s1, series=generate_uid(),
+           modality="CT", n=3, desc="HEAD", acc="ACC1", date="20240101")  # fmt: skip
+    _write(root / "a", "b", patient="DOE^JANE", pid="P1", study=s1, series=generate_uid(),
+           modality="CT", n=2, desc="NECK", acc="ACC1", date="20240101")  # fmt: skip
+    _write(root / "b", "c", patient="DOE^JANE", pid="P1", study=s2, series=generate_uid(),
+           modality="MR", n=4, desc="KNEE", acc="ACC2", date="20240305")  # fmt: skip
+    _write(root / "c", "d", patient="<b>ROE</b>^RICK", pid="P2", study=s3, series=generate_uid(),
+           modality="CT", n=3, desc="CHEST", acc="ACC3", date="20231212")  # fmt: skip
+    (root / "notes.txt").write_text("not a DICOM file\n")
+    return s1, s2, s3
+
+
+def _rows(app):
+    return [(n.level, n.name) for n in app.archive_browser.visible_rows()]
+
+
+def _import(app, qtbot, paths):
+    loads = app.archive.loads
+    with qtbot.waitSignal(app.archive.changed, timeout=WAIT):
+        app.archive.import_paths([str(p) for p in paths])
+    qtbot.waitUntil(
+        lambda: app.archive.loads > loads and app.archive._load_job is None, timeout=WAIT
+    )
+
+
+def test_import_shows_the_tree_search_filters_and_errors_are_listed(pacs_app, qtbot, tmp_path):
+    app = pacs_app
+    src = tmp_path / "src"
+    make_studies(src)
+    _import(app, qtbot, [src])
+    browser = app.archive_browser
+    root = app.archive_model.root
+    assert len(root.children) == 2
+    assert (root.studies, root.series, root.images) == (3, 4, 12)
+    jane = next(p for p in root.children if p.patient_id == "P1")
+    assert (jane.name, jane.studies, jane.series, jane.images) == ("DOE, JANE", 2, 3, 9)
+    assert jane.modality == "CT\\MR"
+    ct = next(s for s in jane.children if s.accession == "ACC1")
+    assert (ct.date, ct.series, ct.images) == ("2024-01-01", 2, 5)
+    # the HTML-looking name is shown as the characters it is
+    rick = next(p for p in root.children if p.patient_id == "P2")
+    idx = app.archive_model.index(root.children.index(rick), 0)
+    assert app.archive_model.data(idx) == "<b>ROE</b>, RICK"
+    assert "12 images" in browser.summary.text()
+    assert browser.summary.textFormat() == Qt.TextFormat.PlainText
+    # the non-DICOM file is listed with its reason; the rest imported
+    log = app.activity.toPlainText()
+    assert "notes.txt" in log and "not a DICOM file" in log
+    assert "12 imported" in app.window.statusBar().currentMessage()
+    # search: a series description shows its patient and study; a patient ID all of it
+    browser.search.setText("knee")
+    rows = _rows(app)
+    assert ("series", "#1 KNEE") in rows
+    assert [r for r in rows if r[0] == "patient"] == [("patient", "DOE, JANE")]
+    assert not any(r[1].endswith("HEAD") for r in rows)
+    browser.search.setText("p2")
+    rows = _rows(app)
+    assert [r for r in rows if r[0] == "patient"] == [("patient", "<b>ROE</b>, RICK")]
+    assert ("series", "#1 CHEST") in rows
+    browser.search.setText("")
+    assert [r[0] for r in _rows(app)].count("patient") == 2
+    # sort by images, descending: Jane (9) first
+    browser.tree.sortByColumn(COL_IMAGES, Qt.SortOrder.DescendingOrder)
+    first = browser.proxy.index(0, 0).data(NODE_ROLE)
+    assert first.patient_id == "P1"
+
+
+def _select(browser, node):
+    m = browser.model
+    parents = []
+    n = node
+    while n.parent is not None and n.parent.level != "root":
+        parents.append(n.parent)
+        n = n.parent
+    for p in reversed(parents):
+        src = m.createIndex(p.parent.children.index(p), 0, p)
+        browser.tree.expand(browser.proxy.mapFromSource(src))
+    src = m.createIndex(node.parent.children.index(node), 0, node)
+    idx = browser.proxy.mapFromSource(src)
+    browser.tree.selectionModel().select(
+        idx,
+        QItemSelectionModel.SelectionFlag.ClearAndSelect | QItemSelectionModel.SelectionFlag.Rows,
+    )
+    return idx
+
+
+def test_delete_removes_files_and_rows(pacs_app, qtbot, tmp_path):
+    app = pacs_app
+    src = tmp_path / "src"
+    s1, s2, s3 = make_studies(src)
+    _import(app, qtbot, [src])
+    data = app.paths.archive_dir / "data"
+    assert len(list(data.rglob("*.dcm"))) == 12
+    asked = []
+    app.archive.confirm = lambda title, text: asked.append(text) or True
+    jane = next(p for p in app.archive_model.root.children if p.patient_id == "P1")
+    study = next(s for s in jane.children if s.uid == s1)
+    _select(app.archive_browser, study)
+    loads = app.archive.loads
+    with qtbot.waitSignal(app.archive.changed, timeout=WAIT):
+        app.archive_browser.btn_delete.click()
+    qtbot.waitUntil(
+        lambda: app.archive.loads > loads and app.archive._load_job is None, timeout=WAIT
+    )
+    assert asked and "5 images" in asked[0]
+    assert len(list(data.rglob("*.dcm"))) == 7
+    root = app.archive_model.root
+    assert (root.studies, root.series, root.images) == (2, 2, 7)
+    with Archive(app.paths.archive_dir, sweep=False) as a:
+        uids = {s["study_uid"] for s in a.studies()}
+        assert uids == {s2, s3}
+        assert a.verify().ok
+    # a patient row deletes every study of that patient; "No" deletes nothing
+    app.archive.confirm = lambda title, text: False
+    rick = next(p for p in root.children if p.patient_id == "P2")
+    _select(app.archive_browser, rick)
+    app.archive_browser.btn_delete.click()
+    assert len(list(data.rglob("*.dcm"))) == 7
+    app.archive.confirm = lambda title, text: True
+    _select(app.archive_browser, rick)
+    with qtbot.waitSignal(app.archive.changed, timeout=WAIT):
+        app.archive_browser.btn_delete.click()
+    assert len(list(data.rglob("*.dcm"))) == 4
+
+
+def test_double_click_opens_the_series_in_the_viewer(pacs_app, qtbot, tmp_path):
+    app = pacs_app
+    src = tmp_path / "src"
+    make_studies(src)
+    _import(app, qtbot, [src])
+    jane = next(p for p in app.archive_model.root.children if p.patient_id == "P1")
+    knee = next(se for st in jane.children for se in st.children if se.name.endswith("KNEE"))
+    idx = _select(app.archive_browser, knee)
+    app.archive_browser.tree.doubleClicked.emit(idx)
+    qtbot.waitUntil(lambda: app.viewer.count() == 4, timeout=WAIT)
+    assert app.central_tabs.currentWidget() is app.viewer
