@@ -54,6 +54,7 @@ class Settings:
     scp_worker_processes: int = 0  # 0: number of cores minus one, at least one
     duplicate_policy: str = "keep_first"  # or "overwrite" (same SOP Instance UID)
     archive_fsync: bool = False  # fsync each received file before it is renamed into place
+    scp_autostart: bool = True  # the GUI starts the local SCP (its own process) with it
     schema_version: int = SCHEMA_VERSION
 
     def validate(self) -> Settings:
@@ -70,7 +71,7 @@ class Settings:
             raise ValidationError("worker_count", "Worker count must be between 1 and 64.")
         if not isinstance(self.per_node_limit, int) or not 1 <= self.per_node_limit <= 16:
             raise ValidationError("per_node_limit", "Per-node limit must be between 1 and 16.")
-        for name in ("scp_whitelist", "scp_check_address", "archive_fsync"):
+        for name in ("scp_whitelist", "scp_check_address", "archive_fsync", "scp_autostart"):
             if not isinstance(getattr(self, name), bool):
                 raise ValidationError(name, f"{name} must be true or false.")
         if not isinstance(self.scp_max_associations, int) or not (

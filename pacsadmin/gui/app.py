@@ -42,6 +42,7 @@ from pacsadmin.gui.models.audit_model import AuditModel
 from pacsadmin.gui.models.jobs_model import JobsModel
 from pacsadmin.gui.models.node_model import NodeTableModel
 from pacsadmin.gui.node_actions import NodeActions
+from pacsadmin.gui.scp_process import ScpProcess, describe_event
 from pacsadmin.gui.viewer import ViewerWidget
 from pacsadmin.gui.widgets.archive_browser import (
     ArchiveBrowser,
@@ -52,6 +53,7 @@ from pacsadmin.gui.widgets.audit_view import AuditView
 from pacsadmin.gui.widgets.doctor_panel import DoctorPanel
 from pacsadmin.gui.widgets.jobs_panel import JobsPanel
 from pacsadmin.gui.widgets.node_browser import NodeBrowser
+from pacsadmin.gui.widgets.received_view import ReceivedModel, ReceivedView
 
 log = logging.getLogger("pacsadmin.gui")
 
@@ -79,7 +81,10 @@ class PacsAdminApp(QObject):
         *,
         secrets: SecretStore | None = None,
         settings: Settings | None = None,
+        start_scp: bool = False,
     ) -> None:
+        """``start_scp``: start the local SCP process when the settings ask for it
+        (``scp_autostart``); :func:`run_gui` passes True, tests choose."""
         super().__init__()
         # Echo-all runs many worker and pynetdicom threads; with Python's default 5 ms
         # switch interval the GUI thread queued behind them for 30-40 ms at a time
@@ -115,6 +120,7 @@ class PacsAdminApp(QObject):
         self.jobs_model = JobsModel(self)
         self.audit_model = AuditModel(self)
         self.archive_model = ArchiveTreeModel(self)
+        self.received_model = ReceivedModel(self)
 
         # ---- window, actions, widgets
         self.window = w = MainWindow(self.paths.home / "gui.ini")
@@ -146,6 +152,10 @@ class PacsAdminApp(QObject):
             "import",
             "Copy every DICOM file under a folder into the local archive",
         )
+        self.act_scp = w.make_action(
+            "Local SCP running", "echo", "Run the local DICOM node (storage and Q/R SCP)"
+        )
+        self.act_scp.setCheckable(True)
         node_actions = [
             self.act_add,
             self.act_edit,
@@ -168,6 +178,7 @@ class PacsAdminApp(QObject):
         self.audit_view = AuditView(self.audit_model)
         self.activity = ActivityLog()
         self.archive_browser = ArchiveBrowser(self.archive_model)
+        self.received_view = ReceivedView(self.received_model)
         w.build(
             central=self.central_tabs,
             nodes=self.node_browser,
@@ -175,6 +186,7 @@ class PacsAdminApp(QObject):
             activity=self.activity,
             audit=self.audit_view,
             archive=self.archive_browser,
+            received=self.received_view,
             toolbar_actions=[
                 self.act_add,
                 self.act_edit,
@@ -205,6 +217,7 @@ class PacsAdminApp(QObject):
                     *node_actions,
                     self.act_echo_all,
                 ],
+                "&Tools": [self.act_scp],
             },
         )
         self.errors = ErrorPresenter(w.statusBar(), self.activity, w, self.bridge)
@@ -248,11 +261,9 @@ class PacsAdminApp(QObject):
             parent_widget=w,
             parent=self,
         )
+        self.scp = ScpProcess(self.paths.home, self.local.ae_title, self.local.port, self)
         w.on_close = self.shutdown
-        w.local_label.setText(
-            f"  Local AE {self.local.ae_title} · SCP port {self.local.port} · "
-            f"pacsadmin {__version__}  "
-        )
+        self._show_scp_state()
 
         # ---- wiring: bridge -> models and panels
         self.bridge.jobSubmitted.connect(self._on_bridge_job_submitted)
@@ -276,6 +287,12 @@ class PacsAdminApp(QObject):
         self.act_open_folder.triggered.connect(self._on_open_folder_triggered)
         self.act_archive_import.triggered.connect(self._on_archive_import_triggered)
         self.act_archive_import_folder.triggered.connect(self._on_archive_import_folder_triggered)
+        self.act_scp.toggled.connect(self._on_scp_toggled)
+        # the SCP process (its stdout is read on the GUI thread: small JSON lines)
+        self.scp.listening.connect(self._on_scp_listening)
+        self.scp.failed.connect(self._on_scp_failed)
+        self.scp.stopped.connect(self._on_scp_stopped)
+        self.scp.event.connect(self._on_scp_event)
         # widgets
         self.node_browser.nodeActivated.connect(self._on_node_browser_node_activated)
         self.node_browser.selectionChanged.connect(self._on_node_browser_selection_changed)
@@ -289,6 +306,10 @@ class PacsAdminApp(QObject):
         self._clock = QTimer(self)
         self._clock.setInterval(30_000)
         self._clock.timeout.connect(self._on_clock_timeout)
+        self._rates = QTimer(self)  # the Received dock's live rates
+        self._rates.setInterval(1000)
+        self._rates.timeout.connect(self.received_model.refresh_times)
+        self._rates.start()
         self._clock.start()
         self._audit_timer = QTimer(self)
         self._audit_timer.setSingleShot(True)
@@ -310,11 +331,51 @@ class PacsAdminApp(QObject):
         )
         for problem in startup_problems:
             self.errors.present(problem)
+        if start_scp and settings.scp_autostart:
+            self.act_scp.setChecked(True)  # -> _on_scp_toggled starts it
 
     # ------------------------------------------------------------------ helpers
     def _update_jobs_label(self) -> None:
         n = self.jobs_model.running_count()
         self.window.jobs_label.setText(f"  {n} job(s) running  " if n else "  idle  ")
+
+    def _show_scp_state(self) -> None:
+        self.window.local_label.setText(f"  {self.scp.message} · pacsadmin {__version__}  ")
+        self.received_view.set_status(self.scp.message)
+
+    # ------------------------------------------------------------------ SCP process slots
+    @Slot(bool)
+    def _on_scp_toggled(self, on: bool) -> None:
+        if on:
+            self.scp.start()
+        else:
+            self.scp.stop()
+        self._show_scp_state()
+
+    @Slot(str, int)
+    def _on_scp_listening(self, ae_title: str, port: int) -> None:
+        self._show_scp_state()
+        self.errors.info(self.scp.message)
+
+    @Slot(str)
+    def _on_scp_failed(self, message: str) -> None:
+        self.act_scp.blockSignals(True)
+        self.act_scp.setChecked(False)
+        self.act_scp.blockSignals(False)
+        self._show_scp_state()
+        self.errors.present(message)
+
+    @Slot()
+    def _on_scp_stopped(self) -> None:
+        self._show_scp_state()
+
+    @Slot(dict)
+    def _on_scp_event(self, ev: dict[str, object]) -> None:
+        self.received_model.apply(ev)
+        if ev.get("event") == "close":
+            self.activity.add("scp", describe_event(ev))
+            if ev.get("stored") or ev.get("duplicates"):
+                self.archive.refresh_soon()
 
     # ------------------------------------------------------------------ action slots
     @Slot()
@@ -462,7 +523,9 @@ class PacsAdminApp(QObject):
         self.echoes.close()
         self.viewer.close()  # stops cine, cancels its decode jobs
         self._clock.stop()
+        self._rates.stop()
         self._audit_timer.stop()
+        self.scp.stop()
         self.runner.cancel_all()
         ok = self.runner.shutdown(timeout=timeout)
         if not ok:
@@ -485,7 +548,7 @@ def run_gui(config_dir: str | None = None) -> int:
     try:
         paths = AppPaths.resolve(config_dir).ensure()
         setup_logging(paths.logs_dir)
-        app = PacsAdminApp(paths)
+        app = PacsAdminApp(paths, start_scp=True)
     except (PacsAdminError, OSError) as exc:
         box = QMessageBox(QMessageBox.Icon.Critical, "pacsadmin", str(exc))
         box.setTextFormat(Qt.TextFormat.PlainText)

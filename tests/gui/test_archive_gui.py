@@ -3,8 +3,13 @@ the local SCP process with its Received dock (DCMTK storescu as the sender)."""
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+
 import numpy as np
 import pydicom
+import pytest
 from pydicom.dataset import FileMetaDataset
 from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, MRImageStorage, generate_uid
 from PySide6.QtCore import QItemSelectionModel, Qt
@@ -183,3 +188,96 @@ def test_double_click_opens_the_series_in_the_viewer(pacs_app, qtbot, tmp_path):
     app.archive_browser.tree.doubleClicked.emit(idx)
     qtbot.waitUntil(lambda: app.viewer.count() == 4, timeout=WAIT)
     assert app.central_tabs.currentWidget() is app.viewer
+
+
+# ---------------------------------------------------------------------- the SCP process
+@pytest.fixture
+def scp_app(qtbot):
+    """The app with the local SCP started (settings in this test's PACSADMIN_HOME); yields
+    a function that builds it, so a test can set the port first."""
+    from pacsadmin.core.paths import AppPaths
+    from pacsadmin.gui.app import PacsAdminApp
+
+    made = []
+
+    def build(port: int):
+        paths = AppPaths.resolve().ensure()
+        settings = {"schema_version": 1, "scp_port": port, "scp_autostart": True}
+        paths.settings_file.write_text(json.dumps({**settings, "scp_worker_processes": 1}))
+        app = PacsAdminApp(paths, start_scp=True)
+        app.errors.dialogs_enabled = False
+        qtbot.addWidget(app.window)
+        app.window.show()
+        made.append(app)
+        return app
+
+    yield build
+    for app in made:
+        app.window.close()
+        assert app.shutdown(), "jobs did not stop"
+        assert not app.scp.running
+
+
+def _gone(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    return False
+
+
+def test_scp_process_receives_from_storescu(scp_app, qtbot, tmp_path):
+    from tests.peers import PeerUnavailable, find_program, free_port, peer_env
+
+    try:
+        storescu = find_program("storescu")
+    except PeerUnavailable as exc:
+        pytest.skip(str(exc))
+    study = generate_uid()
+    files = _write(tmp_path / "send", "s", patient="SENT^BY^DCMTK", pid="S1", study=study,
+                   series=generate_uid(), modality="CT", n=3, desc="SENT")  # fmt: skip
+    port = free_port()
+    app = scp_app(port)
+    assert app.act_scp.isChecked()
+    qtbot.waitUntil(lambda: app.scp.state == "listening", timeout=WAIT)
+    assert f"SCP PACSADMIN:{port} listening" in app.window.local_label.text()
+    pid = app.scp.pid()
+    assert pid > 0
+    cmd = [storescu, "-aet", "SENDER", "-aec", "PACSADMIN", "127.0.0.1", str(port)]
+    proc = subprocess.run(
+        [*cmd, *map(str, files)], env=peer_env(), capture_output=True, timeout=120
+    )
+    assert proc.returncode == 0, proc.stderr.decode(errors="replace")
+    model = app.received_model
+    qtbot.waitUntil(
+        lambda: any(r.images == 3 and r.state() == "done" for r in model.rows), timeout=WAIT
+    )
+    row = next(r for r in model.rows if r.images == 3)
+    assert row.calling_ae == "SENDER" and row.address.startswith("127.0.0.1")
+    assert model.index(model.rows.index(row), 3).data() == "3"
+    # the browser reloads (debounced) and shows the received study
+    qtbot.waitUntil(
+        lambda: any(s.uid == study for p in app.archive_model.root.children for s in p.children),
+        timeout=WAIT,
+    )
+    assert "SENDER" in app.activity.toPlainText()
+    # closing the app stops the SCP process
+    app.window.close()
+    assert app.shutdown()
+    assert not app.scp.running
+    qtbot.waitUntil(lambda: _gone(pid), timeout=WAIT)
+
+
+def test_scp_port_in_use_is_a_clear_message(scp_app, qtbot):
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("", 0))
+        s.listen(1)
+        port = s.getsockname()[1]
+        app = scp_app(port)
+        qtbot.waitUntil(lambda: app.scp.state == "failed", timeout=WAIT)
+    assert "already in use" in app.scp.message
+    assert "already in use" in app.window.local_label.text()
+    assert not app.act_scp.isChecked()
+    assert any("already in use" in m for m, _, _ in app.errors.presented)
