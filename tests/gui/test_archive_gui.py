@@ -281,3 +281,19 @@ def test_scp_port_in_use_is_a_clear_message(scp_app, qtbot):
     assert "already in use" in app.window.local_label.text()
     assert not app.act_scp.isChecked()
     assert any("already in use" in m for m, _, _ in app.errors.presented)
+
+
+def test_an_import_started_with_the_scp_waits_for_its_temp_sweep(scp_app, qtbot, tmp_path):
+    """serve clears the archive's temp folder as it starts: an import submitted meanwhile
+    waits until the SCP listens, and loses none of its files."""
+    from tests.peers import free_port
+
+    src = tmp_path / "src"
+    make_studies(src)
+    app = scp_app(free_port())
+    assert app.scp.state == "starting"
+    with qtbot.waitSignal(app.archive.changed, timeout=WAIT):
+        assert app.archive.import_paths([str(src)]) == 0  # waits
+    assert app.scp.state == "listening"
+    assert "12 imported" in app.window.statusBar().currentMessage()
+    assert "FileNotFoundError" not in app.activity.toPlainText()

@@ -27,10 +27,10 @@ _TOP = QModelIndex()
 SORT_ROLE = Qt.ItemDataRole.UserRole + 20
 NODE_ROLE = Qt.ItemDataRole.UserRole + 21
 
-HEADERS = ("Patient / study / series", "Patient ID", "Date", "Modality", "Accession",
-           "Studies", "Series", "Images", "Size")  # fmt: skip
-(COL_NAME, COL_PID, COL_DATE, COL_MOD, COL_ACC, COL_STUDIES, COL_SERIES, COL_IMAGES,
- COL_SIZE) = range(len(HEADERS))  # fmt: skip
+HEADERS = ("Patient / study / series", "Date", "Modality", "Studies", "Series", "Images",
+           "Size", "Patient ID", "Accession")  # fmt: skip
+(COL_NAME, COL_DATE, COL_MOD, COL_STUDIES, COL_SERIES, COL_IMAGES, COL_SIZE, COL_PID,
+ COL_ACC) = range(len(HEADERS))  # fmt: skip
 _NUMERIC = (COL_STUDIES, COL_SERIES, COL_IMAGES, COL_SIZE)
 
 
@@ -53,6 +53,7 @@ class TreeNode:
     children: list[TreeNode] = field(default_factory=list)
     parent: TreeNode | None = field(default=None, repr=False)
     search: str = ""  # casefolded text the search box matches
+    birth_date: str = ""
 
     def add(self, child: TreeNode) -> TreeNode:
         child.parent = self
@@ -105,9 +106,8 @@ def load_tree(con: Any) -> TreeNode:
          seuid, mod, senum, sedesc, sedate, n, size) in con.execute(_SQL):  # fmt: skip
         pat = patients.get(ppk)
         if pat is None:
-            pat = patients[ppk] = root.add(
-                TreeNode("patient", pid, pn_text(pname), pid, fmt_date(birth))
-            )
+            pat = patients[ppk] = root.add(TreeNode("patient", pid, pn_text(pname), pid))
+            pat.birth_date = fmt_date(birth)
             pat.search = f"{pname} {pn_text(pname)} {pid}".casefold()
         st = studies.get(spk)
         if st is None:
@@ -137,8 +137,8 @@ def load_tree(con: Any) -> TreeNode:
 
 
 def _value(n: TreeNode, col: int) -> Any:
-    return (n.name, n.patient_id, n.date, n.modality, n.accession, n.studies, n.series,
-            n.images, n.size)[col]  # fmt: skip
+    return (n.name, n.date, n.modality, n.studies, n.series, n.images, n.size,
+            n.patient_id, n.accession)[col]  # fmt: skip
 
 
 class ArchiveTreeModel(QAbstractItemModel):
@@ -212,12 +212,21 @@ class ArchiveTreeModel(QAbstractItemModel):
                     n.level == "study" and col == COL_STUDIES
                 )
                 return "" if hide else str(v)
+            if col == COL_PID and n.level != "patient":
+                return ""  # said once, on the patient row
+            if col == COL_DATE and n.level == "series" and n.parent and n.date == n.parent.date:
+                return ""
             return one_line(_value(n, col), 120)
         if role == SORT_ROLE:
             v = _value(n, col)
             return v if col in _NUMERIC else str(v).casefold()
         if role == Qt.ItemDataRole.ToolTipRole and col in (COL_NAME, COL_ACC, COL_PID):
-            return plain_tooltip(str(_value(n, col)))
+            tip = str(_value(n, col))
+            if n.level == "patient" and col == COL_NAME:
+                tip += f"\nPatient ID: {n.patient_id}" + (
+                    f"\nBirth date: {n.birth_date}" if n.birth_date else ""
+                )
+            return plain_tooltip(tip)
         if role == Qt.ItemDataRole.TextAlignmentRole and col in _NUMERIC:
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         if role == NODE_ROLE:

@@ -84,7 +84,7 @@ class ArchiveBrowser(QWidget):
         hdr = self.tree.header()
         hdr.setStretchLastSection(False)
         hdr.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        for col, w in enumerate((230, 90, 86, 64, 90, 56, 52, 60, 74)):
+        for col, w in enumerate((240, 84, 64, 52, 48, 56, 70, 84, 90)):
             self.tree.setColumnWidth(col, w)
         self.summary = plain_label("Archive: loading…")
         lay = QVBoxLayout(self)
@@ -244,6 +244,7 @@ class ArchiveController(QObject):
     """Archive jobs for the browser and File > Import into archive (GUI thread)."""
 
     changed = Signal()  # the archive was modified by this process
+    importsDone = Signal()  # no import is running any more
 
     def __init__(
         self,
@@ -266,6 +267,10 @@ class ArchiveController(QObject):
         self.handle = ArchiveHandle(root, **archive_kw)
         self._jobs: dict[int, str] = {}  # job id -> "load" | "import" | "delete" | "open"
         self.quiet: set[int] = set()  # quick internal jobs the Jobs panel does not list
+        # While the SCP process starts it sweeps the archive's temp folder: an import
+        # writing temp files then would lose them, so imports wait (see hold_imports).
+        self._held = False
+        self._waiting: list[list[str]] = []
         self._load_job: int | None = None
         self._load_again = False
         self.loads = 0  # finished loads (tests)
@@ -305,7 +310,24 @@ class ArchiveController(QObject):
         """Debounced: many associations closing reload the tree once."""
         self._debounce.start()
 
+    def hold_imports(self) -> None:
+        self._held = True
+
+    def release_imports(self) -> None:
+        self._held = False
+        waiting, self._waiting = self._waiting, []
+        for paths in waiting:
+            self.import_paths(paths)
+
+    def importing(self) -> bool:
+        return "import" in self._jobs.values()
+
     def import_paths(self, paths: list[str]) -> int:
+        """Submit an import; 0 when it waits for the local SCP to finish starting."""
+        if self._held:
+            self._waiting.append(list(paths))
+            self.errors.info("The import starts once the local SCP has started.")
+            return 0
         what = paths[0] if len(paths) == 1 else f"{len(paths)} items"
         h, files = self.handle, [Path(p) for p in paths]
         return self._submit(
@@ -381,6 +403,8 @@ class ArchiveController(QObject):
                 self.refresh()
         elif kind == "import":
             self._import_done(ev)
+            if not self.importing():
+                self.importsDone.emit()
         elif kind == "delete":
             if failed:
                 self.errors.present(f"Delete from the archive failed: {ev.error}", user_action=True)
