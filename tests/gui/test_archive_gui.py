@@ -20,7 +20,9 @@ from pacsadmin.gui.models.archive_model import COL_IMAGES, NODE_ROLE
 WAIT = 60_000  # a loaded 2-core machine: generous, the waits end as soon as the state is right
 
 
-def _write(folder, name, *, patient, pid, study, series, modality, n, desc, acc="", date=""):
+def _write(
+    folder, name, *, patient, pid, study, series, modality, n, desc, acc="", date="", number=1
+):
     folder.mkdir(parents=True, exist_ok=True)
     paths = []
     for i in range(n):
@@ -35,7 +37,7 @@ def _write(folder, name, *, patient, pid, study, series, modality, n, desc, acc=
         ds.StudyInstanceUID, ds.SeriesInstanceUID = study, series
         ds.Modality, ds.PatientName, ds.PatientID = modality, patient, pid
         ds.AccessionNumber, ds.StudyDate, ds.StudyDescription = acc, date, "Study " + desc
-        ds.SeriesDescription, ds.SeriesNumber, ds.InstanceNumber = desc, 1, i + 1
+        ds.SeriesDescription, ds.SeriesNumber, ds.InstanceNumber = desc, number, i + 1
         ds.ImagePositionPatient = [0, 0, float(i)]
         ds.ImageOrientationPatient = [1, 0, 0, 0, 1, 0]
         ds.PixelSpacing = [1, 1]
@@ -250,7 +252,8 @@ def test_scp_process_receives_from_storescu(scp_app, qtbot, tmp_path):
     assert proc.returncode == 0, proc.stderr.decode(errors="replace")
     model = app.received_model
     qtbot.waitUntil(
-        lambda: any(r.images == 3 and r.state() == "done" for r in model.rows), timeout=WAIT
+        lambda: any(r.images == 3 and r.state().startswith("done") for r in model.rows),
+        timeout=WAIT,
     )
     row = next(r for r in model.rows if r.images == 3)
     assert row.calling_ae == "SENDER" and row.address.startswith("127.0.0.1")

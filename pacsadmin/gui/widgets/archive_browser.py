@@ -84,7 +84,7 @@ class ArchiveBrowser(QWidget):
         hdr = self.tree.header()
         hdr.setStretchLastSection(False)
         hdr.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        for col, w in enumerate((240, 84, 64, 52, 48, 56, 70, 84, 90)):
+        for col, w in enumerate((196, 80, 62, 50, 46, 52, 66, 84, 90)):
             self.tree.setColumnWidth(col, w)
         self.summary = plain_label("Archive: loading…")
         lay = QVBoxLayout(self)

@@ -55,11 +55,15 @@ class AssocRow:
         return self.images / dur if self.images and dur > 0 else None
 
     def state(self) -> str:
+        """ "receiving", "done", "aborted" or "rejected: why" (plus duplicates)."""
         if self.rejected:
             return f"rejected: {self.rejected}"
         if self.ended is None:
             return "receiving"
-        return "aborted" if self.aborted else "done"
+        state = "aborted" if self.aborted else "done"
+        if self.duplicates:
+            state += f" · {self.duplicates} duplicate(s) kept as first received"
+        return state
 
 
 class ReceivedModel(QAbstractTableModel):
