@@ -300,3 +300,35 @@ def test_an_import_started_with_the_scp_waits_for_its_temp_sweep(scp_app, qtbot,
     assert app.scp.state == "listening"
     assert "12 imported" in app.window.statusBar().currentMessage()
     assert "FileNotFoundError" not in app.activity.toPlainText()
+
+
+def test_import_shows_progress_in_the_jobs_panel_and_cancels(pacs_app, qtbot, tmp_path):
+    from pacsadmin.core.jobs import JobProgress
+    from pacsadmin.gui.models.jobs_model import COL_JOB
+
+    app = pacs_app
+    src = tmp_path / "many"
+    _write(src, "m", patient="MANY^FILES", pid="M1", study=generate_uid(),
+           series=generate_uid(), modality="CT", n=240, desc="MANY")  # fmt: skip
+    seen: list[JobProgress] = []
+    app.bridge.jobProgress.connect(seen.append)
+    job_id = app.archive.import_paths([str(src)])
+    assert job_id > 0
+    row = lambda: next(  # noqa: E731
+        (r for r in range(app.jobs_model.rowCount())
+         if app.jobs_model.index(r, COL_JOB).data().startswith("Import into archive")),
+        None,
+    )  # fmt: skip
+    qtbot.waitUntil(lambda: row() is not None, timeout=WAIT)
+    with qtbot.waitSignal(app.archive.changed, timeout=WAIT):
+        qtbot.waitUntil(lambda: any(p.job_id == job_id for p in seen), timeout=WAIT)
+        app.jobs_panel.cancelRequested.emit([job_id])  # the panel's Cancel button
+    msg = app.window.statusBar().currentMessage()
+    # a cancel can land after the last file on a fast machine: then all were imported
+    assert "(cancelled)" in msg or "240 imported" in msg, msg
+    with Archive(app.paths.archive_dir, sweep=False) as a:
+        rep = a.verify()
+        assert rep.ok and rep.temp_files == 0
+        n = a.counts()["instances"]
+    assert n == 240 or "(cancelled)" in msg
+    qtbot.waitUntil(lambda: app.archive_model.root.images == n, timeout=WAIT)
