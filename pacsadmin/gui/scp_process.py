@@ -93,7 +93,7 @@ class ScpProcess(QObject):
             try:
                 ev = json.loads(line)
             except ValueError:
-                log.info("scp: %s", line[:500])
+                log.debug("scp: %s", line[:500])  # serve logs it to the file itself
                 continue
             if not isinstance(ev, dict):
                 continue
@@ -110,7 +110,7 @@ class ScpProcess(QObject):
         for line in text.splitlines():
             if line.strip():
                 self._stderr.append(line)
-                log.info("scp: %s", line[:500])
+                log.debug("scp: %s", line[:500])  # serve logs it to the file itself
 
     @Slot(int, QProcess.ExitStatus)
     def _on_proc_finished(self, code: int, status: QProcess.ExitStatus) -> None:
