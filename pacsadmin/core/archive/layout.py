@@ -81,16 +81,22 @@ class Layout:
         return Path(path).resolve().relative_to(self.root).as_posix()
 
     def new_temp(self) -> Path:
-        """A temp file name in the archive's own file system (for os.replace)."""
-        return self.tmp_dir / f"{uuid.uuid4().hex}{TMP_SUFFIX}"
+        """A temp file name in the archive's own file system (for os.replace).
+
+        The name starts with the writing process's PID, so a sweep never deletes the temp
+        files of a process that is still running (an import in the GUI while ``serve``
+        starts and sweeps, say)."""
+        return self.tmp_dir / f"{os.getpid()}-{uuid.uuid4().hex}{TMP_SUFFIX}"
 
     def sweep_temp(self, older_than: float = 0.0) -> int:
-        """Delete leftovers of interrupted transfers and imports; return how many."""
+        """Delete leftovers of interrupted transfers and imports; return how many.
+
+        Files named by a process that is still alive are kept, whatever their age."""
         n = 0
         now = time.time()
         for p in self.tmp_dir.iterdir():
             try:
-                if p.name.startswith("."):
+                if p.name.startswith(".") or _owner_alive(p.name):
                     continue
                 if p.is_file() and now - p.stat().st_mtime >= older_than:
                     p.unlink()
@@ -108,3 +114,22 @@ class Layout:
                         yield f"{DATA}/{sub.name}/{p.name}"
             elif sub.is_file():
                 yield f"{DATA}/{sub.name}"
+
+
+def _owner_alive(name: str) -> bool:
+    """True when ``name`` is ``<pid>-...`` and that process exists."""
+    pid_text, sep, _ = name.partition("-")
+    if not sep or not pid_text.isdigit():
+        return False
+    pid = int(pid_text)
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else
+        return True
+    except OSError:
+        return False
+    return True
