@@ -35,6 +35,7 @@ KEYS = {
     "scp_worker_processes": int,
     "duplicate_policy": str,
     "archive_fsync": _bool,
+    "scp_autostart": _bool,
 }
 
 
