@@ -114,6 +114,8 @@ class ViewerWidget(QWidget):
         self.one_button = _tool_button("1:1", self)
         self.rotate_button = _tool_button("Rotate ⟳", self)
         self.flip_button = _tool_button("Flip ↔", self)
+        self.export_button = _tool_button("Export PNG…", self)
+        self.export_button.setToolTip("Save the view as shown (tick Hide patient first)")
         self.roi_combo = QComboBox(self)
         for text, kind in (
             ("Measure…", None),
@@ -143,6 +145,7 @@ class ViewerWidget(QWidget):
             self.rotate_button,
             self.flip_button,
             self.roi_combo,
+            self.export_button,
         ):
             tools.addWidget(w)
         tools.addStretch(1)
@@ -219,6 +222,7 @@ class ViewerWidget(QWidget):
         )
         self.rotate_button.clicked.connect(self._on_rotate_button_clicked)
         self.flip_button.clicked.connect(self._on_flip_button_clicked)
+        self.export_button.clicked.connect(self._on_export_button_clicked)
         self.measure.result.connect(self.measure_label.setText)
         self.roi_combo.activated.connect(self._on_roi_combo_activated)
         self.cine_button.toggled.connect(self._on_cine_button_toggled)
@@ -480,6 +484,28 @@ class ViewerWidget(QWidget):
         """Save the view as shown (annotations included; hide patient data first if needed)."""
         if not self.canvas.grab().save(path, "PNG"):
             raise OSError(f"cannot write {path}")
+
+    @Slot()
+    def _on_export_button_clicked(self) -> None:
+        from PySide6.QtWidgets import QFileDialog, QMessageBox
+
+        if self.current_frame() is None:
+            self._show_status("Nothing to export: open an image first.")
+            return
+        path, _ = QFileDialog.getSaveFileName(
+            self, "Export the view as PNG", "view.png", "PNG image (*.png)"
+        )
+        if not path:
+            return
+        try:
+            self.export_png(path)
+        except OSError as exc:
+            QMessageBox.warning(self, "Export failed", f"The view was not saved: {exc}.")
+        else:
+            self._show_status(f"View saved to {path}")
+
+    def _show_status(self, text: str) -> None:
+        self.measure_label.setText(one_line(text, 300))
 
     def _fill_voi_combo(self, frame: Frame) -> None:
         self.voi_combo.blockSignals(True)

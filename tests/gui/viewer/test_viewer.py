@@ -172,6 +172,26 @@ def test_annotations_hide_patient_and_export(viewer, tmp_path):
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def test_export_button_saves_the_view_or_says_why_not(viewer, tmp_path, monkeypatch):
+    from PySide6.QtWidgets import QFileDialog, QMessageBox
+
+    warnings = []
+    monkeypatch.setattr(QMessageBox, "warning", lambda *a: warnings.append(a[2]))
+    viewer.export_button.click()  # nothing open yet: no dialog, a sentence
+    assert "open an image first" in viewer.measure_label.text()
+    ct_series(tmp_path, n=2)
+    viewer.open_paths([str(tmp_path)])
+    out = tmp_path / "shot.png"
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(out), "PNG"))
+    viewer.export_button.click()
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "View saved" in viewer.measure_label.text()
+    bad = tmp_path / "no-such-folder" / "x.png"
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(bad), "PNG"))
+    viewer.export_button.click()
+    assert warnings and "not saved" in warnings[0] and not bad.exists()
+
+
 def test_one_to_one_and_fit(viewer, tmp_path):
     ct_series(tmp_path, n=1)
     viewer.open_paths([str(tmp_path)])
@@ -293,6 +313,7 @@ def test_tool_row_lays_out_every_control(viewer):
         viewer.rotate_button,
         viewer.flip_button,
         viewer.roi_combo,
+        viewer.export_button,
     ]
     xs = [w.mapTo(viewer, w.rect().topLeft()).x() for w in row]
     assert xs == sorted(xs) and len(set(xs)) == len(xs)  # in order, none stacked at (0, 0)
