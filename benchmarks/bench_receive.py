@@ -17,14 +17,13 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from common import Result
+from common import Result, free_port, wait_for_port
 
 NAME = "receive"
 N = int(os.environ.get("PACSADMIN_BENCH_N", "500"))
@@ -46,25 +45,6 @@ ae.supported_contexts = AllStoragePresentationContexts
 ae.start_server(("127.0.0.1", int(sys.argv[1])), block=True,
                 evt_handlers=[(evt.EVT_CONN_OPEN, on_open), (evt.EVT_C_STORE, lambda e: 0)])
 """
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _wait_port(port: int, proc: subprocess.Popen, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"server exited with {proc.returncode}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError("server did not listen")
 
 
 def _stop(proc: subprocess.Popen) -> None:
@@ -127,19 +107,19 @@ def _send(port: int, aec: str, folders: list[Path]) -> float:
 
 
 def _bare(folders: list[Path]) -> float:
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen(
         [sys.executable, "-c", _BARE, str(port)], env=ENV, start_new_session=True
     )
     try:
-        _wait_port(port, proc)
+        wait_for_port(port, proc)
         return _send(port, "BARE", folders)
     finally:
         _stop(proc)
 
 
 def _storescp(folders: list[Path], work: Path) -> float:
-    port = _free_port()
+    port = free_port()
     out = work / "storescp"
     out.mkdir()
     proc = subprocess.Popen(
@@ -150,7 +130,7 @@ def _storescp(folders: list[Path], work: Path) -> float:
         stderr=subprocess.DEVNULL,
     )
     try:
-        _wait_port(port, proc)
+        wait_for_port(port, proc)
         return _send(port, "STORESCP", folders)
     finally:
         _stop(proc)
@@ -159,7 +139,7 @@ def _storescp(folders: list[Path], work: Path) -> float:
 
 def _app(folders: list[Path], work: Path, workers: int) -> float:
     home = Path(tempfile.mkdtemp(dir=work, prefix="home"))
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -183,7 +163,7 @@ def _app(folders: list[Path], work: Path, workers: int) -> float:
         stderr=subprocess.DEVNULL,
     )
     try:
-        _wait_port(port, proc)
+        wait_for_port(port, proc)
         time.sleep(1.0 if workers > 1 else 0.2)  # every worker bound
         elapsed = _send(port, "BENCH", folders)
     finally:

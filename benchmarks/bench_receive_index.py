@@ -23,7 +23,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import Result
+from common import Result, free_port, wait_for_port
 
 NAME = "receive_index"
 N_FILES = int(os.environ.get("PACSADMIN_BENCH_FILES", "2000"))
@@ -89,25 +89,6 @@ def _import(work: Path) -> tuple[float, float]:
     if rep.stored != N_FILES:
         raise RuntimeError(f"imported {rep.stored} of {N_FILES}: {rep.errors[:3]}")
     return ours, bare
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _wait(port: int, proc: subprocess.Popen, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"server exited with {proc.returncode}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError("server did not listen")
 
 
 def _find(port: int, aet: str) -> tuple[float, float, int]:
@@ -178,7 +159,7 @@ def _query(work: Path) -> tuple[float, float, float | None, str]:
     )
     if imp.returncode != 0:
         raise RuntimeError(imp.stderr.decode(errors="replace")[-500:])
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -202,7 +183,7 @@ def _query(work: Path) -> tuple[float, float, float | None, str]:
         stderr=subprocess.DEVNULL,
     )
     try:
-        _wait(port, proc)
+        wait_for_port(port, proc)
         _find(port, "BENCH")  # warm-up
         first, total, n = _find(port, "BENCH")
     finally:

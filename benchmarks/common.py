@@ -69,3 +69,29 @@ def median_time(fn: Callable[[], Any], n: int, warmup: int = 0) -> float:
     for _ in range(warmup):
         fn()
     return statistics.median(timed(fn) for _ in range(n))
+
+
+def free_port() -> int:
+    """A free TCP port on 127.0.0.1 (benchmarks never listen elsewhere)."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for_port(port: int, proc: Any, timeout: float = 30) -> None:
+    """Until 127.0.0.1:``port`` accepts a connection; raises if ``proc`` exits first."""
+    import socket
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError("server did not listen")
