@@ -337,7 +337,7 @@ class Archive:
             old = existing[1]
             idx.delete_instance_rows(con, [existing[0]])
         rel = self.layout.new_relpath()
-        final = self.layout.resolve(rel)  # checked inside the archive root
+        final = self.layout.resolve_new(rel)  # our own name, checked inside data/
         try:
             os.replace(tmp, final)
         except FileNotFoundError:  # a fan-out folder removed by hand: make it again

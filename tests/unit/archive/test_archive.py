@@ -342,3 +342,30 @@ def test_import_batches_and_one_failing_row(archive, tmp_path, monkeypatch):
     assert len(list(archive.layout.iter_files())) == 69
     assert not list(archive.layout.tmp_dir.iterdir())
     assert archive.verify().ok
+
+
+def test_resolve_new_accepts_only_names_the_archive_made(archive):
+    lay = archive.layout
+    for _ in range(50):
+        rel = lay.new_relpath()
+        p = lay.resolve_new(rel)
+        assert p == lay.resolve(rel)  # same answer as the full resolve, without syscalls
+        assert p.is_relative_to(archive.root / "data")
+    ok = "data/ab/ab" + "0" * 30 + ".dcm"
+    assert lay.resolve_new(ok) == archive.root / ok
+    for bad in (
+        "../x",
+        "data/../../x",
+        "data/ab/../../../etc/passwd",
+        "data/ab/ab" + "0" * 30 + ".dcm/../../../x",
+        "/etc/passwd",
+        "data/ab/ab" + "0" * 29 + "\x00.dcm",
+        "data/ab/cd" + "0" * 30 + ".dcm",  # folder does not match the name
+        "data/AB/AB" + "0" * 30 + ".dcm",
+        "data/ab/ab" + "0" * 30 + ".dcm\n",
+        "index.sqlite3",
+        "tmp/x.part",
+        "",
+    ):
+        with pytest.raises(OutsideArchive):
+            lay.resolve_new(bad)
