@@ -181,10 +181,22 @@ def _app(folders: list[Path], work: Path, workers: int) -> float:
     return elapsed
 
 
+def _workdir(prefix: str) -> Path:
+    """A fresh folder where an archive really lives: under the user cache dir (the same kind
+    of place as the app's data dir, ``~/.local/share/pacsadmin``), not the system temp dir."""
+    import platformdirs
+
+    base = Path(platformdirs.user_cache_dir("pacsadmin-bench"))
+    base.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=prefix, dir=base))
+    print(f"  (work folder, archive and source files: {work})", flush=True)
+    return work
+
+
 def run() -> list[Result]:
     if not shutil.which("storescu") or not shutil.which("storescp"):
         raise RuntimeError("DCMTK (storescu, storescp) is not installed")
-    work = Path(tempfile.mkdtemp(prefix="bench-receive-"))
+    work = _workdir("bench-receive-")
     try:
         images = work / "images"
         _make_images(images)

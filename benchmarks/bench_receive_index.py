@@ -211,8 +211,20 @@ def _query(work: Path) -> tuple[float, float, float | None, str]:
     return first, total, orthanc_total, note
 
 
+def _workdir(prefix: str) -> Path:
+    """A fresh folder where an archive really lives: under the user cache dir (the same kind
+    of place as the app's data dir, ``~/.local/share/pacsadmin``), not the system temp dir."""
+    import platformdirs
+
+    base = Path(platformdirs.user_cache_dir("pacsadmin-bench"))
+    base.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=prefix, dir=base))
+    print(f"  (work folder, archive and source files: {work})", flush=True)
+    return work
+
+
 def run() -> list[Result]:
-    work = Path(tempfile.mkdtemp(prefix="bench-index-"))
+    work = _workdir("bench-index-")
     try:
         ours, bare = _import(work)
         first, total, orthanc_total, note = _query(work)
