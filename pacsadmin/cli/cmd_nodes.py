@@ -167,20 +167,11 @@ def _store_passphrase(args: argparse.Namespace, ctx: Any, name: str) -> None:
 
 
 def _host_warning(host: str) -> None:
-    import concurrent.futures
-    import socket
+    from pacsadmin.core.netutil import host_warning
 
-    pool = concurrent.futures.ThreadPoolExecutor(1)
-    fut = pool.submit(socket.getaddrinfo, host, None)
-    pool.shutdown(wait=False)
-    try:
-        fut.result(timeout=2.0)
-    except Exception:
-        print(
-            f"warning: the host {host!r} does not resolve from this computer right now "
-            f"(saved anyway).",
-            file=sys.stderr,
-        )
+    warning = host_warning(host, timeout=2.0)
+    if warning:
+        print(f"warning: {warning} The node is saved anyway.", file=sys.stderr)
 
 
 def _print_node(node: Any, as_json: bool) -> None:

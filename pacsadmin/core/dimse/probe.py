@@ -6,9 +6,7 @@ Each function returns a :class:`Step` and what the next layer needs, or raises
 
 from __future__ import annotations
 
-import concurrent.futures
 import errno
-import ipaddress
 import socket
 import ssl
 import time
@@ -17,6 +15,7 @@ from typing import Any
 from pacsadmin.core.dimse.association import TlsConfigError, tls_context
 from pacsadmin.core.dimse.echo_result import FAILED, OK, WARNING, Step
 from pacsadmin.core.jobs import JobContext
+from pacsadmin.core.netutil import is_ip_address, lookup
 from pacsadmin.core.nodes import DicomNode
 
 
@@ -29,28 +28,17 @@ def ms_since(t0: float) -> float:
     return (time.perf_counter() - t0) * 1000
 
 
-def _is_ip(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host)
-        return True
-    except ValueError:
-        return False
-
-
 def dns_step(host: str, port: int, timeout: float) -> tuple[Step, tuple[Any, ...]]:
     t0 = time.perf_counter()
-    if _is_ip(host):
+    if is_ip_address(host):
         fam = socket.AF_INET6 if ":" in host else socket.AF_INET
         return (
             Step("dns", OK, ms_since(t0), f"{host} is an IP address: no lookup needed."),
             (fam, (host, port)),
         )
-    pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="pacs-dns")
-    fut = pool.submit(socket.getaddrinfo, host, port, 0, socket.SOCK_STREAM)
-    pool.shutdown(wait=False)
     try:
-        infos = fut.result(timeout=timeout)
-    except concurrent.futures.TimeoutError:
+        infos = lookup(host, port, timeout)
+    except TimeoutError:
         raise Failed(
             Step(
                 "dns",

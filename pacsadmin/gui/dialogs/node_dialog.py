@@ -482,29 +482,10 @@ class NodeDialog(QDialog):
 
 def _resolve(host: str) -> str:
     """'' when ``host`` resolves (or is an IP address), else the warning to show."""
-    import ipaddress
-    import socket
+    from pacsadmin.core.netutil import host_warning
 
-    try:
-        ipaddress.ip_address(host)
-        return ""
-    except ValueError:
-        pass
-    import concurrent.futures
-
-    pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="pacs-dns")
-    fut = pool.submit(socket.getaddrinfo, host, None, 0, socket.SOCK_STREAM)
-    pool.shutdown(wait=False)
-    try:
-        fut.result(timeout=5.0)
-    except concurrent.futures.TimeoutError:
-        return f"Warning: the lookup of {host!r} did not answer within 5 s. You can still save."
-    except (OSError, UnicodeError) as exc:
-        return (
-            f"Warning: {host!r} does not resolve from this computer right now "
-            f"({getattr(exc, 'strerror', None) or exc}). You can still save the node."
-        )
-    return ""
+    warning = host_warning(host, timeout=5.0)
+    return f"Warning: {warning} You can still save the node." if warning else ""
 
 
 def with_name(node: DicomNode, name: str) -> DicomNode:
