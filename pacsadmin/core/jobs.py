@@ -102,6 +102,7 @@ class JobSubmitted(JobEvent):
     name: str
     node: str | None
     submitted_at: float
+    quiet: bool = False  # internal housekeeping (reload a list...): not shown as a user's job
 
 
 @dataclass(frozen=True)
@@ -242,6 +243,7 @@ class JobRunner:
         name: str,
         node: str | None = None,
         lane: str = "dimse",
+        quiet: bool = False,
     ) -> Job[T]:
         """Run ``fn(ctx)`` in the background.  ``node`` keys the per-node limit."""
         if lane not in self._executors:
@@ -253,7 +255,7 @@ class JobRunner:
                 next(self._ids), name, node, lane, CancelToken(), Future(), time.monotonic(), _fn=fn
             )
             self._jobs[job.id] = job
-        self._emit(JobSubmitted(job.id, name, node, job.submitted_at))
+        self._emit(JobSubmitted(job.id, name, node, job.submitted_at, quiet))
         job.token.on_cancel(lambda: self._drop_if_queued(job))
         self._dispatch_or_wait(job)
         return job

@@ -114,6 +114,7 @@ class PacsAdminApp(QObject):
         self.gc_guard.start()
         self.bridge.attach(self.runner)
         self._closed = False
+        self._audit_job: int | None = None  # the audit log reload running on the io lane
 
         # ---- models
         self.node_model = NodeTableModel(self)
@@ -487,10 +488,14 @@ class PacsAdminApp(QObject):
 
     @Slot()
     def _on_audit_view_refresh_requested(self) -> None:
-        try:
-            self.audit_model.set_entries(self.audit.entries(limit=1000))
-        except Exception as exc:  # sqlite errors: tell, do not crash
-            self.errors.present(f"Cannot read the audit log: {exc}")
+        """Read the audit log on the io lane (SQLite is never read on the GUI thread)."""
+        if self._closed:
+            return
+        audit = self.audit
+        job = self.runner.submit(
+            lambda ctx: audit.entries(limit=1000), name="Audit log: reload", lane="io", quiet=True
+        )
+        self._audit_job = job.id
 
     @Slot()
     def _on_clock_timeout(self) -> None:
@@ -500,7 +505,7 @@ class PacsAdminApp(QObject):
     # ------------------------------------------------------------------ bridge slots
     @Slot(object)
     def _on_bridge_job_submitted(self, ev: JobSubmitted) -> None:
-        if ev.job_id in self.archive.quiet:  # loading the archive tree: not a user's job
+        if ev.quiet:  # housekeeping (reloading the archive tree, the audit log)
             return
         self.jobs_model.add(ev)
         self._update_jobs_label()
@@ -524,6 +529,13 @@ class PacsAdminApp(QObject):
 
     @Slot(object)
     def _on_bridge_job_finished(self, ev: JobFinished) -> None:
+        if ev.job_id == self._audit_job:
+            self._audit_job = None
+            if ev.error:  # sqlite errors: tell, do not crash
+                self.errors.present(f"Cannot read the audit log: {ev.error}")
+            elif isinstance(ev.result, list):
+                self.audit_model.set_entries(ev.result)
+            return
         text, ok = describe_result(ev.result)
         if not text:
             text, ok = describe_archive_result(ev.result)

@@ -104,7 +104,7 @@ def test_status_lights_come_back_from_the_audit_log_at_start(qtbot, storescp):
         assert up_st.ok is True and up_st.latency_ms and up_st.when
         assert down_st.ok is False and "refused" in down_st.summary
         assert app.node_model.status("New").ok is None
-        assert app.audit_model.rowCount() == 2
+        qtbot.waitUntil(lambda: app.audit_model.rowCount() == 2, timeout=WAIT)  # read on io lane
     finally:
         app.window.close()
     assert app.shutdown()

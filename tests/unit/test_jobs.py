@@ -156,3 +156,13 @@ def test_shutdown_cancels_and_refuses_new_work():
 def test_listener_exception_does_not_break_jobs(runner):
     runner.subscribe(lambda e: 1 / 0)
     assert runner.submit(lambda ctx: "ok", name="x").future.result(5) == "ok"
+
+
+def test_quiet_jobs_are_marked_for_listeners(runner):
+    events = []
+    runner.subscribe(events.append)
+    runner.submit(lambda ctx: 1, name="housekeeping", lane="io", quiet=True).future.result(5)
+    runner.submit(lambda ctx: 2, name="user's job").future.result(5)
+    assert wait_for(lambda: sum(isinstance(e, JobFinished) for e in events) == 2)
+    submitted = {e.name: e.quiet for e in events if isinstance(e, JobSubmitted)}
+    assert submitted == {"housekeeping": True, "user's job": False}

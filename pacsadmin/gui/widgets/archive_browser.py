@@ -266,7 +266,6 @@ class ArchiveController(QObject):
         self.confirm: Callable[[str, str], bool] = self.ask
         self.handle = ArchiveHandle(root, **archive_kw)
         self._jobs: dict[int, str] = {}  # job id -> "load" | "import" | "delete" | "open"
-        self.quiet: set[int] = set()  # quick internal jobs the Jobs panel does not list
         # While the SCP process starts it sweeps the archive's temp folder: an import
         # writing temp files then would lose them, so imports wait (see hold_imports).
         self._held = False
@@ -289,10 +288,9 @@ class ArchiveController(QObject):
         self.handle.close()
 
     def _submit(self, kind: str, name: str, fn: Callable[[JobContext], Any]) -> int:
-        job = self.runner.submit(fn, name=name, lane="io")
+        # loading the tree and looking up paths are housekeeping: not listed as jobs
+        job = self.runner.submit(fn, name=name, lane="io", quiet=kind in ("load", "open"))
         self._jobs[job.id] = kind
-        if kind in ("load", "open"):
-            self.quiet.add(job.id)
         return job.id
 
     # ------------------------------------------------------------------ actions
@@ -388,7 +386,6 @@ class ArchiveController(QObject):
         kind = self._jobs.pop(ev.job_id, None)
         if kind is None:
             return
-        self.quiet.discard(ev.job_id)
         failed = ev.state is JobState.FAILED
         if kind == "load":
             self._load_job = None
