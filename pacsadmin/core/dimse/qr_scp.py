@@ -21,6 +21,7 @@ from pacsadmin.core.archive.query import (
     register_functions,
     run_find,
 )
+from pacsadmin.core.dimse import find_bulk
 
 log = logging.getLogger("pacsadmin.scp")
 
@@ -72,22 +73,31 @@ def _tag_vr(kw: str) -> tuple[int, str] | None:
     return tv  # type: ignore[return-value]
 
 
+def _elements(
+    level: str, row: dict[str, Any], requested_charset: Any
+) -> tuple[list[tuple[int, str, Any]], str | None]:
+    """``(tag, VR, value)`` of one match's identifier (the requested attributes, known
+    ones only) and its Specific Character Set; QueryRetrieveLevel included."""
+    texts = [v for v in row.values() if isinstance(v, str)]
+    cs = _charset(texts, requested_charset)
+    out: list[tuple[int, str, Any]] = [(0x00080052, "CS", level)]
+    for kw, v in row.items():
+        tv = _tag_vr(kw)
+        if tv is not None:
+            out.append((tv[0], tv[1], v))
+    return out, cs
+
+
 def _response(level: str, row: dict[str, Any], requested_charset: Any) -> Any:
-    """The identifier of one match: the requested attributes, in the request's order."""
+    """The identifier of one match as a pydicom Dataset (the path through pynetdicom)."""
     from pydicom.dataelem import DataElement
     from pydicom.dataset import Dataset
 
+    elements, cs = _elements(level, row, requested_charset)
     ds = Dataset()
-    texts = [v for v in row.values() if isinstance(v, str)]
-    cs = _charset(texts, requested_charset)
     if cs:
         ds.SpecificCharacterSet = cs
-    ds.QueryRetrieveLevel = level
-    for kw, v in row.items():
-        tv = _tag_vr(kw)
-        if tv is None:
-            continue
-        tag, vr = tv
+    for tag, vr, v in elements:
         if vr == "SQ":
             value: Any = []
         elif v is None or v == "":
@@ -102,7 +112,23 @@ def _response(level: str, row: dict[str, Any], requested_charset: Any) -> Any:
     return ds
 
 
-def handle_find(archive: Archive, event: Any, ae_title: str = "") -> Iterator[tuple[int, Any]]:
+def _find_rows(archive: Archive, q: Any, con: Any, ae_title: str) -> Iterator[dict[str, Any]]:
+    for row in run_find(con, q):
+        if "RetrieveAETitle" in row:
+            row["RetrieveAETitle"] = ae_title or None
+        if "InstanceAvailability" in row:
+            row["InstanceAvailability"] = "ONLINE"
+        yield row
+
+
+def handle_find(
+    archive: Archive,
+    event: Any,
+    ae_title: str = "",
+    *,
+    transcript: Any = None,
+    timeout: float | None = 30.0,
+) -> Iterator[tuple[int, Any]]:
     try:
         identifier = event.identifier
         level, keys = parse_identifier(identifier, _model(event))
@@ -118,17 +144,95 @@ def handle_find(archive: Archive, event: Any, ae_title: str = "") -> Iterator[tu
     requested_cs = identifier.get("SpecificCharacterSet")
     con = idx.connect(archive.layout.index_path, readonly=True)
     try:
-        for row in run_find(con, q):
+        if find_bulk.BulkSender.usable(event):
+            yield from _find_bulk(archive, event, q, con, ae_title, requested_cs, transcript, timeout)
+            return
+        for row in _find_rows(archive, q, con, ae_title):
             if event.is_cancelled:
                 yield 0xFE00, None
                 return
-            if "RetrieveAETitle" in row:
-                row["RetrieveAETitle"] = ae_title or None
-            if "InstanceAvailability" in row:
-                row["InstanceAvailability"] = "ONLINE"
-            yield 0xFF00, _response(level, row, requested_cs)
+            yield 0xFF00, _response(q.level, row, requested_cs)
     finally:
         con.close()
+
+
+def _find_bulk(
+    archive: Archive,
+    event: Any,
+    q: Any,
+    con: Any,
+    ae_title: str,
+    requested_cs: Any,
+    transcript: Any,
+    timeout: float | None,
+) -> Iterator[tuple[int, Any]]:
+    """Pending responses written by :mod:`find_bulk`; the final one through pynetdicom.
+
+    A C-CANCEL is checked before every match and, through SQLite's progress handler, while
+    a slow query scans (what is buffered then is dropped: the peer asked to stop); a match
+    waits in the buffer at most ``FLUSH_SECONDS`` while the scan goes on."""
+    bulk = find_bulk.BulkSender(event, timeout)
+    state: dict[str, Any] = {"cancelled": False, "error": None}
+
+    def progress() -> int:
+        try:
+            if event.is_cancelled:
+                state["cancelled"] = True
+                return 1
+            if bulk.due():
+                bulk.flush()
+        except Exception as exc:  # the peer is gone: stop the scan, report below
+            state["error"] = exc
+            return 1
+        return 0
+
+    con.set_progress_handler(progress, 20000)
+    implicit = bulk.implicit
+    try:
+        for row in _find_rows(archive, q, con, ae_title):
+            if state["cancelled"] or event.is_cancelled:
+                state["cancelled"] = True
+                break
+            elements, cs = _elements(q.level, row, requested_cs)
+            try:
+                data = find_bulk.encode_identifier(elements, cs, implicit)
+            except find_bulk.Unencodable:
+                from pynetdicom.dsutils import encode
+
+                data = encode(_response(q.level, row, requested_cs), implicit, True)
+                if not data:  # as pynetdicom answers an identifier it cannot encode
+                    bulk.flush()
+                    log.error("C-FIND: a match could not be encoded; 0xC312")
+                    yield 0xC312, None
+                    return
+            bulk.add(data)
+        if not state["cancelled"]:
+            bulk.flush()
+    except Exception as exc:
+        if state["error"] is None and not state["cancelled"]:
+            state["error"] = exc
+    finally:
+        con.set_progress_handler(None, 0)
+    if transcript is not None and bulk.sent:
+        transcript.add(">>", "C-FIND-RSP", f"Pending x {bulk.sent} (sent in bulk)")
+    if state["cancelled"]:
+        yield 0xFE00, None
+        return
+    exc = state["error"]
+    if exc is not None:
+        if isinstance(exc, (OSError, TimeoutError)):
+            log.warning("C-FIND: the peer stopped receiving responses (%s); aborted", exc)
+            find_bulk.close(bulk.sock)  # an A-ABORT cannot pass a full send buffer
+            event.assoc.abort()
+            return
+        if "interrupted" in str(exc):  # our progress handler stopped the scan
+            log.warning("C-FIND: stopped (%s)", type(exc).__name__)
+            event.assoc.abort()
+            return
+        log.error("C-FIND failed: %s", type(exc).__name__)
+        yield 0xC000, None
+        return
+    yield 0x0000, None
 
 
 def _matches(archive: Archive, event: Any) -> list[tuple[str, str, str, str]]:

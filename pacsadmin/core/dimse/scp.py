@@ -445,8 +445,15 @@ class LocalScp:
     def _on_find(self, event: Any) -> Any:
         from pacsadmin.core.dimse import qr_scp
 
-        self._rec(event.assoc).finds += 1
-        yield from qr_scp.handle_find(self.archive, event, self.config.ae_title)
+        rec = self._rec(event.assoc)
+        rec.finds += 1
+        yield from qr_scp.handle_find(
+            self.archive,
+            event,
+            self.config.ae_title,
+            transcript=rec.transcript,
+            timeout=self.config.timeouts.network,
+        )
 
     def _on_move(self, event: Any) -> Any:
         from pacsadmin.core.dimse import qr_scp

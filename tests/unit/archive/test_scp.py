@@ -284,13 +284,13 @@ def test_find_cancel(start_scp, archive, monkeypatch):
     archive.writer.call(fill)
     from pacsadmin.core.dimse import qr_scp
 
-    real = qr_scp._response
+    real = qr_scp._elements
 
-    def slow_response(*a):  # the SCU shares this process's GIL: give the cancel time
+    def slow_elements(*a):  # the SCU shares this process's GIL: give the cancel time
         time.sleep(0.004)
         return real(*a)
 
-    monkeypatch.setattr(qr_scp, "_response", slow_response)
+    monkeypatch.setattr(qr_scp, "_elements", slow_elements)
     scp = start_scp()
     a = scu().associate("127.0.0.1", scp.port, ae_title=AET)
     try:
