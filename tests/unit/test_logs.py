@@ -112,3 +112,23 @@ def test_pynetdicom_does_not_log_identifiers():
     assert _config.LOG_REQUEST_IDENTIFIERS is False
     assert _config.LOG_RESPONSE_IDENTIFIERS is False
     assert logging.getLogger("pynetdicom").getEffectiveLevel() >= logging.WARNING
+
+
+def test_transcript_with_a_cap_keeps_head_and_tail():
+    """An SCP association that receives 100,000 images must not hold every PDU line."""
+    tr = Transcript(max_lines=10)
+    tr.add("<<", "A-ASSOCIATE-RQ", "first")
+    for n in range(1000):
+        tr.add("<<", "P-DATA-TF", f"pdu {n}")
+    tr.add("<<", "A-RELEASE-RQ", "last")
+    lines = tr.lines
+    assert len(lines) == 10
+    assert lines[0].text == "first" and lines[-1].text == "last"
+    assert tr.omitted == 1002 - 10
+    text = tr.text()
+    assert "992 line(s) left out" in text
+    assert text.index("first") < text.index("left out") < text.index("last")
+    uncapped = Transcript()
+    for n in range(3000):
+        uncapped.add(">>", "X", str(n))
+    assert len(uncapped.lines) == 3000 and "left out" not in uncapped.text()

@@ -36,6 +36,7 @@ from pacsadmin.core.nodes import NodeDirectory
 from pacsadmin.core.settings import Settings, Timeouts
 
 log = logging.getLogger("pacsadmin.scp")
+TRANSCRIPT_LINES = 2000  # per association: the first and the last 1,000 (memory stays bounded)
 
 # Uncompressed and common compressed transfer syntaxes; NOT Deflated (1.2.840.10008.1.2.1.99).
 TRANSFER_SYNTAXES = [
@@ -81,7 +82,9 @@ class AssociationRecord:
     moves: int = 0
     gets: int = 0
     errors: list[str] = field(default_factory=list)
-    transcript: Transcript = field(default_factory=Transcript, repr=False)
+    transcript: Transcript = field(
+        default_factory=lambda: Transcript(max_lines=TRANSCRIPT_LINES), repr=False
+    )
     transcript_file: str = ""
 
     def summary(self) -> str:

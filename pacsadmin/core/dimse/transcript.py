@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,9 +36,15 @@ def uid_name(uid: object) -> str:
 class Transcript:
     """Thread-safe collector; pynetdicom events arrive on its DUL/reactor threads."""
 
-    def __init__(self, t0: float | None = None) -> None:
+    def __init__(self, t0: float | None = None, *, max_lines: int | None = None) -> None:
+        """``max_lines``: keep the first and the last ``max_lines // 2`` lines only (an SCP
+        association that receives 100,000 images would otherwise hold half a million lines);
+        the text says how many were left out between them."""
         self.t0 = t0 if t0 is not None else time.perf_counter()
         self._lines: list[TranscriptLine] = []
+        self._head = max_lines // 2 if max_lines else None
+        self._tail: deque[TranscriptLine] = deque(maxlen=max(1, (max_lines or 0) // 2))
+        self.omitted = 0
         self._lock = threading.Lock()
         self.requested: dict[int, tuple[str, list[str]]] = {}  # cid -> (abstract, [ts])
         self.contexts: list[dict[str, Any]] = []  # filled on A-ASSOCIATE-AC
@@ -50,18 +57,32 @@ class Transcript:
         self.peer_implementation: str = ""
 
     def add(self, direction: str, kind: str, text: str) -> None:
+        line = TranscriptLine((time.perf_counter() - self.t0) * 1000, direction, kind, text)
         with self._lock:
-            self._lines.append(
-                TranscriptLine((time.perf_counter() - self.t0) * 1000, direction, kind, text)
-            )
+            if self._head is None or len(self._lines) < self._head:
+                self._lines.append(line)
+                return
+            if len(self._tail) == self._tail.maxlen:
+                self.omitted += 1
+            self._tail.append(line)
 
     @property
     def lines(self) -> tuple[TranscriptLine, ...]:
+        """Every line kept (with ``max_lines``: the first and the last ones)."""
         with self._lock:
-            return tuple(self._lines)
+            return (*self._lines, *self._tail)
 
     def text(self, header: str = "") -> str:
-        body = "\n".join(line.format() for line in self.lines)
+        with self._lock:
+            head, tail, omitted = list(self._lines), list(self._tail), self.omitted
+        parts = [line.format() for line in head]
+        if omitted:
+            parts.append(
+                f"{'':9}     ..  {omitted} line(s) left out (the transcript keeps"
+                f" the first {len(head)} and the last {len(tail)})"
+            )
+        parts += [line.format() for line in tail]
+        body = "\n".join(parts)
         return redact((header + "\n" if header else "") + body + "\n")
 
     # ------------------------------------------------------------------ pynetdicom hooks
