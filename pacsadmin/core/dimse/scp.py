@@ -9,8 +9,12 @@ swept at start-up if the process died).  A full disk answers 0xA700 and keeps se
 Security (RELIABILITY rule 9): the called AE title must be ours; optionally only calling AE
 titles of nodes in the directory (and only from their addresses) are accepted, an unknown
 caller being rejected with "calling AE title not recognized"; a cap on simultaneous
-associations; Deflated Explicit VR Little Endian is *not* accepted (pynetdicom inflates it
-without bound: a deflate bomb).  Logs: one line per association, no patient data.
+associations.  Deflated Explicit VR Little Endian is accepted and stored as received, but
+pydicom and pynetdicom inflate it without bound (a deflate bomb: a few MB that inflate to
+many GB), so before anything parses a deflated file the archive inflates it as a bounded
+stream (:mod:`pacsadmin.core.archive.deflate`): more than 1 GiB inflated, or a corrupt or
+truncated stream, is refused with 0xC210 and an Error Comment saying why, and nothing is
+kept.  Logs: one line per association, no patient data.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from pacsadmin.core.archive import Archive, is_disk_full
+from pacsadmin.core.archive import Archive, deflate, is_disk_full, read_meta
 from pacsadmin.core.archive.archive import StoreOutcome
 from pacsadmin.core.dimse import scp_access, scp_receive
 from pacsadmin.core.dimse.association import _init_pynetdicom, _nodelay
@@ -38,7 +42,8 @@ from pacsadmin.core.settings import Settings, Timeouts
 log = logging.getLogger("pacsadmin.scp")
 TRANSCRIPT_LINES = 2000  # per association: the first and the last 1,000 (memory stays bounded)
 
-# Uncompressed and common compressed transfer syntaxes; NOT Deflated (1.2.840.10008.1.2.1.99).
+# Uncompressed, Deflated (bounded: archive/deflate.py) and common compressed transfer syntaxes.
+DEFLATED = "1.2.840.10008.1.2.1.99"
 TRANSFER_SYNTAXES = [
     "1.2.840.10008.1.2.1",  # Explicit VR Little Endian
     "1.2.840.10008.1.2",  # Implicit VR Little Endian
@@ -55,8 +60,18 @@ TRANSFER_SYNTAXES = [
     "1.2.840.10008.1.2.4.202",  # HTJ2K Lossless RPCL
     "1.2.840.10008.1.2.4.203",  # HTJ2K
     "1.2.840.10008.1.2.5",  # RLE Lossless
+    DEFLATED,  # last: a context that also offers an uncompressed syntax gets that one
 ]
-DEFLATED = "1.2.840.10008.1.2.1.99"
+
+
+def _status(code: int, comment: str) -> Any:
+    """A C-STORE response status with an Error Comment (LO: 64 characters at most)."""
+    from pydicom.dataset import Dataset
+
+    ds = Dataset()
+    ds.Status = code
+    ds.ErrorComment = comment[:64]
+    return ds
 
 
 # ------------------------------------------------------------------ per-association record
@@ -418,8 +433,13 @@ class LocalScp:
             return 0xA700
         source = f"{rec.calling_ae}@{rec.address}"
         try:
-            res = self.archive.ingest(tmp, source=source)
+            meta = None
+            if str(event.context.transfer_syntax) == DEFLATED:  # bounded, before any parse
+                meta = read_meta(deflate.guard(tmp))
+            res = self.archive.ingest(tmp, meta=meta, source=source)
         except Exception as exc:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
             rec.failed += 1
             if is_disk_full(exc):
                 rec.errors.append("disk full: 0xA700 sent")
@@ -428,7 +448,12 @@ class LocalScp:
             from pydicom.errors import InvalidDicomError
 
             from pacsadmin.core.archive import NotIndexable
+            from pacsadmin.core.archive.deflate import DeflateError
 
+            if isinstance(exc, DeflateError):  # a deflate bomb, a broken stream: say so
+                rec.errors.append(str(exc))
+                log.warning("SCP: C-STORE refused: %s", exc)
+                return _status(0xC210, str(exc))
             if isinstance(exc, (InvalidDicomError, NotIndexable, ValueError, EOFError)):
                 rec.errors.append(f"cannot understand: {type(exc).__name__}")
                 return 0xC210

@@ -221,16 +221,25 @@ def test_association_cap(start_scp):
         a.release()
 
 
-def test_deflate_not_accepted(start_scp):
+def test_deflate_accepted_uncompressed_preferred(start_scp):
+    """Deflated is accepted (inflated bounded before parsing: archive/deflate.py); a
+    context that also offers Explicit VR Little Endian gets that."""
     from pynetdicom import build_context
-    from pynetdicom.sop_class import CTImageStorage
+    from pynetdicom.sop_class import CTImageStorage, MRImageStorage
 
+    deflated, explicit = "1.2.840.10008.1.2.1.99", "1.2.840.10008.1.2.1"
     scp = start_scp()
-    cx = build_context(CTImageStorage, ["1.2.840.10008.1.2.1.99"])
-    a = scu(contexts=[]).associate("127.0.0.1", scp.port, ae_title=AET, contexts=[cx])
-    if a.is_established:
-        assert not a.accepted_contexts
+    contexts = [
+        build_context(CTImageStorage, [deflated]),
+        build_context(MRImageStorage, [deflated, explicit]),
+    ]
+    a = scu(contexts=[]).associate("127.0.0.1", scp.port, ae_title=AET, contexts=contexts)
+    assert a.is_established
+    try:
+        got = {str(c.abstract_syntax): str(c.transfer_syntax[0]) for c in a.accepted_contexts}
+    finally:
         a.release()
+    assert got == {CTImageStorage: deflated, MRImageStorage: explicit}
 
 
 def test_find_latin1_over_the_wire(start_scp, archive, tmp_path):
@@ -466,6 +475,8 @@ def test_disk_full_while_receiving_answers_a700(archive, start_scp, monkeypatch)
         opened["n"] += 1
         f = real_open(*a, **kw)
         return Full(f) if opened["n"] == 1 else f
+
+    assert scp_mod.ASYNC_WRITES  # the failure happens in the writer thread
 
     monkeypatch.setattr(scp_mod, "_open_temp", open_temp)
     scp = start_scp()
