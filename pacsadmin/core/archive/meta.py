@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -158,12 +160,57 @@ class _LazyTags(dict):  # type: ignore[type-arg]
 _TAGS: dict[str, Any] = _LazyTags()
 
 
-def read_meta(path: Path | BinaryIO) -> InstanceMeta:
-    """Parse ``path``'s header.  Raises ``InvalidDicomError`` / PARSE_ERRORS / NotIndexable."""
+DEFER_SIZE = 4096  # values longer than this are read by pydicom only when asked for
+
+
+def read_meta(path: str | Path | BinaryIO) -> InstanceMeta:
+    """Parse ``path``'s header.  Raises ``InvalidDicomError`` / PARSE_ERRORS / NotIndexable.
+
+    The fast reader (:mod:`.fastmeta`) takes the first 64 KiB; whatever it declines (odd
+    encodings, a header longer than that, broken files) is parsed by pydicom, so the
+    result and the exceptions are pydicom's either way."""
+    from pacsadmin.core.archive import fastmeta
+
+    if isinstance(path, (str, os.PathLike)):
+        try:
+            with open(path, "rb") as fh:
+                head = fh.read(fastmeta.HEAD)
+        except OSError:
+            head = b""  # pydicom raises the same error below
+    else:
+        start = path.tell()
+        head = path.read(fastmeta.HEAD)
+        path.seek(start)
+    meta = fastmeta.parse(head, complete=len(head) < fastmeta.HEAD)
+    return meta if meta is not None else read_meta_pydicom(path)
+
+
+def read_meta_bytes(data: bytes) -> InstanceMeta:
+    """:func:`read_meta` of a whole file already in memory."""
+    from pacsadmin.core.archive import fastmeta
+
+    meta = fastmeta.parse(data, complete=True)
+    return meta if meta is not None else read_meta_pydicom(io.BytesIO(data))
+
+
+def read_meta_pydicom(path: str | Path | BinaryIO) -> InstanceMeta:
+    """The pydicom path (the reference the fast reader must equal)."""
+    ds = _dcmread(path)
+    return meta_from_dataset(ds, ds.file_meta)
+
+
+def _dcmread(path: str | Path | BinaryIO) -> Any:
+    """The one place a header is parsed by pydicom (Deflated files always come here)."""
     from pydicom import dcmread
 
-    ds = dcmread(path, stop_before_pixels=True, defer_size=4096)
-    fm = ds.file_meta
+    from pacsadmin.core.archive import deflate
+
+    path = deflate.guard(path)  # Deflated: inflate bounded, header only (DeflateError)
+    return dcmread(path, stop_before_pixels=True, defer_size=DEFER_SIZE)
+
+
+def meta_from_dataset(ds: Any, fm: Any) -> InstanceMeta:
+    """What the index keeps, from a dataset and file meta as ``dcmread`` leaves them."""
     sop = _uid(_s(ds, "SOPInstanceUID") or _s(fm, "MediaStorageSOPInstanceUID"))
     cls = _uid(_s(ds, "SOPClassUID") or _s(fm, "MediaStorageSOPClassUID"))
     study = _uid(_s(ds, "StudyInstanceUID"))
