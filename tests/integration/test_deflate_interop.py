@@ -3,7 +3,8 @@
 DCMTK storescu sends a deflated file to the app's SCP (kept deflated, indexed, found by
 findscu); getscu and movescu retrieve it; a deflate bomb (3 MB that inflate to 3 GiB) sent
 to ``pacsadmin serve`` is refused with a status that says why, leaves nothing behind, and
-the SCP goes on.
+the SCP goes on; the same bomb in ``pacsadmin archive import`` is listed as an error while
+the other files are imported.
 
 storescu decodes and re-deflates what it sends (its own compression level), so a file
 from storescu is compared by its inflated data set; the file sent raw by pynetdicom
@@ -12,6 +13,7 @@ from storescu is compared by its inflated data set; the file sent raw by pynetdi
 
 from __future__ import annotations
 
+import io
 import json
 import signal
 import subprocess
@@ -232,6 +234,49 @@ def test_bomb_over_cstore_is_refused_and_serve_goes_on(bomb_file, tmp_path):
         timeout=120,
     )
     assert v.returncode == 0, v.stdout
+
+
+def test_bomb_in_import_is_listed_and_the_rest_imported(bomb_file, tmp_path, monkeypatch):
+    from pacsadmin.core.archive.meta import read_meta
+
+    # first, cheaply: the header reader runs the check (else the import below would
+    # inflate 3 GiB)
+    monkeypatch.setattr(deflate, "MAX_INFLATED", 32 << 20)
+    with pytest.raises(deflate.DeflateBomb):
+        read_meta(io.BytesIO(bomb(40 << 20)))
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "a-bomb.dcm").write_bytes(bomb_file.read_bytes())
+    write_deflated(folder / "b-deflated.dcm")
+    make_ds().save_as(folder / "c-plain.dcm", enforce_file_format=True)
+    home = tmp_path / "home"
+    p = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pacsadmin",
+            "--config-dir",
+            str(home),
+            "archive",
+            "import",
+            "--json",
+            str(folder),
+        ],
+        capture_output=True,
+        timeout=300,
+    )
+    assert p.returncode == 1, p.stderr.decode(errors="replace")
+    rep = json.loads(p.stdout)
+    assert rep["stored"] == 2 and rep["seen"] == 3
+    (err,) = rep["errors"]
+    assert err["path"].endswith("a-bomb.dcm")
+    assert "deflated data set inflates past 1 GiB: refused (deflate bomb?)" in err["reason"]
+    listing = subprocess.run(
+        [sys.executable, "-m", "pacsadmin", "--config-dir", str(home), "archive", "list", "--json"],
+        capture_output=True,
+        timeout=60,
+    )
+    assert json.loads(listing.stdout)["counts"]["instances"] == 2
 
 
 @pytest.fixture

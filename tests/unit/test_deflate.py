@@ -19,6 +19,7 @@ from pydicom.sequence import Sequence
 from pydicom.uid import DeflatedExplicitVRLittleEndian
 
 from pacsadmin.core.archive import deflate
+from pacsadmin.core.archive.meta import read_meta
 from tests.unit.archive.dsgen import make_ds
 
 MiB = 1 << 20
@@ -177,3 +178,34 @@ def test_meta_group_longer_than_the_fast_look(tmp_path: Path):
     assert info is not None and info.offset > 6000
     with pytest.raises(deflate.DeflateBomb):
         deflate.check(io.BytesIO(data), limit=100)
+
+
+# ------------------------------------------------------------------ wired into read_meta
+def test_read_meta_goes_through_the_check(monkeypatch, tmp_path):
+    """What the SCP (Archive.ingest), import and verify parse with: a bomb and a broken
+    stream are refused before pydicom sees them; a deflated header is read in full."""
+    monkeypatch.setattr(deflate, "MAX_INFLATED", 32 * MiB)  # read at call time
+    data = bomb(40 * MiB)
+    with pytest.raises(deflate.DeflateBomb, match="past 32 MiB"):
+        read_meta(io.BytesIO(data))
+    path = tmp_path / "bomb.dcm"
+    path.write_bytes(data)
+    with pytest.raises(deflate.DeflateBomb):
+        read_meta(path)
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(deflate.DeflateCorrupt, match="truncated"):
+        read_meta(path)
+    ds = make_ds(patient_name="DEFLATE^META")
+    item = Dataset()
+    item.add_new(0x00091010, "OB", bytes(2 * MiB))  # left out of the header copy
+    ds.ReferencedImageSequence = Sequence([item])
+    path.write_bytes(deflated_bytes(ds))
+    m = read_meta(path)
+    assert (m.sop_instance_uid, m.study_uid, m.series_uid) == (
+        ds.SOPInstanceUID,
+        ds.StudyInstanceUID,
+        ds.SeriesInstanceUID,
+    )
+    assert m.transfer_syntax == DeflatedExplicitVRLittleEndian
+    assert m.patient_name == "DEFLATE^META" and (m.rows, m.columns) == (16, 16)
+    assert read_meta(io.BytesIO(path.read_bytes())) == m
