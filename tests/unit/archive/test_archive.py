@@ -274,7 +274,8 @@ def test_series_cache_survives_a_delete_by_another_process(archive, tmp_path):
 
 
 def test_fast_header_path_matches_pydicom(monkeypatch):
-    """read_meta's raw-ASCII shortcut gives what pydicom's own conversion gives."""
+    """read_meta (the fast reader, and its raw-ASCII shortcut) gives what pydicom's own
+    parse and conversion give."""
     import warnings
     from dataclasses import asdict
 
@@ -311,7 +312,7 @@ def test_fast_header_path_matches_pydicom(monkeypatch):
                 continue
             with monkeypatch.context() as m:
                 m.setattr(meta_mod, "_ascii_raw", lambda ds, kw: None)
-                slow = meta_mod.read_meta(path)
+                slow = meta_mod.read_meta_pydicom(path)
         assert asdict(fast) == asdict(slow), name
         checked += 1
     assert checked >= 6
