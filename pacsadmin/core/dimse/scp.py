@@ -376,8 +376,8 @@ class LocalScp:
         self._rec(event.assoc).aborted = True
 
     def _on_close(self, event: Any) -> None:
-        with self._lock:
-            rec = self._records.pop(id(event.assoc), None)
+        with self._lock:  # stays among the active ones until it is among the finished
+            rec = self._records.get(id(event.assoc))
         removed = scp_receive.forget(event.assoc)
         if rec is None:
             return
@@ -396,7 +396,9 @@ class LocalScp:
             log.info("%s", rec.summary())
         if self.transcript_dir is not None:
             rec.transcript_file = self._write_transcript(rec)
-        self.finished.append(rec)
+        with self._lock:
+            self._records.pop(id(event.assoc), None)
+            self.finished.append(rec)
         self._emit("close", rec)
 
     def _write_transcript(self, rec: AssociationRecord) -> str:

@@ -60,6 +60,20 @@ def preamble_note(path: str | os.PathLike[str], preamble: bytes | None = None) -
     return None
 
 
+def check_deflated(path: str | os.PathLike[str]) -> None:
+    """Before pydicom reads ``path``: a Deflated file is inflated as a bounded stream first
+    (pydicom inflates it whole, in memory: a deflate bomb opened from a CD or a share would
+    exhaust memory).  ImageError when it is refused; nothing for any other file."""
+    from pacsadmin.core.archive.deflate import DeflateError, check
+
+    try:
+        check(path)
+    except DeflateError as exc:
+        raise ImageError(f"this file is refused: {exc}", kind="not-dicom") from None
+    except OSError:
+        pass  # the read that follows says what is wrong with the file
+
+
 def read_dataset(path: str | os.PathLike[str], *, pixels: bool = True) -> tuple[Any, list[str]]:
     """``dcmread`` with every failure turned into an ImageError with a readable message.
 
@@ -71,6 +85,7 @@ def read_dataset(path: str | os.PathLike[str], *, pixels: bool = True) -> tuple[
 
     notes: list[str] = []
     name = os.fspath(path)
+    check_deflated(name)
     try:
         try:
             ds = pydicom.dcmread(name, stop_before_pixels=not pixels)

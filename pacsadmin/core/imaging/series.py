@@ -22,7 +22,7 @@ from pacsadmin.core.imaging.errors import ImageError
 from pacsadmin.core.imaging.fastattrs import fast_get
 from pacsadmin.core.imaging.frames import FrameAttrs, frame_attrs
 from pacsadmin.core.imaging.geometry import Geometry, read_geometry
-from pacsadmin.core.imaging.loader import FILE_ERRORS
+from pacsadmin.core.imaging.loader import FILE_ERRORS, check_deflated
 
 _PIXEL_DATA = 0x7FE00010
 
@@ -106,6 +106,7 @@ def scan_file(path: str) -> InstanceInfo:
 
 def read_info(path: str, *, full: bool = False) -> tuple[InstanceInfo, Any]:
     """(InstanceInfo, dataset); ``full`` reads Pixel Data too (to decode it next)."""
+    check_deflated(path)
     try:
         ds = pydicom.dcmread(path, defer_size=None if full else 1024)
     except InvalidDicomError:
@@ -191,8 +192,11 @@ def dicomdir_files(path: str) -> tuple[list[str], list[tuple[str, str]]]:
 
     root = os.path.realpath(os.path.dirname(os.path.abspath(path)))
     try:
+        check_deflated(path)
         ds = pydicom.dcmread(path)
         records = list(ds.get("DirectoryRecordSequence") or ())
+    except ImageError as exc:
+        return [], [(path, f"the DICOMDIR cannot be read ({exc})")]
     except (OSError, *FILE_ERRORS) as exc:
         return [], [(path, f"the DICOMDIR cannot be read ({type(exc).__name__})")]
     files: list[str] = []

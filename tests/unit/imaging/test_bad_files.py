@@ -193,3 +193,24 @@ def test_dataset_element_damage_is_an_image_error(tmp_path):
     Path(path).write_bytes(bytes(data))
     with pytest.raises(ImageError):
         open_frame(path)
+
+
+def test_deflate_bomb_opened_in_the_viewer_is_refused(tmp_path, monkeypatch):
+    """A deflated file from outside the archive (a CD, a share) is inflated as a bounded
+    stream before pydicom reads it: a bomb is an ImageError saying why, not a dead app;
+    an ordinary deflated image opens."""
+    from pacsadmin.core.archive import deflate
+    from pacsadmin.core.imaging.series import read_info
+    from tests.unit.test_deflate import bomb, deflated_bytes
+
+    monkeypatch.setattr(deflate, "MAX_INFLATED", 8 << 20)  # the test stays small
+    path = tmp_path / "bomb.dcm"
+    path.write_bytes(bomb(40 << 20))
+    with pytest.raises(ImageError, match="inflates past 8 MiB: refused"):
+        open_frame(path)
+    with pytest.raises(ImageError, match="refused"):
+        read_info(str(path))
+    ok = tmp_path / "ok.dcm"
+    ds = make_ds(np.arange(256, dtype=np.int16).reshape(16, 16))
+    ok.write_bytes(deflated_bytes(ds))
+    assert (open_frame(ok).stored == ds.pixel_array).all()
