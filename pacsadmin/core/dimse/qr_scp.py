@@ -145,7 +145,9 @@ def handle_find(
     con = idx.connect(archive.layout.index_path, readonly=True)
     try:
         if find_bulk.BulkSender.usable(event):
-            yield from _find_bulk(archive, event, q, con, ae_title, requested_cs, transcript, timeout)
+            yield from _find_bulk(
+                archive, event, q, con, ae_title, requested_cs, transcript, timeout
+            )
             return
         for row in _find_rows(archive, q, con, ae_title):
             if event.is_cancelled:
