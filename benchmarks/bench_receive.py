@@ -4,7 +4,9 @@
     archive's tmp/, os.replace, index row by the one writer) fed by one storescu, beside a
     bare pynetdicom SCP whose handler does nothing (max PDU 0, TCP_NODELAY, logging off:
     the ceiling of the network stack) and DCMTK storescp writing to disk, in the same run.
-    Goal: at least 0.8x the bare ceiling.
+    Goal: at least 0.8x the bare ceiling.  Also printed: the bare SCP writing each data
+    set to a file (chunked receive + rename, no archive logic): what writing the files
+    alone costs on this disk.
 (b) ``receive.workers2``: two storescu processes sending at once to ``serve --workers 2``
     (SO_REUSEPORT) vs ``--workers 1``.  No goal; it shows what a second process buys on
     this machine.
@@ -45,6 +47,20 @@ ae.supported_contexts = AllStoragePresentationContexts
 ae.start_server(("127.0.0.1", int(sys.argv[1])), block=True,
                 evt_handlers=[(evt.EVT_CONN_OPEN, on_open), (evt.EVT_C_STORE, lambda e: 0)])
 """
+
+# The same bare SCP, but every data set is written to a file in the work folder, as
+# pynetdicom's chunked receive does, and renamed: what writing the files costs on this
+# disk, with no archive logic at all (no index, no checks).  Printed beside, not a goal.
+_BARE_WRITING = _BARE.replace(
+    "ae = AE(",
+    """import os, tempfile, uuid
+_config.STORE_RECV_CHUNKED_DATASET = True
+tempfile.tempdir = sys.argv[2]
+def on_store(e):
+    os.replace(e.dataset_path, os.path.join(sys.argv[2], uuid.uuid4().hex + ".dcm"))
+    return 0
+ae = AE(""",
+).replace("lambda e: 0", "on_store")
 
 
 def _stop(proc: subprocess.Popen) -> None:
@@ -106,16 +122,20 @@ def _send(port: int, aec: str, folders: list[Path]) -> float:
     return time.perf_counter() - t0
 
 
-def _bare(folders: list[Path]) -> float:
+def _bare(folders: list[Path], out: Path | None = None) -> float:
     port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-c", _BARE, str(port)], env=ENV, start_new_session=True
-    )
+    args = [sys.executable, "-c", _BARE, str(port)]
+    if out is not None:
+        out.mkdir()
+        args = [sys.executable, "-c", _BARE_WRITING, str(port), str(out)]
+    proc = subprocess.Popen(args, env=ENV, start_new_session=True)
     try:
         wait_for_port(port, proc)
         return _send(port, "BARE", folders)
     finally:
         _stop(proc)
+        if out is not None:
+            shutil.rmtree(out, ignore_errors=True)
 
 
 def _storescp(folders: list[Path], work: Path) -> float:
@@ -207,16 +227,17 @@ def run() -> list[Result]:
             os.link(f, (half_a if i % 2 == 0 else half_b) / f.name)
         one = [images]
         # interleave the runs so a change of load hits all of them alike
-        bare, app, dcmtk = [], [], []
-        for _ in range(2):
+        bare, app, dcmtk, writing = [], [], [], []
+        for _ in range(3):
             bare.append(N / _bare(one))
             app.append(N / _app(one, work, 1))
+            writing.append(N / _bare(one, work / "bare-writing"))
             dcmtk.append(N / _storescp(one, work))
         w1 = N / _app([half_a, half_b], work, 1)
         w2 = N / _app([half_a, half_b], work, 2)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    b, a, d = max(bare), max(app), max(dcmtk)
+    b, a, d, w = max(bare), max(app), max(dcmtk), max(writing)
     return [
         Result(
             "receive.app",
@@ -226,7 +247,9 @@ def run() -> list[Result]:
             "bare pynetdicom",
             f">= {GOAL:g}x bare",
             a >= GOAL * b,
-            f"DCMTK storescp {d:.0f} img/s, app/storescp {a / d:.2f}; {N} CT 512x512, best of 2",
+            f"bare pynetdicom writing the files {w:.0f} img/s, app/that {a / w:.2f};"
+            f" DCMTK storescp {d:.0f} img/s, app/storescp {a / d:.2f}; {N} CT 512x512,"
+            " best of 3",
         ),
         Result(
             "receive.workers2",

@@ -426,6 +426,7 @@ class LocalScp:
             rec.failed += 1
             return 0xC210  # cannot understand
         write_error = scp_receive.take_write_error(tmp)
+        scp_receive.claim(event.assoc, tmp)  # received whole: this handler disposes of it
         if write_error is not None:
             with contextlib.suppress(OSError):
                 tmp.unlink()
@@ -462,7 +463,6 @@ class LocalScp:
             rec.errors.append(f"{type(exc).__name__}")
             log.error("SCP: C-STORE failed: %s", type(exc).__name__)
             return 0xA700 if isinstance(exc, OSError) else 0xC211
-        scp_receive.claim(event.assoc, tmp)  # in the archive now (or a dropped duplicate)
         if res.outcome is StoreOutcome.DUPLICATE:
             rec.duplicates += 1
         else:

@@ -95,7 +95,12 @@ def dataset_bytes(path: Path) -> bytes:
         return fh.read()
 
 
-def test_echo_store_and_find(archive, start_scp, tmp_path):
+@pytest.mark.parametrize("spill", [False, True], ids=["in-memory", "streamed-to-disk"])
+def test_echo_store_and_find(archive, start_scp, tmp_path, monkeypatch, spill):
+    from pacsadmin.core.dimse import scp_receive
+
+    if spill:  # larger than SPILL: streamed to the temp file fragment by fragment
+        monkeypatch.setattr(scp_receive, "SPILL", 100)
     scp = start_scp()
     assoc = scu().associate("127.0.0.1", scp.port, ae_title=AET)
     assert assoc.is_established
@@ -119,7 +124,12 @@ def test_echo_store_and_find(archive, start_scp, tmp_path):
     assert "ASSOCIATE" in rec.transcript.text()
 
 
-def test_sender_abort_mid_file_leaves_nothing(archive, start_scp):
+@pytest.mark.parametrize("spill", [False, True], ids=["in-memory", "streamed-to-disk"])
+def test_sender_abort_mid_file_leaves_nothing(archive, start_scp, monkeypatch, spill):
+    from pacsadmin.core.dimse import scp_receive
+
+    if spill:  # a data set larger than SPILL is written as it arrives: a partial file
+        monkeypatch.setattr(scp_receive, "SPILL", 1000)
     scp = start_scp(max_pdu=16384)
     from pynetdicom import evt
 
@@ -450,33 +460,21 @@ def test_concurrent_senders_one_writer(start_scp, archive):
 
 
 def test_disk_full_while_receiving_answers_a700(archive, start_scp, monkeypatch):
-    """The write of the incoming data set itself fails (ENOSPC in pynetdicom's thread)."""
+    """The write of the incoming data set itself fails (ENOSPC): 0xA700, and the SCP goes on."""
     import errno
 
     from pacsadmin.core.dimse import scp_receive as scp_mod
 
-    real_open = scp_mod._open_temp
-    opened = {"n": 0}
+    real_writev = scp_mod._writev
+    calls = {"n": 0}
 
-    class Full:
-        def __init__(self, f):
-            self.f, self.name, self.written = f, f.name, 0
+    def writev(fd, chunks):
+        calls["n"] += 1
+        if calls["n"] == 1:  # the first data set: the disk is full
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_writev(fd, chunks)
 
-        def write(self, data):
-            self.written += len(data)
-            if self.written > 2000:
-                raise OSError(errno.ENOSPC, "No space left on device")
-            return self.f.write(data)
-
-        def __getattr__(self, name):
-            return getattr(self.f, name)
-
-    def open_temp(*a, **kw):
-        opened["n"] += 1
-        f = real_open(*a, **kw)
-        return Full(f) if opened["n"] == 1 else f
-
-    monkeypatch.setattr(scp_mod, "_open_temp", open_temp)
+    monkeypatch.setattr(scp_mod, "_writev", writev)
     scp = start_scp()
     assoc = scu().associate("127.0.0.1", scp.port, ae_title=AET)
     try:
