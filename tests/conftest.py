@@ -81,3 +81,41 @@ def free_port() -> int:
 @pytest.fixture
 def port():
     return free_port()
+
+
+# ---------------------------------------------------------------- the app's archive and SCP
+SCP_AET = "TESTSCP"  # the called AE title of the SCP that `start_scp` starts
+
+
+@pytest.fixture
+def nodes(tmp_path):
+    from pacsadmin.core.nodes import NodeDirectory
+
+    return NodeDirectory(tmp_path / "nodes.json")
+
+
+@pytest.fixture
+def archive(tmp_path):
+    from pacsadmin.core.archive import Archive
+
+    a = Archive(tmp_path / "archive")
+    yield a
+    a.close()
+
+
+@pytest.fixture
+def start_scp(archive, nodes):
+    """``start_scp(archive=None, **ScpConfig fields)``: the app's SCP in this process, on a
+    free port of 127.0.0.1, called ``SCP_AET`` unless told; stopped after the test."""
+    from pacsadmin.core.dimse.scp import LocalScp, ScpConfig
+
+    started = []
+
+    def start(ar=None, **kw):
+        cfg = ScpConfig(**{"ae_title": SCP_AET, "port": 0, "bind": "127.0.0.1", **kw})
+        started.append(LocalScp(ar or archive, cfg, nodes=nodes).start())
+        return started[-1]
+
+    yield start
+    for s in started:
+        s.stop()

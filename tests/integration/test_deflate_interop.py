@@ -26,9 +26,8 @@ import pytest
 from pydicom import dcmread
 from pydicom.uid import DeflatedExplicitVRLittleEndian, ExplicitVRLittleEndian
 
-from pacsadmin.core.archive import Archive, deflate
-from pacsadmin.core.dimse.scp import LocalScp, ScpConfig
-from pacsadmin.core.nodes import DicomNode, NodeDirectory
+from pacsadmin.core.archive import deflate
+from pacsadmin.core.nodes import DicomNode
 from tests.integration.archive.conftest import AET, run
 from tests.integration.archive.test_dcmtk import _wait_port, findscu
 from tests.peers import free_port
@@ -41,24 +40,9 @@ BOMB_SIZE = 3 << 30  # inflated; about 3 MB on the wire
 
 
 @pytest.fixture
-def nodes(tmp_path):
-    return NodeDirectory(tmp_path / "nodes.json")
-
-
-@pytest.fixture
-def archive(tmp_path):
-    a = Archive(tmp_path / "archive")
-    yield a
-    a.close()
-
-
-@pytest.fixture
-def local_scp(archive, nodes):
+def local_scp(start_scp):
     """The app's SCP in this process (as tests/integration/archive uses it)."""
-    scp = LocalScp(archive, ScpConfig(ae_title=AET, port=0, bind="127.0.0.1"), nodes=nodes)
-    scp.start()
-    yield scp
-    scp.stop()
+    return start_scp(ae_title=AET)
 
 
 def split(path: Path) -> tuple[str, bytes]:

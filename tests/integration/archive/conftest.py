@@ -8,31 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from pacsadmin.core.archive import Archive
-from pacsadmin.core.dimse.scp import LocalScp, ScpConfig
-from pacsadmin.core.nodes import NodeDirectory
-
 AET = "PACSTEST"
 
 
 @pytest.fixture
-def nodes(tmp_path):
-    return NodeDirectory(tmp_path / "nodes.json")
-
-
-@pytest.fixture
-def archive(tmp_path):
-    a = Archive(tmp_path / "archive")
-    yield a
-    a.close()
-
-
-@pytest.fixture
-def local_scp(archive, nodes):
-    scp = LocalScp(archive, ScpConfig(ae_title=AET, port=0, bind="127.0.0.1"), nodes=nodes)
-    scp.start()
-    yield scp
-    scp.stop()
+def local_scp(start_scp):
+    return start_scp(ae_title=AET)
 
 
 def run(

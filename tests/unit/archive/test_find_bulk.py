@@ -14,34 +14,9 @@ import pytest
 from pydicom.dataset import Dataset
 from pynetdicom.dsutils import decode, encode
 
-from pacsadmin.core.archive import Archive
 from pacsadmin.core.dimse import find_bulk, qr_scp
-from pacsadmin.core.dimse.scp import LocalScp, ScpConfig
-from pacsadmin.core.nodes import NodeDirectory
 
 from .test_scp import AET, scu
-
-
-@pytest.fixture
-def archive(tmp_path):
-    a = Archive(tmp_path / "archive")
-    yield a
-    a.close()
-
-
-@pytest.fixture
-def start_scp(archive, tmp_path):
-    started = []
-
-    def start(**kw):
-        cfg = ScpConfig(**{"ae_title": AET, "port": 0, "bind": "127.0.0.1", **kw})
-        started.append(LocalScp(archive, cfg, nodes=NodeDirectory(tmp_path / "n.json")).start())
-        return started[-1]
-
-    yield start
-    for s in started:
-        s.stop()
-
 
 ROWS = [
     (

@@ -15,10 +15,11 @@ from pacsadmin.core.archive import Archive
 from pacsadmin.core.dimse.scp import LocalScp, ScpConfig
 from pacsadmin.core.logs import quiet_pynetdicom
 from pacsadmin.core.nodes import DicomNode, NodeDirectory
+from tests.conftest import SCP_AET
 
 from .dsgen import make_ds
 
-AET = "TESTSCP"
+AET = SCP_AET
 
 
 def wait_until(cond, timeout=10.0):
@@ -28,33 +29,6 @@ def wait_until(cond, timeout=10.0):
             return True
         time.sleep(0.02)
     return cond()
-
-
-@pytest.fixture
-def nodes(tmp_path):
-    return NodeDirectory(tmp_path / "nodes.json")
-
-
-@pytest.fixture
-def archive(tmp_path):
-    a = Archive(tmp_path / "archive")
-    yield a
-    a.close()
-
-
-@pytest.fixture
-def start_scp(archive, nodes):
-    started = []
-
-    def start(ar=None, **kw):
-        cfg = ScpConfig(**{"ae_title": AET, "port": 0, "bind": "127.0.0.1", **kw})
-        scp = LocalScp(ar or archive, cfg, nodes=nodes).start()
-        started.append(scp)
-        return scp
-
-    yield start
-    for s in started:
-        s.stop()
 
 
 def scu(calling="SCU", contexts=None):
