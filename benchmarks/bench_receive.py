@@ -25,7 +25,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import Result, free_port, wait_for_port
+from common import Result, free_port, serve_argv, wait_for_port
 
 NAME = "receive"
 N = int(os.environ.get("PACSADMIN_BENCH_N", "500"))
@@ -161,22 +161,7 @@ def _app(folders: list[Path], work: Path, workers: int) -> float:
     home = Path(tempfile.mkdtemp(dir=work, prefix="home"))
     port = free_port()
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "pacsadmin",
-            "--config-dir",
-            str(home),
-            "serve",
-            "--aet",
-            "BENCH",
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--workers",
-            str(workers),
-        ],
+        serve_argv(home, "BENCH", port, workers=workers),
         env=ENV,
         start_new_session=True,
         stdout=subprocess.DEVNULL,

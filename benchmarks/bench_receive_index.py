@@ -27,7 +27,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import Result, free_port, wait_for_port
+from common import Result, free_port, serve_argv, wait_for_port
 
 NAME = "receive_index"
 N_FILES = int(os.environ.get("PACSADMIN_BENCH_FILES", "2000"))
@@ -171,7 +171,6 @@ def _count_findscu(port: int, aet: str) -> int:
 
 
 def _query(work: Path) -> tuple[float, float, float | None, str]:
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
     studies = work / "studies"
     _make(studies, N_STUDIES, one_study=False)
     home = work / "home"
@@ -193,22 +192,7 @@ def _query(work: Path) -> tuple[float, float, float | None, str]:
         raise RuntimeError(imp.stderr.decode(errors="replace")[-500:])
     port = free_port()
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "pacsadmin",
-            "--config-dir",
-            str(home),
-            "serve",
-            "--aet",
-            "BENCH",
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--workers",
-            "1",
-        ],
+        serve_argv(home, "BENCH", port),
         env=ENV,
         start_new_session=True,
         stdout=subprocess.DEVNULL,

@@ -9,10 +9,20 @@ even on a busy 2-core box.
 from __future__ import annotations
 
 import statistics
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent  # the checkout: tests/peers.py starts peers
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from tests.peers import serve_argv  # noqa: E402  (the app's `serve` command line)
+
+__all__ = ["ROOT", "Result", "free_port", "median_time", "serve_argv", "timed", "wait_for_port"]
 
 
 @dataclass(frozen=True)

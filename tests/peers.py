@@ -58,6 +58,29 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def serve_argv(home: Path | str, aet: str, port: int, *extra: str, workers: int = 1) -> list[str]:
+    """The command line of the app's own ``pacsadmin serve`` on 127.0.0.1 (tests, benchmarks)."""
+    import sys
+
+    return [
+        sys.executable,
+        "-m",
+        "pacsadmin",
+        "--config-dir",
+        str(home),
+        "serve",
+        "--aet",
+        aet,
+        "--port",
+        str(port),
+        "--bind",
+        "127.0.0.1",
+        "--workers",
+        str(workers),
+        *extra,
+    ]
+
+
 def peer_env() -> dict[str, str]:
     """The environment every DCMTK / Orthanc peer runs with (Nagle off)."""
     return {**os.environ, "TCP_NODELAY": "1"}

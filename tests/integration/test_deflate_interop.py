@@ -30,7 +30,7 @@ from pacsadmin.core.archive import deflate
 from pacsadmin.core.nodes import DicomNode
 from tests.integration.archive.conftest import AET, run
 from tests.integration.archive.test_dcmtk import _wait_port, findscu
-from tests.peers import free_port
+from tests.peers import free_port, serve_argv
 from tests.unit.archive.dsgen import make_ds
 from tests.unit.test_deflate import bomb, deflated_bytes
 
@@ -164,22 +164,7 @@ def test_bomb_over_cstore_is_refused_and_serve_goes_on(bomb_file, tmp_path):
     home = tmp_path / "home"
     port = free_port()
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "pacsadmin",
-            "--config-dir",
-            str(home),
-            "serve",
-            "--aet",
-            "DEFLSCP",
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--workers",
-            "1",
-        ],
+        serve_argv(home, "DEFLSCP", port),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
     )

@@ -16,7 +16,7 @@ from pydicom.data import get_testdata_file
 from pydicom.uid import RLELossless, generate_uid
 
 from pacsadmin.core.nodes import DicomNode
-from tests.peers import free_port, start_storescp
+from tests.peers import free_port, serve_argv, start_storescp
 from tests.unit.archive.dsgen import make_ds, write
 
 from .conftest import AET, run
@@ -345,23 +345,7 @@ def test_serve_events_channel(tmp_path):
     home = tmp_path / "home"
     port = free_port()
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "pacsadmin",
-            "--config-dir",
-            str(home),
-            "serve",
-            "--aet",
-            "EVENTS",
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--workers",
-            "1",
-            "--events",
-        ],
+        serve_argv(home, "EVENTS", port, "--events"),
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
     )
@@ -397,22 +381,7 @@ def test_pacsadmin_serve_cli(tmp_path):
     home = tmp_path / "home"
     port = free_port()
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "pacsadmin",
-            "--config-dir",
-            str(home),
-            "serve",
-            "--aet",
-            "SERVECLI",
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--workers",
-            "1",
-        ],
+        serve_argv(home, "SERVECLI", port),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
     )
@@ -445,22 +414,7 @@ def test_serve_with_two_worker_processes(tmp_path):
     home = tmp_path / "home"
     port = free_port()
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "pacsadmin",
-            "--config-dir",
-            str(home),
-            "serve",
-            "--aet",
-            "WORKERS",
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--workers",
-            "2",
-        ],
+        serve_argv(home, "WORKERS", port, workers=2),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         start_new_session=True,
