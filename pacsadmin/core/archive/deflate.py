@@ -310,6 +310,13 @@ def check(
     is not a deflated Part 10 file; else its :class:`DeflateInfo` once the bounded inflate
     passed.  Raises :class:`DeflateError` as :func:`inflate_check` does."""
     if isinstance(src, (str, os.PathLike)):
+        fd = os.open(src, os.O_RDONLY)  # the common case in ~7 us (open(): ~12 us): the
+        try:  # viewer asks this of every file of a series before pydicom reads it
+            head = os.read(fd, 4096)
+        finally:
+            os.close(fd)
+        if _surely_not_deflated(head):
+            return None
         with open(src, "rb") as fh:
             return _check(fh, limit)
     pos = src.tell()
