@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import struct
 import threading
 import uuid
 from pathlib import Path
@@ -123,6 +124,89 @@ def _writev(fd: int, chunks: list[bytes]) -> None:
             views[0] = views[0][done:]
 
 
+class _Meta:
+    """What pynetdicom's ``create_file_meta`` gets for a received data set (no Dataset)."""
+
+    __slots__ = ("fields",)
+
+    def __init__(self, fields: tuple[str, str, str, str, str]) -> None:
+        self.fields = fields
+
+
+def _create_file_meta(
+    *,
+    sop_class_uid: Any,
+    sop_instance_uid: Any,
+    transfer_syntax: Any,
+    implementation_uid: Any = None,
+    implementation_version: Any = None,
+) -> _Meta:
+    from pynetdicom import PYNETDICOM_IMPLEMENTATION_UID, PYNETDICOM_IMPLEMENTATION_VERSION
+
+    return _Meta(
+        (
+            str(sop_class_uid),
+            str(sop_instance_uid),
+            str(transfer_syntax),
+            str(implementation_uid or PYNETDICOM_IMPLEMENTATION_UID),
+            str(implementation_version or PYNETDICOM_IMPLEMENTATION_VERSION),
+        )
+    )
+
+
+def _element(elem: int, vr: bytes, value: bytes) -> bytes:
+    if vr == b"OB":
+        return struct.pack("<HH2s2xI", 2, elem, vr, len(value)) + value
+    return struct.pack("<HH2sH", 2, elem, vr, len(value)) + value
+
+
+def file_meta_bytes(meta: _Meta) -> bytes:
+    """The file meta group pydicom's ``write_file_meta_info`` writes for ``meta``, encoded
+    here: pydicom took ~0.22 ms an image (a FileMetaDataset built, validated and encoded)
+    in pynetdicom's network thread, 5% of a CT image's receive (test: equal bytes)."""
+    cls, inst, ts, impl, version = meta.fields
+
+    def ui(v: str) -> bytes:
+        b = v.encode("ascii")
+        return b + b"\x00" if len(b) % 2 else b
+
+    name = version.encode("ascii")
+    if len(name) % 2:
+        name += b" "
+    body = b"".join(
+        (
+            _element(0x0001, b"OB", b"\x00\x01"),
+            _element(0x0002, b"UI", ui(cls)),
+            _element(0x0003, b"UI", ui(inst)),
+            _element(0x0010, b"UI", ui(ts)),
+            _element(0x0012, b"UI", ui(impl)),
+            _element(0x0013, b"SH", name),
+        )
+    )
+    return _element(0x0000, b"UL", struct.pack("<I", len(body))) + body
+
+
+def _write_file_meta_info(fp: Any, file_meta: Any, enforce_standard: bool = True) -> None:
+    if isinstance(file_meta, _Meta):
+        try:
+            fp.write(file_meta_bytes(file_meta))
+            return
+        except (UnicodeEncodeError, struct.error):  # a UID that is not ASCII: pydicom's way
+            from pynetdicom.dsutils import create_file_meta
+
+            cls, inst, ts, impl, version = file_meta.fields
+            file_meta = create_file_meta(
+                sop_class_uid=cls,
+                sop_instance_uid=inst,
+                transfer_syntax=ts,
+                implementation_uid=impl,
+                implementation_version=version,
+            )
+    from pydicom.filewriter import write_file_meta_info
+
+    write_file_meta_info(fp, file_meta, enforce_standard)
+
+
 def uninstall() -> None:
     """The last SCP stopped: give pynetdicom its previous receive mode back."""
     global _active
@@ -170,6 +254,9 @@ def install() -> None:
 
     factory._pacsadmin = True  # type: ignore[attr-defined]
     dimse_messages.NamedTemporaryFile = factory
+    # used there only for the chunked receive's file meta group (see file_meta_bytes)
+    dimse_messages.create_file_meta = _create_file_meta
+    dimse_messages.write_file_meta_info = _write_file_meta_info
 
 
 def forget(assoc: Any) -> int:
