@@ -156,3 +156,32 @@ def heartbeat() -> Iterator[Heartbeat]:
     hb = Heartbeat()
     yield hb
     hb.stop()
+
+
+@pytest.fixture
+def scp_app(qtbot):
+    """The app with the local SCP started (settings in this test's PACSADMIN_HOME); yields
+    a function that builds it, so a test can set the port first."""
+    import json
+
+    from pacsadmin.core.paths import AppPaths
+    from pacsadmin.gui.app import PacsAdminApp
+
+    made = []
+
+    def build(port: int):
+        paths = AppPaths.resolve().ensure()
+        settings = {"schema_version": 1, "scp_port": port, "scp_autostart": True}
+        paths.settings_file.write_text(json.dumps({**settings, "scp_worker_processes": 1}))
+        app = PacsAdminApp(paths, start_scp=True)
+        app.errors.dialogs_enabled = False
+        qtbot.addWidget(app.window)
+        app.window.show()
+        made.append(app)
+        return app
+
+    yield build
+    for app in made:
+        app.window.close()
+        assert app.shutdown(), "jobs did not stop"
+        assert not app.scp.running

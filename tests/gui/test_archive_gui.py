@@ -3,7 +3,6 @@ the local SCP process with its Received dock (DCMTK storescu as the sender)."""
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 
@@ -193,33 +192,6 @@ def test_double_click_opens_the_series_in_the_viewer(pacs_app, qtbot, tmp_path):
 
 
 # ---------------------------------------------------------------------- the SCP process
-@pytest.fixture
-def scp_app(qtbot):
-    """The app with the local SCP started (settings in this test's PACSADMIN_HOME); yields
-    a function that builds it, so a test can set the port first."""
-    from pacsadmin.core.paths import AppPaths
-    from pacsadmin.gui.app import PacsAdminApp
-
-    made = []
-
-    def build(port: int):
-        paths = AppPaths.resolve().ensure()
-        settings = {"schema_version": 1, "scp_port": port, "scp_autostart": True}
-        paths.settings_file.write_text(json.dumps({**settings, "scp_worker_processes": 1}))
-        app = PacsAdminApp(paths, start_scp=True)
-        app.errors.dialogs_enabled = False
-        qtbot.addWidget(app.window)
-        app.window.show()
-        made.append(app)
-        return app
-
-    yield build
-    for app in made:
-        app.window.close()
-        assert app.shutdown(), "jobs did not stop"
-        assert not app.scp.running
-
-
 def _gone(pid: int) -> bool:
     try:
         os.kill(pid, 0)
