@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import Any
+from typing import Any, cast
 
 
 def _positive_int(text: str) -> int:
@@ -71,7 +71,7 @@ def _passphrase(ctx: Any, node: Any) -> str | None:
         return None
     from pacsadmin.core.secrets import tls_passphrase_key
 
-    return ctx.secrets.get(tls_passphrase_key(node.name))
+    return cast("str | None", ctx.secrets.get(tls_passphrase_key(node.name)))
 
 
 def _run(args: argparse.Namespace, ctx: Any) -> Any:

@@ -103,7 +103,7 @@ def register(sub: Any) -> None:
     s.set_defaults(func=run_export)
 
 
-def _usage(exc: Exception) -> Exception:
+def _usage(exc: Exception | str) -> Exception:
     from pacsadmin.cli.main import UsageError
 
     return UsageError(str(exc))

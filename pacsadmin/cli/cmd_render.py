@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any
+from typing import Any, cast
 
 DESCRIPTION = """\
 Render one frame of a DICOM image to a PNG through the display pipeline (modality LUT,
@@ -112,7 +112,8 @@ def run_render(args: argparse.Namespace, ctx: Any) -> int:
         pipe = frame.pipeline
         if not pipe.is_color:
             if args.window:
-                pipe = pipe.with_voi(Window(*args.window, "LINEAR", "", "user"))
+                window = cast("tuple[float, float]", args.window)  # from _window()
+                pipe = pipe.with_voi(Window(*window, "LINEAR", "", "user"))
             elif preset is not None:
                 pipe = pipe.with_voi(preset.window())
             elif args.auto:

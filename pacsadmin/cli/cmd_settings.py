@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
@@ -19,7 +20,7 @@ def _bool(text: str) -> bool:
 
 _bool.__name__ = "yes/no value"
 
-KEYS = {
+KEYS: dict[str, Callable[[str], Any]] = {
     "local_ae_title": str,
     "scp_port": int,
     "max_pdu": int,

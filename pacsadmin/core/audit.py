@@ -122,7 +122,8 @@ class AuditLog:
         self, *, limit: int = 500, action: str | None = None, node: str | None = None
     ) -> list[AuditEntry]:
         q = "SELECT id, ts, user, action, node, target, outcome, summary, details FROM audit"
-        where, args = [], []
+        where: list[str] = []
+        args: list[str | int] = []
         if action:
             where.append("action = ?")
             args.append(action)

@@ -323,7 +323,8 @@ class JobRunner:
             job.future.set_exception(result)
             result = None
         elif state is JobState.CANCELLED and result is None:
-            job.future.cancel() or job.future.set_result(None)
+            # set_result only when cancel() fails (the job is running)
+            job.future.cancel() or job.future.set_result(None)  # type: ignore[func-returns-value]
         else:
             job.future.set_result(result)
         self._emit(JobFinished(job.id, state, result, error, elapsed))

@@ -9,6 +9,7 @@ character set.  Secrets (the TLS key passphrase) never live here: see
 
 from __future__ import annotations
 
+import builtins
 import csv
 import io
 import json
@@ -414,7 +415,7 @@ class NodeDirectory:
         except NodeNotFound:
             return None
 
-    def find_by_ae_title(self, ae_title: str) -> list[DicomNode]:
+    def find_by_ae_title(self, ae_title: str) -> builtins.list[DicomNode]:
         return [n for n in self.list() if n.ae_title == ae_title.strip()]
 
     # ------------------------------------------------------------------ changes

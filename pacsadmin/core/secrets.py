@@ -9,7 +9,8 @@ says so and the caller asks for the secret for this session only (:class:`Sessio
 from __future__ import annotations
 
 import threading
-from typing import Protocol
+from types import ModuleType
+from typing import Protocol, cast
 
 from pacsadmin.core.errors import SecretStoreUnavailable
 
@@ -28,7 +29,7 @@ class SecretBackend(Protocol):
 class KeyringBackend:
     """The real OS keyring through the ``keyring`` package."""
 
-    def _kr(self):  # type: ignore[no-untyped-def]
+    def _kr(self) -> ModuleType:
         import keyring
 
         backend = keyring.get_keyring()
@@ -44,7 +45,7 @@ class KeyringBackend:
     def get(self, key: str) -> str | None:
         kr = self._kr()
         try:
-            return kr.get_password(SERVICE, key)
+            return cast("str | None", kr.get_password(SERVICE, key))
         except kr.errors.KeyringError as exc:
             raise SecretStoreUnavailable(f"The OS keyring could not be read: {exc}") from exc
 

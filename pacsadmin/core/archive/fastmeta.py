@@ -408,7 +408,8 @@ def _raw(buf: bytes, tag: int, ent: tuple[bytes | None, int, int], implicit: boo
     vrb, vpos, length = ent
     vr = None if vrb is None else vrb.decode("ascii")
     value = buf[vpos : vpos + length] if length else empty_value_for_VR(vr, raw=True)
-    return RawDataElement(BaseTag(tag), vr, length, value, vpos, implicit, True)
+    # empty_value_for_VR(raw=True) is b"" but typed as any VR's empty value
+    return RawDataElement(BaseTag(tag), vr, length, value, vpos, implicit, True)  # type: ignore[arg-type]
 
 
 def _dataset(buf: bytes, found: dict[int, Any], implicit: bool) -> Any:

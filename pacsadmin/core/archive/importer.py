@@ -297,7 +297,8 @@ def _import(
                     meta = read_meta_bytes(data)
                 else:
                     meta = read_meta(f)
-            except (InvalidDicomError, NotIndexable, *PARSE_ERRORS) as exc:
+            # mypy does not take a starred tuple of exception classes
+            except (InvalidDicomError, NotIndexable, *PARSE_ERRORS) as exc:  # type: ignore[misc]
                 if isinstance(exc, NotIndexable) and _is_dicomdir(f):
                     continue  # a DICOMDIR: its files are imported on their own
                 report.errors.append((str(f), _reason(exc)))

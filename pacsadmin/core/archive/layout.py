@@ -19,6 +19,7 @@ import os
 import re
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -123,7 +124,7 @@ class Layout:
                 pass
         return n
 
-    def iter_files(self):  # type: ignore[no-untyped-def]
+    def iter_files(self) -> Iterator[str]:
         """Every stored file's relative path (``data/ab/<uuid>.dcm``)."""
         for sub in sorted(self.data_dir.iterdir()):
             if sub.is_dir():

@@ -5,8 +5,7 @@ from __future__ import annotations
 import io
 import os
 from dataclasses import asdict, dataclass
-from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, cast
 
 # The exceptions a hostile or broken file can raise while parsing (RELIABILITY rule 3).
 PARSE_ERRORS: tuple[type[BaseException], ...] = (
@@ -148,7 +147,7 @@ def _tags() -> dict[str, Any]:
         "NumberOfFrames",
         "SpecificCharacterSet",
     ]
-    return {kw: Tag(tag_for_keyword(kw)) for kw in kws}
+    return {kw: Tag(cast(int, tag_for_keyword(kw))) for kw in kws}  # every keyword is known
 
 
 class _LazyTags(dict):  # type: ignore[type-arg]
@@ -163,7 +162,7 @@ _TAGS: dict[str, Any] = _LazyTags()
 DEFER_SIZE = 4096  # values longer than this are read by pydicom only when asked for
 
 
-def read_meta(path: str | Path | BinaryIO) -> InstanceMeta:
+def read_meta(path: str | os.PathLike[str] | BinaryIO) -> InstanceMeta:
     """Parse ``path``'s header.  Raises ``InvalidDicomError`` / PARSE_ERRORS / NotIndexable.
 
     The fast reader (:mod:`.fastmeta`) takes the first 64 KiB; whatever it declines (odd
@@ -193,13 +192,13 @@ def read_meta_bytes(data: bytes) -> InstanceMeta:
     return meta if meta is not None else read_meta_pydicom(io.BytesIO(data))
 
 
-def read_meta_pydicom(path: str | Path | BinaryIO) -> InstanceMeta:
+def read_meta_pydicom(path: str | os.PathLike[str] | BinaryIO) -> InstanceMeta:
     """The pydicom path (the reference the fast reader must equal)."""
     ds = _dcmread(path)
     return meta_from_dataset(ds, ds.file_meta)
 
 
-def _dcmread(path: str | Path | BinaryIO) -> Any:
+def _dcmread(path: str | os.PathLike[str] | BinaryIO) -> Any:
     """The one place a header is parsed by pydicom (Deflated files always come here)."""
     from pydicom import dcmread
 

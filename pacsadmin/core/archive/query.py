@@ -168,7 +168,8 @@ def _condition(keyword: str, attr: Attr, raw: str) -> tuple[str, list[Any]] | No
     if attr.vr in ("DA", "TM") and "-" in value:
         lo, _, hi = value.partition("-")
         lo, hi = lo.strip(), hi.strip()
-        conds, params = [f"{expr} != ''"], []
+        conds = [f"{expr} != ''"]
+        params: list[str | int] = []
         if lo:
             conds.append(f"{expr} >= ?")
             params.append(lo)

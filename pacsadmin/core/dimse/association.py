@@ -199,7 +199,7 @@ def make_ae(local: LocalAE, node: DicomNode, timeouts: Timeouts, sock: socket.so
     if sock is not None:
         sock_cls = _preconnected_socket_class()
 
-        class _PreconnectedAE(AE):  # type: ignore[misc]
+        class _PreconnectedAE(AE):
             def _create_socket(self, assoc: Any, address: Any, tls_args: Any) -> Any:
                 return sock_cls(assoc, sock)
 

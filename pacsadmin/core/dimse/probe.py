@@ -10,7 +10,7 @@ import errno
 import socket
 import ssl
 import time
-from typing import Any
+from typing import Any, cast
 
 from pacsadmin.core.dimse.association import TlsConfigError, tls_context
 from pacsadmin.core.dimse.echo_result import FAILED, OK, WARNING, Step
@@ -238,8 +238,8 @@ def tls_step(
         ) from None
     cert = tls.getpeercert() or {}
     subject = ", ".join("=".join(x) for rdn in cert.get("subject", ()) for x in rdn)
-    not_after = cert.get("notAfter", "")
-    info = {
+    not_after = cast(str, cert.get("notAfter", ""))  # ssl's format: 'Jun  1 12:00:00 2027 GMT'
+    info: dict[str, Any] = {
         "protocol": tls.version(),
         "cipher": (tls.cipher() or ("",))[0],
         "subject": subject,

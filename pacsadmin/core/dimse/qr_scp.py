@@ -196,6 +196,7 @@ def _find_bulk(
                 state["cancelled"] = True
                 break
             elements, cs = _elements(q.level, row, requested_cs)
+            data: bytes | None
             try:
                 data = find_bulk.encode_identifier(elements, cs, implicit)
             except find_bulk.Unencodable:
@@ -220,18 +221,18 @@ def _find_bulk(
     if state["cancelled"]:
         yield 0xFE00, None
         return
-    exc = state["error"]
-    if exc is not None:
-        if isinstance(exc, (OSError, TimeoutError)):
-            log.warning("C-FIND: the peer stopped receiving responses (%s); aborted", exc)
+    err = state["error"]
+    if err is not None:
+        if isinstance(err, (OSError, TimeoutError)):
+            log.warning("C-FIND: the peer stopped receiving responses (%s); aborted", err)
             find_bulk.close(bulk.sock)  # an A-ABORT cannot pass a full send buffer
             event.assoc.abort()
             return
-        if "interrupted" in str(exc):  # our progress handler stopped the scan
-            log.warning("C-FIND: stopped (%s)", type(exc).__name__)
+        if "interrupted" in str(err):  # our progress handler stopped the scan
+            log.warning("C-FIND: stopped (%s)", type(err).__name__)
             event.assoc.abort()
             return
-        log.error("C-FIND failed: %s", type(exc).__name__)
+        log.error("C-FIND failed: %s", type(err).__name__)
         yield 0xC000, None
         return
     yield 0x0000, None
@@ -243,7 +244,7 @@ def _matches(archive: Archive, event: Any) -> list[tuple[str, str, str, str]]:
     con = idx.connect(archive.layout.index_path, readonly=True)
     try:
         register_functions(con)
-        return [tuple(r) for r in con.execute(sql, params).fetchall()]  # type: ignore[misc]
+        return [tuple(r) for r in con.execute(sql, params).fetchall()]
     finally:
         con.close()
 

@@ -29,7 +29,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pacsadmin.core.archive import Archive, deflate, is_disk_full, read_meta
 from pacsadmin.core.archive.archive import StoreOutcome
@@ -38,6 +38,9 @@ from pacsadmin.core.dimse.association import _init_pynetdicom, _nodelay
 from pacsadmin.core.dimse.transcript import Transcript
 from pacsadmin.core.nodes import NodeDirectory
 from pacsadmin.core.settings import Settings, Timeouts
+
+if TYPE_CHECKING:
+    from pydicom.dataset import Dataset
 
 log = logging.getLogger("pacsadmin.scp")
 TRANSCRIPT_LINES = 2000  # per association: the first and the last 1,000 (memory stays bounded)
@@ -64,7 +67,7 @@ TRANSFER_SYNTAXES = [
 ]
 
 
-def _status(code: int, comment: str) -> Any:
+def _status(code: int, comment: str) -> Dataset:
     """A C-STORE response status with an Error Comment (LO: 64 characters at most)."""
     from pydicom.dataset import Dataset
 
@@ -206,7 +209,7 @@ class LocalScp:
         _init_pynetdicom()
         from pynetdicom import evt
         from pynetdicom.presentation import AllStoragePresentationContexts
-        from pynetdicom.sop_class import (
+        from pynetdicom.sop_class import (  # type: ignore[attr-defined]  # made at import time
             PatientRootQueryRetrieveInformationModelFind,
             PatientRootQueryRetrieveInformationModelGet,
             PatientRootQueryRetrieveInformationModelMove,
@@ -418,7 +421,7 @@ class LocalScp:
         return str(path)
 
     # ------------------------------------------------------------------ C-STORE
-    def _on_store(self, event: Any) -> int:
+    def _on_store(self, event: Any) -> int | Dataset:
         rec = self._rec(event.assoc)
         try:
             tmp = Path(event.dataset_path)

@@ -11,6 +11,7 @@ import os
 import socket
 import threading
 from pathlib import Path
+from typing import cast
 
 from pacsadmin.core.nodes import NodeDirectory
 
@@ -43,7 +44,7 @@ class Allowed:
             addrs: set[str] = {n.host}
             if self.check_address:  # DNS only when addresses matter (it may be slow)
                 with contextlib.suppress(OSError, UnicodeError):
-                    addrs |= {ai[4][0] for ai in socket.getaddrinfo(n.host, None)}
+                    addrs |= {cast(str, ai[4][0]) for ai in socket.getaddrinfo(n.host, None)}
             by_aet.setdefault(n.ae_title.strip(), set()).update(addrs)
         self._by_aet, self._mtime = by_aet, mtime
 
@@ -60,7 +61,7 @@ class Allowed:
 def make_ae_class() -> type:
     from pynetdicom import AE
 
-    class ScpAE(AE):  # type: ignore[misc]
+    class ScpAE(AE):
         """An AE whose calling-AE allow-list depends on the requesting peer's address.
 
         pynetdicom's ACSE reads ``require_calling_aet`` on the association's own thread
@@ -69,7 +70,7 @@ def make_ae_class() -> type:
         allowed: Allowed | None = None
         pacs_tmp_dir: Path | None = None
 
-        @property  # type: ignore[override]
+        @property
         def require_calling_aet(self) -> list[str]:
             if self.allowed is None:
                 return []
@@ -91,8 +92,9 @@ def server_class(reuse_port: bool) -> type | None:
         return None
     from pynetdicom.transport import ThreadedAssociationServer
 
-    class ReusePortServer(ThreadedAssociationServer):  # type: ignore[misc]
+    class ReusePortServer(ThreadedAssociationServer):
         def server_bind(self) -> None:
+            assert self.socket is not None  # socketserver makes it before server_bind
             self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
             super().server_bind()
 

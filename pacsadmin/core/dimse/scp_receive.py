@@ -196,10 +196,10 @@ def _write_file_meta_info(fp: Any, file_meta: Any, enforce_standard: bool = True
 
             cls, inst, ts, impl, version = file_meta.fields
             file_meta = create_file_meta(
-                sop_class_uid=cls,
-                sop_instance_uid=inst,
-                transfer_syntax=ts,
-                implementation_uid=impl,
+                sop_class_uid=cls,  # type: ignore[arg-type]  # pydicom makes it a UID
+                sop_instance_uid=inst,  # type: ignore[arg-type]  # pydicom makes it a UID
+                transfer_syntax=ts,  # type: ignore[arg-type]  # pydicom makes it a UID
+                implementation_uid=impl,  # type: ignore[arg-type]  # pydicom makes it a UID
                 implementation_version=version,
             )
     from pydicom.filewriter import write_file_meta_info
@@ -255,7 +255,8 @@ def install() -> None:
     factory._pacsadmin = True  # type: ignore[attr-defined]
     dimse_messages.NamedTemporaryFile = factory
     # used there only for the chunked receive's file meta group (see file_meta_bytes)
-    dimse_messages.create_file_meta = _create_file_meta
+    # its result goes only to write_file_meta_info, patched below to take a _Meta too
+    dimse_messages.create_file_meta = _create_file_meta  # type: ignore[assignment]
     dimse_messages.write_file_meta_info = _write_file_meta_info
 
 

@@ -61,7 +61,7 @@ def check_palette(ds: Any, bits_allocated: int) -> list[str]:
 
 
 def palette_to_rgb8(ds: Any, stored: np.ndarray) -> np.ndarray:
-    from pydicom.pixels import apply_color_lut
+    from pydicom.pixels.processing import apply_color_lut  # defined there (no re-export)
 
     try:
         rgb = apply_color_lut(stored, ds)
@@ -78,5 +78,10 @@ def to_rgb8(rgb: np.ndarray, bits_stored: int) -> np.ndarray:
         return np.ascontiguousarray(rgb)
     shift = max(0, bits_stored - 8)
     return np.ascontiguousarray(
-        np.clip(rgb.astype(np.uint64 if rgb.dtype.itemsize > 2 else np.uint32) >> shift, 0, 255)
+        np.clip(
+            # numpy's stubs: astype() of a conditional dtype is an array of `generic`, no >>
+            rgb.astype(np.uint64 if rgb.dtype.itemsize > 2 else np.uint32) >> shift,  # type: ignore[operator]
+            0,
+            255,
+        )
     ).astype(np.uint8)

@@ -11,7 +11,7 @@ Window outputs are in ``[ymin, ymax]`` (default 0..1); the pipeline turns them i
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -73,7 +73,7 @@ class LookupTable:
     def apply(self, x: Any) -> np.ndarray:
         idx = np.asarray(x, dtype=np.float64) - self.first
         idx = np.clip(np.floor(idx), 0, len(self.data) - 1).astype(np.intp)
-        return self.data[idx]
+        return cast(np.ndarray, self.data[idx])
 
     def describe(self) -> str:
         name = f" '{self.explanation}'" if self.explanation else ""
@@ -144,6 +144,7 @@ def window(
     """
     check_window(center, width, function)
     x = np.asarray(x, dtype=np.float64)
+    y: np.ndarray
     if function == "SIGMOID":
         with np.errstate(over="ignore"):
             y = 1.0 / (1.0 + np.exp(-4.0 * (x - center) / width))

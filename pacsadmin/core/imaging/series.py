@@ -293,7 +293,7 @@ def scan(
     return result
 
 
-def _describe_values(values: Counter) -> str:
+def _describe_values(values: Counter[Any]) -> str:
     return ", ".join(f"{v} ({n} images)" for v, n in values.most_common(4))
 
 
@@ -367,14 +367,14 @@ def _position_findings(series: Series) -> list[Finding]:
     inst = [i for i in series.instances if i.frames == 1]
     if len(inst) >= 3 and series.sorted_by == "position along the slice normal":
         normal = slice_normal(inst[0].orientation)  # type: ignore[arg-type]
-        dist = [float(np.dot(normal, i.position)) for i in inst]  # type: ignore[arg-type]
-        out += _gaps(np.array(dist), [(i.path,) for i in inst], "image")
+        along = [float(np.dot(normal, i.position)) for i in inst]  # type: ignore[arg-type]
+        out += _gaps(np.array(along), [(i.path,) for i in inst], "image")
     for i in series.instances:  # enhanced multi-frame: the frames are the slices
         if i.frames >= 3 and i.orientation and all(p is not None for p in i.frame_positions):
             normal = slice_normal(i.orientation)
             dist = np.array([float(np.dot(normal, p)) for p in i.frame_positions])  # type: ignore[arg-type]
             order = np.argsort(dist, kind="stable")
-            labels = [(f"{i.path} frame {k + 1}",) for k in order]
+            labels: list[tuple[str, ...]] = [(f"{i.path} frame {k + 1}",) for k in order]
             out += _gaps(dist[order], labels, "frame")
     return out
 
@@ -453,7 +453,7 @@ def _number_findings(inst: list[InstanceInfo]) -> list[Finding]:
 def _ranges(numbers: list[int]) -> str:
     parts: list[str] = []
     start = prev = numbers[0]
-    for n in [*numbers[1:], None]:  # type: ignore[list-item]
+    for n in [*numbers[1:], None]:
         if n is not None and n == prev + 1:
             prev = n
             continue
