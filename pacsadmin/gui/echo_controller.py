@@ -11,7 +11,8 @@ from PySide6.QtCore import QObject, QTimer, Slot
 
 from pacsadmin.core.audit import AuditLog
 from pacsadmin.core.dimse.association import LocalAE
-from pacsadmin.core.dimse.echo import EchoSeries, Step, audit_echo, echo
+from pacsadmin.core.dimse.echo import audit_echo, echo
+from pacsadmin.core.dimse.echo_result import EchoSeries, Step
 from pacsadmin.core.errors import ValidationError
 from pacsadmin.core.jobs import JobContext, JobFinished, JobProgress, JobRunner, JobState
 from pacsadmin.core.nodes import DicomNode, NodeDirectory, parse_target

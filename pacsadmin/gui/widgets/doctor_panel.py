@@ -29,7 +29,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from pacsadmin.core.dimse.echo import STEP_TITLES, EchoResult, EchoSeries, Step
+from pacsadmin.core.dimse.echo_result import STEP_TITLES, EchoResult, EchoSeries, Step
 from pacsadmin.gui.text import escape_controls, one_line, plain_label, plain_tooltip
 from pacsadmin.gui.widgets.lights import Light, light_icon, light_pixmap, step_light
 
