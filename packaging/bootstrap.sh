@@ -71,6 +71,8 @@ fi
 
 echo "==> ruff"
 "$venv/bin/ruff" check .
+echo "==> mypy"
+"$venv/bin/mypy"  # [tool.mypy] in pyproject.toml: strict on core and cli
 echo "==> tests"
 export QT_QPA_PLATFORM=offscreen
 exec "$venv/bin/python" -m pytest "$@"
