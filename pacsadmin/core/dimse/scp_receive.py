@@ -28,7 +28,8 @@ _previous_chunked = False
 _open_files: dict[str, _TempFile] = {}  # temp path -> its open file, until the handler takes it
 
 
-SPILL = 32 * 1024 * 1024  # a data set is held in memory up to this size, then streamed
+SPILL = 16 * 1024 * 1024  # a data set is held in memory up to this size, then streamed
+# (per association: 10 associations at once by default, so 160 MB at the most)
 
 
 class _TempFile:
