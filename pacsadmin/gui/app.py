@@ -294,7 +294,7 @@ class PacsAdminApp(QObject):
         self.scp.listening.connect(self._on_scp_listening)
         self.scp.failed.connect(self._on_scp_failed)
         self.scp.stopped.connect(self._on_scp_stopped)
-        self.scp.event.connect(self._on_scp_event)
+        self.scp.server_event.connect(self._on_scp_event)
         self.archive.importsDone.connect(self._on_archive_imports_done)
         # widgets
         self.node_browser.nodeActivated.connect(self._on_node_browser_node_activated)

@@ -30,7 +30,8 @@ class ScpProcess(QObject):
     listening = Signal(str, int)  # AE title, port
     failed = Signal(str)  # why, in a sentence
     stopped = Signal()
-    event = Signal(dict)  # one parsed JSON line: open / progress / close / listening
+    server_event = Signal(dict)  # one parsed JSON line: open / progress / close / listening
+    # (not "event": that would hide QObject.event, the method Qt calls for every event)
 
     def __init__(self, home: Path, ae_title: str, port: int, parent: QObject | None = None):
         super().__init__(parent)
@@ -102,7 +103,7 @@ class ScpProcess(QObject):
                 self.port = int(ev.get("port") or self.port)
                 self.message = f"SCP {self.ae_title}:{self.port} listening"
                 self.listening.emit(self.ae_title, self.port)
-            self.event.emit(ev)
+            self.server_event.emit(ev)
 
     @Slot()
     def _on_proc_stderr(self) -> None:
