@@ -47,7 +47,7 @@ class MainWindow(QMainWindow):
             | QMainWindow.DockOption.AllowNestedDocks
         )
         self.qsettings = QSettings(str(settings_file), QSettings.Format.IniFormat)
-        self.on_close: Callable[[], None] | None = None
+        self.on_close: Callable[[], object] | None = None  # called when the window closes
         self.docks: dict[str, QDockWidget] = {}
         self._default_layout = True
         self.local_label = QLabel()

@@ -15,6 +15,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal, Slot
 
 from pacsadmin.core.imaging.display import DisplayBuffer
+from pacsadmin.core.imaging.luts import LookupTable, Window
 from pacsadmin.core.imaging.render import Frame
 
 
@@ -73,7 +74,7 @@ class ImageCanvas(pg.GraphicsView):
         self.source_frame: Frame | None = None  # as stored in the file
         self.rot = 0  # quarter turns clockwise
         self.flip = False  # left-right, applied before the rotation
-        self._voi = None
+        self._voi: Window | LookupTable | None = None
         self._buffer: DisplayBuffer | None = None
         self._buffer_key: tuple | None = None
         self.renders = 0  # W/L renders (tests, debug)
@@ -93,9 +94,9 @@ class ImageCanvas(pg.GraphicsView):
         import dataclasses
 
         self.source_frame = frame
-        frame = dataclasses.replace(
-            frame, stored=self._oriented(frame.stored), rgb8=self._oriented(frame.rgb8)
-        )
+        stored = self._oriented(frame.stored)
+        assert stored is not None  # a Frame always holds its stored values
+        frame = dataclasses.replace(frame, stored=stored, rgb8=self._oriented(frame.rgb8))
         first = self.frame is None or self.frame.stored.shape[:2] != frame.stored.shape[:2]
         self.frame = frame
         self._voi = frame.pipeline.voi

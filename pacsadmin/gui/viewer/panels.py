@@ -7,6 +7,7 @@ escaped (pacsadmin.gui.text).
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableWidget, QTableWidgetItem
@@ -34,13 +35,14 @@ class _PlainTable(QTableWidget):
             header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
             header.setSectionResizeMode(2, QHeaderView.ResizeMode.Interactive)
 
-    def _add_row(self, values: list[str], tooltips: list[str] | None = None) -> None:
+    def _add_row(self, values: list[str], tooltips: list[str | None] | None = None) -> None:
         row = self.rowCount()
         self.insertRow(row)
         for col, text in enumerate(values):
             item = QTableWidgetItem(one_line(text, 600))
-            if tooltips and tooltips[col]:
-                item.setToolTip(plain_tooltip(tooltips[col]))
+            tip = tooltips[col] if tooltips else None
+            if tip:
+                item.setToolTip(plain_tooltip(tip))
             self.setItem(row, col, item)
 
     def resizeEvent(self, ev) -> None:
@@ -49,9 +51,14 @@ class _PlainTable(QTableWidget):
 
     def texts(self) -> list[tuple[str, ...]]:
         return [
-            tuple(self.item(r, c).text() for c in range(self.columnCount()))
+            tuple(_text(self.item(r, c)) for c in range(self.columnCount()))
             for r in range(self.rowCount())
         ]
+
+
+def _text(item: QTableWidgetItem | None) -> str:
+    """A cell's text (every cell of these tables is set by _add_row)."""
+    return item.text() if item is not None else ""
 
 
 class PipelineInspector(_PlainTable):
@@ -80,7 +87,9 @@ class SeriesQcPanel(_PlainTable):
     def __init__(self, parent=None) -> None:
         super().__init__(["Severity", "Finding", "Files"], parent)
 
-    def show_findings(self, findings: list[Finding], errors: list[tuple[str, str]] = ()) -> None:
+    def show_findings(
+        self, findings: list[Finding], errors: Sequence[tuple[str, str]] = ()
+    ) -> None:
         self.setRowCount(0)
         for f in findings:
             files = ", ".join(os.path.basename(p) for p in f.paths[:3])

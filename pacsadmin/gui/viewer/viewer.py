@@ -9,6 +9,7 @@ frames decode in a worker process either way (pacsadmin.core.imaging.decode).
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -158,8 +159,8 @@ class ViewerWidget(QWidget):
         self.measure_label = plain_label("", selectable=True)
         status = QHBoxLayout()
         status.addWidget(self.slider, 1)
-        for w in (self.cine_button, self.fps, self.slice_label, self.wl_label):
-            status.addWidget(w)
+        for sw in (self.cine_button, self.fps, self.slice_label, self.wl_label):
+            status.addWidget(sw)
         info = QHBoxLayout()
         info.addWidget(self.probe_label, 1)
         info.addWidget(self.annot_box)
@@ -272,7 +273,7 @@ class ViewerWidget(QWidget):
         if series is not None and series is not self.series:
             self.set_series(series, self.scan_result.errors)
 
-    def set_series(self, series: Series | None, errors: list[tuple[str, str]] = ()) -> None:
+    def set_series(self, series: Series | None, errors: Sequence[tuple[str, str]] = ()) -> None:
         self.series = series
         self._frames.clear()
         self._pending.clear()

@@ -78,9 +78,11 @@ class DoctorPanel(QWidget):
         self.target_combo = QComboBox(self)
         self.target_combo.setEditable(True)
         self.target_combo.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
-        self.target_combo.lineEdit().setPlaceholderText("node name, or AET@HOST:PORT")
+        line = self.target_combo.lineEdit()
+        assert line is not None  # an editable combo box has its line edit
+        line.setPlaceholderText("node name, or AET@HOST:PORT")
         self.target_combo.setMinimumWidth(260)
-        self.target_combo.lineEdit().returnPressed.connect(self._on_run_button_clicked)
+        line.returnPressed.connect(self._on_run_button_clicked)
         self.count_spin = QSpinBox(self)
         self.count_spin.setRange(1, 1000)
         self.count_spin.setPrefix("× ")
