@@ -230,6 +230,14 @@ def test_scp_process_receives_from_storescu(scp_app, qtbot, tmp_path):
     row = next(r for r in model.rows if r.images == 3)
     assert row.calling_ae == "SENDER" and row.address.startswith("127.0.0.1")
     assert model.index(model.rows.index(row), 3).data() == "3"
+    # its transcript, as in the Connectivity Doctor: selected, shown below the table
+    view = app.received_view
+    view.table.setCurrentIndex(model.index(model.rows.index(row), 0))
+    text = view.transcript.toPlainText()
+    assert row.transcript_file and text.startswith(row.transcript_file)
+    for expected in ("A-ASSOCIATE-RQ", "calling AE 'SENDER'", "C-STORE-RQ", "C-STORE-RSP"):
+        assert expected in text, expected
+    assert "SENT^BY^DCMTK" not in text and "S1" not in text.split()  # no patient data
     # the browser reloads (debounced) and shows the received study
     qtbot.waitUntil(
         lambda: any(s.uid == study for p in app.archive_model.root.children for s in p.children),
@@ -304,3 +312,14 @@ def test_import_shows_progress_in_the_jobs_panel_and_cancels(pacs_app, qtbot, tm
         n = a.counts()["instances"]
     assert n == 240 or "(cancelled)" in msg
     qtbot.waitUntil(lambda: app.archive_model.root.images == n, timeout=WAIT)
+
+
+def test_received_transcript_pane_says_why_there_is_none(tmp_path):
+    from pacsadmin.gui.widgets.received_view import AssocRow, transcript_text
+
+    open_row = AssocRow((1, 1), started=1.0)
+    assert transcript_text(open_row).startswith("Still open")
+    closed = AssocRow((1, 2), started=1.0, ended=2.0)
+    assert "No transcript was written" in transcript_text(closed)
+    closed.transcript_file = str(tmp_path / "gone.txt")  # removed by hand, say
+    assert transcript_text(closed).startswith("The transcript cannot be read: No such file")

@@ -2,21 +2,27 @@
 
 :class:`ReceivedModel` is a thin table over plain rows keyed by (process id, association
 id), updated from the SCP process's JSON events (GUI thread).  AE titles and addresses come
-from peers: shown as plain, one-line text (RELIABILITY rule 5).
+from peers: shown as plain, one-line text (RELIABILITY rule 5).  Below the table, the
+selected association's transcript, as in the Connectivity Doctor: ``serve`` writes it
+(redacted, no data set contents) when the association closes.
 """
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, Slot
+from PySide6.QtGui import QFontDatabase
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHBoxLayout,
     QHeaderView,
+    QPlainTextEdit,
     QPushButton,
+    QSplitter,
     QTableView,
     QVBoxLayout,
     QWidget,
@@ -45,6 +51,7 @@ class AssocRow:
     errors: list[str] = field(default_factory=list)
     aborted: bool = False
     rejected: str = ""
+    transcript_file: str = ""  # written by serve when the association closes
 
     @property
     def images(self) -> int:
@@ -99,6 +106,7 @@ class ReceivedModel(QAbstractTableModel):
         r.size = int(ev.get("bytes") or 0)
         r.errors = [str(e) for e in ev.get("errors") or []]
         r.aborted, r.rejected = bool(ev.get("aborted")), str(ev.get("rejected") or "")
+        r.transcript_file = str(ev.get("transcript_file") or r.transcript_file)
         self.dataChanged.emit(self.index(i, 0), self.index(i, len(HEADERS) - 1))
         return r
 
@@ -189,11 +197,28 @@ class ReceivedView(QWidget):
         hdr.setStretchLastSection(True)
         for col, w in enumerate((110, 130, 70, 60, 80, 70, 50)):
             self.table.setColumnWidth(col, w)
+        self.transcript = QPlainTextEdit()
+        self.transcript.setReadOnly(True)
+        self.transcript.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
+        self.transcript.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
+        self.transcript.setPlaceholderText(
+            "Select an association to see its transcript (written when it closes)."
+        )
+        split = QSplitter(Qt.Orientation.Vertical)
+        split.addWidget(self.table)
+        split.addWidget(self.transcript)
+        split.setStretchFactor(0, 1)
+        split.setStretchFactor(1, 1)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(4, 4, 4, 4)
         lay.addLayout(top)
-        lay.addWidget(self.table, 1)
+        lay.addWidget(split, 1)
+        self._shown: tuple[tuple[int, int], str] | None = None
         self.clear_button.clicked.connect(self._on_clear_button_clicked)
+        sel = self.table.selectionModel()
+        sel.currentRowChanged.connect(self._on_current_row_changed)
+        model.dataChanged.connect(self._on_model_data_changed)
+        model.modelReset.connect(self._show_current)
 
     def set_status(self, text: str) -> None:
         self.status.setText(text)
@@ -201,3 +226,44 @@ class ReceivedView(QWidget):
     @Slot()
     def _on_clear_button_clicked(self) -> None:
         self.model.clear_finished()
+
+    @Slot(QModelIndex, QModelIndex)
+    def _on_current_row_changed(self, current: QModelIndex, previous: QModelIndex) -> None:
+        self._show_current()
+
+    @Slot(QModelIndex, QModelIndex)
+    def _on_model_data_changed(self, top: QModelIndex, bottom: QModelIndex) -> None:
+        row = self.table.currentIndex().row()
+        if top.row() <= row <= bottom.row():
+            self._show_current()  # the selected association closed: its transcript is there
+
+    @Slot()
+    def _show_current(self) -> None:
+        row = self.table.currentIndex().row()
+        if not 0 <= row < len(self.model.rows):
+            self._shown = None
+            self.transcript.clear()
+            return
+        r = self.model.rows[row]
+        shown = (r.key, r.transcript_file)
+        if shown == self._shown:
+            return  # unchanged: keep the reader's scroll position
+        self._shown = shown
+        self.transcript.setPlainText(transcript_text(r))
+
+
+TRANSCRIPT_MAX = 2 * 1024 * 1024  # bytes read of a transcript file (serve caps them anyway)
+
+
+def transcript_text(r: AssocRow) -> str:
+    """What the transcript pane shows for ``r``: the file serve wrote, or why there is none."""
+    if not r.transcript_file:
+        if r.ended is None:
+            return "Still open: the transcript is written when the association closes."
+        return "No transcript was written for this association (see the log)."
+    try:
+        with open(Path(r.transcript_file), "rb") as fh:
+            data = fh.read(TRANSCRIPT_MAX)
+    except OSError as exc:
+        return f"The transcript cannot be read: {exc.strerror or exc}\n{r.transcript_file}"
+    return f"{r.transcript_file}\n\n" + data.decode("utf-8", "replace")
