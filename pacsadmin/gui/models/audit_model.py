@@ -5,17 +5,19 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtCore import Qt
 
 from pacsadmin.core.audit import AuditEntry
+from pacsadmin.gui.models.table import FlatTableModel, Index
 from pacsadmin.gui.text import one_line, plain_tooltip
 from pacsadmin.gui.widgets.lights import Light, light_icon
 
-_Index = QModelIndex | QPersistentModelIndex
 HEADERS = ("Time", "User", "Action", "Node", "Target", "Outcome", "Summary")
 
 
-class AuditModel(QAbstractTableModel):
+class AuditModel(FlatTableModel):
+    headers = HEADERS
+
     def __init__(self, parent: Any = None) -> None:
         super().__init__(parent)
         self._entries: list[AuditEntry] = []
@@ -28,18 +30,10 @@ class AuditModel(QAbstractTableModel):
     def entries(self) -> list[AuditEntry]:
         return list(self._entries)
 
-    def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self._entries)
+    def _row_count(self) -> int:
+        return len(self._entries)
 
-    def columnCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(HEADERS)
-
-    def headerData(self, section: int, orientation: Qt.Orientation, role: int = 0) -> Any:
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
-            return HEADERS[section]
-        return None
-
-    def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid():
             return None
         e = self._entries[index.row()]

@@ -6,13 +6,13 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtCore import QModelIndex, Qt
 
 from pacsadmin.core.jobs import JobFinished, JobProgress, JobStarted, JobState, JobSubmitted
+from pacsadmin.gui.models.table import FlatTableModel, Index
 from pacsadmin.gui.text import one_line, plain_tooltip
 from pacsadmin.gui.widgets.lights import Light, light_icon
 
-_Index = QModelIndex | QPersistentModelIndex
 PROGRESS_ROLE = Qt.ItemDataRole.UserRole + 10  # (done, total) or None
 JOB_ID_ROLE = Qt.ItemDataRole.UserRole + 11
 
@@ -75,7 +75,9 @@ def fmt_seconds(s: float | None) -> str:
     return f"{int(s // 3600)}:{int(s % 3600 // 60):02d}:{int(s % 60):02d}"
 
 
-class JobsModel(QAbstractTableModel):
+class JobsModel(FlatTableModel):
+    headers = HEADERS
+
     def __init__(self, parent: Any = None, *, keep_finished: int = 200) -> None:
         super().__init__(parent)
         self._rows: list[JobRow] = []
@@ -160,18 +162,10 @@ class JobsModel(QAbstractTableModel):
         return sum(1 for r in self._rows if not r.state.finished)
 
     # ------------------------------------------------------------------ Qt API
-    def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self._rows)
+    def _row_count(self) -> int:
+        return len(self._rows)
 
-    def columnCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(HEADERS)
-
-    def headerData(self, section: int, orientation: Qt.Orientation, role: int = 0) -> Any:
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
-            return HEADERS[section]
-        return None
-
-    def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if role not in _ROLES or not index.isValid():  # views ask for ~10 roles per cell
             return None
         r = self._rows[index.row()]

@@ -13,18 +13,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from PySide6.QtCore import (
-    QAbstractTableModel,
-    QModelIndex,
-    QPersistentModelIndex,
     QSortFilterProxyModel,
     Qt,
 )
 
 from pacsadmin.core.nodes import DicomNode
+from pacsadmin.gui.models.table import FlatTableModel, Index
 from pacsadmin.gui.text import one_line, plain_tooltip
 from pacsadmin.gui.widgets.lights import Light, light_icon
 
-_Index = QModelIndex | QPersistentModelIndex
 NODE_ROLE = Qt.ItemDataRole.UserRole + 1
 SORT_ROLE = Qt.ItemDataRole.UserRole + 2
 
@@ -97,7 +94,9 @@ COLUMNS: tuple[tuple[str, Callable[[DicomNode], Any]], ...] = (
 COL_SITE, COL_NAME, COL_STATUS = 0, 1, 2
 
 
-class NodeTableModel(QAbstractTableModel):
+class NodeTableModel(FlatTableModel):
+    headers = tuple(c[0] for c in COLUMNS)
+
     def __init__(self, parent: Any = None) -> None:
         super().__init__(parent)
         self._nodes: list[DicomNode] = []
@@ -150,18 +149,10 @@ class NodeTableModel(QAbstractTableModel):
             )
 
     # ------------------------------------------------------------------ Qt API
-    def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self._nodes)
+    def _row_count(self) -> int:
+        return len(self._nodes)
 
-    def columnCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(COLUMNS)
-
-    def headerData(self, section: int, orientation: Qt.Orientation, role: int = 0) -> Any:
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
-            return COLUMNS[section][0]
-        return None
-
-    def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if role not in _ROLES or not index.isValid():  # views ask for ~10 roles per cell
             return None
         node = self._nodes[index.row()]
@@ -216,7 +207,7 @@ class NodeFilterProxy(QSortFilterProxyModel):
         self._needle = text.strip().casefold()
         self.invalidate()
 
-    def filterAcceptsRow(self, source_row: int, source_parent: _Index) -> bool:
+    def filterAcceptsRow(self, source_row: int, source_parent: Index) -> bool:
         needle = self._needle
         if not needle:
             return True
@@ -227,7 +218,7 @@ class NodeFilterProxy(QSortFilterProxyModel):
                 return True
         return False
 
-    def lessThan(self, left: _Index, right: _Index) -> bool:
+    def lessThan(self, left: Index, right: Index) -> bool:
         model = self.sourceModel()
         if self.group_by_site and left.column() != COL_SITE:
             ls = model.data(model.index(left.row(), COL_SITE), SORT_ROLE)

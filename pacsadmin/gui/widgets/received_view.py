@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, Slot
+from PySide6.QtCore import QModelIndex, Qt, Slot
 from PySide6.QtGui import QFontDatabase
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -29,10 +29,9 @@ from PySide6.QtWidgets import (
 )
 
 from pacsadmin.gui.models.archive_model import fmt_size
+from pacsadmin.gui.models.table import TOP, FlatTableModel, Index
 from pacsadmin.gui.text import one_line, plain_label, plain_tooltip
 
-_Index = QModelIndex | QPersistentModelIndex
-_TOP = QModelIndex()
 HEADERS = ("Caller AE", "Address", "Started", "Images", "Rate", "Size", "Errors", "State")
 COL_AE, COL_ADDR, COL_START, COL_IMAGES, COL_RATE, COL_SIZE, COL_ERRORS, COL_STATE = range(8)
 
@@ -73,7 +72,9 @@ class AssocRow:
         return state
 
 
-class ReceivedModel(QAbstractTableModel):
+class ReceivedModel(FlatTableModel):
+    headers = HEADERS
+
     def __init__(self, parent: Any = None, *, keep: int = 500) -> None:
         super().__init__(parent)
         self.rows: list[AssocRow] = []
@@ -89,7 +90,7 @@ class ReceivedModel(QAbstractTableModel):
         if i is None:
             self._trim()
             i = len(self.rows)
-            self.beginInsertRows(_TOP, i, i)
+            self.beginInsertRows(TOP, i, i)
             self.rows.append(AssocRow(key))
             self._by_key[key] = i
             self.endInsertRows()
@@ -116,7 +117,7 @@ class ReceivedModel(QAbstractTableModel):
         drop = next((k for k, r in enumerate(self.rows) if r.ended is not None), None)
         if drop is None:
             return
-        self.beginRemoveRows(_TOP, drop, drop)
+        self.beginRemoveRows(TOP, drop, drop)
         del self.rows[drop]
         self._by_key = {r.key: k for k, r in enumerate(self.rows)}
         self.endRemoveRows()
@@ -132,20 +133,10 @@ class ReceivedModel(QAbstractTableModel):
             self.dataChanged.emit(self.index(0, COL_RATE), self.index(len(self.rows) - 1, COL_RATE))
 
     # ------------------------------------------------------------------ Qt model API
-    def rowCount(self, parent: _Index = _TOP) -> int:
-        return 0 if parent.isValid() else len(self.rows)
+    def _row_count(self) -> int:
+        return len(self.rows)
 
-    def columnCount(self, parent: _Index = _TOP) -> int:
-        return len(HEADERS)
-
-    def headerData(
-        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
-    ) -> Any:
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
-            return HEADERS[section]
-        return None
-
-    def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid():
             return None
         r, col = self.rows[index.row()], index.column()
