@@ -25,7 +25,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import Result, free_port, serve_argv, wait_for_port
+from common import Result, app_cli, free_port, serve_argv, wait_for_port, workdir
 
 NAME = "receive"
 N = int(os.environ.get("PACSADMIN_BENCH_N", "500"))
@@ -173,11 +173,7 @@ def _app(folders: list[Path], work: Path, workers: int) -> float:
         elapsed = _send(port, "BENCH", folders)
     finally:
         _stop(proc)
-    listed = subprocess.run(
-        [sys.executable, "-m", "pacsadmin", "--config-dir", str(home), "archive", "list", "--json"],
-        capture_output=True,
-        timeout=120,
-    )
+    listed = app_cli(home, "archive", "list", "--json", timeout=120)
     n = json.loads(listed.stdout)["counts"]["instances"]
     expected = sum(len(list(f.iterdir())) for f in folders)
     shutil.rmtree(home, ignore_errors=True)
@@ -186,22 +182,10 @@ def _app(folders: list[Path], work: Path, workers: int) -> float:
     return elapsed
 
 
-def _workdir(prefix: str) -> Path:
-    """A fresh folder where an archive really lives: under the user cache dir (the same kind
-    of place as the app's data dir, ``~/.local/share/pacsadmin``), not the system temp dir."""
-    import platformdirs
-
-    base = Path(platformdirs.user_cache_dir("pacsadmin-bench"))
-    base.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=prefix, dir=base))
-    print(f"  (work folder, archive and source files: {work})", flush=True)
-    return work
-
-
 def run() -> list[Result]:
     if not shutil.which("storescu") or not shutil.which("storescp"):
         raise RuntimeError("DCMTK (storescu, storescp) is not installed")
-    work = _workdir("bench-receive-")
+    work = workdir("bench-receive-")
     try:
         images = work / "images"
         _make_images(images)

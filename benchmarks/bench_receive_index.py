@@ -22,12 +22,10 @@ import signal
 import socket
 import statistics
 import subprocess
-import sys
-import tempfile
 import time
 from pathlib import Path
 
-from common import Result, free_port, serve_argv, wait_for_port
+from common import Result, app_cli, free_port, serve_argv, wait_for_port, workdir
 
 NAME = "receive_index"
 N_FILES = int(os.environ.get("PACSADMIN_BENCH_FILES", "2000"))
@@ -174,20 +172,7 @@ def _query(work: Path) -> tuple[float, float, float | None, str]:
     studies = work / "studies"
     _make(studies, N_STUDIES, one_study=False)
     home = work / "home"
-    imp = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pacsadmin",
-            "--config-dir",
-            str(home),
-            "archive",
-            "import",
-            str(studies),
-        ],
-        capture_output=True,
-        timeout=1800,
-    )
+    imp = app_cli(home, "archive", "import", str(studies), timeout=1800)
     if imp.returncode != 0:
         raise RuntimeError(imp.stderr.decode(errors="replace")[-500:])
     port = free_port()
@@ -239,20 +224,8 @@ def _query(work: Path) -> tuple[float, float, float | None, str]:
     return first, statistics.median(ours_fs), orthanc_total, note
 
 
-def _workdir(prefix: str) -> Path:
-    """A fresh folder where an archive really lives: under the user cache dir (the same kind
-    of place as the app's data dir, ``~/.local/share/pacsadmin``), not the system temp dir."""
-    import platformdirs
-
-    base = Path(platformdirs.user_cache_dir("pacsadmin-bench"))
-    base.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=prefix, dir=base))
-    print(f"  (work folder, archive and source files: {work})", flush=True)
-    return work
-
-
 def run() -> list[Result]:
-    work = _workdir("bench-index-")
+    work = workdir("bench-index-")
     try:
         ours, bare = _import(work)
         first, total, orthanc_total, note = _query(work)

@@ -20,9 +20,19 @@ ROOT = Path(__file__).resolve().parent.parent  # the checkout: tests/peers.py st
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from tests.peers import serve_argv  # noqa: E402  (the app's `serve` command line)
+from tests.peers import app_cli, serve_argv  # noqa: E402  (the app's command lines)
 
-__all__ = ["ROOT", "Result", "free_port", "median_time", "serve_argv", "timed", "wait_for_port"]
+__all__ = [
+    "ROOT",
+    "Result",
+    "app_cli",
+    "free_port",
+    "median_time",
+    "serve_argv",
+    "timed",
+    "wait_for_port",
+    "workdir",
+]
 
 
 @dataclass(frozen=True)
@@ -105,3 +115,17 @@ def wait_for_port(port: int, proc: Any, timeout: float = 30) -> None:
         except OSError:
             time.sleep(0.05)
     raise RuntimeError("server did not listen")
+
+
+def workdir(prefix: str) -> Path:
+    """A fresh folder where an archive really lives: under the user cache dir (the same kind
+    of place as the app's data dir, ``~/.local/share/pacsadmin``), not the system temp dir."""
+    import tempfile
+
+    import platformdirs
+
+    base = Path(platformdirs.user_cache_dir("pacsadmin-bench"))
+    base.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=prefix, dir=base))
+    print(f"  (work folder, archive and source files: {work})", flush=True)
+    return work

@@ -58,16 +58,24 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def serve_argv(home: Path | str, aet: str, port: int, *extra: str, workers: int = 1) -> list[str]:
-    """The command line of the app's own ``pacsadmin serve`` on 127.0.0.1 (tests, benchmarks)."""
+def app_argv(home: Path | str, *args: str) -> list[str]:
+    """The command line of ``pacsadmin --config-dir HOME ARGS...`` (tests, benchmarks)."""
     import sys
 
+    return [sys.executable, "-m", "pacsadmin", "--config-dir", str(home), *args]
+
+
+def app_cli(
+    home: Path | str, *args: str, timeout: float = 120
+) -> subprocess.CompletedProcess[bytes]:
+    """Run ``pacsadmin --config-dir HOME ARGS...`` to the end; its output captured."""
+    return subprocess.run(app_argv(home, *args), capture_output=True, timeout=timeout)
+
+
+def serve_argv(home: Path | str, aet: str, port: int, *extra: str, workers: int = 1) -> list[str]:
+    """The command line of the app's own ``pacsadmin serve`` on 127.0.0.1 (tests, benchmarks)."""
     return [
-        sys.executable,
-        "-m",
-        "pacsadmin",
-        "--config-dir",
-        str(home),
+        *app_argv(home),
         "serve",
         "--aet",
         aet,

@@ -17,7 +17,6 @@ import io
 import json
 import signal
 import subprocess
-import sys
 import time
 import zlib
 from pathlib import Path
@@ -30,7 +29,7 @@ from pacsadmin.core.archive import deflate
 from pacsadmin.core.nodes import DicomNode
 from tests.integration.archive.conftest import AET, run
 from tests.integration.archive.test_dcmtk import _wait_port, findscu
-from tests.peers import free_port, serve_argv
+from tests.peers import app_cli, free_port, serve_argv
 from tests.unit.archive.dsgen import make_ds
 from tests.unit.test_deflate import bomb, deflated_bytes
 
@@ -191,17 +190,9 @@ def test_bomb_over_cstore_is_refused_and_serve_goes_on(bomb_file, tmp_path):
     data = home / "archive" / "data"
     files = [f for f in data.rglob("*") if f.is_file()] if data.exists() else []
     assert len(files) == 1 and split(files[0]) == split(ok)
-    listing = subprocess.run(
-        [sys.executable, "-m", "pacsadmin", "--config-dir", str(home), "archive", "list", "--json"],
-        capture_output=True,
-        timeout=60,
-    )
+    listing = app_cli(home, "archive", "list", "--json", timeout=60)
     assert json.loads(listing.stdout)["counts"]["instances"] == 1
-    v = subprocess.run(
-        [sys.executable, "-m", "pacsadmin", "--config-dir", str(home), "archive", "verify"],
-        capture_output=True,
-        timeout=120,
-    )
+    v = app_cli(home, "archive", "verify", timeout=120)
     assert v.returncode == 0, v.stdout
 
 
@@ -219,32 +210,14 @@ def test_bomb_in_import_is_listed_and_the_rest_imported(bomb_file, tmp_path, mon
     write_deflated(folder / "b-deflated.dcm")
     make_ds().save_as(folder / "c-plain.dcm", enforce_file_format=True)
     home = tmp_path / "home"
-    p = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pacsadmin",
-            "--config-dir",
-            str(home),
-            "archive",
-            "import",
-            "--json",
-            str(folder),
-        ],
-        capture_output=True,
-        timeout=300,
-    )
+    p = app_cli(home, "archive", "import", "--json", str(folder), timeout=300)
     assert p.returncode == 1, p.stderr.decode(errors="replace")
     rep = json.loads(p.stdout)
     assert rep["stored"] == 2 and rep["seen"] == 3
     (err,) = rep["errors"]
     assert err["path"].endswith("a-bomb.dcm")
     assert "deflated data set inflates past 1 GiB: refused (deflate bomb?)" in err["reason"]
-    listing = subprocess.run(
-        [sys.executable, "-m", "pacsadmin", "--config-dir", str(home), "archive", "list", "--json"],
-        capture_output=True,
-        timeout=60,
-    )
+    listing = app_cli(home, "archive", "list", "--json", timeout=60)
     assert json.loads(listing.stdout)["counts"]["instances"] == 2
 
 

@@ -6,7 +6,6 @@ import hashlib
 import signal
 import socket
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -16,7 +15,7 @@ from pydicom.data import get_testdata_file
 from pydicom.uid import RLELossless, generate_uid
 
 from pacsadmin.core.nodes import DicomNode
-from tests.peers import free_port, serve_argv, start_storescp
+from tests.peers import app_cli, free_port, serve_argv, start_storescp
 from tests.unit.archive.dsgen import make_ds, write
 
 from .conftest import AET, run
@@ -399,11 +398,7 @@ def test_pacsadmin_serve_cli(tmp_path):
     text = out.decode(errors="replace")
     assert proc.returncode == 0, text
     assert "1 stored" in text and "CANARY" not in text
-    v = subprocess.run(
-        [sys.executable, "-m", "pacsadmin", "--config-dir", str(home), "archive", "verify"],
-        capture_output=True,
-        timeout=60,
-    )
+    v = app_cli(home, "archive", "verify", timeout=60)
     assert v.returncode == 0, v.stdout
     logs = "".join(p.read_text(errors="replace") for p in (home / "logs").glob("*.log*"))
     assert "association #1" in logs and "CANARY" not in logs
@@ -451,17 +446,9 @@ def test_serve_with_two_worker_processes(tmp_path):
     text = out.decode(errors="replace")
     assert proc.returncode == 0, text
     assert "2 worker processes" in text
-    v = subprocess.run(
-        [sys.executable, "-m", "pacsadmin", "--config-dir", str(home), "archive", "list", "--json"],
-        capture_output=True,
-        timeout=60,
-    )
+    v = app_cli(home, "archive", "list", "--json", timeout=60)
     import json
 
     assert json.loads(v.stdout)["counts"]["instances"] == 20
-    v = subprocess.run(
-        [sys.executable, "-m", "pacsadmin", "--config-dir", str(home), "archive", "verify"],
-        capture_output=True,
-        timeout=60,
-    )
+    v = app_cli(home, "archive", "verify", timeout=60)
     assert v.returncode == 0, v.stdout

@@ -16,7 +16,7 @@ from pynetdicom.dsutils import decode, encode
 
 from pacsadmin.core.dimse import find_bulk, qr_scp
 
-from .test_scp import AET, scu
+from .test_scp import AET, scu, wait_until
 
 ROWS = [
     (
@@ -199,7 +199,7 @@ def test_peer_that_stops_reading_is_aborted_and_the_scp_goes_on(start_scp, archi
         next(responses)  # the first match arrives ...
         a.dul._read_pdu_data = stall.wait  # ... then this peer stops reading
         t0 = time.monotonic()
-        assert _wait(lambda: not scp.active(), 30), "the SCP still holds the association"
+        assert wait_until(lambda: not scp.active(), 30), "the SCP still holds the association"
         assert time.monotonic() - t0 < 25
     finally:
         del a.dul._read_pdu_data  # this side reads again, and goes
@@ -210,12 +210,3 @@ def test_peer_that_stops_reading_is_aborted_and_the_scp_goes_on(start_scp, archi
         assert b.send_c_echo().Status == 0x0000  # still serving
     finally:
         b.release()
-
-
-def _wait(cond, timeout):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if cond():
-            return True
-        time.sleep(0.05)
-    return cond()
