@@ -53,7 +53,12 @@ from pacsadmin.gui.widgets.audit_view import AuditView
 from pacsadmin.gui.widgets.doctor_panel import DoctorPanel
 from pacsadmin.gui.widgets.jobs_panel import JobsPanel
 from pacsadmin.gui.widgets.node_browser import NodeBrowser
-from pacsadmin.gui.widgets.received_view import ReceivedModel, ReceivedView
+from pacsadmin.gui.widgets.received_view import (
+    AssocRow,
+    ReceivedModel,
+    ReceivedView,
+    transcript_text,
+)
 
 log = logging.getLogger("pacsadmin.gui")
 
@@ -115,6 +120,8 @@ class PacsAdminApp(QObject):
         self.bridge.attach(self.runner)
         self._closed = False
         self._audit_job: int | None = None  # the audit log reload running on the io lane
+        # transcript reads on the io lane: job id -> (association key, file)
+        self._transcript_jobs: dict[int, tuple[tuple[int, int], str]] = {}
 
         # ---- models
         self.node_model = NodeTableModel(self)
@@ -305,6 +312,7 @@ class PacsAdminApp(QObject):
         self.doctor_panel.exportFailed.connect(self._on_doctor_panel_export_failed)
         self.jobs_panel.cancelRequested.connect(self._on_jobs_panel_cancel_requested)
         self.audit_view.refreshRequested.connect(self._on_audit_view_refresh_requested)
+        self.received_view.transcriptWanted.connect(self._on_received_view_transcript_wanted)
         # timers: "3 min ago" moves on; the audit view reloads once per burst of jobs
         self._clock = QTimer(self)
         self._clock.setInterval(30_000)
@@ -497,6 +505,16 @@ class PacsAdminApp(QObject):
         )
         self._audit_job = job.id
 
+    @Slot(object)
+    def _on_received_view_transcript_wanted(self, row: AssocRow) -> None:
+        """Read an SCP association's transcript file on the io lane."""
+        if self._closed:
+            return
+        job = self.runner.submit(
+            lambda ctx: transcript_text(row), name="Received: transcript", lane="io", quiet=True
+        )
+        self._transcript_jobs[job.id] = (row.key, row.transcript_file)
+
     @Slot()
     def _on_clock_timeout(self) -> None:
         self.node_model.refresh_times()
@@ -535,6 +553,11 @@ class PacsAdminApp(QObject):
                 self.errors.present(f"Cannot read the audit log: {ev.error}")
             elif isinstance(ev.result, list):
                 self.audit_model.set_entries(ev.result)
+            return
+        shown = self._transcript_jobs.pop(ev.job_id, None)
+        if shown is not None:
+            text = ev.result if isinstance(ev.result, str) else f"Cannot read it: {ev.error}"
+            self.received_view.show_transcript(*shown, text)
             return
         text, ok = describe_result(ev.result)
         if not text:

@@ -233,6 +233,7 @@ def test_scp_process_receives_from_storescu(scp_app, qtbot, tmp_path):
     # its transcript, as in the Connectivity Doctor: selected, shown below the table
     view = app.received_view
     view.table.setCurrentIndex(model.index(model.rows.index(row), 0))
+    qtbot.waitUntil(lambda: "Reading" not in view.transcript.toPlainText()[:40], timeout=WAIT)
     text = view.transcript.toPlainText()
     assert row.transcript_file and text.startswith(row.transcript_file)
     for expected in ("A-ASSOCIATE-RQ", "calling AE 'SENDER'", "C-STORE-RQ", "C-STORE-RSP"):

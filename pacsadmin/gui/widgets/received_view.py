@@ -9,12 +9,13 @@ selected association's transcript, as in the Connectivity Doctor: ``serve`` writ
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QModelIndex, Qt, Slot
+from PySide6.QtCore import QModelIndex, Qt, Signal, Slot
 from PySide6.QtGui import QFontDatabase
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -166,7 +167,12 @@ class ReceivedModel(FlatTableModel):
 
 
 class ReceivedView(QWidget):
-    """The SCP's state on top, its associations below."""
+    """The SCP's state on top, its associations below, the selected one's transcript last.
+
+    A transcript file is read off the GUI thread: the view asks with ``transcriptWanted``
+    (a copy of the row) and the app answers with :meth:`show_transcript`."""
+
+    transcriptWanted = Signal(object)
 
     def __init__(self, model: ReceivedModel, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -240,7 +246,16 @@ class ReceivedView(QWidget):
         if shown == self._shown:
             return  # unchanged: keep the reader's scroll position
         self._shown = shown
-        self.transcript.setPlainText(transcript_text(r))
+        if r.transcript_file:
+            self.transcript.setPlainText("Reading the transcript...")
+            self.transcriptWanted.emit(dataclasses.replace(r, errors=list(r.errors)))
+        else:
+            self.transcript.setPlainText(transcript_text(r))
+
+    def show_transcript(self, key: tuple[int, int], transcript_file: str, text: str) -> None:
+        """The text read for ``key``'s ``transcript_file``, if that is still the one shown."""
+        if self._shown == (key, transcript_file):
+            self.transcript.setPlainText(text)
 
 
 TRANSCRIPT_MAX = 2 * 1024 * 1024  # bytes read of a transcript file (serve caps them anyway)
