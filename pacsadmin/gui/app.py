@@ -270,7 +270,6 @@ class PacsAdminApp(QObject):
             parent=self,
         )
         self.scp = ScpProcess(self.paths.home, self.local.ae_title, self.local.port, self)
-        self._scp_deferred = False
         w.on_close = self.shutdown
         self._show_scp_state()
 
@@ -302,7 +301,6 @@ class PacsAdminApp(QObject):
         self.scp.failed.connect(self._on_scp_failed)
         self.scp.stopped.connect(self._on_scp_stopped)
         self.scp.server_event.connect(self._on_scp_event)
-        self.archive.importsDone.connect(self._on_archive_imports_done)
         # widgets
         self.node_browser.nodeActivated.connect(self._on_node_browser_node_activated)
         self.node_browser.selectionChanged.connect(self._on_node_browser_selection_changed)
@@ -357,28 +355,14 @@ class PacsAdminApp(QObject):
     # ------------------------------------------------------------------ SCP process slots
     @Slot(bool)
     def _on_scp_toggled(self, on: bool) -> None:
-        # serve sweeps the archive's temp folder as it starts: never while we import
-        self._scp_deferred = on and self.archive.importing()
-        if self._scp_deferred:
-            self.scp.message = (
-                f"SCP {self.local.ae_title}:{self.local.port} starts after the import"
-            )
-        elif on:
-            self.archive.hold_imports()
+        if on:
             self.scp.start()
         else:
             self.scp.stop()
-            self.archive.release_imports()
         self._show_scp_state()
-
-    @Slot()
-    def _on_archive_imports_done(self) -> None:
-        if self._scp_deferred and self.act_scp.isChecked():
-            self._on_scp_toggled(True)
 
     @Slot(str, int)
     def _on_scp_listening(self, ae_title: str, port: int) -> None:
-        self.archive.release_imports()
         self._show_scp_state()
         self.errors.info(self.scp.message)
 
@@ -387,13 +371,11 @@ class PacsAdminApp(QObject):
         self.act_scp.blockSignals(True)
         self.act_scp.setChecked(False)
         self.act_scp.blockSignals(False)
-        self.archive.release_imports()
         self._show_scp_state()
         self.errors.present(message)
 
     @Slot()
     def _on_scp_stopped(self) -> None:
-        self.archive.release_imports()
         self._show_scp_state()
 
     @Slot(dict)
