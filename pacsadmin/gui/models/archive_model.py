@@ -30,6 +30,8 @@ HEADERS = ("Patient / series", "Study", "Date", "Modality", "Series", "Images", 
 (COL_NAME, COL_STUDY, COL_DATE, COL_MOD, COL_SERIES, COL_IMAGES, COL_SIZE, COL_PID,
  COL_ACC) = range(len(HEADERS))  # fmt: skip
 _NUMERIC = (COL_SERIES, COL_IMAGES, COL_SIZE)
+_NCOLS = len(HEADERS)
+_FLAGS = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
 # column -> the order key of core.archive.browse.list_studies
 ORDER_KEYS = ("patient", "description", "date", "modality", "series", "images", "size",
               "patient_id", "accession")  # fmt: skip
@@ -56,6 +58,7 @@ class TreeNode:
     row: int = 0  # its row under its parent
     fetched: bool = False  # a study's series are loaded
     fetching: bool = False
+    texts: tuple[str, ...] = ()  # the cells as shown (filled on first paint)
 
 
 def fmt_date(d: str) -> str:
@@ -206,12 +209,8 @@ class ArchiveTreeModel(QAbstractItemModel):
             self.seriesWanted.emit(n)
 
     def hasChildren(self, parent: _Index = _TOP) -> bool:
-        n = self.node(parent)
-        if n.level == "series":
-            return False
-        if n.level == "study":
-            return not n.fetched or bool(n.children)
-        return bool(n.children)
+        n = parent.internalPointer() if parent.isValid() else self.root
+        return bool(n.children) or (n.level == "study" and not n.fetched)
 
     def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
         """A header click: the controller queries again with this ORDER BY."""
@@ -223,10 +222,12 @@ class ArchiveTreeModel(QAbstractItemModel):
             self.orderChanged.emit()
 
     # ------------------------------------------------------------------ Qt model API
+    # index(), flags() and hasChildren() are called by QTreeView for every loaded row each
+    # time it lays the rows out (after a page arrives or a study expands): kept lean
     def index(self, row: int, column: int, parent: _Index = _TOP) -> QModelIndex:
-        p = self.node(parent)
-        if 0 <= row < len(p.children) and 0 <= column < len(HEADERS):
-            return self.createIndex(row, column, p.children[row])
+        rows = (parent.internalPointer() if parent.isValid() else self.root).children
+        if 0 <= row < len(rows) and 0 <= column < _NCOLS:
+            return self.createIndex(row, column, rows[row])
         return QModelIndex()
 
     def parent(self, *args: Any) -> Any:  # parent(index), or QObject.parent()
@@ -256,29 +257,45 @@ class ArchiveTreeModel(QAbstractItemModel):
         return None
 
     def flags(self, index: _Index) -> Qt.ItemFlag:
-        if not index.isValid():
-            return Qt.ItemFlag.NoItemFlags
-        return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
+        return _FLAGS if index.isValid() else Qt.ItemFlag.NoItemFlags
 
     def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid():
+        # a repaint asks ~8 roles of every visible cell: unasked roles answer at once
+        if role not in _ROLES or not index.isValid():
             return None
-        n, col = self.node(index), index.column()
-        if role == Qt.ItemDataRole.DisplayRole:
-            if col == COL_SIZE:
-                return fmt_size(n.size)
-            if col in _NUMERIC:
-                return "" if n.level == "series" and col != COL_IMAGES else str(_value(n, col))
-            return one_line(_value(n, col), 120)
-        if role == Qt.ItemDataRole.ToolTipRole and col in (COL_NAME, COL_STUDY, COL_ACC, COL_PID):
+        n, col = index.internalPointer(), index.column()
+        if role == _DISPLAY:
+            texts = n.texts or _texts(n)
+            return texts[col]
+        if role == _ALIGN:
+            return _RIGHT if col in _NUMERIC else None
+        if role == _NODE:
+            return n
+        if col in (COL_NAME, COL_STUDY, COL_ACC, COL_PID):  # the tooltip
             tip = str(_value(n, col))
             if n.level == "study" and col == COL_NAME:
                 tip += f"\nPatient ID: {n.patient_id}" + (
                     f"\nBirth date: {n.birth_date}" if n.birth_date else ""
                 )
             return plain_tooltip(tip)
-        if role == Qt.ItemDataRole.TextAlignmentRole and col in _NUMERIC:
-            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-        if role == NODE_ROLE:
-            return n
         return None
+
+
+_DISPLAY = int(Qt.ItemDataRole.DisplayRole.value)
+_ALIGN = int(Qt.ItemDataRole.TextAlignmentRole.value)
+_NODE = int(NODE_ROLE)
+_ROLES = frozenset((_DISPLAY, _ALIGN, _NODE, int(Qt.ItemDataRole.ToolTipRole.value)))
+_RIGHT = int((Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter).value)
+
+
+def _texts(n: TreeNode) -> tuple[str, ...]:
+    """A row's cells as shown, computed once (a repaint reads them many times)."""
+    series = n.level == "series"
+    out = tuple(
+        fmt_size(n.size) if col == COL_SIZE
+        else ("" if series and col != COL_IMAGES else str(_value(n, col))) if col in _NUMERIC
+        else one_line(_value(n, col), 120)
+        for col in range(_NCOLS)
+    )  # fmt: skip
+    n.texts = out
+    return out

@@ -126,6 +126,11 @@ class ArchiveBrowser(QWidget):
         return b
 
     # ------------------------------------------------------------------ API
+    def stop(self) -> None:
+        """The window is closing: no more searches."""
+        self._search_timer.stop()
+        self._search_timer.blockSignals(True)
+
     def search_text(self) -> str:
         return self.search.text().strip()
 
@@ -270,7 +275,8 @@ class ArchiveController(QObject):
 
     changed = Signal()  # the archive was modified by this process
 
-    PAGE = 200  # studies per query; a reload asks for as many as were loaded (at most 2000)
+    PAGE = 100  # studies per query (2-3 screens); a reload asks for as many as were loaded
+    # (at most 1000): QTreeView lays out every loaded row again after each page
 
     def __init__(
         self,
@@ -298,6 +304,7 @@ class ArchiveController(QObject):
         self._load: Job[Any] | None = None  # its job, until it answers
         self._shown = ("", "patient", False)  # the query of the rows the model holds
         self.loads = 0  # finished first-page queries (tests)
+        self._closed = False
         self._debounce = QTimer(self)
         self._debounce.setSingleShot(True)
         self._debounce.setInterval(700)
@@ -312,8 +319,10 @@ class ArchiveController(QObject):
         self.model.orderChanged.connect(self.refresh)
 
     def close(self) -> None:
-        """After the runner has stopped: close the index writer."""
+        """After the runner has stopped: close the index writer; ask for nothing more."""
+        self._closed = True
         self._debounce.stop()
+        self.browser.stop()
         self.handle.close()
 
     def _submit(
@@ -323,7 +332,10 @@ class ArchiveController(QObject):
         on_done: Callable[[JobFinished], None],
         *,
         quiet: bool = True,
-    ) -> Job[Any]:
+    ) -> Job[Any] | None:
+        """The job, or None once closed (a view asking for rows as the window goes)."""
+        if self._closed:
+            return None
         # reads (pages, series, paths) are housekeeping: not listed in the Jobs panel
         job = self.runner.submit(fn, name=name, lane="io", quiet=quiet)
         self._callbacks[job.id] = on_done
@@ -340,7 +352,7 @@ class ArchiveController(QObject):
         self._gen += 1
         gen, h, m = self._gen, self.handle, self.model
         text, order, desc = self.browser.search_text(), m.order_by, m.descending
-        limit = min(max(self.PAGE, len(m.studies())), 2000)
+        limit = min(max(self.PAGE, len(m.studies())), 1000)
         if self._load is not None:
             self._load.cancel()  # dropped if still queued; its answer is stale anyway
 
@@ -416,13 +428,15 @@ class ArchiveController(QObject):
         """Submit an import; its job id."""
         what = paths[0] if len(paths) == 1 else f"{len(paths)} items"
         h, files = self.handle, [Path(p) for p in paths]
-        self._imports += 1
         job = self._submit(
             f"Import into archive: {what}",
             lambda ctx: import_paths(h.get(), files, ctx),
             self._import_done,
             quiet=False,
         )
+        if job is None:
+            return 0
+        self._imports += 1
         return job.id
 
     def ask(self, title: str, text: str) -> bool:
