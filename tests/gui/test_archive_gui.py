@@ -367,3 +367,28 @@ def test_received_transcript_pane_says_why_there_is_none(tmp_path):
     assert "No transcript was written" in transcript_text(closed)
     closed.transcript_file = str(tmp_path / "gone.txt")  # removed by hand, say
     assert transcript_text(closed).startswith("The transcript cannot be read: No such file")
+
+
+def test_opening_the_archive_tab_never_changes_the_window_size(pacs_app, qtbot, tmp_path):
+    """The summary line grows with the archive and the search; it once raised the dock's
+    minimum width, and with it the window's (1440 -> 1575 px at 10,000 studies)."""
+    app = pacs_app
+    src = tmp_path / "src"
+    make_studies(src)
+    _import(app, qtbot, [src])
+    w = app.window
+    qtbot.waitUntil(lambda: w.isVisible(), timeout=WAIT)
+    w.docks["nodes"].raise_()
+    qtbot.wait(100)
+    before = w.size()
+    loads = app.archive.loads
+    app.archive_browser.search.setText("a-search-longer-than-any-window " * 8)
+    qtbot.waitUntil(lambda: _loaded(app, loads), timeout=WAIT)
+    assert "Matching 'a-search-longer" in app.archive_browser.summary.text()
+    w.docks["archive"].raise_()
+    qtbot.wait(200)
+    assert w.docks["archive"].isVisible()
+    assert w.size() == before
+    assert w.minimumSizeHint().width() <= before.width()
+    # the whole summary is in its tooltip
+    assert "a-search-longer-than-any-window" in app.archive_browser.summary.toolTip()
