@@ -276,7 +276,7 @@ class ArchiveController(QObject):
     changed = Signal()  # the archive was modified by this process
 
     PAGE = 100  # studies per query (2-3 screens); a reload asks for as many as were loaded
-    # (at most 1000): QTreeView lays out every loaded row again after each page
+    # (at most 300): QTreeView lays out every loaded row again after each page or reload
 
     def __init__(
         self,
@@ -352,7 +352,7 @@ class ArchiveController(QObject):
         self._gen += 1
         gen, h, m = self._gen, self.handle, self.model
         text, order, desc = self.browser.search_text(), m.order_by, m.descending
-        limit = min(max(self.PAGE, len(m.studies())), 1000)
+        limit = min(max(self.PAGE, len(m.studies())), 300)
         if self._load is not None:
             self._load.cancel()  # dropped if still queued; its answer is stale anyway
 
