@@ -310,9 +310,10 @@ def test_scp_port_in_use_is_a_clear_message(scp_app, qtbot):
     assert any("already in use" in m for m, _, _ in app.errors.presented)
 
 
-def test_an_import_while_the_scp_starts_loses_no_file(scp_app, qtbot, tmp_path):
-    """serve clears the archive's temp folder as it starts, but never the temp files of a
-    live process: an import submitted meanwhile runs at once and loses none of its files."""
+def test_an_import_during_the_scp_start_loses_no_file(scp_app, qtbot, tmp_path):
+    """serve sweeps the archive's temp folder as it starts, but only the temp files of
+    processes that are gone (their names start with the writer's PID): an import running
+    in the window meanwhile loses none of its files."""
     from tests.peers import free_port
 
     src = tmp_path / "src"
@@ -320,10 +321,10 @@ def test_an_import_while_the_scp_starts_loses_no_file(scp_app, qtbot, tmp_path):
     app = scp_app(free_port())
     assert app.scp.state == "starting"
     with qtbot.waitSignal(app.archive.changed, timeout=WAIT):
-        assert app.archive.import_paths([str(src)]) > 0  # a job, not held back
-    assert "12 imported" in app.window.statusBar().currentMessage()
-    assert "FileNotFoundError" not in app.activity.toPlainText()
+        assert app.archive.import_paths([str(src)]) > 0  # runs at once
     qtbot.waitUntil(lambda: app.scp.state == "listening", timeout=WAIT)
+    assert "Import into archive: 12 imported" in app.activity.toPlainText()
+    assert "FileNotFoundError" not in app.activity.toPlainText()
 
 
 def test_import_shows_progress_in_the_jobs_panel_and_cancels(pacs_app, qtbot, tmp_path):

@@ -1,8 +1,8 @@
-"""The archive browser: a study / series tree with search, sort, refresh,
-delete and open-in-viewer (:class:`ArchiveBrowser`, a view that only emits signals), and
-:class:`ArchiveController`, which runs every archive access as a job on the runner's
-``io`` lane (the archive's one writer; SQLite is never read on the GUI thread) and takes
-the results from the job bridge.
+"""The archive browser: a study / series tree with search, sort, refresh, delete and
+open-in-viewer (:class:`ArchiveBrowser`, a view that only emits signals), and
+:class:`ArchiveController`, which runs every archive access as a job on the ``io`` lane
+(the archive's one writer; SQLite is never read on the GUI thread); each job's result
+comes back to the callback that asked for it (``JobBridge.submit(on_done=...)``).
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ from PySide6.QtWidgets import (
     QHeaderView,
     QLineEdit,
     QMenu,
-    QMessageBox,
     QSizePolicy,
     QStyle,
     QToolButton,
@@ -32,7 +31,8 @@ from PySide6.QtWidgets import (
 from pacsadmin.core.archive import Archive
 from pacsadmin.core.archive.browse import StudyRow, Totals, count_studies, list_series, list_studies
 from pacsadmin.core.archive.importer import ImportReport, import_paths
-from pacsadmin.core.jobs import Job, JobContext, JobFinished, JobRunner, JobState
+from pacsadmin.core.jobs import Job, JobContext, JobFinished, JobState
+from pacsadmin.gui.dialogs.confirm import ask
 from pacsadmin.gui.errors import ErrorPresenter
 from pacsadmin.gui.job_bridge import JobBridge
 from pacsadmin.gui.models.archive_model import (
@@ -283,7 +283,6 @@ class ArchiveController(QObject):
         *,
         root: Path,
         archive_kw: dict[str, Any],
-        runner: JobRunner,
         bridge: JobBridge,
         browser: ArchiveBrowser,
         errors: ErrorPresenter,
@@ -293,12 +292,11 @@ class ArchiveController(QObject):
     ) -> None:
         super().__init__(parent)
         self.root, self.archive_kw = root, archive_kw
-        self.runner, self.bridge, self.browser, self.errors = runner, bridge, browser, errors
+        self.bridge, self.browser, self.errors = bridge, browser, errors
         self.model = browser.model
         self.open_paths, self.parent_widget = open_paths, parent_widget
         self.confirm: Callable[[str, str], bool] = self.ask
         self.handle = ArchiveHandle(root, **archive_kw)
-        self._callbacks: dict[int, Callable[[JobFinished], None]] = {}
         self._imports = 0  # import jobs running
         self._gen = 0  # the newest query asked for
         self._load: Job[Any] | None = None  # its job, until it answers
@@ -309,7 +307,6 @@ class ArchiveController(QObject):
         self._debounce.setSingleShot(True)
         self._debounce.setInterval(700)
         self._debounce.timeout.connect(self.refresh)
-        bridge.jobFinished.connect(self._on_bridge_job_finished)
         browser.refreshRequested.connect(self.refresh)
         browser.searchChanged.connect(self._on_browser_search_changed)
         browser.deleteRequested.connect(self._on_browser_delete_requested)
@@ -333,13 +330,19 @@ class ArchiveController(QObject):
         *,
         quiet: bool = True,
     ) -> Job[Any] | None:
-        """The job, or None once closed (a view asking for rows as the window goes)."""
+        """The job, or None once closed (a view asking for rows as the window goes);
+        ``on_done`` runs on the GUI thread when it ends, however it ends."""
         if self._closed:
             return None
         # reads (pages, series, paths) are housekeeping: not listed in the Jobs panel
-        job = self.runner.submit(fn, name=name, lane="io", quiet=quiet)
-        self._callbacks[job.id] = on_done
-        return job
+        return self.bridge.submit(
+            fn,
+            name=name,
+            lane="io",
+            quiet=quiet,
+            summarize=describe_archive_result,
+            on_done=on_done,
+        )
 
     # ------------------------------------------------------------------ queries
     def loading(self) -> bool:
@@ -440,14 +443,7 @@ class ArchiveController(QObject):
         return job.id
 
     def ask(self, title: str, text: str) -> bool:
-        box = QMessageBox(self.parent_widget)
-        box.setTextFormat(Qt.TextFormat.PlainText)
-        box.setIcon(QMessageBox.Icon.Warning)
-        box.setWindowTitle(title)
-        box.setText(text)
-        box.setStandardButtons(QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No)
-        box.setDefaultButton(QMessageBox.StandardButton.No)
-        return box.exec() == QMessageBox.StandardButton.Yes
+        return ask(self.parent_widget, title, text, warning=True)
 
     @Slot(list)
     def _on_browser_delete_requested(self, nodes: list[TreeNode]) -> None:
@@ -499,12 +495,6 @@ class ArchiveController(QObject):
         self._submit(f"Archive: open {level} in viewer", run, done)
 
     # ------------------------------------------------------------------ results
-    @Slot(object)
-    def _on_bridge_job_finished(self, ev: JobFinished) -> None:
-        on_done = self._callbacks.pop(ev.job_id, None)
-        if on_done is not None:
-            on_done(ev)
-
     def _import_done(self, ev: JobFinished) -> None:
         self._imports -= 1
         if ev.state is JobState.FAILED:
