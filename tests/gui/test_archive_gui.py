@@ -154,6 +154,16 @@ def test_typing_is_one_query_and_a_stale_answer_is_dropped(pacs_app, qtbot, tmp_
     qtbot.waitUntil(lambda: _loaded(app, loads), timeout=WAIT)
     assert asked == ["Archive: load index"]
     assert [n.accession for n in app.archive_model.studies()] == ["ACC2"]
+    # Return searches at once (no pause to wait for), once
+    loads = app.archive.loads
+    app.archive_browser.search.setText("p2")
+    qtbot.keyClick(app.archive_browser.search, Qt.Key.Key_Return)
+    assert app.archive.loading()  # asked at once: the pause's timer is stopped
+    assert not app.archive_browser._search_timer.isActive()
+    qtbot.waitUntil(lambda: _loaded(app, loads), timeout=WAIT)
+    assert [n.patient_id for n in app.archive_model.studies()] == ["P2"]
+    qtbot.wait(300)
+    assert asked == ["Archive: load index"] * 2
     # two queries in a row: only the second one's answer is shown
     shown: list[list[str]] = []
     app.archive_model.modelReset.connect(

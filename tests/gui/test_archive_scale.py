@@ -114,7 +114,7 @@ def _scenario(qtbot, heartbeat, app, n: int) -> dict[str, float]:
     assert found and not bad, bad[:3]
     assert model.totals.studies < n
 
-    # sort by size (largest first) over the whole archive, then scroll to the end twice
+    # sort by size (largest first) over the whole archive, then scroll to the end: a page more
     browser.search.clear()
     qtbot.waitUntil(lambda: _settled(app) and browser.search_text() == "", timeout=WAIT)
     qtbot.waitUntil(lambda: model.totals.studies == n, timeout=WAIT)

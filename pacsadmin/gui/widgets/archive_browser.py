@@ -108,6 +108,7 @@ class ArchiveBrowser(QWidget):
 
         self.search.textChanged.connect(self._on_search_text_changed)
         self._search_timer.timeout.connect(self._on_search_timer_timeout)
+        self.search.returnPressed.connect(self._on_search_return_pressed)
         self.btn_refresh.clicked.connect(self.refreshRequested)
         self.btn_open.clicked.connect(self._on_open_clicked)
         self.btn_delete.clicked.connect(self._on_delete_clicked)
@@ -174,6 +175,12 @@ class ArchiveBrowser(QWidget):
     @Slot()
     def _on_search_timer_timeout(self) -> None:
         self.searchChanged.emit(self.search_text())
+
+    @Slot()
+    def _on_search_return_pressed(self) -> None:
+        if self._search_timer.isActive():  # Return: no need to wait for the pause
+            self._search_timer.stop()
+            self.searchChanged.emit(self.search_text())
 
     @Slot()
     def _on_open_clicked(self) -> None:
