@@ -2,11 +2,12 @@
 
 Nothing here reads the index.  The model holds the rows loaded so far (pages of
 :class:`~pacsadmin.core.archive.browse.StudyRow`) and asks for more with signals, which the
-controller answers with background queries: ``moreWanted`` when the view scrolls to the
-end of the loaded rows (Qt's ``canFetchMore``/``fetchMore``), ``seriesWanted`` when a
-study is expanded, ``orderChanged`` when a column header is clicked.  Search and sort are
-done by SQLite (``ORDER BY`` over the whole archive), not by a sort proxy: a proxy could
-only sort the rows loaded so far.  Every slot does work in proportion to one page.
+controller answers with background queries: ``moreWanted`` when the view scrolls near the
+end of the loaded rows (:meth:`ArchiveTreeModel.load_more`), ``seriesWanted`` when a study
+is expanded (Qt's ``canFetchMore``/``fetchMore``), ``orderChanged`` when a column header
+is clicked.  Search and sort are done by SQLite (``ORDER BY`` over the whole archive),
+not by a sort proxy: a proxy could only sort the rows loaded so far.  Every slot does work
+in proportion to one page.
 
 Every value is shown as plain text (it comes from files and peers).
 """
@@ -191,21 +192,28 @@ class ArchiveTreeModel(QAbstractItemModel):
         return self.createIndex(n.row, column, n)
 
     # ------------------------------------------------------------------ lazy loading
+    def more_to_load(self) -> bool:
+        r = self.root
+        return not (r.fetching or self._short) and len(r.children) < self.totals.studies
+
+    def load_more(self) -> None:
+        """Ask for the next page of studies (the view calls this near the end of the list)."""
+        if self.more_to_load():
+            self.root.fetching = True
+            self.moreWanted.emit()
+
     def canFetchMore(self, parent: _Index) -> bool:
+        # Only a study's series.  Not the next page: QTreeView calls fetchMore(root) on
+        # every layout, assuming an answer at once; with answers from a worker each page
+        # would lay the view out again and ask for the next one, until every study of the
+        # archive was loaded.  The browser asks with load_more() when scrolled near the end.
         n = self.node(parent)
-        if n.level == "root":
-            loaded = len(n.children)
-            return not n.fetching and not self._short and loaded < self.totals.studies
         return n.level == "study" and not n.fetched and not n.fetching
 
     def fetchMore(self, parent: _Index) -> None:
-        if not self.canFetchMore(parent):
-            return
-        n = self.node(parent)
-        n.fetching = True
-        if n.level == "root":
-            self.moreWanted.emit()
-        else:
+        if self.canFetchMore(parent):
+            n = self.node(parent)
+            n.fetching = True
             self.seriesWanted.emit(n)
 
     def hasChildren(self, parent: _Index = _TOP) -> bool:

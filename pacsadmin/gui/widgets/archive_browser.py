@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QModelIndex, QObject, Qt, QTimer, Signal, Slot
-from PySide6.QtGui import QAction
+from PySide6.QtGui import QAction, QShowEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHBoxLayout,
@@ -117,7 +117,14 @@ class ArchiveBrowser(QWidget):
         self.tree.collapsed.connect(self._on_tree_collapsed)
         self.tree.customContextMenuRequested.connect(self._on_tree_context_menu)
         self.tree.selectionModel().selectionChanged.connect(self._on_selection_changed)
+        bar = self.tree.verticalScrollBar()
+        bar.valueChanged.connect(self._on_scroll_changed)
+        bar.rangeChanged.connect(self._on_scroll_changed)  # rows came or went, a resize
         self._on_selection_changed()
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        QTimer.singleShot(0, self._on_scroll_changed)  # once the view has its geometry
 
     def _button(self, icon: Any, tip: str) -> QToolButton:
         b = QToolButton()
@@ -181,6 +188,13 @@ class ArchiveBrowser(QWidget):
         if self._search_timer.isActive():  # Return: no need to wait for the pause
             self._search_timer.stop()
             self.searchChanged.emit(self.search_text())
+
+    @Slot()
+    def _on_scroll_changed(self, *args: Any) -> None:
+        """Near the end of the loaded rows (or they do not fill the view): the next page."""
+        bar = self.tree.verticalScrollBar()
+        if self.isVisible() and bar.value() >= bar.maximum() - bar.pageStep():
+            self.model.load_more()
 
     @Slot()
     def _on_open_clicked(self) -> None:
