@@ -23,6 +23,7 @@ import locale
 import math
 import os
 import re
+from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from datetime import time as dtime
 
@@ -330,8 +331,8 @@ def format_text(value: object, limit: int = 0) -> str:
 
 
 def format_table(
-    header: tuple[str, ...] | list[str],
-    rows: list[tuple[str, ...]] | list[list[str]],
+    header: Sequence[object],
+    rows: Iterable[Sequence[object]],
     *,
     right: tuple[int, ...] = (),
     limits: dict[int, int] | None = None,
