@@ -131,7 +131,17 @@ def run_list(args: argparse.Namespace, ctx: Any) -> int:
     if not studies:
         print("The archive is empty. Add files: pacsadmin archive import PATH...")
         return 0
-    header = "DATE|PATIENT|PATIENT ID|MOD|SERIES|IMAGES|SIZE|DESCRIPTION|STUDY UID".split("|")
+    header = [
+        "DATE",
+        "PATIENT",
+        "PATIENT ID",
+        "MOD",
+        "SERIES",
+        "IMAGES",
+        "SIZE",
+        "DESCRIPTION",
+        "STUDY UID",
+    ]
     rows = [
         (
             format_da(s["study_date"]) or "-",
