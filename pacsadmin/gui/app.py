@@ -145,23 +145,29 @@ class PacsAdminApp(QObject):
         self.act_echo_all = w.make_action(
             "Echo all", "echo-all", "C-ECHO every node (concurrent, bounded)", "Ctrl+Shift+Return"
         )
-        self.act_quit = w.make_action("Quit", "app", "Quit pacsadmin", "Ctrl+Q")
+        self.act_quit = w.make_action("Quit", "quit", "Quit pacsadmin", "Ctrl+Q")
         self.act_open_images = w.make_action(
-            "Open images...", "import", "Open DICOM files or a DICOMDIR in the viewer", "Ctrl+O"
+            "Open images...",
+            "open-images",
+            "Open DICOM files or a DICOMDIR in the viewer",
+            "Ctrl+O",
         )
         self.act_open_folder = w.make_action(
-            "Open folder...", "import", "Open a folder of DICOM files in the viewer", "Ctrl+Shift+O"
+            "Open folder...",
+            "open-folder",
+            "Open a folder of DICOM files in the viewer",
+            "Ctrl+Shift+O",
         )
         self.act_archive_import = w.make_action(
-            "Import into archive...", "import", "Copy DICOM files into the local archive"
+            "Import into archive...", "archive-import", "Copy DICOM files into the local archive"
         )
         self.act_archive_import_folder = w.make_action(
             "Import folder into archive...",
-            "import",
+            "archive-import",
             "Copy every DICOM file under a folder into the local archive",
         )
         self.act_scp = w.make_action(
-            "Local SCP running", "echo", "Run the local DICOM node (storage and Q/R SCP)"
+            "Local SCP running", "scp", "Run the local DICOM node (storage and Q/R SCP)"
         )
         self.act_scp.setCheckable(True)
         node_actions = [
@@ -173,7 +179,11 @@ class PacsAdminApp(QObject):
             self.act_echo,
             self.act_doctor,
         ]
-        self.node_browser = NodeBrowser(self.node_model, [a for a in node_actions if a])
+        self.node_browser = NodeBrowser(
+            self.node_model,
+            [a for a in node_actions if a],
+            empty_actions=[(self.act_add, "Add a node..."), (self.act_import, "Import a list...")],
+        )
         self.doctor_panel = DoctorPanel()
         self.viewer = ViewerWidget(
             runner=self.runner, bridge=self.bridge, presets_path=self.paths.home / "presets.json"

@@ -6,40 +6,17 @@ from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import QSettings, QSize, Qt
-from PySide6.QtGui import QAction, QCloseEvent, QIcon, QKeySequence, QShowEvent
-from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QStyle, QToolBar, QWidget
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QShowEvent
+from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QToolBar, QWidget
 
-ICONS_DIR = Path(__file__).resolve().parents[2] / "resources" / "icons"
-
-_FALLBACK = {
-    "add": QStyle.StandardPixmap.SP_FileDialogNewFolder,
-    "edit": QStyle.StandardPixmap.SP_FileDialogDetailedView,
-    "duplicate": QStyle.StandardPixmap.SP_FileDialogContentsView,
-    "delete": QStyle.StandardPixmap.SP_TrashIcon,
-    "import": QStyle.StandardPixmap.SP_DialogOpenButton,
-    "export": QStyle.StandardPixmap.SP_DialogSaveButton,
-    "echo": QStyle.StandardPixmap.SP_MediaPlay,
-    "echo-all": QStyle.StandardPixmap.SP_MediaSeekForward,
-    "doctor": QStyle.StandardPixmap.SP_MessageBoxInformation,
-    "app": QStyle.StandardPixmap.SP_ComputerIcon,
-}
-
-
-def icon(name: str, style: QStyle) -> QIcon:
-    """An SVG from resources/icons, or a standard pixmap when it is not installed."""
-    path = ICONS_DIR / f"{name}.svg"
-    if path.is_file():
-        ic = QIcon(str(path))
-        if not ic.isNull():
-            return ic
-    return style.standardIcon(_FALLBACK.get(name, QStyle.StandardPixmap.SP_FileIcon))
+from pacsadmin.gui.icons import icon, set_icon
 
 
 class MainWindow(QMainWindow):
     def __init__(self, settings_file: Path, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("pacsadmin")
-        self.setWindowIcon(icon("app", self.style()))
+        self.setWindowIcon(icon("app"))
         self.resize(1440, 900)
         self.setDockOptions(
             QMainWindow.DockOption.AnimatedDocks
@@ -58,7 +35,8 @@ class MainWindow(QMainWindow):
     def make_action(
         self, text: str, icon_name: str, tip: str, shortcut: str | QKeySequence.StandardKey = ""
     ) -> QAction:
-        a = QAction(icon(icon_name, self.style()), text, self)
+        a = QAction(text, self)
+        set_icon(a, icon_name)
         a.setToolTip(tip)
         a.setStatusTip(tip)
         if shortcut:

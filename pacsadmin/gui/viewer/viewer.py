@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from pacsadmin.core.format import format_number, format_window
 from pacsadmin.core.imaging.display import auto_window
 from pacsadmin.core.imaging.errors import ImageError
 from pacsadmin.core.imaging.luts import LookupTable, Window
@@ -46,6 +47,7 @@ from pacsadmin.gui.viewer.histogram import HistogramView
 from pacsadmin.gui.viewer.loading import fill, load, open_job
 from pacsadmin.gui.viewer.measure_tools import MeasureTools
 from pacsadmin.gui.viewer.panels import PipelineInspector, SeriesQcPanel
+from pacsadmin.gui.viewer.placeholder import ViewerPlaceholder
 
 
 def _tool_button(text: str, parent: QWidget) -> QToolButton:
@@ -101,6 +103,9 @@ class ViewerWidget(QWidget):
         self.stack = QStackedWidget(self)
         self.stack.addWidget(self.canvas)
         self.stack.addWidget(self.message)
+        self.placeholder = ViewerPlaceholder(self)  # until a series is opened
+        self.stack.addWidget(self.placeholder)
+        self.stack.setCurrentWidget(self.placeholder)
 
         self.series_combo = QComboBox(self)  # a folder may hold several series
         self.series_combo.setMinimumContentsLength(16)
@@ -455,7 +460,7 @@ class ViewerWidget(QWidget):
             return
         voi = frame.pipeline.voi
         if isinstance(voi, Window):
-            self.wl_label.setText(f"C {voi.center:.6g}  W {voi.width:.6g}  {voi.function}")
+            self.wl_label.setText(f"{format_window(voi.width, voi.center)}  {voi.function}")
         elif isinstance(voi, LookupTable):
             self.wl_label.setText(f"VOI LUT {voi.explanation}".strip())
         else:
@@ -471,7 +476,7 @@ class ViewerWidget(QWidget):
         from pacsadmin.core.imaging.frames import frame_attrs
 
         a = frame_attrs(ds, frame.index)
-        bl = [self.wl_label.text(), f"Zoom {self.canvas.zoom():.2f}"]
+        bl = [self.wl_label.text(), f"Zoom {format_number(self.canvas.zoom())}"]
         if a.position is not None:
             bl.append(f"Position {', '.join(f'{v:.1f}' for v in a.position)} mm")
         br = [

@@ -9,12 +9,12 @@ from PySide6.QtWidgets import (
     QHeaderView,
     QLineEdit,
     QPushButton,
-    QStyle,
     QTableView,
     QVBoxLayout,
     QWidget,
 )
 
+from pacsadmin.gui.icons import icon
 from pacsadmin.gui.models.audit_model import AuditModel
 
 
@@ -32,9 +32,7 @@ class AuditView(QWidget):
         self.filter_edit.setPlaceholderText("Filter the audit log")
         self.filter_edit.setClearButtonEnabled(True)
         self.filter_edit.textChanged.connect(self._on_filter_edit_text_changed)
-        self.refresh_button = QPushButton(
-            self.style().standardIcon(QStyle.StandardPixmap.SP_BrowserReload), "Refresh", self
-        )
+        self.refresh_button = QPushButton(icon("refresh"), "Refresh", self)
         self.refresh_button.clicked.connect(self.refreshRequested)
         self.view = QTableView(self)
         self.view.setModel(self.proxy)

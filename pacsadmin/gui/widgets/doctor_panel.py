@@ -21,7 +21,6 @@ from PySide6.QtWidgets import (
     QPushButton,
     QSpinBox,
     QSplitter,
-    QStyle,
     QTableWidget,
     QTableWidgetItem,
     QTabWidget,
@@ -30,6 +29,7 @@ from PySide6.QtWidgets import (
 )
 
 from pacsadmin.core.dimse.echo_result import STEP_TITLES, EchoResult, EchoSeries, Step
+from pacsadmin.gui.icons import icon
 from pacsadmin.gui.text import escape_controls, one_line, plain_label, plain_tooltip
 from pacsadmin.gui.widgets.lights import Light, light_icon, light_pixmap, step_light
 
@@ -72,7 +72,6 @@ class DoctorPanel(QWidget):
         self.result: EchoResult | None = None
         self.series: EchoSeries | None = None
         self._running = False
-        st = self.style()
 
         # ---- target row
         self.target_combo = QComboBox(self)
@@ -93,14 +92,10 @@ class DoctorPanel(QWidget):
             "Also propose query/retrieve and common storage SOP classes, to see what the "
             "peer supports"
         )
-        self.run_button = QPushButton(
-            st.standardIcon(QStyle.StandardPixmap.SP_MediaPlay), "Run", self
-        )
+        self.run_button = QPushButton(icon("run"), "Run", self)
         self.run_button.setDefault(True)
         self.run_button.clicked.connect(self._on_run_button_clicked)
-        self.cancel_button = QPushButton(
-            st.standardIcon(QStyle.StandardPixmap.SP_MediaStop), "Cancel", self
-        )
+        self.cancel_button = QPushButton(icon("stop"), "Cancel", self)
         self.cancel_button.setEnabled(False)
         self.cancel_button.clicked.connect(self._on_cancel_button_clicked)
         row = QHBoxLayout()
@@ -160,15 +155,9 @@ class DoctorPanel(QWidget):
         mono.setStyleHint(QFont.StyleHint.Monospace)
         self.transcript_view.setFont(mono)
         self.transcript_view.setPlaceholderText("The association transcript of the last run.")
-        self.copy_button = QPushButton(
-            st.standardIcon(QStyle.StandardPixmap.SP_FileDialogDetailedView), "Copy", self
-        )
+        self.copy_button = QPushButton(icon("copy"), "Copy", self)
         self.copy_button.clicked.connect(self._on_copy_button_clicked)
-        self.export_button = QPushButton(
-            st.standardIcon(QStyle.StandardPixmap.SP_DialogSaveButton),
-            "Export transcript...",
-            self,
-        )
+        self.export_button = QPushButton(icon("save"), "Export transcript...", self)
         self.export_button.clicked.connect(self._on_export_button_clicked)
         for b in (self.copy_button, self.export_button):
             b.setEnabled(False)
