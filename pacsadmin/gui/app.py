@@ -35,6 +35,7 @@ from pacsadmin.core.settings import Settings, load_settings
 from pacsadmin.gui.echo_controller import EchoController
 from pacsadmin.gui.errors import ActivityLog, ErrorPresenter
 from pacsadmin.gui.gc_guard import GuiGarbageCollector
+from pacsadmin.gui.help import install_help
 from pacsadmin.gui.job_bridge import JobBridge
 from pacsadmin.gui.main_window import MainWindow
 from pacsadmin.gui.models.archive_model import ArchiveTreeModel
@@ -176,6 +177,7 @@ class PacsAdminApp(QObject):
             self.node_model,
             [a for a in node_actions if a],
             empty_actions=[(self.act_add, "Add a node..."), (self.act_import, "Import a list...")],
+            needs_nodes=[self.act_export, self.act_echo_all],
         )
         self.doctor_panel = DoctorPanel()
         self.viewer = ViewerWidget(
@@ -231,6 +233,8 @@ class PacsAdminApp(QObject):
                 "&Tools": [self.act_scp],
             },
         )
+        self.help = install_help(w, self.bridge)  # Help > Keyboard shortcuts, About
+        self.viewer.placeholder.set_actions([self.act_open_images, self.act_open_folder])
         self.errors = ErrorPresenter(w.statusBar(), self.activity, w, self.bridge)
         # ---- controllers
         self.node_actions = NodeActions(

@@ -43,8 +43,10 @@ class NodeBrowser(QWidget):
         parent: QWidget | None = None,
         *,
         empty_actions: Iterable[EmptyAction] = (),
+        needs_nodes: Iterable[QAction] = (),
     ) -> None:
-        """``empty_actions``: offered when there is no node yet (add one, import a list)."""
+        """``empty_actions``: offered when there is no node yet (add one, import a list);
+        ``needs_nodes``: disabled while there is none (export, echo all)."""
         super().__init__(parent)
         self.model = model
         self.proxy = NodeFilterProxy(self)
@@ -96,6 +98,7 @@ class NodeBrowser(QWidget):
         self.view.customContextMenuRequested.connect(self._on_view_context_menu)
 
         self._empty_actions = list(empty_actions)
+        self._needs_nodes = list(needs_nodes)
         self.empty = EmptyState("add", "", parent=self)
         self.clear_filter_action = QAction("Clear the filter", self)
         self.clear_filter_action.triggered.connect(self.filter_edit.clear)
@@ -166,7 +169,10 @@ class NodeBrowser(QWidget):
             self.pages.setCurrentWidget(self.empty)
         else:
             self.pages.setCurrentWidget(self.view)
-        self.filter_edit.setEnabled(self.model.rowCount() > 0 or bool(self.filter_edit.text()))
+        any_node = self.model.rowCount() > 0
+        self.filter_edit.setEnabled(any_node or bool(self.filter_edit.text()))
+        for a in self._needs_nodes:
+            a.setEnabled(any_node)
 
     def is_empty_shown(self) -> bool:
         return self.pages.currentWidget() is self.empty
