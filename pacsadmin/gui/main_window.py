@@ -10,6 +10,7 @@ from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QShowEvent
 from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QToolBar, QWidget
 
 from pacsadmin.gui.icons import icon, set_icon
+from pacsadmin.gui.metrics import chars
 
 
 class MainWindow(QMainWindow):
@@ -134,11 +135,16 @@ class MainWindow(QMainWindow):
         super().showEvent(event)
         if self._default_layout:  # first start: size the docks once the window has a size
             self._default_layout = False
-            w = max(480, min(640, self.width() * 42 // 100))
+            # the lists on the left as wide as the centre leaves them (up to 40%): the
+            # node table's status and the archive's columns without a scroll bar at 1440
+            central = self.centralWidget()
+            spare = self.width() - (central.minimumSizeHint().width() if central else 0) - 16
+            w = max(chars(self, 40), min(spare, self.width() * 40 // 100))
             self.resizeDocks([self.docks["nodes"]], [w], Qt.Orientation.Horizontal)
-            self.resizeDocks(
-                [self.docks["jobs"]], [max(180, self.height() // 4)], Qt.Orientation.Vertical
-            )
+            # the bottom docks: a header and about eight rows (Jobs, Received)
+            rows = self.fontMetrics().height() + 8
+            h = max(self.height() // 4, 11 * rows)
+            self.resizeDocks([self.docks["jobs"]], [h], Qt.Orientation.Vertical)
 
     def save_geometry(self) -> None:
         self.qsettings.setValue("window/geometry", self.saveGeometry())

@@ -102,7 +102,7 @@ class ViewerWidget(QWidget):
         left = QWidget(self)
         lv = QVBoxLayout(left)
         lv.setContentsMargins(0, 0, 0, 0)
-        lv.addLayout(c.tool_row())
+        lv.addWidget(c.tool_bar(left))
         lv.addWidget(self.stack, 1)
         lv.addLayout(c.slice_row())
         lv.addLayout(c.info_row())
@@ -229,7 +229,7 @@ class ViewerWidget(QWidget):
         self.series_combo.clear()
         for s in result.series:
             self.series_combo.addItem(one_line(s.description, 80), s)
-        self.series_combo.setVisible(len(result.series) > 1)
+        self.controls.show_series_choice(len(result.series) > 1)
         if chosen is not None:
             self.series_combo.setCurrentIndex(result.series.index(chosen))
         if chosen is not None or result.errors:

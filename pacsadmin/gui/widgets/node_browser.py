@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
 )
 
 from pacsadmin.core.nodes import DicomNode
+from pacsadmin.gui.metrics import text_width
 from pacsadmin.gui.models.node_model import (
     COL_NAME,
     COL_SITE,
@@ -148,7 +149,8 @@ class NodeBrowser(QWidget):
             self.view.resizeColumnToContents(col)
             self.view.setColumnWidth(col, min(220, self.view.columnWidth(col) + 8))
         # "1234 ms, 59 min ago" must fit even when the list was loaded before any echo
-        self.view.setColumnWidth(COL_STATUS, max(150, self.view.columnWidth(COL_STATUS)))
+        need = text_width(self.view, "1234 ms, 59 min ago", pad=32)  # + the light
+        self.view.setColumnWidth(COL_STATUS, max(need, self.view.columnWidth(COL_STATUS)))
 
     @Slot()
     def _update_empty(self) -> None:

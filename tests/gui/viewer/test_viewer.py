@@ -310,7 +310,9 @@ def test_user_presets_saved_and_offered(qtbot, tmp_path):
     assert v2.user_presets[0].label == "Temporal bone"
 
 
-def test_tool_row_lays_out_every_control(viewer):
+def test_tool_row_lays_out_every_control(viewer, qtbot):
+    viewer.resize(1400, 800)  # room for the whole tool bar (narrower: behind its » button)
+    qtbot.wait(50)
     row = [
         viewer.voi_combo,
         viewer.invert_box,
