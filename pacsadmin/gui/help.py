@@ -112,7 +112,6 @@ class AboutDialog(QDialog):
         mono.setStyleHint(mono.StyleHint.Monospace)
         mono.setFamily("monospace")
         self.text.setFont(mono)
-        self.text.setMinimumWidth(chars(self.text, 60))
         self.set_versions([])
         copy = QPushButton(icon("copy"), "Copy", self)
         copy.setToolTip("Copy the versions, for a bug report")
@@ -130,11 +129,18 @@ class AboutDialog(QDialog):
         lay.addLayout(head)
         lay.addWidget(self.text, 1)
         lay.addWidget(buttons)
-        self.resize(chars(self, 80), chars(self, 55))
 
     def set_versions(self, libraries: list[tuple[str, str]]) -> None:
         rows = self.rows + (libraries or [("libraries", "reading their versions...")])
-        self.text.setPlainText(versions_text(rows))
+        text = versions_text(rows)
+        self.text.setPlainText(text)
+        # every line in view, without scroll bars (within reason)
+        fm = self.text.fontMetrics()
+        lines = text.splitlines()
+        width = max(fm.horizontalAdvance(line) for line in lines) + 32
+        height = fm.lineSpacing() * (len(lines) + 1) + 16
+        self.text.setMinimumSize(min(width, chars(self, 120)), min(height, chars(self, 80)))
+        self.adjustSize()
 
     def versions(self) -> str:
         return self.text.toPlainText()
@@ -204,6 +210,8 @@ class ShortcutsDialog(QDialog):
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setAlternatingRowColors(True)
         self.table.setShowGrid(False)
+        self.table.verticalHeader().setDefaultSectionSize(self.fontMetrics().height() + 8)
+        self.table.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # a list to read, not to edit
         self.table.resizeColumnsToContents()
         self.table.horizontalHeader().setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
         note = QLabel(

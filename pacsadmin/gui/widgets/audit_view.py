@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (
 )
 
 from pacsadmin.gui.icons import icon
+from pacsadmin.gui.metrics import fit_columns
 from pacsadmin.gui.models.audit_model import AuditModel
 
 
@@ -42,13 +43,23 @@ class AuditView(QWidget):
         self.view.setShowGrid(False)
         self.view.setWordWrap(False)
         self.view.verticalHeader().setVisible(False)
-        self.view.verticalHeader().setDefaultSectionSize(24)
+        self.view.verticalHeader().setDefaultSectionSize(self.fontMetrics().height() + 8)
         hh = self.view.horizontalHeader()
         hh.setStretchLastSection(True)
         hh.setHighlightSections(False)
         hh.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        for col, w in enumerate((140, 70, 60, 110, 170, 80)):
-            self.view.setColumnWidth(col, w)
+        fit_columns(  # typical long values, in this font
+            self.view,
+            {
+                0: "2024-03-05 14:30:05",
+                1: "administrator",
+                2: "archive-import",
+                3: "Teleradiology",
+                4: "RESEARCH@192.168.100.200:11112",
+                5: "failure",
+            },
+            pad=20,
+        )
         top = QHBoxLayout()
         top.setContentsMargins(0, 0, 0, 0)
         top.addWidget(self.filter_edit, 1)

@@ -130,7 +130,7 @@ class JobsPanel(QWidget):
             {
                 COL_JOB: "Doctor Teleradiology ×10",
                 COL_NODE: "Teleradiology",
-                COL_STATE: "cancelled",  # + the light
+                COL_STATE: "cancelled+++",  # + the light
                 COL_PROGRESS: "Cancelled at 100/100",
                 COL_ELAPSED: "59 min 59 s",
             },
