@@ -99,6 +99,23 @@ class ViewerControls:
             bar.addWidget(w)
         return bar
 
+    def set_active(self, flag: bool) -> None:
+        """Tools that act on an image are disabled while there is none (the modes, Invert,
+        Left-drag W/L, Annotations and Hide patient, stay: they apply to the next one)."""
+        for w in (
+            self.voi_combo,
+            self.fit_button,
+            self.one_button,
+            self.rotate_button,
+            self.flip_button,
+            self.roi_combo,
+            self.export_button,
+            self.cine_button,
+            self.fps,
+            self.slider,
+        ):
+            w.setEnabled(flag)
+
     def show_series_choice(self, flag: bool) -> None:
         """In a tool bar a widget is shown and hidden through its action, not itself."""
         if self.series_action is not None:

@@ -9,7 +9,7 @@ from PySide6.QtWidgets import QWidget
 from pacsadmin.gui.widgets.empty_state import EmptyAction, EmptyState
 
 TITLE = "Open a series from the archive or drop files here"
-TEXT = "Double-click a series in the Archive, drop DICOM files or a folder on this view, or:"
+TEXT = "Double-click a series in the Archive, or drop DICOM files or a folder on this view."
 
 
 class ViewerPlaceholder(EmptyState):

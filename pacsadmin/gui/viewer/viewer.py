@@ -86,8 +86,10 @@ class ViewerWidget(QWidget):
         self.placeholder = ViewerPlaceholder(self)  # until a series is opened
         self.stack.addWidget(self.placeholder)
         self.stack.setCurrentWidget(self.placeholder)
+        self.stack.currentChanged.connect(self._on_stack_current_changed)
 
         c = self.controls = ViewerControls(self)
+        c.set_active(False)  # the placeholder is shown: nothing to act on yet
         # the controls as attributes of the viewer: the app, tests and tools use them
         self.series_combo, self.voi_combo = c.series_combo, c.voi_combo
         self.invert_box, self.wl_mode_box = c.invert_box, c.wl_mode_box
@@ -300,6 +302,9 @@ class ViewerWidget(QWidget):
         self.probe_label.setText(self.model.probe_text())
 
     # ------------------------------------------------------------------ display
+    def _on_stack_current_changed(self, _index: int) -> None:
+        self.controls.set_active(self.stack.currentWidget() is not self.placeholder)
+
     def _show_message(self, text: str) -> None:
         self.message.setText(one_line(text, 600))
         self.stack.setCurrentWidget(self.message)

@@ -184,10 +184,12 @@ def test_export_button_saves_the_view_or_says_why_not(viewer, tmp_path, monkeypa
 
     warnings = []
     monkeypatch.setattr(QMessageBox, "warning", lambda *a: warnings.append(a[2]))
-    viewer.export_button.click()  # nothing open yet: no dialog, a sentence
+    assert not viewer.export_button.isEnabled()  # nothing open yet: it cannot act
+    viewer._on_export_button_clicked()  # called anyway: no dialog, a sentence
     assert "open an image first" in viewer.measure_label.text()
     ct_series(tmp_path, n=2)
     viewer.open_paths([str(tmp_path)])
+    assert viewer.export_button.isEnabled()
     out = tmp_path / "shot.png"
     monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(out), "PNG"))
     viewer.export_button.click()
