@@ -218,7 +218,10 @@ def main(out: pathlib.Path) -> None:
         w.docks["nodes"].raise_()
         w.docks["jobs"].raise_()
 
-        # ---- the viewer
+        # ---- the viewer, the lists narrowed as one does to read images
+        from PySide6.QtCore import Qt
+
+        w.resizeDocks([w.docks["nodes"]], [380], Qt.Orientation.Horizontal)
         ct = work / "ct"
         ct.mkdir()
         make_ct_series(ct)
