@@ -338,8 +338,15 @@ def _wait_port(port: int, proc: subprocess.Popen, timeout: float = 30) -> None:
 
 
 def test_serve_events_channel(tmp_path):
-    """``serve --events``: JSON lines for a watching GUI, without patient data."""
-    import json
+    """``serve --events``: typed JSON lines for a watching GUI, without patient data."""
+    from pacsadmin.core.dimse.scp_events import (
+        STOP_SIGNAL,
+        AssociationClosed,
+        AssociationOpened,
+        Listening,
+        Stopped,
+        parse_line,
+    )
 
     home = tmp_path / "home"
     port = free_port()
@@ -366,14 +373,17 @@ def test_serve_events_channel(tmp_path):
             proc.wait()
     text = out.decode()
     assert "CANARY" not in text
-    events = [json.loads(line) for line in text.splitlines() if line.strip()]
-    kinds = [e["event"] for e in events]
-    assert kinds[0] == "listening" and "open" in kinds and kinds[-1] == "close"
-    close = events[-1]
-    assert close["calling_ae"] == "SENDER" and close["stored"] == 3 and not close["aborted"]
-    transcript = Path(close["transcript_file"]).read_text()
+    events = [parse_line(line) for line in text.splitlines() if line.strip()]
+    kinds = [type(e) for e in events]
+    assert kinds[0] is Listening and AssociationOpened in kinds and kinds[-1] is Stopped, kinds
+    assert events[-1].reason == STOP_SIGNAL and events[-1].message == "on SIGTERM"
+    close = events[-2]
+    assert isinstance(close, AssociationClosed)
+    assert close.calling_ae == "SENDER" and close.stored == 3 and not close.aborted
+    assert close.failed == 0 and close.errors == () and close.pid == proc.pid
+    transcript = Path(close.transcript_file).read_text()
     assert "C-STORE-RQ" in transcript and "CANARY" not in transcript
-    assert Path(close["transcript_file"]).is_relative_to(home / "logs")
+    assert Path(close.transcript_file).is_relative_to(home / "logs")
 
 
 def test_pacsadmin_serve_cli(tmp_path):
