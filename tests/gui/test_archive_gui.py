@@ -256,6 +256,55 @@ def test_scp_process_receives_from_storescu(scp_app, qtbot, tmp_path):
     qtbot.waitUntil(lambda: _gone(pid), timeout=WAIT)
 
 
+def test_received_errors_column_counts_each_failed_store_once(scp_app, qtbot, tmp_path):
+    """storescu sends three files; the SCP refuses the one it cannot index (no Study
+    Instance UID: 0xC210).  The row says 2 images and 1 error, the tooltip says why; the
+    SCP's start and stop (from the window) are in the audit log."""
+    from pacsadmin.core.audit import AuditLog
+    from pacsadmin.gui.widgets.received_view import COL_ERRORS, COL_IMAGES
+    from tests.peers import PeerUnavailable, find_program, free_port, peer_env
+
+    try:
+        storescu = find_program("storescu")
+    except PeerUnavailable as exc:
+        pytest.skip(str(exc))
+    send = tmp_path / "send"
+    files = _write(send, "ok", patient="ERR^COL", pid="E1", study=generate_uid(),
+                   series=generate_uid(), modality="CT", n=3, desc="ERR")  # fmt: skip
+    bad = pydicom.dcmread(files[1])
+    del bad.StudyInstanceUID  # DICOM, but nothing the archive can file it under
+    bad.save_as(files[1], enforce_file_format=True)
+    app = scp_app(free_port())
+    assert "--exit-with-parent" in app.scp.proc.arguments()  # a crashed window frees the port
+    qtbot.waitUntil(lambda: app.scp.state == "listening", timeout=WAIT)
+    cmd = [storescu, "-v", "--no-halt", "-aet", "ERRSENDER", "-aec", "PACSADMIN"]
+    cmd += ["127.0.0.1", str(app.scp.port)]
+    proc = subprocess.run(
+        [*cmd, *map(str, files)], env=peer_env(), capture_output=True, timeout=120
+    )
+    out = (proc.stdout + proc.stderr).decode(errors="replace")
+    assert "Error: CannotUnderstand" in out, (proc.returncode, out)  # 0xC210
+    model = app.received_model
+    qtbot.waitUntil(
+        lambda: any(r.calling_ae == "ERRSENDER" and state_text(r) == "done" for r in model.rows),
+        timeout=WAIT,
+    )
+    i, row = next((i, r) for i, r in enumerate(model.rows) if r.calling_ae == "ERRSENDER")
+    assert (row.stored, row.failed, row.errors) == (2, 1, ("cannot understand: NotIndexable",))
+    assert model.index(i, COL_IMAGES).data() == "2"
+    assert model.index(i, COL_ERRORS).data() == "1"  # was "2": failed + len(errors)
+    assert "NotIndexable" in model.index(i, COL_ERRORS).data(Qt.ItemDataRole.ToolTipRole)
+    assert "1 failed" in app.activity.toPlainText()
+    app.act_scp.setChecked(False)  # the user stops the SCP
+    assert app.scp.state == "stopped" and not app.scp.running
+    assert f"SCP PACSADMIN:{app.scp.port} stopped" in app.window.local_label.text()
+    entries = AuditLog(app.paths.audit_db).entries(action="serve")
+    assert [(e.outcome, e.summary) for e in entries] == [
+        ("stopped", "SCP stopped: on SIGTERM"),
+        ("started", "SCP started"),
+    ]
+
+
 def test_scp_port_in_use_is_a_clear_message(scp_app, qtbot):
     import socket
 
