@@ -366,7 +366,7 @@ class PacsAdminApp(QObject):
         # serve sweeps the archive's temp folder as it starts: never while we import
         self._scp_deferred = on and self.archive.importing()
         if self._scp_deferred:
-            self.scp.message = (
+            self.scp.message = self.scp.status = (
                 f"SCP {self.local.ae_title}:{self.local.port} starts after the import"
             )
         elif on:

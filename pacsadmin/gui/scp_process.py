@@ -84,10 +84,14 @@ class ScpProcess(QObject):
         self.failure, self._why, self._stop_reason = None, None, ""
         self.state = "starting"
         self.message = self.status = f"SCP {self.ae_title}:{self.port} starting…"
-        args = ["-m", "pacsadmin", "--config-dir", str(self.home), "serve", "--events"]
-        args += ["--exit-with-parent", "--aet", self.ae_title, "--port", str(self.port)]
-        self.proc.setArguments(args)
+        self.proc.setArguments(self.arguments())
         self.proc.start()
+
+    def arguments(self) -> list[str]:
+        """The Python command line of ``serve``: its events on stdout, and it stops when
+        this process ends (its end of serve's stdin closes)."""
+        args = ["-m", "pacsadmin", "--config-dir", str(self.home), "serve", "--events"]
+        return [*args, "--exit-with-parent", "--aet", self.ae_title, "--port", str(self.port)]
 
     def stop(self, timeout_ms: int = 5000) -> bool:
         """Terminate, then kill after ``timeout_ms``; True when the process has ended."""
