@@ -44,8 +44,9 @@ def register(sub: Any) -> None:
     p.add_argument(
         "--events",
         action="store_true",
-        help="print one JSON line per association event on stdout (open, progress at most "
-        "twice a second, close; no patient data): the channel a GUI reads",
+        help="print one JSON line per event on stdout (listening, failed with a reason, open, "
+        "progress at most twice a second, close, stopped; each with a schema version 'v'; "
+        "no patient data): the channel the window reads",
     )
     p.add_argument(
         "--exit-with-parent",
