@@ -27,7 +27,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -137,29 +137,11 @@ class AssociationRecord:
             self.errors_more += 1
 
     def event(self, kind: type[scp_events.Association], pid: int) -> scp_events.Association:
-        """This record as the ``serve --events`` event ``kind`` (open, progress, close)."""
-        return kind(
-            pid=pid,
-            id=self.id,
-            calling_ae=self.calling_ae,
-            called_ae=self.called_ae,
-            address=self.address,
-            port=self.port,
-            started=self.started,
-            ended=self.ended,
-            stored=self.stored,
-            duplicates=self.duplicates,
-            failed=self.failed,
-            bytes=self.bytes,
-            finds=self.finds,
-            moves=self.moves,
-            gets=self.gets,
-            aborted=self.aborted,
-            rejected=self.rejected,
-            errors=tuple(self.errors),
-            errors_more=self.errors_more,
-            transcript_file=self.transcript_file,
-        )
+        """This record as the ``serve --events`` event ``kind`` (open, progress, close):
+        every field of the event but ``pid`` is a field of the record, of the same name."""
+        data = {f.name: getattr(self, f.name) for f in fields(kind) if f.name != "pid"}
+        data["errors"] = tuple(self.errors)
+        return kind(pid=pid, **data)
 
 
 @dataclass(frozen=True)
