@@ -30,7 +30,7 @@ SCHEMA_VERSION = 1
 MAX_ERRORS = 20  # error strings per association event; the rest are counted
 MAX_TEXT = 300  # characters of a reason, an error, an AE title or an address
 MAX_PATH = 4096  # characters of a transcript file path (Linux PATH_MAX)
-MAX_LINE = 64 * 1024  # bytes of one line; a reader drops a longer one unparsed
+MAX_LINE = 64 * 1024  # characters of one line (bytes, from a pipe); longer: not parsed
 
 # Failed.reason: why serve could not start (a reader shows Failed.message, a sentence)
 PORT_IN_USE = "port_in_use"
