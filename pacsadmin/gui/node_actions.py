@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QObject, Qt, Slot
-from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
+from PySide6.QtWidgets import QFileDialog, QWidget
 
 from pacsadmin.core.dimse.association import LocalAE
 from pacsadmin.core.dimse.echo import diagnose
@@ -21,6 +21,7 @@ from pacsadmin.core.errors import PacsAdminError
 from pacsadmin.core.jobs import JobContext, JobRunner
 from pacsadmin.core.nodes import DicomNode, NodeDirectory, format_for_path
 from pacsadmin.core.secrets import SecretStore, tls_passphrase_key
+from pacsadmin.gui.dialogs.confirm import ask
 from pacsadmin.gui.dialogs.node_dialog import NodeDialog
 from pacsadmin.gui.errors import ErrorPresenter
 from pacsadmin.gui.job_bridge import JobBridge
@@ -60,14 +61,7 @@ class NodeActions(QObject):
         self.doctor_panel.set_node_names([n.name for n in nodes])
 
     def ask(self, title: str, text: str) -> bool:
-        box = QMessageBox(self.parent_widget)
-        box.setTextFormat(Qt.TextFormat.PlainText)
-        box.setIcon(QMessageBox.Icon.Question)
-        box.setWindowTitle(title)
-        box.setText(text)
-        box.setStandardButtons(QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No)
-        box.setDefaultButton(QMessageBox.StandardButton.No)
-        return box.exec() == QMessageBox.StandardButton.Yes
+        return ask(self.parent_widget, title, text)
 
     def open_dialog(self, node: DicomNode | None, mode: str) -> NodeDialog:
         """mode: add / edit / duplicate.  Non-blocking (``open()``)."""
