@@ -18,6 +18,7 @@ from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox, QTabWidget
 from pacsadmin import __version__
 from pacsadmin.core.audit import AuditLog
 from pacsadmin.core.dimse.association import LocalAE
+from pacsadmin.core.dimse.scp_events import Association, AssociationClosed
 from pacsadmin.core.errors import PacsAdminError
 from pacsadmin.core.jobs import (
     JobFinished,
@@ -43,6 +44,7 @@ from pacsadmin.gui.models.jobs_model import JobsModel
 from pacsadmin.gui.models.node_model import NodeTableModel
 from pacsadmin.gui.node_actions import NodeActions
 from pacsadmin.gui.scp_process import ScpProcess, describe_event
+from pacsadmin.gui.text import plain_tooltip
 from pacsadmin.gui.viewer import ViewerWidget
 from pacsadmin.gui.widgets.archive_browser import ArchiveBrowser, ArchiveController
 from pacsadmin.gui.widgets.audit_view import AuditView
@@ -362,7 +364,11 @@ class PacsAdminApp(QObject):
         self.window.jobs_label.setText(f"  {n} job(s) running  " if n else "  idle  ")
 
     def _show_scp_state(self) -> None:
-        self.window.local_label.setText(f"  {self.scp.message} · pacsadmin {__version__}  ")
+        """The state in a few words in the status bar (the whole sentence in its tooltip and
+        in the Received dock); a failure's sentence is shown once, by errors.present."""
+        label = self.window.local_label
+        label.setText(f"  {self.scp.status} · pacsadmin {__version__}  ")
+        label.setToolTip(plain_tooltip(self.scp.message))
         self.received_view.set_status(self.scp.message)
 
     # ------------------------------------------------------------------ SCP process slots
@@ -378,8 +384,8 @@ class PacsAdminApp(QObject):
 
     @Slot(str, int)
     def _on_scp_listening(self, ae_title: str, port: int) -> None:
-        self._show_scp_state()
-        self.errors.info(self.scp.message)
+        self._show_scp_state()  # the status bar says it once; the activity log keeps it
+        self.activity.add("info", self.scp.message)
 
     @Slot(str)
     def _on_scp_failed(self, message: str) -> None:
@@ -393,12 +399,13 @@ class PacsAdminApp(QObject):
     def _on_scp_stopped(self) -> None:
         self._show_scp_state()
 
-    @Slot(dict)
-    def _on_scp_event(self, ev: dict[str, object]) -> None:
-        self.received_model.apply(ev)
-        if ev.get("event") == "close":
+    @Slot(object)
+    def _on_scp_event(self, ev: object) -> None:
+        if isinstance(ev, Association):
+            self.received_model.apply(ev)
+        if isinstance(ev, AssociationClosed):
             self.activity.add("scp", describe_event(ev))
-            if ev.get("stored") or ev.get("duplicates"):
+            if ev.stored or ev.duplicates:
                 self.archive.refresh_soon()
 
     # ------------------------------------------------------------------ action slots
