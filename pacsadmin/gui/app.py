@@ -394,6 +394,14 @@ class PacsAdminApp(QObject):
         self.act_scp.blockSignals(False)
         self._show_scp_state()
         self.errors.present(message)
+        if self.scp.died_silently:  # killed or crashed: serve could not audit its end
+            audit = self.audit
+            self.bridge.submit(
+                lambda ctx: audit.record("serve", "failure", summary=message),
+                name="Audit: SCP ended",
+                lane="io",
+                quiet=True,
+            )
 
     @Slot()
     def _on_scp_stopped(self) -> None:

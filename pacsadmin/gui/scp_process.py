@@ -171,6 +171,12 @@ class ScpProcess(QObject):
                 f"SCP {self.ae_title}:{self.port} could not start: {self.proc.errorString()}"
             )
 
+    @property
+    def died_silently(self) -> bool:
+        """It ended with neither a ``failed`` nor a ``stopped`` event: killed, or crashed.
+        serve audits its own start, stop and start-up failure; this end it could not."""
+        return self.state == "failed" and self.failure is None and not self._stop_reason
+
     def _fail(self, message: str) -> None:
         self.state, self.message = "failed", message
         self.status = f"SCP {self.ae_title}:{self.port} not running"

@@ -305,6 +305,30 @@ def test_received_errors_column_counts_each_failed_store_once(scp_app, qtbot, tm
     ]
 
 
+def test_an_scp_killed_from_outside_is_reported_and_audited_by_the_window(scp_app, qtbot):
+    """serve audits its own start and stop; killed with SIGKILL it cannot, so the window
+    says so and writes the audit record."""
+    import os
+    import signal
+
+    from pacsadmin.core.audit import AuditLog
+    from tests.peers import free_port
+
+    app = scp_app(free_port())
+    qtbot.waitUntil(lambda: app.scp.state == "listening", timeout=WAIT)
+    os.kill(int(app.scp.proc.processId()), signal.SIGKILL)
+    qtbot.waitUntil(lambda: app.scp.state == "failed", timeout=WAIT)
+    assert "stopped unexpectedly" in app.scp.message
+    assert not app.act_scp.isChecked()
+    audit = AuditLog(app.paths.audit_db)
+
+    def failures():
+        return [e for e in audit.entries(action="serve") if e.outcome == "failure"]
+
+    qtbot.waitUntil(lambda: bool(failures()), timeout=WAIT)
+    assert len(failures()) == 1 and "stopped unexpectedly" in failures()[0].summary
+
+
 def test_scp_port_in_use_is_a_clear_message(scp_app, qtbot):
     import socket
 
