@@ -10,18 +10,25 @@ character set.  Secrets (the TLS key passphrase) never live here: see
 from __future__ import annotations
 
 import builtins
+import contextlib
 import csv
 import io
 import json
 import re
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
 from pacsadmin.core.errors import DuplicateNode, NodeNotFound, PacsAdminError, ValidationError
-from pacsadmin.core.fileio import atomic_write_text
+from pacsadmin.core.node_file import NodeFile
+from pacsadmin.core.node_file import NodeFileDamaged as NodeFileDamaged
+from pacsadmin.core.node_validation import opt_timeout
+from pacsadmin.core.node_validation import validate_ae_title as validate_ae_title
+from pacsadmin.core.node_validation import validate_host as validate_host
+from pacsadmin.core.node_validation import validate_name as validate_name
+from pacsadmin.core.node_validation import validate_port as validate_port
 
 NODES_SCHEMA_VERSION = 1
 RETRIEVE_METHODS = ("C-MOVE", "C-GET")
@@ -41,92 +48,6 @@ QUERY_CHARSETS = (
     "GB18030",
     "GBK",
 )
-
-
-# ---------------------------------------------------------------------------- validation
-def validate_ae_title(value: object, field: str = "ae_title") -> str:
-    """Return the AE title without its non-significant spaces, or raise.
-
-    PS3.5 table 6.2-1: AE is 16 characters at most of the default character repertoire,
-    excluding backslash and control characters; leading and trailing spaces are not
-    significant, and a value of only spaces is not allowed.
-    """
-    if not isinstance(value, str):
-        raise ValidationError(field, "The AE title must be text.")
-    if len(value) > 16:
-        raise ValidationError(
-            field, f"The AE title has {len(value)} characters; at most 16 are allowed."
-        )
-    for ch in value:
-        if ch == "\\":
-            raise ValidationError(field, "The AE title may not contain a backslash (\\).")
-        if ord(ch) < 0x20 or ord(ch) == 0x7F:
-            raise ValidationError(
-                field, f"The AE title may not contain control characters (found {ch!r})."
-            )
-        if ord(ch) > 0x7E:
-            raise ValidationError(
-                field,
-                f"The AE title may only use plain ASCII letters, digits, spaces and "
-                f"punctuation (found {ch!r}).",
-            )
-    stripped = value.strip(" ")
-    if not stripped:
-        raise ValidationError(field, "The AE title is empty (or only spaces).")
-    return stripped
-
-
-def validate_port(value: object, field: str = "port") -> int:
-    if isinstance(value, str) and value.strip().isdigit():
-        value = int(value.strip())
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise ValidationError(field, f"The port must be a whole number (got {value!r}).")
-    if not 1 <= value <= 65535:
-        raise ValidationError(field, f"The port must be between 1 and 65535 (got {value}).")
-    return value
-
-
-_HOST_RE = re.compile(r"^[A-Za-z0-9_.:\-%\[\]]+$")
-
-
-def validate_host(value: object, field: str = "host") -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise ValidationError(field, "The host is empty: give a host name or an IP address.")
-    value = value.strip()
-    if value.startswith("[") and value.endswith("]"):
-        value = value[1:-1]
-    if len(value) > 253 or not _HOST_RE.match(value):
-        raise ValidationError(
-            field, f"{value!r} is not a host name or IP address (no spaces or slashes)."
-        )
-    return value
-
-
-def validate_name(value: object, field: str = "name") -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise ValidationError(field, "The node needs a name.")
-    value = value.strip()
-    if len(value) > 64:
-        raise ValidationError(field, "The name is longer than 64 characters.")
-    if any(ord(c) < 0x20 for c in value):
-        raise ValidationError(field, "The name may not contain control characters.")
-    if "@" in value:
-        raise ValidationError(
-            field, "The name may not contain '@' (it would read as AET@HOST:PORT)."
-        )
-    return value
-
-
-def _opt_timeout(value: object, field: str) -> float | None:
-    if value in (None, ""):
-        return None
-    try:
-        v = float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        raise ValidationError(field, f"{value!r} is not a number of seconds.") from None
-    if not 0 < v <= 3600:
-        raise ValidationError(field, "A timeout must be between 0 and 3600 seconds.")
-    return v
 
 
 # ---------------------------------------------------------------------------- the node
@@ -186,7 +107,7 @@ class DicomNode:
             raise ValidationError("max_pdu", "Max PDU must be 0 (unlimited) or 4096 or more.")
         t = NodeTimeouts(
             **{
-                f.name: _opt_timeout(getattr(self.timeouts, f.name), f"timeout_{f.name}")
+                f.name: opt_timeout(getattr(self.timeouts, f.name), f"timeout_{f.name}")
                 for f in fields(NodeTimeouts)
             }
         )
@@ -340,7 +261,7 @@ def node_from_csv_row(row: dict[str, str]) -> DicomNode:
         ),
         timeouts=NodeTimeouts(
             *(
-                _opt_timeout(g.get(f"timeout_{k}"), f"timeout_{k}")
+                opt_timeout(g.get(f"timeout_{k}"), f"timeout_{k}")
                 for k in ("connect", "acse", "dimse", "network")
             )
         ),
@@ -360,34 +281,107 @@ class ImportReport:
 
 
 class NodeDirectory:
-    """The node directory, saved as JSON (atomic writes).  Thread-safe."""
+    """The node directory, kept in ``nodes.json`` and shared with other processes.
 
-    def __init__(self, path: Path) -> None:
+    Thread-safe.  Every change (:meth:`add`, :meth:`update`, :meth:`remove`,
+    :meth:`import_text`) is a read-modify-write under the file lock: the file is re-read
+    first when another process changed it, so a node added by ``pacsadmin nodes add`` while
+    the window is open survives the window's next save.  Readers call
+    :meth:`reload_if_changed` (the window does it on a timer, off the GUI thread).
+
+    A damaged file raises :class:`NodeFileDamaged` (with its line and column) from the
+    constructor, unless ``damaged_ok``: then :attr:`problem` says what is wrong, the
+    directory is empty, and every change is refused until the file is fixed or moved.
+    """
+
+    def __init__(self, path: Path, *, damaged_ok: bool = False) -> None:
         self.path = Path(path)
+        self._file = NodeFile(self.path)
         self._lock = threading.RLock()
         self._nodes: dict[str, DicomNode] = {}
-        self.load()
+        self._digest = ""  # of the bytes _nodes came from ("": no file)
+        self._stat: tuple[int, int, int] | None = None
+        self.problem: NodeFileDamaged | None = None
+        try:
+            self.load()
+        except NodeFileDamaged:
+            if not damaged_ok:
+                raise
 
     # ------------------------------------------------------------------ persistence
     def load(self) -> None:
+        """Read the file now.  When it is damaged, keep the nodes last read, remember the
+        problem in :attr:`problem` and raise :class:`NodeFileDamaged`."""
         with self._lock:
-            self._nodes = {}
-            if not self.path.exists():
-                return
-            try:
-                data = json.loads(self.path.read_text(encoding="utf-8"))
-            except (OSError, ValueError) as exc:
-                raise PacsAdminError(f"Cannot read the node directory {self.path}: {exc}") from exc
-            for d in data.get("nodes", []) if isinstance(data, dict) else []:
-                node = DicomNode.from_json(d)
-                self._nodes[node.name.casefold()] = node
+            self._take(self._file.stat_signature(), self._file.read_bytes)
 
-    def _save(self) -> None:
-        payload = {
-            "schema_version": NODES_SCHEMA_VERSION,
-            "nodes": [n.to_json() for n in self.list()],
-        }
-        atomic_write_text(self.path, json.dumps(payload, indent=2) + "\n")
+    def reload_if_changed(self) -> bool:
+        """Re-read the file when it changed on disk (a cheap ``stat`` first).  Return True
+        when the nodes or :attr:`problem` changed.  Never raises for a damaged file: see
+        :attr:`problem`."""
+        with self._lock:
+            stat = self._file.stat_signature()
+            if stat == self._stat:
+                return False
+            before = (self._digest, str(self.problem or ""))
+            with contextlib.suppress(NodeFileDamaged):
+                self._take(stat, self._file.read_bytes)
+            return (self._digest, str(self.problem or "")) != before
+
+    def _take(self, stat: tuple[int, int, int] | None, read: Callable[[], bytes | None]) -> None:
+        """Adopt the file's content when its bytes differ from what we hold."""
+        self._stat = stat
+        try:
+            raw = read()
+        except NodeFileDamaged as exc:
+            self.problem = exc
+            raise
+        digest = self._file.digest_of(raw)
+        if digest == self._digest and self.problem is None:
+            return
+        try:
+            nodes = self._parse(raw)
+        except NodeFileDamaged as exc:
+            self.problem = exc
+            raise
+        self._nodes, self._digest, self.problem = nodes, digest, None
+
+    def _parse(self, raw: bytes | None) -> dict[str, DicomNode]:
+        data = self._file.parse(raw).data
+        if data is None:
+            return {}
+        items = data.get("nodes", [])
+        if not isinstance(items, builtins.list):
+            raise NodeFileDamaged(self.path, '"nodes" is not a list')
+        nodes: dict[str, DicomNode] = {}
+        for i, d in enumerate(items, 1):
+            try:
+                node = DicomNode.from_json(d)
+            except (ValidationError, TypeError) as exc:
+                name = d.get("name") if isinstance(d, dict) else None
+                which = f"node {i}" + (f" ({name!r})" if isinstance(name, str) else "")
+                raise NodeFileDamaged(self.path, f"{which}: {exc}") from None
+            nodes[node.name.casefold()] = node
+        return nodes
+
+    @contextlib.contextmanager
+    def _changing(self) -> Iterator[dict[str, DicomNode]]:
+        """Yield a copy of the nodes as the file holds them now (re-read under the lock);
+        write it back atomically when the block ends without an exception and changed it."""
+        with self._lock, self._file.locked():
+            self._take(self._file.stat_signature(), self._file.read_bytes)  # damaged: refuse
+            nodes = dict(self._nodes)
+            yield nodes
+            if nodes == self._nodes:
+                return
+            ordered = sorted(nodes.values(), key=lambda n: (n.site.casefold(), n.name.casefold()))
+            payload = {
+                "schema_version": NODES_SCHEMA_VERSION,
+                "nodes": [n.to_json() for n in ordered],
+            }
+            digest = self._file.write(payload)
+            self._nodes, self._digest = nodes, digest
+            self._stat = self._file.stat_signature()
 
     # ------------------------------------------------------------------ access
     def list(self) -> list[DicomNode]:
@@ -421,29 +415,30 @@ class NodeDirectory:
     # ------------------------------------------------------------------ changes
     def add(self, node: DicomNode) -> DicomNode:
         node = node.validated()
-        with self._lock:
-            if node.name.casefold() in self._nodes:
+        with self._changing() as nodes:
+            if node.name.casefold() in nodes:
                 raise DuplicateNode(f"A node named {node.name!r} already exists.")
-            self._nodes[node.name.casefold()] = node
-            self._save()
+            nodes[node.name.casefold()] = node
         return node
 
     def update(self, old_name: str, node: DicomNode) -> DicomNode:
+        """Replace ``old_name`` (a rename when ``node.name`` differs)."""
         node = node.validated()
-        with self._lock:
-            old = self.get(old_name)
-            if node.name.casefold() != old.name.casefold() and node.name.casefold() in self._nodes:
+        with self._changing() as nodes:
+            old = nodes.get(old_name.strip().casefold())
+            if old is None:
+                raise NodeNotFound(old_name)
+            if node.name.casefold() != old.name.casefold() and node.name.casefold() in nodes:
                 raise DuplicateNode(f"A node named {node.name!r} already exists.")
-            del self._nodes[old.name.casefold()]
-            self._nodes[node.name.casefold()] = node
-            self._save()
+            del nodes[old.name.casefold()]
+            nodes[node.name.casefold()] = node
         return node
 
     def remove(self, name: str) -> DicomNode:
-        with self._lock:
-            node = self.get(name)
-            del self._nodes[node.name.casefold()]
-            self._save()
+        with self._changing() as nodes:
+            node = nodes.pop(name.strip().casefold(), None)
+            if node is None:
+                raise NodeNotFound(name)
         return node
 
     def unique_name(self, base: str) -> str:
@@ -509,22 +504,20 @@ class NodeDirectory:
             raise PacsAdminError(f"Unknown format {fmt!r}: use json or csv.")
 
         added, replaced, skipped, errors = [], [], [], []
-        with self._lock:
+        with self._changing() as nodes:
             for where, item in parsed:
                 if isinstance(item, str):
                     errors.append(f"{where}: {item}")
                     continue
                 key = item.name.casefold()
-                if key in self._nodes:
+                if key in nodes:
                     if not replace_existing:
                         skipped.append(item.name)
                         continue
                     replaced.append(item.name)
                 else:
                     added.append(item.name)
-                self._nodes[key] = item
-            if added or replaced:
-                self._save()
+                nodes[key] = item
         return ImportReport(tuple(added), tuple(replaced), tuple(skipped), tuple(errors))
 
 
