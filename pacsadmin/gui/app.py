@@ -32,7 +32,7 @@ from pacsadmin.core.nodes import DicomNode, NodeDirectory
 from pacsadmin.core.paths import AppPaths
 from pacsadmin.core.secrets import SecretStore
 from pacsadmin.core.settings import Settings, load_settings
-from pacsadmin.gui.echo_controller import EchoController, describe_result
+from pacsadmin.gui.echo_controller import EchoController
 from pacsadmin.gui.errors import ActivityLog, ErrorPresenter
 from pacsadmin.gui.gc_guard import GuiGarbageCollector
 from pacsadmin.gui.job_bridge import JobBridge
@@ -44,11 +44,7 @@ from pacsadmin.gui.models.node_model import NodeTableModel
 from pacsadmin.gui.node_actions import NodeActions
 from pacsadmin.gui.scp_process import ScpProcess, describe_event
 from pacsadmin.gui.viewer import ViewerWidget
-from pacsadmin.gui.widgets.archive_browser import (
-    ArchiveBrowser,
-    ArchiveController,
-    describe_archive_result,
-)
+from pacsadmin.gui.widgets.archive_browser import ArchiveBrowser, ArchiveController
 from pacsadmin.gui.widgets.audit_view import AuditView
 from pacsadmin.gui.widgets.doctor_panel import DoctorPanel
 from pacsadmin.gui.widgets.jobs_panel import JobsPanel
@@ -119,9 +115,6 @@ class PacsAdminApp(QObject):
         self.gc_guard.start()
         self.bridge.attach(self.runner)
         self._closed = False
-        self._audit_job: int | None = None  # the audit log reload running on the io lane
-        # transcript reads on the io lane: job id -> (association key, file)
-        self._transcript_jobs: dict[int, tuple[tuple[int, int], str]] = {}
 
         # ---- models
         self.node_model = NodeTableModel(self)
@@ -270,7 +263,6 @@ class PacsAdminApp(QObject):
             parent=self,
         )
         self.scp = ScpProcess(self.paths.home, self.local.ae_title, self.local.port, self)
-        self._scp_deferred = False
         w.on_close = self.shutdown
         self._show_scp_state()
 
@@ -302,7 +294,6 @@ class PacsAdminApp(QObject):
         self.scp.failed.connect(self._on_scp_failed)
         self.scp.stopped.connect(self._on_scp_stopped)
         self.scp.server_event.connect(self._on_scp_event)
-        self.archive.importsDone.connect(self._on_archive_imports_done)
         # widgets
         self.node_browser.nodeActivated.connect(self._on_node_browser_node_activated)
         self.node_browser.selectionChanged.connect(self._on_node_browser_selection_changed)
@@ -357,28 +348,16 @@ class PacsAdminApp(QObject):
     # ------------------------------------------------------------------ SCP process slots
     @Slot(bool)
     def _on_scp_toggled(self, on: bool) -> None:
-        # serve sweeps the archive's temp folder as it starts: never while we import
-        self._scp_deferred = on and self.archive.importing()
-        if self._scp_deferred:
-            self.scp.message = (
-                f"SCP {self.local.ae_title}:{self.local.port} starts after the import"
-            )
-        elif on:
-            self.archive.hold_imports()
+        # serve's start-up sweep removes only temp files of processes that are gone (their
+        # names start with the writer's PID), so it may start while this window imports
+        if on:
             self.scp.start()
         else:
             self.scp.stop()
-            self.archive.release_imports()
         self._show_scp_state()
-
-    @Slot()
-    def _on_archive_imports_done(self) -> None:
-        if self._scp_deferred and self.act_scp.isChecked():
-            self._on_scp_toggled(True)
 
     @Slot(str, int)
     def _on_scp_listening(self, ae_title: str, port: int) -> None:
-        self.archive.release_imports()
         self._show_scp_state()
         self.errors.info(self.scp.message)
 
@@ -387,13 +366,11 @@ class PacsAdminApp(QObject):
         self.act_scp.blockSignals(True)
         self.act_scp.setChecked(False)
         self.act_scp.blockSignals(False)
-        self.archive.release_imports()
         self._show_scp_state()
         self.errors.present(message)
 
     @Slot()
     def _on_scp_stopped(self) -> None:
-        self.archive.release_imports()
         self._show_scp_state()
 
     @Slot(dict)
@@ -500,20 +477,37 @@ class PacsAdminApp(QObject):
         if self._closed:
             return
         audit = self.audit
-        job = self.runner.submit(
-            lambda ctx: audit.entries(limit=1000), name="Audit log: reload", lane="io", quiet=True
+        self.bridge.submit(
+            lambda ctx: audit.entries(limit=1000),
+            name="Audit log: reload",
+            lane="io",
+            quiet=True,
+            on_done=self._on_audit_reloaded,
         )
-        self._audit_job = job.id
+
+    def _on_audit_reloaded(self, ev: JobFinished) -> None:
+        if ev.error:  # sqlite errors: tell, do not crash
+            self.errors.present(f"Cannot read the audit log: {ev.error}")
+        elif isinstance(ev.result, list):
+            self.audit_model.set_entries(ev.result)
 
     @Slot(object)
     def _on_received_view_transcript_wanted(self, row: AssocRow) -> None:
         """Read an SCP association's transcript file on the io lane."""
         if self._closed:
             return
-        job = self.runner.submit(
-            lambda ctx: transcript_text(row), name="Received: transcript", lane="io", quiet=True
+
+        def show(ev: JobFinished) -> None:
+            text = ev.result if isinstance(ev.result, str) else f"Cannot read it: {ev.error}"
+            self.received_view.show_transcript(row.key, row.transcript_file, text)
+
+        self.bridge.submit(
+            lambda ctx: transcript_text(row),
+            name="Received: transcript",
+            lane="io",
+            quiet=True,
+            on_done=show,
         )
-        self._transcript_jobs[job.id] = (row.key, row.transcript_file)
 
     @Slot()
     def _on_clock_timeout(self) -> None:
@@ -547,22 +541,7 @@ class PacsAdminApp(QObject):
 
     @Slot(object)
     def _on_bridge_job_finished(self, ev: JobFinished) -> None:
-        if ev.job_id == self._audit_job:
-            self._audit_job = None
-            if ev.error:  # sqlite errors: tell, do not crash
-                self.errors.present(f"Cannot read the audit log: {ev.error}")
-            elif isinstance(ev.result, list):
-                self.audit_model.set_entries(ev.result)
-            return
-        shown = self._transcript_jobs.pop(ev.job_id, None)
-        if shown is not None:
-            text = ev.result if isinstance(ev.result, str) else f"Cannot read it: {ev.error}"
-            self.received_view.show_transcript(*shown, text)
-            return
-        text, ok = describe_result(ev.result)
-        if not text:
-            text, ok = describe_archive_result(ev.result)
-        self.jobs_model.finished(ev, text, ok)
+        self.jobs_model.finished(ev)
         self._update_jobs_label()
         if self.echoes.on_finished(ev, time.time()):
             self._audit_timer.start()  # reload once per burst

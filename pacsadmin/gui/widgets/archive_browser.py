@@ -289,7 +289,13 @@ class ArchiveController(QObject):
 
     def _submit(self, kind: str, name: str, fn: Callable[[JobContext], Any]) -> int:
         # loading the tree and looking up paths are housekeeping: not listed as jobs
-        job = self.runner.submit(fn, name=name, lane="io", quiet=kind in ("load", "open"))
+        job = self.runner.submit(
+            fn,
+            name=name,
+            lane="io",
+            quiet=kind in ("load", "open"),
+            summarize=describe_archive_result,
+        )
         self._jobs[job.id] = kind
         return job.id
 
