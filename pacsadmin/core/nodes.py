@@ -16,7 +16,7 @@ import io
 import json
 import re
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
@@ -312,39 +312,40 @@ class NodeDirectory:
     def load(self) -> None:
         """Read the file now.  When it is damaged, keep the nodes last read, remember the
         problem in :attr:`problem` and raise :class:`NodeFileDamaged`."""
-        with self._lock:
-            self._take(self._file.stat_signature(), self._file.read_bytes)
+        self._take(self._file.stat_signature())
 
     def reload_if_changed(self) -> bool:
         """Re-read the file when it changed on disk (a cheap ``stat`` first).  Return True
         when the nodes or :attr:`problem` changed.  Never raises for a damaged file: see
         :attr:`problem`."""
-        with self._lock:
-            stat = self._file.stat_signature()
-            if stat == self._stat:
-                return False
-            before = (self._digest, str(self.problem or ""))
-            with contextlib.suppress(NodeFileDamaged):
-                self._take(stat, self._file.read_bytes)
-            return (self._digest, str(self.problem or "")) != before
+        stat = self._file.stat_signature()
+        if stat == self._stat:
+            return False
+        before = (self._digest, str(self.problem or ""))
+        with contextlib.suppress(NodeFileDamaged):
+            self._take(stat)
+        return (self._digest, str(self.problem or "")) != before
 
-    def _take(self, stat: tuple[int, int, int] | None, read: Callable[[], bytes | None]) -> None:
-        """Adopt the file's content when its bytes differ from what we hold."""
-        self._stat = stat
+    def _take(self, stat: tuple[int, int, int] | None) -> dict[str, DicomNode]:
+        """Adopt the file's content when its bytes differ from what we hold, and return a
+        copy of the nodes those bytes hold.  The file is read and parsed outside the
+        thread lock (readers of the list never wait for it); the digest check and the
+        swap hold it, so the nodes returned always match the bytes just read."""
         try:
-            raw = read()
-        except NodeFileDamaged as exc:
-            self.problem = exc
-            raise
-        digest = self._file.digest_of(raw)
-        if digest == self._digest and self.problem is None:
-            return
-        try:
+            raw = self._file.read_bytes()
+            digest = self._file.digest_of(raw)
+            with self._lock:
+                if digest == self._digest and self.problem is None:
+                    self._stat = stat
+                    return dict(self._nodes)
             nodes = self._parse(raw)
         except NodeFileDamaged as exc:
-            self.problem = exc
+            with self._lock:
+                self._stat, self.problem = stat, exc
             raise
-        self._nodes, self._digest, self.problem = nodes, digest, None
+        with self._lock:
+            self._nodes, self._digest, self._stat, self.problem = nodes, digest, stat, None
+        return dict(nodes)
 
     def _parse(self, raw: bytes | None) -> dict[str, DicomNode]:
         data = self._file.parse(raw).data
@@ -366,13 +367,15 @@ class NodeDirectory:
 
     @contextlib.contextmanager
     def _changing(self) -> Iterator[dict[str, DicomNode]]:
-        """Yield a copy of the nodes as the file holds them now (re-read under the lock);
-        write it back atomically when the block ends without an exception and changed it."""
-        with self._lock, self._file.locked():
-            self._take(self._file.stat_signature(), self._file.read_bytes)  # damaged: refuse
-            nodes = dict(self._nodes)
+        """Yield a copy of the nodes as the file holds them now (re-read under the file
+        lock, which excludes other processes and other threads alike); write it back
+        atomically when the block ends without an exception and changed it.  The thread
+        lock is held only for the swaps, so readers never wait for the file lock."""
+        with self._file.locked():
+            base = self._take(self._file.stat_signature())  # damaged: refused (raises)
+            nodes = dict(base)
             yield nodes
-            if nodes == self._nodes:
+            if nodes == base:
                 return
             ordered = sorted(nodes.values(), key=lambda n: (n.site.casefold(), n.name.casefold()))
             payload = {
@@ -380,8 +383,9 @@ class NodeDirectory:
                 "nodes": [n.to_json() for n in ordered],
             }
             digest = self._file.write(payload)
-            self._nodes, self._digest = nodes, digest
-            self._stat = self._file.stat_signature()
+            with self._lock:
+                self._nodes, self._digest = nodes, digest
+                self._stat = self._file.stat_signature()
 
     # ------------------------------------------------------------------ access
     def list(self) -> list[DicomNode]:

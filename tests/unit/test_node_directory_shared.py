@@ -263,3 +263,38 @@ def test_cli_import_is_audited(capsys, tmp_path, pacs_home):
     assert e[0].details["via"] == "cli" and e[0].target == str(f)
     code, _, _ = run(capsys, "nodes", "import", str(f))  # all skipped: nothing changed
     assert len(AuditLog(pacs_home / "audit.sqlite3").entries(action="node-import")) == 1
+
+
+def test_threads_and_a_polling_reader_in_one_process_keep_every_node(tmp_path):
+    """Writers on two directory objects (the window's io lane, the SCP's copy) and a
+    reader polling reload_if_changed at the same time."""
+    import threading
+
+    path = tmp_path / "nodes.json"
+    a, b = NodeDirectory(path), NodeDirectory(path)
+    stop = threading.Event()
+
+    def poll() -> None:
+        while not stop.is_set():
+            a.reload_if_changed()
+
+    def write(d: NodeDirectory, prefix: str) -> None:
+        for i in range(25):
+            d.add(DicomNode(f"{prefix}-{i:02d}", "AE", "127.0.0.1", 104))
+
+    reader = threading.Thread(target=poll)
+    reader.start()
+    writers = [
+        threading.Thread(target=write, args=(d, f"{d_i}-{t}"))
+        for d_i, d in enumerate((a, b))
+        for t in range(2)
+    ]
+    for t in writers:
+        t.start()
+    for t in writers:
+        t.join(60)
+    stop.set()
+    reader.join(10)
+    assert len(names(path)) == 100
+    a.reload_if_changed()
+    assert len(a) == 100
