@@ -259,7 +259,7 @@ def run_remove(args: argparse.Namespace, ctx: Any) -> int:
 
 def run_import(args: argparse.Namespace, ctx: Any) -> int:
     from pacsadmin.core.errors import PacsAdminError
-    from pacsadmin.core.nodes import format_for_path
+    from pacsadmin.core.node_exchange import format_for_path
 
     try:
         fmt = args.format or format_for_path(args.file)
@@ -297,16 +297,17 @@ def run_import(args: argparse.Namespace, ctx: Any) -> int:
 def run_export(args: argparse.Namespace, ctx: Any) -> int:
     from pacsadmin.core.errors import PacsAdminError
     from pacsadmin.core.fileio import atomic_write_text
-    from pacsadmin.core.nodes import format_for_path
+    from pacsadmin.core.node_exchange import export_csv, export_json, format_for_path
 
     try:
         fmt = args.format or ("json" if args.file == "-" else format_for_path(args.file))
     except PacsAdminError as exc:
         raise _usage(exc) from None
-    text = ctx.nodes.export_json() if fmt == "json" else ctx.nodes.export_csv()
+    nodes = ctx.nodes.list()
+    text = export_json(nodes) if fmt == "json" else export_csv(nodes)
     if args.file == "-":
         sys.stdout.write(text)
     else:
         atomic_write_text(Path(args.file), text, mode=0o644)
-        print(f"Exported {len(ctx.nodes)} node(s) to {args.file}.", file=sys.stderr)
+        print(f"Exported {len(nodes)} node(s) to {args.file}.", file=sys.stderr)
     return 0

@@ -18,6 +18,7 @@ from typing import Any
 
 from pacsadmin.core.audit import AuditLog
 from pacsadmin.core.errors import PacsAdminError
+from pacsadmin.core.node_exchange import parse_node_list
 from pacsadmin.core.nodes import DicomNode, ImportReport, NodeDirectory
 from pacsadmin.core.secrets import SecretStore, tls_passphrase_key
 
@@ -107,7 +108,8 @@ class NodeService:
         self, text: str, fmt: str, *, replace_existing: bool, source: str
     ) -> ImportReport:
         """Import a JSON or CSV node list (``source``: the file's name, for the audit log)."""
-        rep = self.directory.import_text(text, fmt, replace_existing=replace_existing)
+        parsed = parse_node_list(text, fmt)  # not a node list at all: PacsAdminError
+        rep = self.directory.import_nodes(parsed, replace_existing=replace_existing)
         if rep.added or rep.replaced:
             self._audit(
                 IMPORT,

@@ -5,15 +5,18 @@ section 7: AE title, host, port) plus what an administrator needs around it: sit
 tags, TLS, per-node timeouts, max PDU, the preferred retrieve method and the query
 character set.  Secrets (the TLS key passphrase) never live here: see
 :mod:`pacsadmin.core.secrets`.
+
+Around it: :mod:`~pacsadmin.core.node_validation` (the rules of each field),
+:mod:`~pacsadmin.core.node_file` (the file shared by processes: lock, atomic replace,
+damage reports), :mod:`~pacsadmin.core.node_exchange` (JSON and CSV lists) and
+:mod:`~pacsadmin.core.node_service` (changes with their secrets and audit records, for the
+CLI and the window).
 """
 
 from __future__ import annotations
 
 import builtins
 import contextlib
-import csv
-import io
-import json
 import re
 import threading
 from collections.abc import Iterable, Iterator
@@ -21,7 +24,7 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-from pacsadmin.core.errors import DuplicateNode, NodeNotFound, PacsAdminError, ValidationError
+from pacsadmin.core.errors import DuplicateNode, NodeNotFound, ValidationError
 from pacsadmin.core.node_file import NodeFile
 from pacsadmin.core.node_file import NodeFileDamaged as NodeFileDamaged
 from pacsadmin.core.node_validation import opt_timeout
@@ -174,101 +177,6 @@ def parse_target(text: str) -> DicomNode | None:
         name="ad-hoc", ae_title=m["aet"], host=m["host"].strip("[]"), port=int(m["port"])
     ).validated()
     return replace(node, name=node.address)  # ad-hoc nodes are named by their address
-
-
-# ---------------------------------------------------------------------------- CSV
-CSV_COLUMNS = (
-    "name",
-    "ae_title",
-    "host",
-    "port",
-    "description",
-    "site",
-    "tags",
-    "calling_ae_title",
-    "tls_enabled",
-    "tls_ca_bundle",
-    "tls_client_cert",
-    "tls_client_key",
-    "tls_verify_hostname",
-    "timeout_connect",
-    "timeout_acse",
-    "timeout_dimse",
-    "timeout_network",
-    "max_pdu",
-    "retrieve_method",
-    "query_charset",
-)
-
-
-def _bool(text: str, field: str) -> bool:
-    t = text.strip().lower()
-    if t in ("1", "true", "yes", "y", "on"):
-        return True
-    if t in ("", "0", "false", "no", "n", "off"):
-        return False
-    raise ValidationError(field, f"{text!r} is not yes/no.")
-
-
-def node_to_csv_row(n: DicomNode) -> dict[str, str]:
-    def s(v: object) -> str:
-        return "" if v is None else str(v)
-
-    return {
-        "name": n.name,
-        "ae_title": n.ae_title,
-        "host": n.host,
-        "port": str(n.port),
-        "description": n.description,
-        "site": n.site,
-        "tags": ";".join(n.tags),
-        "calling_ae_title": n.calling_ae_title,
-        "tls_enabled": "yes" if n.tls.enabled else "no",
-        "tls_ca_bundle": n.tls.ca_bundle,
-        "tls_client_cert": n.tls.client_cert,
-        "tls_client_key": n.tls.client_key,
-        "tls_verify_hostname": "yes" if n.tls.verify_hostname else "no",
-        "timeout_connect": s(n.timeouts.connect),
-        "timeout_acse": s(n.timeouts.acse),
-        "timeout_dimse": s(n.timeouts.dimse),
-        "timeout_network": s(n.timeouts.network),
-        "max_pdu": s(n.max_pdu),
-        "retrieve_method": n.retrieve_method,
-        "query_charset": n.query_charset,
-    }
-
-
-def node_from_csv_row(row: dict[str, str]) -> DicomNode:
-    g = {k: (v or "").strip() for k, v in row.items() if k}
-    max_pdu = g.get("max_pdu", "")
-    if max_pdu and not max_pdu.isdigit():
-        raise ValidationError("max_pdu", f"max_pdu {max_pdu!r} is not a whole number.")
-    return DicomNode(
-        name=g.get("name", ""),
-        ae_title=g.get("ae_title", ""),
-        host=g.get("host", ""),
-        port=validate_port(g.get("port", "")),
-        description=g.get("description", ""),
-        site=g.get("site", ""),
-        tags=tuple(t for t in g.get("tags", "").split(";") if t),
-        calling_ae_title=g.get("calling_ae_title", ""),
-        tls=TlsSettings(
-            enabled=_bool(g.get("tls_enabled", ""), "tls_enabled"),
-            ca_bundle=g.get("tls_ca_bundle", ""),
-            client_cert=g.get("tls_client_cert", ""),
-            client_key=g.get("tls_client_key", ""),
-            verify_hostname=_bool(g.get("tls_verify_hostname", "yes"), "tls_verify_hostname"),
-        ),
-        timeouts=NodeTimeouts(
-            *(
-                opt_timeout(g.get(f"timeout_{k}"), f"timeout_{k}")
-                for k in ("connect", "acse", "dimse", "network")
-            )
-        ),
-        max_pdu=int(max_pdu) if max_pdu else None,
-        retrieve_method=g.get("retrieve_method") or "C-MOVE",
-        query_charset=g.get("query_charset", ""),
-    ).validated()
 
 
 # ---------------------------------------------------------------------------- directory
@@ -455,58 +363,14 @@ class NodeDirectory:
                 i += 1
             return candidate
 
-    # ------------------------------------------------------------------ import/export
-    def export_json(self, nodes: Iterable[DicomNode] | None = None) -> str:
-        nodes = list(nodes) if nodes is not None else self.list()
-        return (
-            json.dumps(
-                {"schema_version": NODES_SCHEMA_VERSION, "nodes": [n.to_json() for n in nodes]},
-                indent=2,
-            )
-            + "\n"
-        )
-
-    def export_csv(self, nodes: Iterable[DicomNode] | None = None) -> str:
-        nodes = list(nodes) if nodes is not None else self.list()
-        buf = io.StringIO()
-        w = csv.DictWriter(buf, fieldnames=CSV_COLUMNS, lineterminator="\n")
-        w.writeheader()
-        for n in nodes:
-            w.writerow(node_to_csv_row(n))
-        return buf.getvalue()
-
-    def import_text(self, text: str, fmt: str, *, replace_existing: bool = False) -> ImportReport:
-        """Import nodes from JSON or CSV text.  Bad rows are reported; good rows land."""
-        parsed: list[tuple[str, DicomNode | str]] = []
-        if fmt == "json":
-            try:
-                data = json.loads(text)
-            except ValueError as exc:
-                raise PacsAdminError(f"The file is not valid JSON: {exc}") from exc
-            items = data.get("nodes") if isinstance(data, dict) else data
-            if not isinstance(items, list):
-                raise PacsAdminError('The JSON holds no list of nodes (expected {"nodes": [...]}).')
-            for i, d in enumerate(items, 1):
-                try:
-                    parsed.append((f"node {i}", DicomNode.from_json(d)))
-                except (ValidationError, TypeError) as exc:
-                    parsed.append((f"node {i}", str(exc)))
-        elif fmt == "csv":
-            reader = csv.DictReader(io.StringIO(text))
-            missing = {"name", "ae_title", "host", "port"} - set(reader.fieldnames or ())
-            if missing:
-                raise PacsAdminError(
-                    f"The CSV lacks the column(s) {', '.join(sorted(missing))}; "
-                    f"the header must name at least name, ae_title, host, port."
-                )
-            for i, row in enumerate(reader, 2):
-                try:
-                    parsed.append((f"row {i}", node_from_csv_row(row)))
-                except (ValidationError, TypeError) as exc:
-                    parsed.append((f"row {i}", str(exc)))
-        else:
-            raise PacsAdminError(f"Unknown format {fmt!r}: use json or csv.")
-
+    # ------------------------------------------------------------------ import
+    def import_nodes(
+        self, parsed: Iterable[tuple[str, DicomNode | str]], *, replace_existing: bool = False
+    ) -> ImportReport:
+        """Add the nodes of an imported list in one change; ``parsed`` holds (where, node)
+        or (where, the reason the entry is unusable), see
+        :func:`pacsadmin.core.node_exchange.parse_node_list`.  Bad entries are reported;
+        good ones land."""
         added, replaced, skipped, errors = [], [], [], []
         with self._changing() as nodes:
             for where, item in parsed:
@@ -523,14 +387,3 @@ class NodeDirectory:
                     added.append(item.name)
                 nodes[key] = item
         return ImportReport(tuple(added), tuple(replaced), tuple(skipped), tuple(errors))
-
-
-def format_for_path(path: str | Path) -> str:
-    suffix = Path(path).suffix.lower()
-    if suffix == ".csv":
-        return "csv"
-    if suffix == ".json":
-        return "json"
-    raise PacsAdminError(
-        f"Cannot tell the format of {path}: name it .json or .csv, or pass --format."
-    )

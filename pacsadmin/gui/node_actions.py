@@ -26,8 +26,9 @@ from pacsadmin.core.dimse.echo_result import EchoSeries
 from pacsadmin.core.errors import PacsAdminError
 from pacsadmin.core.fileio import atomic_write_text
 from pacsadmin.core.jobs import JobContext, JobFinished, JobRunner
+from pacsadmin.core.node_exchange import export_csv, export_json, format_for_path
 from pacsadmin.core.node_service import NodeService, passphrase_for
-from pacsadmin.core.nodes import DicomNode, NodeDirectory, format_for_path
+from pacsadmin.core.nodes import DicomNode, NodeDirectory
 from pacsadmin.core.secrets import SecretStore
 from pacsadmin.gui.dialogs.node_dialog import NodeDialog
 from pacsadmin.gui.echo_controller import status_from_series
@@ -305,11 +306,10 @@ class NodeActions(QObject):
     def export_nodes(self, path: str) -> None:
         selected = self.browser.selected_nodes()
         nodes = selected if len(selected) > 1 else self.nodes.list()
-        directory = self.nodes
 
         def run(ctx: JobContext) -> int:
             fmt = format_for_path(path)
-            text = directory.export_json(nodes) if fmt == "json" else directory.export_csv(nodes)
+            text = export_json(nodes) if fmt == "json" else export_csv(nodes)
             try:
                 atomic_write_text(Path(path), text, mode=0o600)
             except OSError as exc:

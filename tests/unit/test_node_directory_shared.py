@@ -157,7 +157,7 @@ def test_damaged_file_refuses_changes_and_recovers_once_fixed(tmp_path):
     for change in (
         lambda: window.add(DicomNode("New", "N", "h", 2)),
         lambda: window.remove("Good"),
-        lambda: window.import_text('{"nodes": []}', "json"),
+        lambda: window.import_nodes([("node 1", DicomNode("I", "I", "h", 4))]),
     ):
         with pytest.raises(NodeFileDamaged, match="line 4, column 18"):
             change()
