@@ -3,9 +3,10 @@ node browser in step with ``nodes.json`` when another process changes it.
 
 The rules of a change (the stored passphrase follows a rename, a delete removes it, every
 change is audited) are the core's :class:`~pacsadmin.core.node_service.NodeService`,
-which the CLI uses too.  Its work (file lock, keyring, SQLite) runs on the io lane; the
-GUI thread only shows the outcome.  Dialogs open with ``open()`` (never a nested event
-loop).
+which the CLI uses too.  Its work (file lock, keyring, SQLite) runs on the priority lane,
+never on the GUI thread, and not on the io lane either: that is the archive's one writer,
+busy for minutes during an import.  The GUI thread only shows the outcome.  Dialogs open
+with ``open()`` (never a nested event loop).
 """
 
 from __future__ import annotations
@@ -38,7 +39,8 @@ from pacsadmin.gui.models.node_model import NodeTableModel
 from pacsadmin.gui.widgets.doctor_panel import DoctorPanel
 from pacsadmin.gui.widgets.node_browser import NodeBrowser
 
-# how often the window asks whether nodes.json changed (a stat on the io lane)
+# how often the window asks whether nodes.json changed (a stat, in a background job)
+LANE = "priority"  # quick jobs; see the module's docstring
 FILE_CHECK_MS = 2000
 
 
@@ -106,7 +108,7 @@ class NodeActions(QObject):
 
     @Slot()
     def check_file(self) -> None:
-        """Ask on the io lane whether another process changed nodes.json (the CLI, a
+        """Ask in the background whether another process changed nodes.json (the CLI, a
         second window); the browser follows when it did."""
         if self._checking or self._closed:
             return
@@ -115,7 +117,7 @@ class NodeActions(QObject):
         self.bridge.submit(
             lambda ctx: nodes.reload_if_changed(),
             name="Nodes: check nodes.json",
-            lane="io",
+            lane=LANE,
             quiet=True,
             on_done=self._on_file_checked,
         )
@@ -142,8 +144,8 @@ class NodeActions(QObject):
     def _run(
         self, fn: Callable[[JobContext], Any], name: str, on_done: Callable[[JobFinished], None]
     ) -> None:
-        """A node change on the io lane (file lock, keyring, SQLite: never the GUI thread)."""
-        self.bridge.submit(fn, name=name, lane="io", quiet=True, on_done=on_done)
+        """A node change in the background (file lock, keyring, SQLite)."""
+        self.bridge.submit(fn, name=name, lane=LANE, quiet=True, on_done=on_done)
 
     # ------------------------------------------------------------------ the dialog
     def open_dialog(self, node: DicomNode | None, mode: str) -> NodeDialog:

@@ -119,7 +119,7 @@ def test_duplicate_name_is_shown_under_the_name(qtbot, pacs_app):
     app.node_actions.reload()
     dlg = app.node_actions.open_dialog(None, "add")
     fill(dlg, name="pacs", ae_title="AE2", host="127.0.0.1", port="105")
-    dlg.ok_button.click()  # saved on the io lane: the answer comes back
+    dlg.ok_button.click()  # saved in the background: the answer comes back
     qtbot.waitUntil(lambda: "already exists" in dlg.errors["name"].text(), timeout=WAIT)
     assert dlg.isVisible() and dlg.ok_button.isEnabled()
     assert app.nodes.get("PACS").ae_title == "AE1"
@@ -168,7 +168,7 @@ def test_edit_duplicate_delete(qtbot, pacs_app):
     assert app.nodes.get("PACS").ae_title == "NEWAE"
 
     app.node_browser.select_node("PACS (copy)")
-    app.act_delete.trigger()  # confirm() answers yes in tests; removed on the io lane
+    app.act_delete.trigger()  # confirm() answers yes in tests; removed in the background
     qtbot.waitUntil(lambda: app.node_model.rowCount() == 1, timeout=WAIT)
     assert [n.name for n in app.nodes.list()] == ["PACS"]
 
@@ -199,7 +199,7 @@ def test_import_export_json_and_csv(qtbot, pacs_app, tmp_path):
     app.node_actions.reload()
     for ext in ("json", "csv"):
         path = tmp_path / f"nodes.{ext}"
-        app.node_actions.export_nodes(str(path))  # written on the io lane
+        app.node_actions.export_nodes(str(path))  # written in the background
         qtbot.waitUntil(lambda p=path: p.exists(), timeout=WAIT)
         assert "AE2" in path.read_text()
     app.nodes.remove("One")

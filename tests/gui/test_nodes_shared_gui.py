@@ -117,7 +117,7 @@ def test_the_browser_follows_the_cli_and_the_windows_save_keeps_its_node(qtbot, 
     app.node_actions.reload()
     done = app_cli(app.paths.home, "nodes", "add", "Cli", "--ae", "C", "--host", "h", "--port", "5")
     assert done.returncode == 0, done.stderr
-    # the 2 s check on the io lane finds it without being asked
+    # the 2 s background check finds it without being asked
     qtbot.waitUntil(lambda: app.node_model.row_of("Cli") >= 0, timeout=WAIT)
     done = app_cli(
         app.paths.home, "nodes", "add", "Cli2", "--ae", "C", "--host", "h", "--port", "6"

@@ -418,7 +418,7 @@ class NodeDialog(QDialog):
         self._running["save"] = self.bridge.submit(
             _save_job(self._save_fn, node, passphrase),
             name=f"Save node {node.name}",
-            lane="io",
+            lane="priority",  # quick; the io lane may be busy with an archive import
             quiet=True,
             on_done=lambda ev: self._on_saved(node, ev),
         )
