@@ -10,22 +10,14 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-
-def _port(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
-    if not 1 <= v <= 65535:
-        raise argparse.ArgumentTypeError("must be between 1 and 65535")
-    return v
+from pacsadmin.cli.argtypes import port
 
 
 def register(sub: Any) -> None:
     h = "run the local DICOM node (C-ECHO, C-STORE into the archive, C-FIND/C-MOVE/C-GET)"
     p = sub.add_parser("serve", help=h, description=h + "; runs until Ctrl-C")
     p.add_argument("--aet", metavar="AET", help="AE title (default: settings local_ae_title)")
-    p.add_argument("--port", type=_port, metavar="N", help="port (default: settings scp_port)")
+    p.add_argument("--port", type=port, metavar="N", help="port (default: settings scp_port)")
     p.add_argument(
         "--bind", default="", metavar="ADDR", help="listen on ADDR only (default: all addresses)"
     )

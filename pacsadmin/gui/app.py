@@ -87,10 +87,23 @@ class PacsAdminApp(QObject):
         """``start_scp``: start the local SCP process when the settings ask for it
         (``scp_autostart``); :func:`run_gui` passes True, tests choose."""
         super().__init__()
+        startup_problems = self._build_services(paths, secrets, settings)
+        self._build_models()
+        self._build_window()
+        self._build_controllers()
+        self._wire()
+        self._start(start_scp, startup_problems)
+
+    # ------------------------------------------------------------------ building
+    def _build_services(
+        self, paths: AppPaths, secrets: SecretStore | None, settings: Settings | None
+    ) -> list[str]:
+        """The core services of the session; returns the problems met, to tell once the
+        window shows."""
         # Echo-all runs many worker and pynetdicom threads; with Python's default 5 ms
         # switch interval the GUI thread queued behind them for 30-40 ms at a time
         # (measured); at 1 ms it gets the GIL back quickly.  Throughput is unchanged
-        # (NOTES.md: the switch interval has no measurable effect on transfers).
+        # (measured: the switch interval has no measurable effect on transfers).
         self._old_switch = sys.getswitchinterval()
         sys.setswitchinterval(0.001)
         _warm_up_dicom()
@@ -116,15 +129,17 @@ class PacsAdminApp(QObject):
         self.gc_guard.start()
         self.bridge.attach(self.runner)
         self._closed = False
+        return startup_problems
 
-        # ---- models
+    def _build_models(self) -> None:
         self.node_model = NodeTableModel(self)
         self.jobs_model = JobsModel(self)
         self.audit_model = AuditModel(self)
         self.archive_model = ArchiveTreeModel(self)
         self.received_model = ReceivedModel(self)
 
-        # ---- window, actions, widgets
+    def _build_window(self) -> None:
+        """The window, its actions and widgets, laid out (nothing connected yet)."""
         self.window = w = MainWindow(self.paths.home / "gui.ini")
         self.act_add = w.make_action("Add", "add", "Add a node", "Ctrl+N")
         self.act_edit = w.make_action("Edit", "edit", "Edit the selected node", "Ctrl+E")
@@ -223,7 +238,9 @@ class PacsAdminApp(QObject):
             },
         )
         self.errors = ErrorPresenter(w.statusBar(), self.activity, w, self.bridge)
-        # ---- controllers
+
+    def _build_controllers(self) -> None:
+        w, settings = self.window, self.settings
         self.node_actions = NodeActions(
             nodes=self.nodes,
             secrets=self.secrets,
@@ -268,7 +285,9 @@ class PacsAdminApp(QObject):
         w.on_close = self.shutdown
         self._show_scp_state()
 
-        # ---- wiring: bridge -> models and panels
+    # ------------------------------------------------------------------ wiring
+    def _wire(self) -> None:
+        """Every connection of the window, in plain sight."""
         self.bridge.jobSubmitted.connect(self._on_bridge_job_submitted)
         self.bridge.jobStarted.connect(self._on_bridge_job_started)
         self.bridge.jobProgress.connect(self._on_bridge_job_progress)
@@ -285,7 +304,7 @@ class PacsAdminApp(QObject):
         self.act_echo.triggered.connect(self._on_echo_triggered)
         self.act_doctor.triggered.connect(self._on_doctor_triggered)
         self.act_echo_all.triggered.connect(self._on_echo_all_triggered)
-        self.act_quit.triggered.connect(w.close)
+        self.act_quit.triggered.connect(self.window.close)
         self.act_open_images.triggered.connect(self._on_open_images_triggered)
         self.act_open_folder.triggered.connect(self._on_open_folder_triggered)
         self.act_archive_import.triggered.connect(self._on_archive_import_triggered)
@@ -321,14 +340,15 @@ class PacsAdminApp(QObject):
         self._audit_timer.timeout.connect(self._on_audit_view_refresh_requested)
         self.node_actions.audited.connect(self._audit_timer.start)
 
-        # ---- initial state
+    def _start(self, start_scp: bool, startup_problems: list[str]) -> None:
+        """The initial state: lists loaded in the background, geometry, the local SCP."""
         self.node_actions.reload()
         self.echoes.load_statuses()
         self._on_audit_view_refresh_requested()
         self.archive.refresh()
         self._on_node_browser_selection_changed()
         self._update_jobs_label()
-        w.restore_geometry()
+        self.window.restore_geometry()
         self.errors.install_hooks()
         self.errors.info(
             f"{len(self.nodes)} node(s) loaded from {self.paths.nodes_file}; "
@@ -336,7 +356,7 @@ class PacsAdminApp(QObject):
         )
         for problem in startup_problems:
             self.errors.present(problem)
-        if start_scp and settings.scp_autostart:
+        if start_scp and self.settings.scp_autostart:
             self.act_scp.setChecked(True)  # -> _on_scp_toggled starts it
 
     # ------------------------------------------------------------------ helpers

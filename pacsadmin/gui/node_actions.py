@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QObject, Qt, QTimer, Signal, Slot
-from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
+from PySide6.QtWidgets import QFileDialog, QWidget
 
 from pacsadmin.core.audit import AuditLog
 from pacsadmin.core.dimse.association import LocalAE
@@ -31,6 +31,7 @@ from pacsadmin.core.node_exchange import export_csv, export_json, format_for_pat
 from pacsadmin.core.node_service import NodeService, passphrase_for
 from pacsadmin.core.nodes import DicomNode, NodeDirectory
 from pacsadmin.core.secrets import SecretStore
+from pacsadmin.gui.dialogs.confirm import ask
 from pacsadmin.gui.dialogs.node_dialog import NodeDialog
 from pacsadmin.gui.echo_controller import status_from_series
 from pacsadmin.gui.errors import ErrorPresenter
@@ -132,14 +133,7 @@ class NodeActions(QObject):
             self.errors.present(f"Cannot check the node directory: {ev.error}")
 
     def ask(self, title: str, text: str) -> bool:
-        box = QMessageBox(self.parent_widget)
-        box.setTextFormat(Qt.TextFormat.PlainText)
-        box.setIcon(QMessageBox.Icon.Question)
-        box.setWindowTitle(title)
-        box.setText(text)
-        box.setStandardButtons(QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No)
-        box.setDefaultButton(QMessageBox.StandardButton.No)
-        return box.exec() == QMessageBox.StandardButton.Yes
+        return ask(self.parent_widget, title, text)
 
     def _run(
         self, fn: Callable[[JobContext], Any], name: str, on_done: Callable[[JobFinished], None]
