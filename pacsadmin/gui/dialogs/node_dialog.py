@@ -105,7 +105,8 @@ class NodeDialog(QDialog):
         self.saved_node: DicomNode | None = None
         self.secret_warning: str | None = None
         self.last_test: tuple[DicomNode, EchoSeries] | None = None  # the last Test's answer
-        self._running: dict[str, Job[Any]] = {}  # "test" / "resolve" / "save": to cancel
+        self._saving = False  # a save job runs: the dialog stays until it ends
+        self._probes: list[Job[Any]] = []  # Test and host look-ups, cancelled on close
         self._closed = False  # a callback may arrive after the dialog is gone
         self.errors: dict[str, QLabel] = {}
         self._field_tab: dict[str, int] = {}
@@ -404,6 +405,8 @@ class NodeDialog(QDialog):
     # ------------------------------------------------------------------ save
     @Slot()
     def _on_buttons_accepted(self) -> None:
+        if self._saving:  # one save at a time
+            return
         if self.saved_node is not None:  # saved already; the passphrase note was shown
             self.accept()
             return
@@ -415,7 +418,8 @@ class NodeDialog(QDialog):
             return
         passphrase = self.pass_edit.text() or None
         self.ok_button.setEnabled(False)  # and reject() waits: a save runs to its end
-        self._running["save"] = self.bridge.submit(
+        self._saving = True
+        self.bridge.submit(
             _save_job(self._save_fn, node, passphrase),
             name=f"Save node {node.name}",
             lane="priority",  # quick; the io lane may be busy with an archive import
@@ -426,7 +430,7 @@ class NodeDialog(QDialog):
     def _on_saved(self, node: DicomNode, ev: JobFinished) -> None:
         if self._closed:
             return
-        self._running.pop("save", None)
+        self._saving = False
         self.ok_button.setEnabled(True)
         if ev.state is not JobState.SUCCEEDED or ev.result is None:
             self.show_error("", ev.error or "The node was not saved.")
@@ -458,13 +462,14 @@ class NodeDialog(QDialog):
             return
         passphrase = self.pass_edit.text() or None
         test_fn = self._test_fn  # the job must not hold the dialog (a QObject)
-        self._running["test"] = self.bridge.submit(
+        job = self.bridge.submit(
             lambda ctx: test_fn(node, passphrase, ctx),
             name=f"Test {node.address}",
             node=node.name,
             lane="priority",
             on_done=lambda ev: self._on_tested(node, ev),
         )
+        self._probes.append(job)
         self.test_button.setEnabled(False)
         self.test_light.setPixmap(light_pixmap(Light.RUNNING, 16))
         self.test_label.setText(f"Testing {node.address}...")
@@ -481,17 +486,17 @@ class NodeDialog(QDialog):
             self.show_error("host", exc.message, focus=False)
             return
         self.show_error("host", "", focus=False)
-        self._running["resolve"] = self.bridge.submit(
+        job = self.bridge.submit(
             lambda ctx: _resolve(host),
             name=f"Resolve {host}",
             lane="priority",
             on_done=self._on_resolved,
         )
+        self._probes.append(job)
 
     def _on_resolved(self, ev: JobFinished) -> None:
         if self._closed:
             return
-        self._running.pop("resolve", None)
         warning = ev.result if ev.state is JobState.SUCCEEDED else ""
         self.host_warning.setText(escape_controls(warning or ""))
         self.host_warning.setVisible(bool(warning))
@@ -499,7 +504,6 @@ class NodeDialog(QDialog):
     def _on_tested(self, node: DicomNode, ev: JobFinished) -> None:
         if self._closed:
             return
-        self._running.pop("test", None)
         self.test_button.setEnabled(True)
         series = ev.result if isinstance(ev.result, EchoSeries) else None
         if ev.state is not JobState.SUCCEEDED or series is None or not series.results:
@@ -514,14 +518,13 @@ class NodeDialog(QDialog):
         self.tested.emit(node, series)
 
     def reject(self) -> None:
-        if "save" not in self._running:  # Cancel or Esc while saving: wait for the save
+        if not self._saving:  # Cancel or Esc while saving: wait for the save
             super().reject()
 
     def done(self, result: int) -> None:
         self._closed = True
-        for kind, job in self._running.items():
-            if kind != "save":  # a save under way finishes: the file must stay whole
-                job.cancel()
+        for job in self._probes:  # a save under way is never cancelled: it finishes
+            job.cancel()
         super().done(result)
 
     # for tests and the composition root
