@@ -12,7 +12,7 @@ caller being rejected with "calling AE title not recognized"; a cap on simultane
 associations.  Deflated Explicit VR Little Endian is accepted and stored as received, but
 pydicom and pynetdicom inflate it without bound (a deflate bomb: a few MB that inflate to
 many GB), so before anything parses a deflated file the archive inflates it as a bounded
-stream (:mod:`pacsadmin.core.archive.deflate`): more than 1 GiB inflated, or a corrupt or
+stream (:mod:`pacsadmin.core.deflate`): more than 1 GiB inflated, or a corrupt or
 truncated stream, is refused with 0xC210 and an Error Comment saying why, and nothing is
 kept.  Logs: one line per association, no patient data.
 """
@@ -31,7 +31,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pacsadmin.core.archive import Archive, deflate, is_disk_full, read_meta
+from pacsadmin.core import deflate
+from pacsadmin.core.archive import Archive, is_disk_full, read_meta
 from pacsadmin.core.archive.archive import StoreOutcome
 from pacsadmin.core.dimse import scp_access, scp_receive
 from pacsadmin.core.dimse.association import _init_pynetdicom, _nodelay
@@ -45,7 +46,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("pacsadmin.scp")
 TRANSCRIPT_LINES = 2000  # per association: the first and the last 1,000 (memory stays bounded)
 
-# Uncompressed, Deflated (bounded: archive/deflate.py) and common compressed transfer syntaxes.
+# Uncompressed, Deflated (bounded: core/deflate.py) and common compressed transfer syntaxes.
 DEFLATED = "1.2.840.10008.1.2.1.99"
 TRANSFER_SYNTAXES = [
     "1.2.840.10008.1.2.1",  # Explicit VR Little Endian
@@ -454,7 +455,7 @@ class LocalScp:
             from pydicom.errors import InvalidDicomError
 
             from pacsadmin.core.archive import NotIndexable
-            from pacsadmin.core.archive.deflate import DeflateError
+            from pacsadmin.core.deflate import DeflateError
 
             if isinstance(exc, DeflateError):  # a deflate bomb, a broken stream: say so
                 rec.errors.append(str(exc))

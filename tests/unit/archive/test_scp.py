@@ -206,7 +206,7 @@ def test_association_cap(start_scp):
 
 
 def test_deflate_accepted_uncompressed_preferred(start_scp):
-    """Deflated is accepted (inflated bounded before parsing: archive/deflate.py); a
+    """Deflated is accepted (inflated bounded before parsing: core/deflate.py); a
     context that also offers Explicit VR Little Endian gets that."""
     from pynetdicom import build_context
     from pynetdicom.sop_class import CTImageStorage, MRImageStorage
