@@ -17,7 +17,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QObject, Qt, QTimer, Signal, Slot
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal, Slot
 from PySide6.QtWidgets import QFileDialog, QWidget
 
 from pacsadmin.core.audit import AuditLog
@@ -80,6 +80,12 @@ class NodeActions(QObject):
         self._file_timer.setInterval(FILE_CHECK_MS)
         self._file_timer.timeout.connect(self.check_file)
         self._file_timer.start()
+        parent_widget.installEventFilter(self)  # and when the window comes to the front
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.WindowActivate:
+            self.check_file()
+        return False
 
     def close(self) -> None:
         self._closed = True
