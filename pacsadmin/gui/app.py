@@ -119,7 +119,8 @@ class PacsAdminApp(QObject):
                 settings = Settings()
         self.settings = settings
         self.local = LocalAE.from_settings(settings)
-        self.nodes = NodeDirectory(self.paths.nodes_file)  # unreadable: run_gui says so
+        # damaged: the node actions say where, and nothing is written until it is fixed
+        self.nodes = NodeDirectory(self.paths.nodes_file, damaged_ok=True)
         self.audit = AuditLog(self.paths.audit_db)
         self.secrets = secrets or SecretStore()
         self.runner = JobRunner(
@@ -245,6 +246,7 @@ class PacsAdminApp(QObject):
         self.node_actions = NodeActions(
             nodes=self.nodes,
             secrets=self.secrets,
+            audit=self.audit,
             local=self.local,
             runner=self.runner,
             bridge=self.bridge,
@@ -338,6 +340,7 @@ class PacsAdminApp(QObject):
         self._audit_timer.setSingleShot(True)
         self._audit_timer.setInterval(400)
         self._audit_timer.timeout.connect(self._on_audit_view_refresh_requested)
+        self.node_actions.audited.connect(self._audit_timer.start)
 
     def _start(self, start_scp: bool, startup_problems: list[str]) -> None:
         """The initial state: lists loaded in the background, geometry, the local SCP."""
@@ -588,6 +591,7 @@ class PacsAdminApp(QObject):
             return True
         self._closed = True
         self.echoes.close()
+        self.node_actions.close()
         self.viewer.close()  # stops cine, cancels its decode jobs
         self._clock.stop()
         self._rates.stop()
