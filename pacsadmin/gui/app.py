@@ -18,6 +18,7 @@ from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox, QTabWidget
 from pacsadmin import __version__
 from pacsadmin.core.audit import AuditLog
 from pacsadmin.core.dimse.association import LocalAE
+from pacsadmin.core.dimse.scp_events import Association, AssociationClosed
 from pacsadmin.core.errors import PacsAdminError
 from pacsadmin.core.jobs import (
     JobFinished,
@@ -44,6 +45,7 @@ from pacsadmin.gui.models.jobs_model import JobsModel
 from pacsadmin.gui.models.node_model import NodeTableModel
 from pacsadmin.gui.node_actions import NodeActions
 from pacsadmin.gui.scp_process import ScpProcess, describe_event
+from pacsadmin.gui.text import plain_tooltip
 from pacsadmin.gui.viewer import ViewerWidget
 from pacsadmin.gui.widgets.archive_browser import ArchiveBrowser, ArchiveController
 from pacsadmin.gui.widgets.audit_view import AuditView
@@ -88,10 +90,23 @@ class PacsAdminApp(QObject):
         """``start_scp``: start the local SCP process when the settings ask for it
         (``scp_autostart``); :func:`run_gui` passes True, tests choose."""
         super().__init__()
+        startup_problems = self._build_services(paths, secrets, settings)
+        self._build_models()
+        self._build_window()
+        self._build_controllers()
+        self._wire()
+        self._start(start_scp, startup_problems)
+
+    # ------------------------------------------------------------------ building
+    def _build_services(
+        self, paths: AppPaths, secrets: SecretStore | None, settings: Settings | None
+    ) -> list[str]:
+        """The core services of the session; returns the problems met, to tell once the
+        window shows."""
         # Echo-all runs many worker and pynetdicom threads; with Python's default 5 ms
         # switch interval the GUI thread queued behind them for 30-40 ms at a time
         # (measured); at 1 ms it gets the GIL back quickly.  Throughput is unchanged
-        # (NOTES.md: the switch interval has no measurable effect on transfers).
+        # (measured: the switch interval has no measurable effect on transfers).
         self._old_switch = sys.getswitchinterval()
         sys.setswitchinterval(0.001)
         _warm_up_dicom()
@@ -105,7 +120,8 @@ class PacsAdminApp(QObject):
                 settings = Settings()
         self.settings = settings
         self.local = LocalAE.from_settings(settings)
-        self.nodes = NodeDirectory(self.paths.nodes_file)  # unreadable: run_gui says so
+        # damaged: the node actions say where, and nothing is written until it is fixed
+        self.nodes = NodeDirectory(self.paths.nodes_file, damaged_ok=True)
         self.audit = AuditLog(self.paths.audit_db)
         self.secrets = secrets or SecretStore()
         self.runner = JobRunner(
@@ -116,15 +132,17 @@ class PacsAdminApp(QObject):
         self.gc_guard.start()
         self.bridge.attach(self.runner)
         self._closed = False
+        return startup_problems
 
-        # ---- models
+    def _build_models(self) -> None:
         self.node_model = NodeTableModel(self)
         self.jobs_model = JobsModel(self)
         self.audit_model = AuditModel(self)
         self.archive_model = ArchiveTreeModel(self)
         self.received_model = ReceivedModel(self)
 
-        # ---- window, actions, widgets
+    def _build_window(self) -> None:
+        """The window, its actions and widgets, laid out (nothing connected yet)."""
         self.window = w = MainWindow(self.paths.home / "gui.ini")
         self.act_add = w.make_action("Add", "add", "Add a node", "Ctrl+N")
         self.act_edit = w.make_action("Edit", "edit", "Edit the selected node", "Ctrl+E")
@@ -236,10 +254,13 @@ class PacsAdminApp(QObject):
         self.help = install_help(w, self.bridge)  # Help > Keyboard shortcuts, About
         self.viewer.placeholder.set_actions([self.act_open_images, self.act_open_folder])
         self.errors = ErrorPresenter(w.statusBar(), self.activity, w, self.bridge)
-        # ---- controllers
+
+    def _build_controllers(self) -> None:
+        w, settings = self.window, self.settings
         self.node_actions = NodeActions(
             nodes=self.nodes,
             secrets=self.secrets,
+            audit=self.audit,
             local=self.local,
             runner=self.runner,
             bridge=self.bridge,
@@ -280,7 +301,9 @@ class PacsAdminApp(QObject):
         w.on_close = self.shutdown
         self._show_scp_state()
 
-        # ---- wiring: bridge -> models and panels
+    # ------------------------------------------------------------------ wiring
+    def _wire(self) -> None:
+        """Every connection of the window, in plain sight."""
         self.bridge.jobSubmitted.connect(self._on_bridge_job_submitted)
         self.bridge.jobStarted.connect(self._on_bridge_job_started)
         self.bridge.jobProgress.connect(self._on_bridge_job_progress)
@@ -297,7 +320,7 @@ class PacsAdminApp(QObject):
         self.act_echo.triggered.connect(self._on_echo_triggered)
         self.act_doctor.triggered.connect(self._on_doctor_triggered)
         self.act_echo_all.triggered.connect(self._on_echo_all_triggered)
-        self.act_quit.triggered.connect(w.close)
+        self.act_quit.triggered.connect(self.window.close)
         self.act_open_images.triggered.connect(self._on_open_images_triggered)
         self.act_open_folder.triggered.connect(self._on_open_folder_triggered)
         self.act_archive_import.triggered.connect(self._on_archive_import_triggered)
@@ -331,15 +354,17 @@ class PacsAdminApp(QObject):
         self._audit_timer.setSingleShot(True)
         self._audit_timer.setInterval(400)
         self._audit_timer.timeout.connect(self._on_audit_view_refresh_requested)
+        self.node_actions.audited.connect(self._audit_timer.start)
 
-        # ---- initial state
+    def _start(self, start_scp: bool, startup_problems: list[str]) -> None:
+        """The initial state: lists loaded in the background, geometry, the local SCP."""
         self.node_actions.reload()
         self.echoes.load_statuses()
         self._on_audit_view_refresh_requested()
         self.archive.refresh()
         self._on_node_browser_selection_changed()
         self._update_jobs_label()
-        w.restore_geometry()
+        self.window.restore_geometry()
         self.errors.install_hooks()
         self.errors.info(
             f"{len(self.nodes)} node(s) loaded from {self.paths.nodes_file}; "
@@ -347,7 +372,7 @@ class PacsAdminApp(QObject):
         )
         for problem in startup_problems:
             self.errors.present(problem)
-        if start_scp and settings.scp_autostart:
+        if start_scp and self.settings.scp_autostart:
             self.act_scp.setChecked(True)  # -> _on_scp_toggled starts it
 
     # ------------------------------------------------------------------ helpers
@@ -356,7 +381,11 @@ class PacsAdminApp(QObject):
         self.window.jobs_label.setText(f"  {n} job(s) running  " if n else "  idle  ")
 
     def _show_scp_state(self) -> None:
-        self.window.local_label.setText(f"  {self.scp.message} · pacsadmin {__version__}  ")
+        """The state in a few words in the status bar (the whole sentence in its tooltip and
+        in the Received dock); a failure's sentence is shown once, by errors.present."""
+        label = self.window.local_label
+        label.setText(f"  {self.scp.status} · pacsadmin {__version__}  ")
+        label.setToolTip(plain_tooltip(self.scp.message))
         self.received_view.set_status(self.scp.message)
 
     # ------------------------------------------------------------------ SCP process slots
@@ -372,8 +401,8 @@ class PacsAdminApp(QObject):
 
     @Slot(str, int)
     def _on_scp_listening(self, ae_title: str, port: int) -> None:
-        self._show_scp_state()
-        self.errors.info(self.scp.message)
+        self._show_scp_state()  # the status bar says it once; the activity log keeps it
+        self.activity.add("info", self.scp.message)
 
     @Slot(str)
     def _on_scp_failed(self, message: str) -> None:
@@ -382,17 +411,26 @@ class PacsAdminApp(QObject):
         self.act_scp.blockSignals(False)
         self._show_scp_state()
         self.errors.present(message)
+        if self.scp.died_silently:  # killed or crashed: serve could not audit its end
+            audit = self.audit
+            self.bridge.submit(
+                lambda ctx: audit.record("serve", "failure", summary=message),
+                name="Audit: SCP ended",
+                lane="io",
+                quiet=True,
+            )
 
     @Slot()
     def _on_scp_stopped(self) -> None:
         self._show_scp_state()
 
-    @Slot(dict)
-    def _on_scp_event(self, ev: dict[str, object]) -> None:
-        self.received_model.apply(ev)
-        if ev.get("event") == "close":
+    @Slot(object)
+    def _on_scp_event(self, ev: object) -> None:
+        if isinstance(ev, Association):
+            self.received_model.apply(ev)
+        if isinstance(ev, AssociationClosed):
             self.activity.add("scp", describe_event(ev))
-            if ev.get("stored") or ev.get("duplicates"):
+            if ev.stored or ev.duplicates:
                 self.archive.refresh_soon()
 
     # ------------------------------------------------------------------ action slots
@@ -567,6 +605,7 @@ class PacsAdminApp(QObject):
             return True
         self._closed = True
         self.echoes.close()
+        self.node_actions.close()
         self.viewer.close()  # stops cine, cancels its decode jobs
         self._clock.stop()
         self._rates.stop()
