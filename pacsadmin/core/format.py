@@ -362,17 +362,23 @@ def format_ae(ae_title: str, host: str = "", port: int | None = None) -> str:
     return f"{ae}@{where}" if ae else where
 
 
-def format_status(code: int | str | None, service: str | None = None) -> str:
-    """A DIMSE status: ``0xA801 Move destination unknown`` (``service`` is "C-MOVE"...,
-    for the service-specific meanings).  Not a number: the raw text."""
-    from pacsadmin.core.dimse.status import status_info
+def format_status(code: object, name: str = "") -> str:
+    """A DIMSE status as ``0xA801 Refused: move destination unknown``.
 
+    ``code`` is a number (``0xA801``, ``"0xA801"``, ``"43009"``) with its ``name``, or a
+    looked-up status (anything with ``code`` and ``name``, as
+    :func:`pacsadmin.core.dimse.status.status_info` returns; the lookup lives there, so
+    this module stays a basic the network layer may use).  Not a 16-bit number: the raw
+    text."""
     if code is None:
         return ""
+    looked_up = getattr(code, "name", None)
+    if looked_up is not None and hasattr(code, "code"):
+        code, name = code.code, name or str(looked_up)
     try:
-        n = int(code, 0) if isinstance(code, str) else int(code)
+        n = int(code, 0) if isinstance(code, str) else int(code)  # type: ignore[call-overload]
     except (TypeError, ValueError):
         return str(code).strip()
     if not 0 <= n <= 0xFFFF:
         return str(code).strip()
-    return status_info(n, service).label
+    return f"0x{n:04X} {name.strip()}".strip()

@@ -211,10 +211,18 @@ def test_ae_and_status() -> None:
     assert fmt.format_ae("PACS", "::1", 11112) == "PACS@[::1]:11112"
     assert fmt.format_ae("PACS") == "PACS"
     assert fmt.format_ae("", "host", 104) == "host:104"
-    assert fmt.format_status(0xA801, "C-MOVE") == "0xA801 Refused: move destination unknown"
-    assert fmt.format_status("0xA801", "C-MOVE") == "0xA801 Refused: move destination unknown"
-    assert fmt.format_status(0) == "0x0000 Success"
-    assert fmt.format_status(0xC123).startswith("0xC123 Failed")
+    from pacsadmin.core.dimse.status import status_info
+
+    moved = status_info(0xA801, "C-MOVE")
+    assert fmt.format_status(moved) == "0xA801 Refused: move destination unknown"
+    assert fmt.format_status(moved) == moved.label  # one spelling
+    assert fmt.format_status("0xa801", "Move destination unknown") == (
+        "0xA801 Move destination unknown"
+    )
+    assert fmt.format_status(0) == "0x0000"
+    assert fmt.format_status("43009") == "0xA801"
+    assert fmt.format_status(status_info(0xC123)).startswith("0xC123 Failed")
     assert fmt.format_status("bogus") == "bogus"
     assert fmt.format_status(-1) == "-1"
+    assert fmt.format_status(0x10000) == "65536"
     assert fmt.format_status(None) == ""
