@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import Any, cast
+from typing import Any
 
 from pacsadmin.cli.argtypes import int_range, seconds
 
@@ -52,11 +52,9 @@ def register(sub: Any) -> None:
 
 
 def _passphrase(ctx: Any, node: Any) -> str | None:
-    if not node.tls.enabled or not node.tls.client_key:
-        return None
-    from pacsadmin.core.secrets import tls_passphrase_key
+    from pacsadmin.core.node_service import passphrase_for
 
-    return cast("str | None", ctx.secrets.get(tls_passphrase_key(node.name)))
+    return passphrase_for(ctx.secrets, node)
 
 
 def _run(args: argparse.Namespace, ctx: Any) -> Any:

@@ -18,6 +18,7 @@ from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox, QTabWidget
 from pacsadmin import __version__
 from pacsadmin.core.audit import AuditLog
 from pacsadmin.core.dimse.association import LocalAE
+from pacsadmin.core.dimse.scp_events import Association, AssociationClosed
 from pacsadmin.core.errors import PacsAdminError
 from pacsadmin.core.jobs import (
     JobFinished,
@@ -35,6 +36,7 @@ from pacsadmin.core.settings import Settings, load_settings
 from pacsadmin.gui.echo_controller import EchoController
 from pacsadmin.gui.errors import ActivityLog, ErrorPresenter
 from pacsadmin.gui.gc_guard import GuiGarbageCollector
+from pacsadmin.gui.help import install_help
 from pacsadmin.gui.job_bridge import JobBridge
 from pacsadmin.gui.main_window import MainWindow
 from pacsadmin.gui.models.archive_model import ArchiveTreeModel
@@ -43,6 +45,7 @@ from pacsadmin.gui.models.jobs_model import JobsModel
 from pacsadmin.gui.models.node_model import NodeTableModel
 from pacsadmin.gui.node_actions import NodeActions
 from pacsadmin.gui.scp_process import ScpProcess, describe_event
+from pacsadmin.gui.text import plain_tooltip
 from pacsadmin.gui.viewer import ViewerWidget
 from pacsadmin.gui.widgets.archive_browser import ArchiveBrowser, ArchiveController
 from pacsadmin.gui.widgets.audit_view import AuditView
@@ -117,7 +120,8 @@ class PacsAdminApp(QObject):
                 settings = Settings()
         self.settings = settings
         self.local = LocalAE.from_settings(settings)
-        self.nodes = NodeDirectory(self.paths.nodes_file)  # unreadable: run_gui says so
+        # damaged: the node actions say where, and nothing is written until it is fixed
+        self.nodes = NodeDirectory(self.paths.nodes_file, damaged_ok=True)
         self.audit = AuditLog(self.paths.audit_db)
         self.secrets = secrets or SecretStore()
         self.runner = JobRunner(
@@ -153,23 +157,29 @@ class PacsAdminApp(QObject):
         self.act_echo_all = w.make_action(
             "Echo all", "echo-all", "C-ECHO every node (concurrent, bounded)", "Ctrl+Shift+Return"
         )
-        self.act_quit = w.make_action("Quit", "app", "Quit pacsadmin", "Ctrl+Q")
+        self.act_quit = w.make_action("Quit", "quit", "Quit pacsadmin", "Ctrl+Q")
         self.act_open_images = w.make_action(
-            "Open images...", "import", "Open DICOM files or a DICOMDIR in the viewer", "Ctrl+O"
+            "Open images...",
+            "open-images",
+            "Open DICOM files or a DICOMDIR in the viewer",
+            "Ctrl+O",
         )
         self.act_open_folder = w.make_action(
-            "Open folder...", "import", "Open a folder of DICOM files in the viewer", "Ctrl+Shift+O"
+            "Open folder...",
+            "open-folder",
+            "Open a folder of DICOM files in the viewer",
+            "Ctrl+Shift+O",
         )
         self.act_archive_import = w.make_action(
-            "Import into archive...", "import", "Copy DICOM files into the local archive"
+            "Import into archive...", "archive-import", "Copy DICOM files into the local archive"
         )
         self.act_archive_import_folder = w.make_action(
             "Import folder into archive...",
-            "import",
+            "archive-import",
             "Copy every DICOM file under a folder into the local archive",
         )
         self.act_scp = w.make_action(
-            "Local SCP running", "echo", "Run the local DICOM node (storage and Q/R SCP)"
+            "Local SCP running", "scp", "Run the local DICOM node (storage and Q/R SCP)"
         )
         self.act_scp.setCheckable(True)
         node_actions = [
@@ -181,7 +191,12 @@ class PacsAdminApp(QObject):
             self.act_echo,
             self.act_doctor,
         ]
-        self.node_browser = NodeBrowser(self.node_model, [a for a in node_actions if a])
+        self.node_browser = NodeBrowser(
+            self.node_model,
+            [a for a in node_actions if a],
+            empty_actions=[(self.act_add, "Add a node..."), (self.act_import, "Import a list...")],
+            needs_nodes=[self.act_export, self.act_echo_all],
+        )
         self.doctor_panel = DoctorPanel()
         self.viewer = ViewerWidget(
             runner=self.runner, bridge=self.bridge, presets_path=self.paths.home / "presets.json"
@@ -236,6 +251,8 @@ class PacsAdminApp(QObject):
                 "&Tools": [self.act_scp],
             },
         )
+        self.help = install_help(w, self.bridge)  # Help > Keyboard shortcuts, About
+        self.viewer.placeholder.set_actions([self.act_open_images, self.act_open_folder])
         self.errors = ErrorPresenter(w.statusBar(), self.activity, w, self.bridge)
 
     def _build_controllers(self) -> None:
@@ -243,6 +260,7 @@ class PacsAdminApp(QObject):
         self.node_actions = NodeActions(
             nodes=self.nodes,
             secrets=self.secrets,
+            audit=self.audit,
             local=self.local,
             runner=self.runner,
             bridge=self.bridge,
@@ -335,6 +353,7 @@ class PacsAdminApp(QObject):
         self._audit_timer.setSingleShot(True)
         self._audit_timer.setInterval(400)
         self._audit_timer.timeout.connect(self._on_audit_view_refresh_requested)
+        self.node_actions.audited.connect(self._audit_timer.start)
 
     def _start(self, start_scp: bool, startup_problems: list[str]) -> None:
         """The initial state: lists loaded in the background, geometry, the local SCP."""
@@ -361,7 +380,11 @@ class PacsAdminApp(QObject):
         self.window.jobs_label.setText(f"  {n} job(s) running  " if n else "  idle  ")
 
     def _show_scp_state(self) -> None:
-        self.window.local_label.setText(f"  {self.scp.message} · pacsadmin {__version__}  ")
+        """The state in a few words in the status bar (the whole sentence in its tooltip and
+        in the Received dock); a failure's sentence is shown once, by errors.present."""
+        label = self.window.local_label
+        label.setText(f"  {self.scp.status} · pacsadmin {__version__}  ")
+        label.setToolTip(plain_tooltip(self.scp.message))
         self.received_view.set_status(self.scp.message)
 
     # ------------------------------------------------------------------ SCP process slots
@@ -377,8 +400,8 @@ class PacsAdminApp(QObject):
 
     @Slot(str, int)
     def _on_scp_listening(self, ae_title: str, port: int) -> None:
-        self._show_scp_state()
-        self.errors.info(self.scp.message)
+        self._show_scp_state()  # the status bar says it once; the activity log keeps it
+        self.activity.add("info", self.scp.message)
 
     @Slot(str)
     def _on_scp_failed(self, message: str) -> None:
@@ -387,17 +410,26 @@ class PacsAdminApp(QObject):
         self.act_scp.blockSignals(False)
         self._show_scp_state()
         self.errors.present(message)
+        if self.scp.died_silently:  # killed or crashed: serve could not audit its end
+            audit = self.audit
+            self.bridge.submit(
+                lambda ctx: audit.record("serve", "failure", summary=message),
+                name="Audit: SCP ended",
+                lane="io",
+                quiet=True,
+            )
 
     @Slot()
     def _on_scp_stopped(self) -> None:
         self._show_scp_state()
 
-    @Slot(dict)
-    def _on_scp_event(self, ev: dict[str, object]) -> None:
-        self.received_model.apply(ev)
-        if ev.get("event") == "close":
+    @Slot(object)
+    def _on_scp_event(self, ev: object) -> None:
+        if isinstance(ev, Association):
+            self.received_model.apply(ev)
+        if isinstance(ev, AssociationClosed):
             self.activity.add("scp", describe_event(ev))
-            if ev.get("stored") or ev.get("duplicates"):
+            if ev.stored or ev.duplicates:
                 self.archive.refresh_soon()
 
     # ------------------------------------------------------------------ action slots
@@ -572,6 +604,7 @@ class PacsAdminApp(QObject):
             return True
         self._closed = True
         self.echoes.close()
+        self.node_actions.close()
         self.viewer.close()  # stops cine, cancels its decode jobs
         self._clock.stop()
         self._rates.stop()

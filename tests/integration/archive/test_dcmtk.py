@@ -374,7 +374,16 @@ class EventLines:
 
 
 def test_serve_events_channel(tmp_path):
-    """``serve --events``: JSON lines for a watching GUI, without patient data."""
+    """``serve --events``: typed JSON lines for a watching GUI, without patient data."""
+    from pacsadmin.core.dimse.scp_events import (
+        STOP_SIGNAL,
+        AssociationClosed,
+        AssociationOpened,
+        Listening,
+        Stopped,
+        parse_line,
+    )
+
     home = tmp_path / "home"
     port = free_port()
     proc = subprocess.Popen(
@@ -402,14 +411,17 @@ def test_serve_events_channel(tmp_path):
             proc.wait()
     text = "\n".join(lines.text)
     assert "CANARY" not in text
-    events = lines.events
-    kinds = [e["event"] for e in events]
-    assert kinds[0] == "listening" and "open" in kinds and kinds[-1] == "close"
-    close = events[-1]
-    assert close["calling_ae"] == "SENDER" and close["stored"] == 3 and not close["aborted"]
-    transcript = Path(close["transcript_file"]).read_text()
+    events = [parse_line(line) for line in text.splitlines() if line.strip()]
+    kinds = [type(e) for e in events]
+    assert kinds[0] is Listening and AssociationOpened in kinds and kinds[-1] is Stopped, kinds
+    assert events[-1].reason == STOP_SIGNAL and events[-1].message == "on SIGTERM"
+    close = events[-2]
+    assert isinstance(close, AssociationClosed)
+    assert close.calling_ae == "SENDER" and close.stored == 3 and not close.aborted
+    assert close.failed == 0 and close.errors == () and close.pid == proc.pid
+    transcript = Path(close.transcript_file).read_text()
     assert "C-STORE-RQ" in transcript and "CANARY" not in transcript
-    assert Path(close["transcript_file"]).is_relative_to(home / "logs")
+    assert Path(close.transcript_file).is_relative_to(home / "logs")
 
 
 def test_pacsadmin_serve_cli(tmp_path):
