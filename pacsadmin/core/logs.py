@@ -68,11 +68,9 @@ class RedactingFilter(logging.Filter):
 
 def quiet_pynetdicom() -> None:
     """Before any AE is made: no identifier pretty-printing (23% of a C-FIND, and PHI)."""
-    from pynetdicom import _config
+    from pacsadmin.core.dimse._pynetdicom import quiet_logging
 
-    _config.LOG_HANDLER_LEVEL = "none"
-    _config.LOG_REQUEST_IDENTIFIERS = False
-    _config.LOG_RESPONSE_IDENTIFIERS = False
+    quiet_logging()
     logging.getLogger("pynetdicom").setLevel(logging.WARNING)
 
 
