@@ -96,22 +96,29 @@ def pack_tag(tag: int) -> bytes:
     return _pack_tag(tag >> 16, tag & 0xFFFF)
 
 
+# VR (str or bytes) -> (its 2 bytes, has a 4-byte length): one lookup per element packed
+_VR_KIND: dict[bytes | str, tuple[bytes, bool]] = {}
+for _v in VRS:
+    _VR_KIND[_v] = _VR_KIND[_v.decode("ascii")] = (_v, _v in LONG_VRS)
+del _v
+
+
 def pack_header(tag: int, vr: bytes | str | None, length: int, implicit: bool) -> bytes:
     """An element header.  ``vr`` is ignored in Implicit VR (and may be None there).
 
-    Raises ``ValueError`` for a length a short VR cannot hold (over 0xFFFF: PS3.5 has no
-    way to write it but as UN, which is the caller's choice), or ``struct.error``."""
-    group, elem = tag >> 16, tag & 0xFFFF
+    Raises ``ValueError`` for an unknown VR or a length a short VR cannot hold (over
+    0xFFFF), ``struct.error`` for a length over 32 bits."""
+    group = tag >> 16
     if implicit or group == 0xFFFE:
-        return _pack_implicit(group, elem, length)
-    v = vr.encode("ascii") if isinstance(vr, str) else vr
-    if v in LONG_VRS:
-        return _pack_long(group, elem, v, length)
-    if v not in SHORT_VRS:
+        return _pack_implicit(group, tag & 0xFFFF, length)
+    kind = _VR_KIND.get(vr)  # type: ignore[arg-type]  # None: not found, as intended
+    if kind is None:
         raise ValueError(f"unknown VR {vr!r}")
+    if kind[1]:
+        return _pack_long(group, tag & 0xFFFF, kind[0], length)
     if length > 0xFFFF:
         raise ValueError(f"a {vr!r} value of {length} bytes does not fit a 2-byte length")
-    return _pack_short(group, elem, v, length)
+    return _pack_short(group, tag & 0xFFFF, kind[0], length)
 
 
 def pack_element(tag: int, vr: bytes | str | None, value: bytes, implicit: bool) -> bytes:

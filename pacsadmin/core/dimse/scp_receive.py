@@ -20,7 +20,7 @@ from pathlib import Path
 from tempfile import NamedTemporaryFile
 from typing import Any
 
-from pacsadmin.core.dicombytes import pack_element, pad
+from pacsadmin.core.dicombytes import pack_element, pack_header, pad
 from pacsadmin.core.dimse import _pynetdicom
 
 _tmp_lock = threading.Lock()
@@ -165,7 +165,10 @@ def file_meta_bytes(meta: _Meta) -> bytes:
     cls, inst, ts, impl, version = meta.fields
 
     def ui(tag: int, v: str) -> bytes:
-        return pack_element(tag, "UI", pad(v.encode("ascii"), "UI"), False)
+        b = v.encode("ascii")
+        if len(b) % 2:
+            b += b"\x00"  # pad(b, "UI"), inline: ~0.2 us an element in the network thread
+        return pack_header(tag, b"UI", len(b), False) + b
 
     body = b"".join(
         (
