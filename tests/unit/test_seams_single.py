@@ -33,7 +33,8 @@ ROOT = Path(__file__).resolve().parents[2]
 SEAMS = {
     Path("pacsadmin/core/dimse/_pynetdicom.py"),
     Path("pacsadmin/core/_pydicom.py"),
-    Path("tests/unit/test_library_seams.py"),  # the guard of the seams reaches in to check
+    Path("tests/unit/test_library_seams.py"),  # the guards of the seams reach in to check
+    Path("tests/unit/test_library_seams_pydicom.py"),
     Path("tests/unit/test_seams_single.py"),
 }
 LIBRARIES = ("pynetdicom", "pydicom")
