@@ -68,7 +68,7 @@ def _warm_up_dicom() -> None:
     at a time and stall the GUI."""
     from pydicom.uid import UID
 
-    from pacsadmin.core.logs import quiet_pynetdicom
+    from pacsadmin.core.dimse.association import quiet_pynetdicom
 
     quiet_pynetdicom()  # imports pynetdicom
     import pynetdicom  # noqa: F401

@@ -302,16 +302,11 @@ def handle_move(archive: Archive, event: Any, nodes: Any, config: Any) -> Iterat
         rows, error = [], 0xC000
     from pynetdicom import evt
 
-    from pacsadmin.core.dimse.association import _nodelay
-
-    def on_open(e: Any) -> None:
-        s = e.assoc.dul.socket.socket
-        if s is not None:
-            _nodelay(s)
+    from pacsadmin.core.dimse._pynetdicom import set_nodelay
 
     kwargs = {
         "contexts": _contexts(rows) if rows else None,
-        "evt_handlers": [(evt.EVT_CONN_OPEN, on_open)],
+        "evt_handlers": [(evt.EVT_CONN_OPEN, set_nodelay)],
         "max_pdu": config.max_pdu,
     }
     if not rows:

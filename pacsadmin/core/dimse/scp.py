@@ -34,8 +34,8 @@ from typing import TYPE_CHECKING, Any
 from pacsadmin.core import deflate
 from pacsadmin.core.archive import Archive, is_disk_full, read_meta
 from pacsadmin.core.archive.archive import StoreOutcome
-from pacsadmin.core.dimse import scp_access, scp_events, scp_receive
-from pacsadmin.core.dimse.association import _init_pynetdicom, _nodelay
+from pacsadmin.core.dimse import _pynetdicom, scp_access, scp_events, scp_receive
+from pacsadmin.core.dimse.association import _init_pynetdicom
 from pacsadmin.core.dimse.transcript import Transcript
 from pacsadmin.core.nodes import NodeDirectory
 from pacsadmin.core.settings import Settings, Timeouts
@@ -296,7 +296,7 @@ class LocalScp:
                 threading.Thread(
                     target=server.serve_forever, name="pacsadmin-scp-server", daemon=True
                 ).start()
-                ae._servers.append(server)
+                _pynetdicom.register_server(ae, server)
                 self._server = server
         except BaseException:  # the port is taken, say
             scp_receive.uninstall()
@@ -363,9 +363,7 @@ class LocalScp:
         return handler
 
     def _on_open(self, event: Any) -> None:
-        s = event.assoc.dul.socket.socket
-        if s is not None:
-            _nodelay(s)
+        _pynetdicom.set_nodelay(event)
         rec = self._rec(event.assoc, create=True)
         addr = event.address or ("", 0)
         rec.address, rec.port = str(addr[0]), int(addr[1])
