@@ -20,6 +20,7 @@ from typing import Any
 from PySide6.QtCore import QAbstractItemModel, QModelIndex, QPersistentModelIndex, Qt, Signal
 
 from pacsadmin.core.archive.browse import SeriesRow, StudyRow, Totals
+from pacsadmin.core.format import format_da, format_pn, format_size
 from pacsadmin.gui.text import one_line, plain_tooltip
 
 _Index = QModelIndex | QPersistentModelIndex
@@ -62,34 +63,16 @@ class TreeNode:
     texts: tuple[str, ...] = ()  # the cells as shown (filled on first paint)
 
 
-def fmt_date(d: str) -> str:
-    d = (d or "").strip()
-    if len(d) == 8 and d.isdigit():
-        return f"{d[:4]}-{d[4:6]}-{d[6:]}"
-    return d
-
-
-def fmt_size(n: int) -> str:
-    size = float(n)
-    for unit in ("B", "KB", "MB", "GB"):
-        if size < 1024 or unit == "GB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    return f"{size:.1f} TB"  # pragma: no cover
-
-
 def pn_text(name: str) -> str:
-    """A DICOM person name for a person: ``DOE^JOHN`` -> ``DOE, JOHN``."""
-    parts = [p for p in (name or "").split("=")[0].split("^") if p]
-    if not parts:
-        return "(no name)"
-    return parts[0] + (", " + " ".join(parts[1:]) if len(parts) > 1 else "")
+    """A DICOM person name for a person (``Doe^John`` -> ``Doe, John``), or "(no name)".
+    The letters stay as stored: the archive shows what a query will match."""
+    return format_pn(name, upper_family=False) or "(no name)"
 
 
 def study_node(r: StudyRow) -> TreeNode:
     return TreeNode(
         "study", r.study_uid, pn_text(r.patient_name), r.description or "(no description)",
-        r.patient_id, fmt_date(r.birth_date), fmt_date(r.date), r.modalities, r.accession,
+        r.patient_id, format_da(r.birth_date), format_da(r.date), r.modalities, r.accession,
         r.series, r.images, r.size,
     )  # fmt: skip
 
@@ -98,7 +81,7 @@ def series_node(r: SeriesRow) -> TreeNode:
     label = f"#{r.number} " if r.number is not None else ""
     return TreeNode(
         "series", r.series_uid, label + (r.description or "(no description)"),
-        date=fmt_date(r.date), modality=r.modality, series=1, images=r.images, size=r.size,
+        date=format_da(r.date), modality=r.modality, series=1, images=r.images, size=r.size,
         fetched=True,
     )  # fmt: skip
 
@@ -300,7 +283,7 @@ def _texts(n: TreeNode) -> tuple[str, ...]:
     """A row's cells as shown, computed once (a repaint reads them many times)."""
     series = n.level == "series"
     out = tuple(
-        fmt_size(n.size) if col == COL_SIZE
+        format_size(n.size) if col == COL_SIZE
         else ("" if series and col != COL_IMAGES else str(_value(n, col))) if col in _NUMERIC
         else one_line(_value(n, col), 120)
         for col in range(_NCOLS)

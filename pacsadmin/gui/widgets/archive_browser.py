@@ -21,7 +21,6 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QMenu,
     QSizePolicy,
-    QStyle,
     QToolButton,
     QTreeView,
     QVBoxLayout,
@@ -31,16 +30,26 @@ from PySide6.QtWidgets import (
 from pacsadmin.core.archive import Archive
 from pacsadmin.core.archive.browse import StudyRow, Totals, count_studies, list_series, list_studies
 from pacsadmin.core.archive.importer import ImportReport, import_paths
+from pacsadmin.core.format import format_size
 from pacsadmin.core.jobs import Job, JobContext, JobFinished, JobState
 from pacsadmin.gui.dialogs.confirm import ask
 from pacsadmin.gui.errors import ErrorPresenter
+from pacsadmin.gui.icons import icon
 from pacsadmin.gui.job_bridge import JobBridge
+from pacsadmin.gui.metrics import fit_columns
 from pacsadmin.gui.models.archive_model import (
+    COL_ACC,
+    COL_DATE,
+    COL_IMAGES,
+    COL_MOD,
     COL_NAME,
+    COL_PID,
+    COL_SERIES,
+    COL_SIZE,
+    COL_STUDY,
     NODE_ROLE,
     ArchiveTreeModel,
     TreeNode,
-    fmt_size,
 )
 from pacsadmin.gui.text import escape_controls, plain_label, plain_tooltip
 
@@ -63,19 +72,17 @@ class ArchiveBrowser(QWidget):
         super().__init__(parent)
         self.model = model
         self._expanded: set[str] = set()  # study UIDs, kept across reloads
-        st = self.style()
         self.search = QLineEdit()
         self.search.setPlaceholderText("Search name, patient ID, accession, description, modality")
         self.search.setClearButtonEnabled(True)
         self._search_timer = QTimer(self)
         self._search_timer.setSingleShot(True)
         self._search_timer.setInterval(self.SEARCH_DELAY_MS)
-        self.btn_refresh = self._button(st.standardIcon(QStyle.StandardPixmap.SP_BrowserReload),
-                                        "Reload the archive index")  # fmt: skip
-        self.btn_open = self._button(st.standardIcon(QStyle.StandardPixmap.SP_MediaPlay),
-                                     "Open the selected study or series in the viewer")  # fmt: skip
-        self.btn_delete = self._button(st.standardIcon(QStyle.StandardPixmap.SP_TrashIcon),
-                                       "Delete the selected rows (files and index)")  # fmt: skip
+        self.btn_refresh = self._button(icon("refresh"), "Reload the archive index")
+        self.btn_open = self._button(
+            icon("open-images"), "Open the selected study or series in the viewer"
+        )
+        self.btn_delete = self._button(icon("delete"), "Delete the selected rows (files and index)")
         top = QHBoxLayout()
         top.setContentsMargins(0, 0, 0, 0)
         top.addWidget(self.search, 1)
@@ -94,8 +101,20 @@ class ArchiveBrowser(QWidget):
         hdr = self.tree.header()
         hdr.setStretchLastSection(False)
         hdr.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        for col, w in enumerate((170, 130, 80, 62, 46, 52, 66, 84, 90)):
-            self.tree.setColumnWidth(col, w)
+        fit_columns(  # from the font: a typical long value of each column
+            self.tree,
+            {
+                COL_NAME: "WWWWWWWW, Wwwwwww",
+                COL_STUDY: "CT THORAX ABDOMEN",
+                COL_DATE: "2024-03-05",
+                COL_MOD: "CT/SR",
+                COL_SERIES: "999",
+                COL_IMAGES: "99999",
+                COL_SIZE: "999.9 MB",
+                COL_PID: "PID-0000000",
+                COL_ACC: "ACC000000",
+            },
+        )
         self.summary = plain_label("Archive: loading…")
         # its text grows with the archive and the search: it must never widen the dock
         # (and with it the window); a long text is cut, the whole of it is the tooltip
@@ -148,7 +167,7 @@ class ArchiveBrowser(QWidget):
         t = self.model.totals
         text = (
             f"{t.studies} studies · {t.patients} patient(s) · {t.series} series"
-            f" · {t.images} images · {fmt_size(t.size)}"
+            f" · {t.images} images · {format_size(t.size)}"
         )
         if filter_text:
             text = f"Matching '{filter_text}': {text}"
@@ -476,7 +495,7 @@ class ArchiveController(QObject):
         names = "\n".join(f"{n.level}: {n.name} {n.description}".rstrip() for n in nodes[:10])
         more = f"\n… and {len(nodes) - 10} more" if len(nodes) > 10 else ""
         text = (
-            f"Delete {len(nodes)} selected row(s) ({images} images, {fmt_size(size)}) from "
+            f"Delete {len(nodes)} selected row(s) ({images} images, {format_size(size)}) from "
             f"the archive?\n\n{names}{more}\n\nThe files are removed from disk; this cannot "
             "be undone."
         )
