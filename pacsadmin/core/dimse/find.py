@@ -153,20 +153,20 @@ def find(
             )
         finally:
             unhook()
-        if not assoc.is_established:
-            if ctx.cancelled:
-                return result(Outcome.CANCEL, "Cancelled before the association was accepted.")
-            from pacsadmin.core.dimse.echo import association_failure
-
-            step = association_failure(assoc, tr, node, local, t, 0.0)
-            return result(Outcome.FAILURE, step.detail, step.advice)
-        if not any(c["result"] == 0 for c in tr.contexts):
+        if not assoc.is_established and ctx.cancelled:
+            return result(Outcome.CANCEL, "Cancelled before the association was accepted.")
+        if tr.contexts and not any(c["result"] == 0 for c in tr.contexts):
             return result(
                 Outcome.FAILURE,
                 f"The peer does not support {query.describe().split(',')[0]} C-FIND "
                 "(the presentation context was rejected).",
                 "Use another query model, or enable this one at the peer.",
             )
+        if not assoc.is_established:
+            from pacsadmin.core.dimse.echo import association_failure
+
+            step = association_failure(assoc, tr, node, local, t, 0.0)
+            return result(Outcome.FAILURE, step.detail, step.advice)
         t_req = time.perf_counter()
         responses = assoc.send_c_find(identifier, query.sop_class, msg_id=msg_id)
         canceller = _Canceller(assoc, msg_id, query.sop_class, sock, cancel_grace)
