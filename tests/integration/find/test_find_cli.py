@@ -1,0 +1,109 @@
+"""``pacsadmin find`` as a process: --json, --csv, the table, exit codes 0 / 1 / 2."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+import pytest
+
+from tests.peers import app_cli, free_port
+
+from .conftest import LATIN1_NAME
+
+pytestmark = pytest.mark.integration
+
+
+def _ok(p):
+    assert p.returncode == 0, p.stderr.decode(errors="replace")
+    return p.stdout.decode()
+
+
+def test_json_is_one_array_keyed_by_keyword(orthanc_loaded, dataset, tmp_path):
+    studies, _ = dataset
+    out = _ok(
+        app_cli(
+            tmp_path,
+            "find",
+            orthanc_loaded.target,
+            "--level",
+            "study",
+            "-k",
+            "PatientID=PID*",
+            "--json",
+        )
+    )
+    rows = json.loads(out)
+    assert sorted(r["StudyInstanceUID"] for r in rows) == sorted(s.uid for s in studies)
+    assert {r["PatientName"] for r in rows} == {"DOE^JOHN", "DOE^JANE", LATIN1_NAME}
+    assert all(r["QueryRetrieveLevel"] == "STUDY" for r in rows)
+
+
+def test_csv_has_a_header_and_one_row_per_match(dcmqrscp_loaded, tmp_path):
+    out = _ok(
+        app_cli(
+            tmp_path,
+            "find",
+            dcmqrscp_loaded.target,
+            "--model",
+            "patient",
+            "--level",
+            "patient",
+            "-k",
+            "PatientName=DOE*",
+            "-r",
+            "00100030",
+            "--csv",
+        )
+    )
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert sorted(r["PatientID"] for r in rows) == ["PID1", "PID2"]
+    assert all(r["PatientBirthDate"] == "19700101" for r in rows)
+
+
+def test_table_and_a_latin1_name(orthanc_loaded, tmp_path):
+    p = app_cli(
+        tmp_path,
+        "find",
+        orthanc_loaded.target,
+        "-k",
+        "PatientName=Müller*",
+        "--charset",
+        "ISO_IR 100",
+        "-k",
+        "StudyDate=20240101-20241231",
+    )
+    out = _ok(p)
+    assert "PatientName" in out.splitlines()[0]
+    assert LATIN1_NAME in out and "2024-02-10" in out
+    assert "1 match;" in out
+
+
+def test_no_matches_is_exit_0(orthanc_loaded, tmp_path):
+    out = _ok(app_cli(tmp_path, "find", orthanc_loaded.target, "-k", "PatientID=NOBODY", "--json"))
+    assert json.loads(out) == []
+
+
+def test_a_failed_query_is_exit_1_with_the_diagnosis(tmp_path):
+    p = app_cli(tmp_path, "find", f"NOONE@127.0.0.1:{free_port()}", "-t", "5")
+    assert p.returncode == 1, p.stderr
+    err = p.stderr.decode()
+    assert "FAILED" in err and "refused" in err.lower(), err
+
+
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["-k", "NoSuchKeyword=1"], "not a DICOM keyword"),
+        (["--level", "patient"], "no level 'PATIENT'"),
+        (["--model", "worklist", "--level", "study"], "no level"),
+        (["--level", "galaxy"], "invalid choice"),
+        (["-k", "=x"], "KEY=VALUE"),
+        (["-k", "PatientName=Müller", "--no-charset"], "character set"),
+    ],
+)
+def test_usage_errors_are_exit_2(args, message, tmp_path):
+    p = app_cli(tmp_path, "find", "ANY@127.0.0.1:104", *args)
+    assert p.returncode == 2, (p.returncode, p.stderr)
+    assert message in p.stderr.decode(), p.stderr.decode()
