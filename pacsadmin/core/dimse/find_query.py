@@ -170,6 +170,8 @@ def _value(tag: int, keyword: str, vr: str, value: str, codec: str) -> Any:
             return int(value) if vr in _INT_VRS else float(value)
         except ValueError:
             raise ValidationError("keys", f"{keyword}: {value!r} is not a number.") from None
+    if vr in ("IS", "DS") and value and not re.fullmatch(r"[-+0-9.eE\\ ]+", value):
+        raise ValidationError("keys", f"{keyword}: {value!r} is not a number.")
     try:
         value.encode(codec)
     except (UnicodeEncodeError, LookupError):

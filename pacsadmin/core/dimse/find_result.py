@@ -141,44 +141,56 @@ def _split(text: str, vr: str) -> str | list[str]:
 
 
 def _values(ds: Any, terms: list[str], codec: str | None, problems: list[str]) -> dict[str, Any]:
-    from pydicom.datadict import dictionary_VR, keyword_for_tag
-
     out: dict[str, Any] = {}
     for tag in list(ds.keys()):
         t = int(tag)
-        if t >> 16 == 0x0002 or t >> 16 == 0x0000:
+        if t >> 16 in (0x0000, 0x0002):
             continue
-        raw = ds.get_item(tag)
-        vr = getattr(raw, "VR", None)
-        if not vr:
-            try:
-                vr = dictionary_VR(t).split(" or ")[0]
-            except KeyError:
-                vr = "UN"
-        key = keyword_for_tag(t) or f"{t:08X}"
-        value = getattr(raw, "value", None)
-        if vr == "SQ":
-            items = ds[tag].value or []
-            out[key] = [_values(item, terms, codec, problems) for item in items]
-        elif value is None or value == b"":
-            out[key] = ""
-        elif isinstance(value, bytes) and vr in _TEXT_VRS:
-            out[key] = _split(_text(value, vr, terms, codec, problems), vr)
-        elif isinstance(value, bytes) and vr in _ASCII_VRS:
-            try:
-                out[key] = _split(value.decode("ascii"), vr)
-            except UnicodeDecodeError:
-                problems.append(f"{key} has bytes outside ASCII")
-                out[key] = _split(value.decode("latin-1"), vr)
-        elif isinstance(value, bytes) and vr in ("OB", "OW", "UN", "OD", "OF", "OL", "OV"):
-            out[key] = value.hex()
-        else:  # numbers (US, UL, FD...) and elements pydicom already converted
-            v = ds[tag].value
-            if isinstance(v, (list, tuple)) or type(v).__name__ == "MultiValue":
-                out[key] = [str(x) for x in v]
-            else:
-                out[key] = "" if v is None else str(v)
+        try:
+            key, value = _element(ds, tag, terms, codec, problems)
+        except Exception as exc:  # one broken element: the others are still read
+            problems.append(
+                f"({t >> 16:04X},{t & 0xFFFF:04X}) does not parse ({type(exc).__name__})"
+            )
+            continue
+        out[key] = value
     return out
+
+
+def _element(
+    ds: Any, tag: Any, terms: list[str], codec: str | None, problems: list[str]
+) -> tuple[str, Any]:
+    from pydicom.datadict import dictionary_VR, keyword_for_tag
+
+    t = int(tag)
+    raw = ds.get_item(tag)
+    vr = getattr(raw, "VR", None)
+    if not vr:
+        try:
+            vr = dictionary_VR(t).split(" or ")[0]
+        except KeyError:
+            vr = "UN"
+    key = keyword_for_tag(t) or f"{t:08X}"
+    value = getattr(raw, "value", None)
+    if vr == "SQ":
+        items = ds[tag].value or []
+        return key, [_values(item, terms, codec, problems) for item in items]
+    if value is None or value == b"":
+        return key, ""
+    if isinstance(value, bytes) and vr in _TEXT_VRS:
+        return key, _split(_text(value, vr, terms, codec, problems), vr)
+    if isinstance(value, bytes) and vr in _ASCII_VRS:
+        try:
+            return key, _split(value.decode("ascii"), vr)
+        except UnicodeDecodeError:
+            problems.append(f"{key} has bytes outside ASCII")
+            return key, _split(value.decode("latin-1"), vr)
+    if isinstance(value, bytes) and vr in ("OB", "OW", "UN", "OD", "OF", "OL", "OV"):
+        return key, value.hex()
+    v = ds[tag].value  # numbers (US, UL, FD...) and elements pydicom already converted
+    if isinstance(v, (list, tuple)) or type(v).__name__ == "MultiValue":
+        return key, [str(x) for x in v]
+    return key, "" if v is None else str(v)
 
 
 def to_match(index: int, status: int, identifier: Any) -> FindMatch:
