@@ -157,20 +157,30 @@ def _values(ds: Any, terms: list[str], codec: str | None, problems: list[str]) -
     return out
 
 
+_names: dict[int, tuple[str, str]] = {}
+
+
+def _name(tag: int) -> tuple[str, str]:
+    """(keyword or "GGGGEEEE", the dictionary's VR or UN), remembered per tag."""
+    from pydicom.datadict import dictionary_VR, keyword_for_tag
+
+    try:
+        vr = dictionary_VR(tag).split(" or ")[0]
+    except KeyError:
+        vr = "UN"
+    entry = (keyword_for_tag(tag) or f"{tag:08X}", vr)
+    if len(_names) < 4096:
+        _names[tag] = entry
+    return entry
+
+
 def _element(
     ds: Any, tag: Any, terms: list[str], codec: str | None, problems: list[str]
 ) -> tuple[str, Any]:
-    from pydicom.datadict import dictionary_VR, keyword_for_tag
-
     t = int(tag)
     raw = ds.get_item(tag)
-    vr = getattr(raw, "VR", None)
-    if not vr:
-        try:
-            vr = dictionary_VR(t).split(" or ")[0]
-        except KeyError:
-            vr = "UN"
-    key = keyword_for_tag(t) or f"{t:08X}"
+    key, dict_vr = _names.get(t) or _name(t)
+    vr = getattr(raw, "VR", None) or dict_vr
     value = getattr(raw, "value", None)
     if vr == "SQ":
         items = ds[tag].value or []
