@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import itertools
 import socket
+import struct
 import threading
 import time
 from collections.abc import Callable
@@ -96,10 +97,16 @@ def find(
     passphrase: str | None = None,
     timeout: float | None = None,
     cancel_grace: float = CANCEL_GRACE,
+    engine: str = "fast",
 ) -> FindResult:
     """Run one C-FIND against ``node``.  A bad query raises
     :class:`~pacsadmin.core.errors.ValidationError` before any traffic; everything after
-    that is in the returned result."""
+    that is in the returned result.
+
+    ``engine``: ``"fast"`` reads the responses straight from the socket
+    (``find_fast.py``), ``"pynetdicom"`` through pynetdicom's ``send_c_find``.  When the
+    fast path's association is not accepted, the query is asked again through
+    pynetdicom, whose answer is diagnosed step by step."""
     charset = node.query_charset if query.charset is None else query.charset
     identifier = build_identifier(query, charset)
     t = effective_timeouts(local, node, timeout)
@@ -108,7 +115,7 @@ def find(
     matches: list[FindMatch] = []
     msg_id = _next_msg_id()
     state: dict[str, Any] = {"first": None, "final": None, "no_response": False}
-    canceller: _Canceller | None = None
+    canceller: Any = None  # _Canceller or find_fast.CancelState: .sent, .aborted, .grace
     assoc: Any = None
     sock: socket.socket | None = None
 
@@ -139,9 +146,69 @@ def find(
         if ctx.cancelled:
             return result(Outcome.CANCEL, "Cancelled before the query was sent.")
         _, (family, sockaddr) = dns_step(node.host, node.port, t.connect)
-        _, sock = tcp_step(family, sockaddr, t.connect, ctx)
-        if node.tls.enabled:
-            _, sock, _ = tls_step(sock, node, node.host, t.connect, passphrase)
+
+        def connect() -> socket.socket:
+            _, s = tcp_step(family, sockaddr, t.connect, ctx)
+            if node.tls.enabled:
+                _, s, _ = tls_step(s, node, node.host, t.connect, passphrase)
+            return s
+
+        sock = connect()
+        if engine == "fast":
+            from pacsadmin.core.dimse import find_fast
+
+            max_pdu = node.max_pdu if node.max_pdu is not None else local.max_pdu
+            fast = find_fast.FastFind(sock, t)
+            conn0 = sock
+            unhook = ctx.token.on_cancel(lambda: close_quietly(conn0))
+            try:
+                accepted = fast.associate(
+                    node.ae_title, calling_ae(local, node), query.sop_class, max_pdu
+                )
+            except (OSError, ConnectionError, TimeoutError, struct.error, IndexError):
+                accepted = False
+            finally:
+                unhook()
+            if ctx.cancelled:
+                return result(Outcome.CANCEL, "Cancelled before the association was accepted.")
+            if accepted:
+                from pynetdicom.dsutils import encode
+
+                data = encode(identifier, fast.implicit, True)
+                if data is None:
+                    fast.send_abort()
+                    return result(Outcome.FAILURE, "The query could not be encoded.")
+                canceller = find_fast.CancelState(cancel_grace)
+                tr.add(">>", "C-FIND-RQ", f"MessageID={msg_id} (read by the fast path)")
+                t_req = time.perf_counter()
+
+                def on_match(status: int, data: bytes | None) -> None:
+                    if state["first"] is None:
+                        state["first"] = (time.perf_counter() - t_req) * 1000
+                    m = (
+                        find_fast.decode_identifier(len(matches), status, data, fast.implicit)
+                        if data is not None
+                        else FindMatch(len(matches), status, {}, "the response had no identifier")
+                    )
+                    matches.append(m)
+                    ctx.report(m)
+
+                unhook = ctx.token.on_cancel(canceller)
+                try:
+                    state["final"] = find_fast.run(
+                        fast, data, query.sop_class, msg_id, canceller, on_match
+                    )
+                finally:
+                    unhook()
+                if canceller.sent:
+                    tr.add(">>", "C-CANCEL-RQ", f"MessageIDBeingRespondedTo={msg_id}")
+                tr.add("<<", "C-FIND-RSP", f"Pending x {len(matches)}")
+                tr.abort_received = fast.abort
+                if state["final"] is not None:
+                    fast.release()
+                return _final(result, state, canceller, t, tr, ctx)
+            close_quietly(sock)
+            sock = connect()
         from pynetdicom import build_context
 
         ae = make_ae(local, node, t, sock)
@@ -238,7 +305,7 @@ def _read(
 def _final(
     result: Callable[..., FindResult],
     state: dict[str, Any],
-    canceller: _Canceller,
+    canceller: Any,
     t: Any,
     tr: Transcript,
     ctx: JobContext,

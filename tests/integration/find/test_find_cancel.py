@@ -55,7 +55,8 @@ def _cancelling_ctx(after: int) -> tuple[JobContext, list]:
     return JobContext(1, token, listener), seen
 
 
-def test_cancel_a_long_find_at_the_apps_own_scp(start_scp, archive):
+@pytest.mark.parametrize("engine", ["fast", "pynetdicom"])
+def test_cancel_a_long_find_at_the_apps_own_scp(start_scp, archive, engine):
     """The app's SCP (bulk C-FIND) stops with 0xFE00 only when the C-CANCEL's Message ID
     Being Responded To equals the C-FIND-RQ's Message ID (pynetdicom matches them), so
     the final status proves the ID; the matches that arrived are kept."""
@@ -65,7 +66,7 @@ def test_cancel_a_long_find_at_the_apps_own_scp(start_scp, archive):
     q = FindQuery("study", "STUDY", keys=(("StudyDescription", "LONG*"),))
     ctx, seen = _cancelling_ctx(after=200)
     t0 = time.monotonic()
-    r = find(LocalAE(), node, q, ctx=ctx, timeout=30)
+    r = find(LocalAE(), node, q, ctx=ctx, timeout=30, engine=engine)
     assert r.cancelled and r.outcome is Outcome.CANCEL, r.sentence
     assert r.status == 0xFE00, r.sentence
     assert r.cancel_msg_id == r.msg_id and not r.aborted
@@ -80,7 +81,8 @@ def test_cancel_a_long_find_at_the_apps_own_scp(start_scp, archive):
     ]
 
 
-def test_a_peer_that_ignores_the_cancel_is_aborted_after_the_grace_period():
+@pytest.mark.parametrize("engine", ["fast", "pynetdicom"])
+def test_a_peer_that_ignores_the_cancel_is_aborted_after_the_grace_period(engine):
     """A bare pynetdicom SCP that keeps answering after the C-CANCEL: it records the
     C-CANCEL it received, and we close the connection after the grace period."""
     from pydicom.dataset import Dataset
@@ -117,7 +119,7 @@ def test_a_peer_that_ignores_the_cancel_is_aborted_after_the_grace_period():
         node = DicomNode("slow", "SLOWSCP", "127.0.0.1", port).validated()
         ctx, _ = _cancelling_ctx(after=5)
         t0 = time.monotonic()
-        r = find(LocalAE(), node, FindQuery(), ctx=ctx, timeout=30, cancel_grace=1.0)
+        r = find(LocalAE(), node, FindQuery(), ctx=ctx, timeout=30, cancel_grace=1.0, engine=engine)
         took = time.monotonic() - t0
     finally:
         stop.set()
