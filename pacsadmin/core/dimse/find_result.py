@@ -162,6 +162,9 @@ _names: dict[int, tuple[str, str]] = {}
 
 def _name(tag: int) -> tuple[str, str]:
     """(keyword or "GGGGEEEE", the dictionary's VR or UN), remembered per tag."""
+    known = _names.get(tag)
+    if known is not None:
+        return known
     from pydicom.datadict import dictionary_VR, keyword_for_tag
 
     try:
@@ -179,7 +182,7 @@ def _element(
 ) -> tuple[str, Any]:
     t = int(tag)
     raw = ds.get_item(tag)
-    key, dict_vr = _names.get(t) or _name(t)
+    key, dict_vr = _name(t)
     vr = getattr(raw, "VR", None) or dict_vr
     value = getattr(raw, "value", None)
     if vr == "SQ":
