@@ -123,3 +123,9 @@ def test_round_counts_are_flagged_as_a_likely_cap():
     assert "capped" in cap_warning(10000, Outcome.SUCCESS)
     assert cap_warning(501, Outcome.SUCCESS) == ""
     assert cap_warning(500, Outcome.FAILURE) == ""
+
+
+def test_without_defaults_only_the_given_keys_are_sent():
+    q = FindQuery("study", "STUDY", keys=(("PatientID", ""),), defaults=False)
+    ds = build_identifier(q, "")
+    assert [e.keyword for e in ds] == ["QueryRetrieveLevel", "PatientID"]

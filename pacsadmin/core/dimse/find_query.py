@@ -101,13 +101,15 @@ _FLOAT_VRS = {"FL", "FD"}
 class FindQuery:
     """``keys``: (keyword or tag number, value) pairs; ``return_keys``: more attributes to
     return (empty values).  ``charset``: ``None`` uses the node's query character set,
-    ``""`` sends none (the default repertoire), anything else is sent as (0008,0005)."""
+    ``""`` sends none (the default repertoire), anything else is sent as (0008,0005).
+    ``defaults=False``: only the keys given (what ``findscu -k`` sends)."""
 
     model: str = "study"
     level: str | None = "STUDY"
     keys: tuple[tuple[str, str], ...] = ()
     return_keys: tuple[str, ...] = ()
     charset: str | None = None
+    defaults: bool = True  # also ask for the level's usual columns (DEFAULT_KEYS)
 
     @property
     def sop_class(self) -> str:
@@ -205,6 +207,8 @@ def build_identifier(query: FindQuery, charset: str) -> Any:
     defaults = DEFAULT_KEYS.get((query.model, level)) or DEFAULT_KEYS.get(("any", level), ())
     if query.model == "worklist":
         defaults = (*defaults, *SPS_KEYS[:7])
+    if not query.defaults:
+        defaults = ()
     wanted: list[tuple[str, str]] = [(k, "") for k in (*defaults, *query.return_keys)]
     wanted += list(query.keys)
     for key, value in wanted:
