@@ -321,6 +321,7 @@ class FastFind:
         self.rejected: bytes | None = None
 
     def associate(self, called: str, calling: str, sop_class: str, max_pdu: int) -> bool:
+        self.sock.settimeout(self.t.acse)
         self.sock.sendall(associate_rq(called, calling, sop_class, max_pdu))
         kind, body = self.reader.next()
         if kind != 0x02:
@@ -336,6 +337,7 @@ class FastFind:
         return True
 
     def send(self, data: bytes, is_command: bool) -> None:
+        self.sock.settimeout(self.t.dimse)  # a peer that stops reading: bounded too
         self.sock.sendall(p_data(self.context_id, data, is_command, self.peer_max))
 
     def responses(self) -> Any:
@@ -376,6 +378,7 @@ class FastFind:
 
     def release(self) -> bool:
         try:
+            self.sock.settimeout(self.t.acse)
             self.sock.sendall(struct.pack(">BxI", 0x05, 4) + b"\x00" * 4)
             self.reader.timeout = self.t.acse
             kind, _ = self.reader.next()
@@ -385,6 +388,7 @@ class FastFind:
 
     def send_abort(self) -> None:
         try:
+            self.sock.settimeout(1.0)  # best effort: the connection is closed after it
             self.sock.sendall(struct.pack(">BxI", 0x07, 4) + b"\x00\x00\x00\x00")
         except OSError:
             pass
