@@ -101,7 +101,7 @@ class VerifyReport:
 
 
 class Archive:
-    """Open with :meth:`open`; one per process per folder (it owns the index writer)."""
+    """The archive at a folder; one per process per folder (it owns the index writer)."""
 
     def __init__(
         self,
@@ -129,10 +129,6 @@ class Archive:
             log.info("archive: swept %d temp file(s) left by an interrupted transfer", self.swept)
         self.writer = idx.IndexWriter(self.layout.index_path)
         self._local = threading.local()
-
-    @classmethod
-    def open(cls, root: Path, **kw: Any) -> Archive:
-        return cls(root, **kw)
 
     @property
     def root(self) -> Path:
