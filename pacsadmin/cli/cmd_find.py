@@ -224,21 +224,24 @@ def _print_csv(rows: list[dict[str, Any]]) -> None:
         w.writerow([r.get(c, "") for c in cols])
 
 
-def _shown(col: str, value: str) -> str:
-    if col.endswith("Date") and len(value) == 8 and value.isdigit():
-        return f"{value[:4]}-{value[4:6]}-{value[6:]}"
-    if col.endswith("Time") and len(value) >= 4 and value[:4].isdigit():
-        return f"{value[:2]}:{value[2:4]}" + (f":{value[4:6]}" if len(value) >= 6 else "")
-    return value
+def _vr(column: str) -> str:
+    from pydicom.datadict import dictionary_VR, tag_for_keyword
+
+    tag = tag_for_keyword(column.rsplit(".", 1)[-1])
+    return dictionary_VR(tag) if tag is not None else ""
 
 
 def _print_table(rows: list[dict[str, Any]]) -> None:
+    """Names and dates as people read them (core/format.py); JSON and CSV keep the raw
+    values."""
+    from pacsadmin.core.format import format_table, format_value
+
     if not rows:
         return
     cols = _columns(rows)
-    cells = [[_shown(c, r.get(c, "")) for c in cols] for r in rows]
-    widths = [min(64, max(len(c), *(len(row[i]) for row in cells))) for i, c in enumerate(cols)]
-    print("  ".join(c.ljust(w) for c, w in zip(cols, widths, strict=True)).rstrip())
-    print("  ".join("-" * w for w in widths))
-    for row in cells:
-        print("  ".join(v[:w].ljust(w) for v, w in zip(row, widths, strict=True)).rstrip())
+    vrs = [_vr(c) for c in cols]
+    cells = [
+        [format_value(r.get(c, ""), vr) for c, vr in zip(cols, vrs, strict=True)] for r in rows
+    ]
+    for line in format_table(cols, cells, limits=dict.fromkeys(range(len(cols)), 64)):
+        print(line)
