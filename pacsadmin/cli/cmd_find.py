@@ -121,6 +121,7 @@ def _run(q: Any, node: Any, ctx: Any, timeout: float | None) -> Any:
     token = CancelToken()
     job = JobContext(0, token, lambda e: None)
     box: dict[str, Any] = {}
+    done = threading.Event()
 
     def work() -> None:
         try:
@@ -134,13 +135,17 @@ def _run(q: Any, node: Any, ctx: Any, timeout: float | None) -> Any:
             )
         except BaseException as exc:  # handed to the main thread
             box["error"] = exc
+        finally:
+            done.set()
 
     th = threading.Thread(target=work, name="pacsadmin-find", daemon=True)
     th.start()
     interrupted = False
-    while th.is_alive():
+    # an Event, not Thread.join: a KeyboardInterrupt inside join() can leave is_alive()
+    # saying False while the thread still runs
+    while not done.is_set():
         try:
-            th.join(0.2)
+            done.wait(0.2)
         except KeyboardInterrupt:
             interrupted = True
             token.cancel()

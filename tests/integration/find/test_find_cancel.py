@@ -130,3 +130,15 @@ def test_a_peer_that_ignores_the_cancel_is_aborted_after_the_grace_period(engine
     assert [m.get("PatientID") for m in r.matches[:5]] == [f"S{k}" for k in range(5)]
     assert received["cancel_for"] == received["find_msg_id"] == r.msg_id == r.cancel_msg_id
     assert 1.0 <= took < 10, took
+
+
+def test_a_round_count_says_the_pacs_probably_capped_it(start_scp, archive):
+    _fill(archive, 500)
+    scp = start_scp()
+    node = DicomNode("scp", scp.config.ae_title, "127.0.0.1", scp.port).validated()
+    ctx = JobContext(1, CancelToken(), lambda e: None)
+    r = find(LocalAE(), node, FindQuery(keys=(("StudyDescription", "LONG*"),)), ctx=ctx)
+    assert r.outcome is Outcome.SUCCESS and len(r.matches) == 500
+    assert "probably capped" in r.capped and r.capped in r.summary
+    r = find(LocalAE(), node, FindQuery(keys=(("PatientID", "P1*"),)), ctx=ctx)
+    assert len(r.matches) == 111 and r.capped == ""  # P1, P10-P19, P100-P199

@@ -108,3 +108,62 @@ def test_usage_errors_are_exit_2(args, message, tmp_path):
     p = app_cli(tmp_path, "find", "ANY@127.0.0.1:104", *args)
     assert p.returncode == 2, (p.returncode, p.stderr)
     assert message in p.stderr.decode(), p.stderr.decode()
+
+
+def test_ctrl_c_sends_a_c_cancel_prints_what_arrived_and_exits_130(tmp_path):
+    """A pynetdicom SCP answering slowly and honouring C-CANCEL: SIGINT to the CLI makes
+    it send the C-CANCEL (naming the request's Message ID), read to the 0xFE00, print the
+    matches that arrived and exit 130."""
+    import signal
+    import subprocess
+    import threading
+    import time
+
+    from pydicom.dataset import Dataset
+    from pynetdicom import AE, evt
+    from pynetdicom.sop_class import StudyRootQueryRetrieveInformationModelFind as FIND
+
+    from tests.peers import app_argv
+
+    seen: dict[str, int] = {"sent": 0}
+    five = threading.Event()
+
+    def on_find(event):
+        seen["find_msg_id"] = int(event.request.MessageID)
+        for k in range(3000):
+            if event.is_cancelled:
+                seen["cancelled_at"] = k
+                yield 0xFE00, None
+                return
+            ds = Dataset()
+            ds.QueryRetrieveLevel = "STUDY"
+            ds.PatientID = f"C{k}"
+            time.sleep(0.01)
+            seen["sent"] += 1
+            if seen["sent"] == 5:
+                five.set()
+            yield 0xFF00, ds
+
+    ae = AE("SLOWSCP")
+    ae.add_supported_context(FIND)
+    server = ae.start_server(
+        ("127.0.0.1", 0), block=False, evt_handlers=[(evt.EVT_C_FIND, on_find)]
+    )
+    try:
+        port = server.server_address[1]
+        proc = subprocess.Popen(
+            app_argv(tmp_path, "find", f"SLOWSCP@127.0.0.1:{port}", "--json"),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        assert five.wait(60), "the query never started"
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        server.shutdown()
+    assert proc.returncode == 130, err.decode(errors="replace")
+    rows = json.loads(out)
+    assert len(rows) >= 5 and rows[0]["PatientID"] == "C0"
+    assert "cancelled_at" in seen and seen["cancelled_at"] < 3000
+    assert len(rows) <= seen["cancelled_at"]
+    assert "Cancelled: the peer confirmed" in err.decode()
