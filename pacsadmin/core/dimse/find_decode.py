@@ -9,6 +9,7 @@ from __future__ import annotations
 import struct
 from typing import Any
 
+from pacsadmin.core.dicombytes import ITEM, ITEM_END, LONG_VRS, SEQ_END, UNDEFINED
 from pacsadmin.core.dimse.find_result import (
     _ASCII_VRS,
     _TEXT_VRS,
@@ -21,10 +22,7 @@ from pacsadmin.core.dimse.find_result import (
     to_match,
 )
 
-_LONG_VRS = {b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"SV", b"UC", b"UN", b"UR", b"UT"}
-_LONG_VRS.add(b"UV")
 _NUMBERS = {"US": "H", "SS": "h", "UL": "I", "SL": "i", "FL": "f", "FD": "d"}
-_UNDEFINED = 0xFFFFFFFF
 
 
 class Fallback(Exception):
@@ -39,7 +37,7 @@ def _elements(data: bytes, pos: int, end: int, implicit: bool) -> tuple[list[Any
             raise Fallback("truncated element")
         group, elem = struct.unpack_from("<HH", data, pos)
         tag = group << 16 | elem
-        if tag in (0xFFFEE00D, 0xFFFEE0DD):  # item / sequence delimitation
+        if tag in (ITEM_END, SEQ_END):  # item / sequence delimitation
             return out, pos + 8
         if implicit:
             length = struct.unpack_from("<I", data, pos + 4)[0]
@@ -47,7 +45,7 @@ def _elements(data: bytes, pos: int, end: int, implicit: bool) -> tuple[list[Any
             pos += 8
         else:
             vrb = bytes(data[pos + 4 : pos + 6])
-            if vrb in _LONG_VRS:
+            if vrb in LONG_VRS:
                 length = struct.unpack_from("<I", data, pos + 8)[0]
                 pos += 12
             else:
@@ -58,7 +56,7 @@ def _elements(data: bytes, pos: int, end: int, implicit: bool) -> tuple[list[Any
             items, pos = _items(data, pos, length, end, implicit)
             out.append((tag, vr, items))
             continue
-        if length == _UNDEFINED or pos + length > end:
+        if length == UNDEFINED or pos + length > end:
             raise Fallback("undefined length or overrun")
         out.append((tag, vr, data[pos : pos + length]))
         pos += length
@@ -66,17 +64,17 @@ def _elements(data: bytes, pos: int, end: int, implicit: bool) -> tuple[list[Any
 
 
 def _items(data: bytes, pos: int, length: int, end: int, implicit: bool) -> tuple[list[Any], int]:
-    stop = end if length == _UNDEFINED else pos + length
+    stop = end if length == UNDEFINED else pos + length
     items: list[Any] = []
     while pos < stop:
         group, elem, ilen = struct.unpack_from("<HHI", data, pos)
         tag = group << 16 | elem
         pos += 8
-        if tag == 0xFFFEE0DD:  # sequence delimitation
+        if tag == SEQ_END:  # sequence delimitation
             return items, pos
-        if tag != 0xFFFEE000:
+        if tag != ITEM:
             raise Fallback("not an item")
-        item_end = stop if ilen == _UNDEFINED else pos + ilen
+        item_end = stop if ilen == UNDEFINED else pos + ilen
         elements, pos = _elements(data, pos, item_end, implicit)
         items.append(elements)
     return items, pos
