@@ -18,7 +18,7 @@ import numpy as np
 import pydicom
 from pydicom.errors import InvalidDicomError
 
-from pacsadmin.core.imaging.errors import ImageError
+from pacsadmin.core.imaging.errors import ImageError, image_error, per_file
 from pacsadmin.core.imaging.fastattrs import fast_get
 from pacsadmin.core.imaging.frames import FrameAttrs, frame_attrs
 from pacsadmin.core.imaging.geometry import Geometry, read_geometry
@@ -104,6 +104,7 @@ def scan_file(path: str) -> InstanceInfo:
     return read_info(path)[0]
 
 
+@per_file
 def read_info(path: str, *, full: bool = False) -> tuple[InstanceInfo, Any]:
     """(InstanceInfo, dataset); ``full`` reads Pixel Data too (to decode it next)."""
     check_deflated(path)
@@ -112,9 +113,10 @@ def read_info(path: str, *, full: bool = False) -> tuple[InstanceInfo, Any]:
     except InvalidDicomError:
         raise ImageError("this is not a DICOM file", kind="not-dicom") from None
     except OSError as exc:
+        if exc.errno is None:  # pydicom's "No tag to read at file position": damage
+            raise
         raise ImageError(f"cannot read the file: {exc.strerror or exc}", kind="io") from None
-    except FILE_ERRORS as exc:
-        raise ImageError(f"the file is damaged ({type(exc).__name__})", kind="not-dicom") from None
+    # anything else a damaged file raises: the per_file boundary says what it means
     try:
         attrs = frame_attrs(ds, 0)
         number = fast_get(ds, "InstanceNumber")
@@ -195,18 +197,20 @@ def dicomdir_files(path: str) -> tuple[list[str], list[tuple[str, str]]]:
         check_deflated(path)
         ds = pydicom.dcmread(path)
         records = list(ds.get("DirectoryRecordSequence") or ())
-    except ImageError as exc:
-        return [], [(path, f"the DICOMDIR cannot be read ({exc})")]
-    except (OSError, *FILE_ERRORS) as exc:
-        return [], [(path, f"the DICOMDIR cannot be read ({type(exc).__name__})")]
+    except Exception as exc:  # the DICOMDIR's file boundary: one line, the scan goes on
+        return [], [(path, f"the DICOMDIR cannot be read ({image_error(exc)})")]
     files: list[str] = []
     bad: list[tuple[str, str]] = []
-    for rec in records:
-        ref = rec.get("ReferencedFileID")
-        if not ref:
+    for n, rec in enumerate(records, 1):
+        try:  # a damaged record: that record is reported, the others are opened
+            ref = rec.get("ReferencedFileID")
+            if not ref:
+                continue
+            parts = [ref] if isinstance(ref, str) else [str(p) for p in ref]
+            target = os.path.realpath(os.path.join(root, *parts))
+        except Exception as exc:
+            bad.append((f"{path} record {n}", f"cannot be read ({image_error(exc)})"))
             continue
-        parts = [ref] if isinstance(ref, str) else [str(p) for p in ref]
-        target = os.path.realpath(os.path.join(root, *parts))
         shown = "\\".join(parts)
         if os.path.commonpath([root, target]) != root:
             bad.append((shown, "the DICOMDIR points outside its folder: not opened"))
