@@ -21,7 +21,7 @@ from pydicom.errors import InvalidDicomError
 from pacsadmin.core.imaging.errors import ImageError, image_error, per_file
 from pacsadmin.core.imaging.fastattrs import fast_get
 from pacsadmin.core.imaging.frames import FrameAttrs, frame_attrs
-from pacsadmin.core.imaging.geometry import Geometry, read_geometry
+from pacsadmin.core.imaging.geometry import MAX_FRAMES, Geometry, read_geometry
 from pacsadmin.core.imaging.loader import FILE_ERRORS, check_deflated
 
 _PIXEL_DATA = 0x7FE00010
@@ -99,6 +99,16 @@ def _opt_int(value: Any) -> int | None:
     return None if value is None or value == "" else int(value)
 
 
+def _frame_count(ds: Any, geo: Geometry | None, problem: str | None) -> int:
+    """The frames the viewer makes slots for: the checked geometry's; else Number of Frames
+    when it is in range; else 1 (that slot shows why the image cannot be shown).  A damaged
+    Number of Frames of 2,000,000,000 made the viewer build as many slots."""
+    if geo is not None:
+        return geo.frames
+    value = _opt_int(fast_get(ds, "NumberOfFrames")) or 1
+    return value if problem is None and 1 <= value <= MAX_FRAMES else 1
+
+
 def scan_file(path: str) -> InstanceInfo:
     """Read one file's header (Pixel Data deferred). Raises ImageError when unreadable."""
     return read_info(path)[0]
@@ -133,10 +143,10 @@ def read_info(path: str, *, full: bool = False) -> tuple[InstanceInfo, Any]:
         rescale = None
         if attrs.rescale_slope is not None or attrs.rescale_intercept is not None:
             rescale = (attrs.rescale_slope or 1.0, attrs.rescale_intercept or 0.0)
-        frames = fast_get(ds, "NumberOfFrames") or 1
+        frames = _frame_count(ds, geo, problem)
         frame_positions: tuple[tuple[float, ...] | None, ...] = ()
-        if attrs.enhanced and int(frames) > 1:
-            n = min(int(frames), len(ds.get("PerFrameFunctionalGroupsSequence") or ()))
+        if attrs.enhanced and frames > 1:
+            n = min(frames, len(ds.get("PerFrameFunctionalGroupsSequence") or ()))
             frame_positions = tuple(frame_attrs(ds, k).position for k in range(n))
         info = InstanceInfo(
             path=path,
@@ -148,7 +158,7 @@ def read_info(path: str, *, full: bool = False) -> tuple[InstanceInfo, Any]:
             series_description=str(ds.get("SeriesDescription", "") or ""),
             rows=geo.rows if geo is not None else _opt_int(fast_get(ds, "Rows")),
             columns=geo.columns if geo is not None else _opt_int(fast_get(ds, "Columns")),
-            frames=int(frames),
+            frames=frames,
             position=attrs.position,
             orientation=attrs.orientation,
             pixel_spacing=attrs.pixel_spacing,
