@@ -39,7 +39,7 @@ def element_offsets(data: bytes) -> list[tuple[int, bool]]:
     bytes 4-5; an implicit one is a known group at an even offset.  Good enough to aim the
     length and VR mutations at real headers most of the time."""
     out: list[tuple[int, bool]] = []
-    for i in range(128, len(data) - 8, 2):
+    for i in range(128, len(data) - 11, 2):  # room for the longest header (12 bytes)
         group = data[i] | data[i + 1] << 8
         if group not in _GROUPS:
             continue
@@ -69,8 +69,8 @@ def flip_bytes(data: bytes, rng: random.Random) -> tuple[bytes, str]:
 
 def truncate(data: bytes, rng: random.Random) -> tuple[bytes, str]:
     where = rng.choice(("meta", "header", "anywhere", "near-end"))
-    end = meta_end(data)
-    if where == "meta":
+    end = min(meta_end(data), len(data))
+    if where == "meta" and len(data) > 128:
         cut = rng.randrange(128, max(129, end))
     elif where == "header":
         cut = rng.randrange(end, min(len(data), end + 600) + 1)
@@ -153,12 +153,12 @@ def damage_meta(data: bytes, rng: random.Random) -> tuple[bytes, str]:
         return bytes(buf), f"file meta element at {i}: VR {vr!r}"
     if kind == "version":  # (0002,0001) OB of 2 bytes
         j = data.find(b"\x02\x00\x01\x00OB", 132, end)
-        if j < 0:
+        if j < 0 or j + 12 > len(buf):
             return flip_bytes(data, rng)
         struct.pack_into("<I", buf, j + 8, rng.choice((1, 3, 0x1000)))
         return bytes(buf), "File Meta Information Version length changed"
     j = data.find(b"\x02\x00\x10\x00UI", 132, end)  # Transfer Syntax UID damaged
-    if j < 0:
+    if j < 0 or j + 8 > len(buf):
         return flip_bytes(data, rng)
     n = struct.unpack_from("<H", buf, j + 6)[0]
     buf[j + 8 : j + 8 + n] = bytes(rng.choice(b"1.2\x00\xff ") for _ in range(n))
@@ -184,7 +184,7 @@ def mutate(data: bytes, seed: str, *, rounds: int | None = None) -> tuple[bytes,
         name = rng.choice(tuple(MUTATIONS))
         data, how = MUTATIONS[name](data, rng)
         done.append(f"{name}: {how}")
-        if len(data) < 8:
+        if len(data) < 144:  # not even a file meta group left to damage
             break
     return data, "; ".join(done)
 

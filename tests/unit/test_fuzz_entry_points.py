@@ -368,3 +368,46 @@ def test_storage_scp_answers_each_damaged_data_set(tmp_path, archive, start_scp,
         rep = archive.verify()
     assert rep.ok, rep.to_json()
     assert not list(archive.layout.tmp_dir.iterdir())
+
+
+# ------------------------------------------------------------------ what the fuzzing found
+def _testdata(name: str = "CT_small.dcm") -> bytes:
+    from pydicom.data import get_testdata_file
+
+    return Path(str(get_testdata_file(name))).read_bytes()
+
+
+def test_a_meta_uid_with_another_vr_is_declined_by_the_fast_reader(tmp_path):
+    """(0002,0010) with VR SL: pydicom raises BytesLengthException; the fast reader indexed
+    the file anyway (it read the UID by tag), so import took a file nothing could open."""
+    data = _testdata("MR_small_implicit.dcm")  # "1.2.840.10008.1.2\0": 18 bytes
+    j = data.index(b"\x02\x00\x10\x00UI")
+    bad = data[: j + 4] + b"SL" + data[j + 6 :]
+    assert fastmeta.parse(data) is not None and fastmeta.parse(bad) is None
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "bad.dcm").write_bytes(bad)
+    archive = Archive(tmp_path / "archive")
+    try:
+        report = import_paths(archive, [tmp_path / "in"])
+        assert report.stored == 0
+        ((_, reason),) = report.errors
+        assert reason.startswith("the file is damaged: the value of (0002,0010) (VR SL)")
+    finally:
+        archive.close()
+
+
+def test_an_absurd_number_of_frames_makes_one_slot(tmp_path):
+    """Number of Frames 2,000,000,000 on a one-frame image: the scan said 2e9 frames and the
+    viewer built a slot for each on the GUI thread."""
+    import pydicom
+
+    from pacsadmin.core.imaging.series import scan
+
+    ds = pydicom.dcmread(io.BytesIO(_testdata()))
+    ds.NumberOfFrames = 2_000_000_000
+    path = tmp_path / "frames.dcm"
+    ds.save_as(path)
+    (info,) = scan([path]).series[0].instances
+    assert info.frames == 1 and "Number of Frames 2000000000 is out of range" in str(
+        info.pixel_problem
+    )
