@@ -1,10 +1,11 @@
 """A deterministic mutation fuzzer for DICOM files (tests only).
 
 :func:`mutate` damages one file's bytes the way broken media, bad network copies and buggy
-writers do: byte flips, truncations, inflated element lengths, swapped VRs, repeated chunks
-and a damaged file meta group.  Everything is driven by ``random.Random`` seeded with a
-string, so the same ``(seed, data)`` always gives the same damaged bytes on every machine
-and Python version (string seeds are hashed with SHA-512).
+writers do: byte flips, truncations, inflated element lengths, swapped VRs, repeated chunks,
+a damaged file meta group, and image attributes that lie about the pixel data.  Everything
+is driven by ``random.Random`` seeded with a string, so the same ``(seed, data)`` always
+gives the same damaged bytes on every machine and Python version (string seeds are hashed
+with SHA-512).
 
 >>> damaged, how = mutate(data, "import-7")      # doctest: +SKIP
 >>> corpus(tmp_path, 120, seed="issue-8")        # doctest: +SKIP
@@ -165,6 +166,51 @@ def damage_meta(data: bytes, rng: random.Random) -> tuple[bytes, str]:
     return bytes(buf), "Transfer Syntax UID replaced with junk"
 
 
+_GEOMETRY = {  # (0028,xxxx) image pixel attributes: the values a lying header changes
+    0x0002: "Samples per Pixel",
+    0x0008: "Number of Frames",
+    0x0010: "Rows",
+    0x0011: "Columns",
+    0x0100: "Bits Allocated",
+    0x0101: "Bits Stored",
+    0x0102: "High Bit",
+    0x0103: "Pixel Representation",
+    0x0006: "Planar Configuration",
+}
+
+
+def lie_about_geometry(data: bytes, rng: random.Random) -> tuple[bytes, str]:
+    """One image pixel attribute (Rows, Columns, Number of Frames, Bits Allocated...) set
+    to an extreme value of the same length: the header lies, the bytes stay as they were."""
+    found = []
+    for elem in _GEOMETRY:
+        tag = b"\x28\x00" + elem.to_bytes(2, "little")
+        for m in range(data.count(tag)):
+            found.append((elem, m))
+    if not found:
+        return inflate_length(data, rng)
+    elem, nth = rng.choice(found)
+    tag = b"\x28\x00" + elem.to_bytes(2, "little")
+    i = -1
+    for _ in range(nth + 1):
+        i = data.index(tag, i + 1)
+    buf = bytearray(data)
+    if data[i + 4 : i + 6] in _VRS:  # explicit VR: a 2-byte length
+        vpos, length = i + 8, int.from_bytes(data[i + 6 : i + 8], "little")
+    else:
+        vpos, length = i + 8, int.from_bytes(data[i + 4 : i + 8], "little")
+    if length == 2 and vpos + 2 <= len(buf):  # US
+        value = rng.choice((0, 1, 3, 7, 0x7FFF, 0x8000, 0xFFFF))
+        buf[vpos : vpos + 2] = value.to_bytes(2, "little")
+    elif 0 < length <= 16 and vpos + length <= len(buf):  # IS text (Number of Frames)
+        text = rng.choice((b"0", b"-1", b"999999999999", b"2147483648", b"1e9", b"NaN", b"+5"))
+        buf[vpos : vpos + length] = text[:length].ljust(length, b" ")
+        value = text.decode()
+    else:
+        return inflate_length(data, rng)
+    return bytes(buf), f"{_GEOMETRY[elem]} set to {value}"
+
+
 MUTATIONS: dict[str, Callable[[bytes, random.Random], tuple[bytes, str]]] = {
     "flip": flip_bytes,
     "truncate": truncate,
@@ -172,6 +218,7 @@ MUTATIONS: dict[str, Callable[[bytes, random.Random], tuple[bytes, str]]] = {
     "vr": swap_vr,
     "repeat": repeat_chunk,
     "meta": damage_meta,
+    "geometry": lie_about_geometry,
 }
 
 

@@ -310,7 +310,7 @@ def _wire_corpus(folder: Path, sources: list[Path], count: int) -> list[Path]:
         src = sources[k % len(sources)]
         data = _unique_copy(src, k)
         end = fuzz.meta_end(data)
-        body, _ = fuzz.mutate(b"\0" * 128 + data[end:], f"scp:{k}")
+        body, _ = fuzz.mutate(b"\0" * 128 + data[end:], f"scp-{SEED}:{k}")
         path = folder / f"{k:03d}-{src.stem}.dcm"
         path.write_bytes(data[:end] + body[128:])
         out.append(path)
@@ -331,7 +331,7 @@ def test_storage_scp_answers_each_damaged_data_set(tmp_path, archive, start_scp,
     sources = fuzz.generated_files(tmp_path / "gen") + [
         Path(str(get_testdata_file(n))) for n in names
     ]
-    damaged = _wire_corpus(tmp_path / "wire", sources, 40)
+    damaged = _wire_corpus(tmp_path / "wire", sources, max(40, COUNT // 8))
     valid = fuzz.generated_files(tmp_path / "valid")
     monkeypatch.setattr(_config, "STORE_SEND_CHUNKED_DATASET", True)  # raw bytes, no re-encode
     scp = start_scp()
@@ -410,4 +410,46 @@ def test_an_absurd_number_of_frames_makes_one_slot(tmp_path):
     (info,) = scan([path]).series[0].instances
     assert info.frames == 1 and "Number of Frames 2000000000 is out of range" in str(
         info.pixel_problem
+    )
+
+
+@pytest.mark.parametrize(
+    "exc",
+    [
+        EOFError(),
+        __import__("struct").error("unpack requires a buffer of 4 bytes"),
+        ValueError("invalid literal for int() with base 10: '1\x00\xff\n2'"),
+        KeyError((0x0028, 0x0010)),
+        MemoryError(),
+        RecursionError("maximum recursion depth exceeded"),
+        OverflowError("Python int too large to convert to C long"),
+        __import__("zlib").error("Error -3 while decompressing data: invalid block type"),
+        UnicodeDecodeError("utf-8", b"\xff", 0, 1, "invalid start byte"),
+        OSError("No tag to read at file position 90DC"),
+        FileNotFoundError(2, "No such file or directory"),
+        NotImplementedError("x" * 500),
+    ],
+    ids=lambda e: type(e).__name__,
+)
+def test_every_reason_is_one_printable_line(exc):
+    from pacsadmin.core.damaged import reason
+
+    text = reason(exc)
+    assert one_line(text) and text.isprintable() and len(text) < 240, text
+    assert "\x00" not in text
+
+
+def test_bytes_length_reason_names_the_element_not_the_bytes():
+    from pydicom.errors import BytesLengthException
+
+    from pacsadmin.core.damaged import reason
+
+    exc = BytesLengthException(
+        "Expected total bytes to be an even multiple of bytes per value. Instead received "
+        "b'\\xee\\x00DOE^JOHN' with length 90 and struct format 'L' which corresponds to bytes "
+        "per value of 4. This occurred while trying to parse (0002,0000) according to VR 'UL'."
+    )
+    assert reason(exc) == (
+        "the file is damaged: the value of (0002,0000) (VR UL) is not a whole number of "
+        "4-byte values (it is 90 bytes long)"
     )
