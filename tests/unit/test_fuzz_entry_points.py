@@ -453,3 +453,33 @@ def test_bytes_length_reason_names_the_element_not_the_bytes():
         "the file is damaged: the value of (0002,0000) (VR UL) is not a whole number of "
         "4-byte values (it is 90 bytes long)"
     )
+
+
+def test_damaged_dicomdirs(tmp_path):
+    """A damaged DICOMDIR (its records, its Referenced File IDs): the importer and the
+    viewer's scan report it, import what it still points to, and go on."""
+    import shutil
+
+    from pydicom.data import get_testdata_file
+
+    from pacsadmin.core.imaging.series import scan
+
+    tree = tmp_path / "cd"
+    shutil.copytree(Path(str(get_testdata_file("DICOMDIR"))).parent, tree)
+    original = (tree / "DICOMDIR").read_bytes()
+    archive = Archive(tmp_path / "archive")
+    try:
+        with per_file_limit() as guard, warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            for k in range(25):
+                data, how = fuzz.mutate(original, f"dicomdir-{SEED}:{k}")
+                (tree / "DICOMDIR").write_bytes(data)
+                guard.arm(how)
+                report = import_paths(archive, [tree / "DICOMDIR"])
+                assert all(one_line(r) for _, r in report.errors), how
+                result = scan([str(tree / "DICOMDIR")])
+                assert all(one_line(m) for _, m in result.errors), how
+                assert result.series or result.errors, how
+        check_archive(archive, sorted(p for p in tree.rglob("*") if p.is_file()))
+    finally:
+        archive.close()

@@ -65,6 +65,7 @@ def dicomdir_files(dicomdir: Path) -> Iterator[Path | tuple[str, str]]:
 
     base = dicomdir.parent.resolve()
     ds = dcmread(dicomdir, force=False)
+    listed = False
     for n, rec in enumerate(ds.get("DirectoryRecordSequence", []), 1):
         try:  # a damaged record is reported; the others are imported
             ref = rec.get("ReferencedFileID")
@@ -72,8 +73,9 @@ def dicomdir_files(dicomdir: Path) -> Iterator[Path | tuple[str, str]]:
         except Exception as exc:
             yield (f"{dicomdir} record {n}", f"unreadable DICOMDIR record: {_reason(exc)}")
             continue
-        if ref is None:
+        if not parts:
             continue
+        listed = True
         text = "\\".join(parts)
         if any(
             not p or p in (".", "..") or "/" in p or "\x00" in p or ":" in p for p in parts
@@ -85,6 +87,8 @@ def dicomdir_files(dicomdir: Path) -> Iterator[Path | tuple[str, str]]:
             yield (text, "Referenced File ID points outside the DICOMDIR's folder; refused")
             continue
         yield target
+    if not listed:  # say so: "0 stored, 0 errors" reads as done
+        yield (str(dicomdir), "the DICOMDIR lists no files (damaged or empty)")
 
 
 def _walk(paths: list[Path], report: ImportReport) -> Iterator[Path]:

@@ -228,6 +228,8 @@ def dicomdir_files(path: str) -> tuple[list[str], list[tuple[str, str]]]:
             bad.append((shown, "referenced by the DICOMDIR but missing"))
         else:
             files.append(target)
+    if not files and not bad:  # say so: an empty viewer reads as nothing wrong
+        bad.append((path, "the DICOMDIR lists no files (damaged or empty)"))
     return files, bad
 
 
