@@ -368,6 +368,38 @@ def test_storage_scp_answers_each_damaged_data_set(tmp_path, archive, start_scp,
         rep = archive.verify()
     assert rep.ok, rep.to_json()
     assert not list(archive.layout.tmp_dir.iterdir())
+    _get_everything_back(archive, scp.port, contexts)
+
+
+def _get_everything_back(archive: Archive, port: int, contexts: set[tuple[str, str]]) -> None:
+    """C-GET of each archived study, damaged instances among them: every C-GET gets a final
+    status (sub-operations may fail: the data set cannot be encoded), and the SCP goes on."""
+    from pydicom.dataset import Dataset
+    from pynetdicom import AE, build_role, evt
+    from pynetdicom.sop_class import StudyRootQueryRetrieveInformationModelGet as GET
+
+    ae = AE("FUZZGET")
+    ae.acse_timeout = ae.dimse_timeout = ae.network_timeout = 20
+    ae.add_requested_context(GET)
+    classes = sorted({cls for cls, _ in contexts})
+    for cls in classes:
+        ae.add_requested_context(cls, [ts for c, ts in sorted(contexts) if c == cls])
+    roles = [build_role(cls, scp_role=True) for cls in classes]
+    handlers = [(evt.EVT_C_STORE, lambda event: 0x0000)]
+    studies = [s["study_uid"] for s in archive.studies()]
+    assert studies
+    for uid in studies:
+        assoc = ae.associate(
+            "127.0.0.1", port, ae_title=SCP_AET, ext_neg=roles, evt_handlers=handlers
+        )
+        assert assoc.is_established, "the SCP stopped accepting after a C-GET"
+        q = Dataset()
+        q.QueryRetrieveLevel = "STUDY"
+        q.StudyInstanceUID = uid
+        statuses = [int(s.Status) for s, _ in assoc.send_c_get(q, GET) if "Status" in s]
+        assert statuses and statuses[-1] in (0x0000, 0xB000, 0xA702, 0xC000), statuses
+        if assoc.is_established:
+            assoc.release()
 
 
 # ------------------------------------------------------------------ what the fuzzing found
