@@ -128,3 +128,32 @@ def test_damaged_dicomdirs(tmp_path):
         check_archive(archive, sorted(p for p in tree.rglob("*") if p.is_file()))
     finally:
         archive.close()
+
+
+@pytest.mark.parametrize(
+    ("name", "lie", "message"),
+    [
+        ("MR_small_RLE.dcm", {"Rows": 4096, "Columns": 4096}, "cannot be in"),
+        ("JPGExtended.dcm", {"Rows": 2048}, "the compressed frame is 1024 x 256 pixels"),
+        ("MR_small_jp2klossless.dcm", {"Columns": 128}, "the compressed frame is 64 x 64"),
+        ("SC_rgb_jls_lossy_line.dcm", {"Rows": 60000}, "the compressed frame is 100 x 100"),
+    ],
+)
+def test_a_compressed_frame_is_checked_against_the_header_before_decoding(
+    tmp_path, name, lie, message
+):
+    """Rows x Columns of a compressed image cannot be compared with the bytes present; the
+    decoders allocated what the header claimed (up to 1 GiB) for a frame of a few KB."""
+    import pydicom
+
+    from pacsadmin.core.imaging.errors import ImageError
+    from pacsadmin.core.imaging.render import open_frame
+
+    ds = pydicom.dcmread(io.BytesIO(_testdata(name)))
+    for key, value in lie.items():
+        setattr(ds, key, value)
+    path = tmp_path / name
+    ds.save_as(path)
+    with pytest.raises(ImageError, match=message) as e:
+        open_frame(path, 0, isolate=False)
+    assert e.value.kind == "geometry"

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from pacsadmin.core.imaging.codecs import find_decoder, ts_name
+from pacsadmin.core.imaging.codestream import check_frame
 from pacsadmin.core.imaging.errors import ImageError, per_file
 from pacsadmin.core.imaging.geometry import Geometry, read_geometry
 from pacsadmin.core.imaging.loader import FILE_ERRORS
@@ -215,10 +216,12 @@ def decode_frame(
         photometric = str(meta.get("photometric_interpretation", geo.photometric))
         return DecodedFrame(arr, photometric, "native (pydicom, no codec)")
     plugin = find_decoder(ts)
+    frame = encapsulated_frame(ds, geo, index)
+    check_frame(frame, geo)  # before the decoder allocates Rows x Columns for it
     request = {
         "ts": ts,
         "attrs": {k: ds.get(k) for k in _PIXEL_KEYWORDS if ds.get(k) is not None},
-        "frame": encapsulated_frame(ds, geo, index),
+        "frame": frame,
     }
     if isolate:
         arr, photometric = (pool or default_pool()).run(_decode_request, request, timeout=timeout)
