@@ -123,6 +123,7 @@ class EchoController(QObject):
             name=f"{label} {node.name}" + (f" ×{count}" if count > 1 else ""),
             node=node.name,
             lane="dimse" if kind == "echo_all" else "priority",
+            summarize=describe_result,
         )
         self._tracked[job.id] = _Tracked(kind, node.name if in_directory else None)
         old = self.model.status(node.name)
