@@ -504,7 +504,7 @@ class LocalScp:
             log.error("SCP: C-STORE failed: %s", exc.strerror or damaged.kind(exc))
             return 0xA700
         if isinstance(exc, NotIndexable):
-            rec.add_error("cannot understand: no SOP Instance, Study or Series UID")
+            rec.add_error(f"cannot understand: {damaged.kind(exc)}")
             return _status(0xC210, f"not archived: {exc}")
         if not parsing:
             rec.add_error(f"archive failed: {damaged.kind(exc)}: 0xC211 sent")
