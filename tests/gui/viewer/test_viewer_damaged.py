@@ -47,7 +47,7 @@ def test_every_slot_of_a_damaged_folder_shows_an_image_or_why(viewer, tmp_path):
             viewer.set_series(series, result.errors)
             for j in range(min(viewer.count(), 30)):
                 viewer.set_index(j)
-                entry = viewer._frames.get(j)
+                entry = viewer.model.entry(j)
                 assert entry is not None
                 if isinstance(entry, Frame):
                     assert viewer.stack.currentWidget() is viewer.canvas
