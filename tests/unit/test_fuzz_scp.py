@@ -124,3 +124,32 @@ def _get_everything_back(archive: Archive, port: int, contexts: set[tuple[str, s
         assert statuses and statuses[-1] in (0x0000, 0xB000, 0xA702, 0xC000), statuses
         if assoc.is_established:
             assoc.release()
+
+
+@pytest.mark.parametrize("kind", ["floats", "missing-class"])
+def test_retrieve_refuses_an_archived_file_without_usable_sop_uids(tmp_path, archive, kind):
+    """The soak run's case: SOP Instance UID with VR FD (a list of floats), or no SOP Class
+    UID, in a file indexed anyway.  pynetdicom lists a failed sub-operation's SOP Instance
+    UID in the C-GET's final response; with floats there that response could not be
+    encoded and the C-GET ended on a pending status.  Now it is one failed sub-operation."""
+    from types import SimpleNamespace
+
+    from pacsadmin.core.dimse.qr_scp import _datasets
+    from tests.unit.archive.dsgen import make_ds
+
+    ds = make_ds()
+    if kind == "floats":
+        ds.add_new(0x00080018, "FD", [1.5, 2.5])
+    else:
+        del ds.SOPClassUID
+    ds.preamble = b"\0" * 128
+    path = tmp_path / "odd.dcm"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ds.save_as(path, enforce_file_format=False)
+    archive.add_file(path)
+    (rel,) = archive.layout.iter_files()
+    event = SimpleNamespace(is_cancelled=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert list(_datasets(archive, event, [(rel, "", "", "")])) == [(0xFF00, "unreadable")]
