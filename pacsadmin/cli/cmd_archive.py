@@ -163,9 +163,13 @@ def run_list(args: argparse.Namespace, ctx: Any) -> int:
 
 
 def run_verify(args: argparse.Namespace, ctx: Any) -> int:
+    import warnings
+
     archive = _open(ctx)
     try:
-        rep = archive.verify(_Progress(), repair=args.repair, parse=not args.quick)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # pydicom's notes on odd values
+            rep = archive.verify(_Progress(), repair=args.repair, parse=not args.quick)
     finally:
         archive.close()
     if args.json:

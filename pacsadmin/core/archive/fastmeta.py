@@ -169,6 +169,8 @@ def _parse(buf: bytes, complete: bool) -> InstanceMeta | None:
                 return None
         if length == _UNDEFINED or vpos + length > n:
             return None
+        if tag in _META_NEEDED and vrb != b"UI":  # pydicom converts by the VR found
+            return None
         if tag in _META_NEEDED or tag == first:
             fmeta[tag] = (vrb, vpos, length)
         pos = vpos + length
