@@ -1,7 +1,7 @@
 """Real DICOM peers for tests and benchmarks: DCMTK storescp / dcmqrscp and Orthanc.
 
 Each ``start_*`` function starts the real program on a free port on 127.0.0.1 (with
-``TCP_NODELAY=1``: shared/NOTES.md), waits until it accepts connections, and returns a
+``TCP_NODELAY=1``: docs/notes.md), waits until it accepts connections, and returns a
 :class:`Peer`.  Stop it with ``peer.stop()`` or use it as a context manager; stopping is by
 PID (terminate, then kill after a timeout).  Every peer also stops at interpreter exit.
 

@@ -42,7 +42,7 @@ DEFLATED = "1.2.840.10008.1.2.1.99"
 MAX_INFLATED = 1 << 30
 HEADER_CAP = 16 << 20  # the header copy given to pydicom: at most this much
 ELEMENT_CAP = 1 << 20  # a top-level element larger than this is left out of the header copy
-MAX_DEPTH = 64  # sequence nesting (RELIABILITY rule 2)
+MAX_DEPTH = 64  # sequence nesting (docs/safety.md rule 2)
 
 _IN_CHUNK = 1 << 16  # compressed bytes read at a time
 _OUT_CHUNK = 1 << 20  # at most this many inflated bytes per zlib call

@@ -1,4 +1,4 @@
-"""Logs carry no patient data (RELIABILITY.md rule 16): the redactor and its filter."""
+"""Logs carry no patient data (docs/safety.md rule 16): the redactor and its filter."""
 
 from __future__ import annotations
 

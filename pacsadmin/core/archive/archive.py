@@ -4,7 +4,7 @@ A file always reaches the archive the same way: written completely to a temp nam
 ``tmp/`` (same file system), then, in the index writer's transaction, checked for a
 duplicate SOP Instance UID, ``os.replace``\\ d to ``data/ab/<uuid>.dcm`` and given its row.
 An aborted transfer or a full disk leaves at most a temp file, swept at start-up, never a
-partial file under ``data/`` nor a row (RELIABILITY rules 1, 9, 14).
+partial file under ``data/`` nor a row (docs/safety.md rules 1, 9, 14).
 """
 
 from __future__ import annotations

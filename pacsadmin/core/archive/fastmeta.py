@@ -38,7 +38,7 @@ from pacsadmin.core.archive import meta as _meta
 from pacsadmin.core.archive.meta import InstanceMeta
 
 HEAD = 64 * 1024  # bytes of a file that read_meta hands to the fast reader
-MAX_DEPTH = 64  # sequence nesting (RELIABILITY rule 2); deeper files go to pydicom
+MAX_DEPTH = 64  # sequence nesting (docs/safety.md rule 2); deeper files go to pydicom
 
 # the element-header primitives (dicombytes), bound here: the walks decode headers inline
 _IMPL = db.unpack_implicit  # tag, 4-byte length (also items, delimiters)

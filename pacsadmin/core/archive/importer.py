@@ -1,6 +1,6 @@
 """Import files, folders (recursively) and DICOMDIRs into the archive, as a job.
 
-One bad file never stops the batch (RELIABILITY rule 3): each is listed with its reason.
+One bad file never stops the batch (docs/safety.md rule 3): each is listed with its reason.
 DICOMDIR Referenced File IDs are resolved and must stay inside the DICOMDIR's folder.
 """
 

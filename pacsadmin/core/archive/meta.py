@@ -9,7 +9,7 @@ from typing import Any, BinaryIO, cast
 
 from pacsadmin.core._pydicom import stored_element
 
-# The exceptions a hostile or broken file can raise while parsing (RELIABILITY rule 3).
+# The exceptions a hostile or broken file can raise while parsing (docs/safety.md rule 3).
 PARSE_ERRORS: tuple[type[BaseException], ...] = (
     OSError,
     EOFError,

@@ -2,11 +2,11 @@
 
 C-STORE data sets are never decoded: pynetdicom writes each one straight to a temp file in
 the archive's own ``tmp/`` (``STORE_RECV_CHUNKED_DATASET``), which the archive's writer
-``os.replace``\\ s into place and indexes (shared/NOTES.md: +15-20% over re-encoding).  A
+``os.replace``\\ s into place and indexes (docs/notes.md: +15-20% over re-encoding).  A
 transfer that aborts leaves only that temp file, removed when the connection closes (and
 swept at start-up if the process died).  A full disk answers 0xA700 and keeps serving.
 
-Security (RELIABILITY rule 9): the called AE title must be ours; optionally only calling AE
+Security (docs/safety.md rule 9): the called AE title must be ours; optionally only calling AE
 titles of nodes in the directory (and only from their addresses) are accepted, an unknown
 caller being rejected with "calling AE title not recognized"; a cap on simultaneous
 associations.  Deflated Explicit VR Little Endian is accepted and stored as received, but

@@ -1,6 +1,6 @@
 """Who may associate with the local SCP, and the server class for worker processes.
 
-:class:`Allowed` is the optional allow-list (RELIABILITY rule 9): calling AE titles of the
+:class:`Allowed` is the optional allow-list (docs/safety.md rule 9): calling AE titles of the
 nodes in the directory, and optionally only from those nodes' addresses.
 """
 

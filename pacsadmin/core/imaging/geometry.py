@@ -1,6 +1,6 @@
 """Image geometry, checked against the bytes present before anything is decoded or reshaped.
 
-RELIABILITY rule 2: Rows x Columns x Frames x Samples x BitsAllocated/8 is computed with Python
+docs/safety.md rule 2: Rows x Columns x Frames x Samples x BitsAllocated/8 is computed with Python
 integers and compared with the length of Pixel Data, so a file that lies about its size gives
 "inconsistent image geometry", never a crash or a giant allocation.  Encapsulated (compressed)
 pixel data cannot be compared byte for byte; there the decoded frame size is capped and the

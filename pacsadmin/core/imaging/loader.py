@@ -1,4 +1,4 @@
-"""Reading an image file: every failure becomes an :class:`ImageError` (RELIABILITY rule 3)."""
+"""Reading an image file: every failure becomes an :class:`ImageError` (docs/safety.md rule 3)."""
 
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ class LoadedImage:
 
 
 def preamble_note(path: str | os.PathLike[str], preamble: bytes | None = None) -> str | None:
-    """Flag a preamble with an executable header (RELIABILITY rule 6, CVE-2019-11687).
+    """Flag a preamble with an executable header (docs/safety.md rule 6, CVE-2019-11687).
 
     ``preamble``: the 128 bytes pydicom read (``ds.preamble``), so the file is not opened
     again; without it the file's first bytes are read.

@@ -1,7 +1,7 @@
 """Group files into series, sort them along the slice normal, and check a series (QC).
 
 Only headers are read (Pixel Data is deferred, its length still known), so scanning is fast
-and one bad file is a per-file error, never the end of the scan (RELIABILITY rule 3).
+and one bad file is a per-file error, never the end of the scan (docs/safety.md rule 3).
 """
 
 from __future__ import annotations
@@ -198,7 +198,7 @@ def dicomdir_files(path: str) -> tuple[list[str], list[tuple[str, str]]]:
     """Files a DICOMDIR references, and (reference, problem) pairs for the bad ones.
 
     Referenced File IDs are untrusted: each resolved path must stay inside the DICOMDIR's
-    folder (RELIABILITY rule 1), else it is reported and skipped.
+    folder (docs/safety.md rule 1), else it is reported and skipped.
     """
     import pydicom
 

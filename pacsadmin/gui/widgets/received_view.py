@@ -3,7 +3,7 @@
 :class:`ReceivedModel` is a thin table over the associations' latest events (the typed
 events of :mod:`pacsadmin.core.dimse.scp_events`, parsed by the SCP process reader on the
 GUI thread), one row per (process id, association id).  AE titles and addresses come
-from peers: shown as plain, one-line text (RELIABILITY rule 5).  Below the table, the
+from peers: shown as plain, one-line text (docs/safety.md rule 5).  Below the table, the
 selected association's transcript, as in the Connectivity Doctor: ``serve`` writes it
 (redacted, no data set contents) when the association closes.
 """
