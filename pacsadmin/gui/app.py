@@ -33,6 +33,9 @@ from pacsadmin.core.nodes import DicomNode, NodeDirectory
 from pacsadmin.core.paths import AppPaths
 from pacsadmin.core.secrets import SecretStore
 from pacsadmin.core.settings import Settings, load_settings
+from pacsadmin.gui.controllers.archive import ArchiveController
+from pacsadmin.gui.controllers.nodes import NodeActions
+from pacsadmin.gui.controllers.scp import ScpProcess, describe_event
 from pacsadmin.gui.echo_controller import EchoController
 from pacsadmin.gui.errors import ActivityLog, ErrorPresenter
 from pacsadmin.gui.gc_guard import GuiGarbageCollector
@@ -43,11 +46,9 @@ from pacsadmin.gui.models.archive_model import ArchiveTreeModel
 from pacsadmin.gui.models.audit_model import AuditModel
 from pacsadmin.gui.models.jobs_model import JobsModel
 from pacsadmin.gui.models.node_model import NodeTableModel
-from pacsadmin.gui.node_actions import NodeActions
-from pacsadmin.gui.scp_process import ScpProcess, describe_event
 from pacsadmin.gui.text import plain_tooltip
 from pacsadmin.gui.viewer import ViewerWidget
-from pacsadmin.gui.widgets.archive_browser import ArchiveBrowser, ArchiveController
+from pacsadmin.gui.widgets.archive_browser import ArchiveBrowser
 from pacsadmin.gui.widgets.audit_view import AuditView
 from pacsadmin.gui.widgets.doctor_panel import DoctorPanel
 from pacsadmin.gui.widgets.jobs_panel import JobsPanel

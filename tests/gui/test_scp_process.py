@@ -12,7 +12,7 @@ from pacsadmin.core.dimse.scp_events import (
     Listening,
     to_json_line,
 )
-from pacsadmin.gui.scp_process import ScpProcess
+from pacsadmin.gui.controllers.scp import ScpProcess
 
 WAIT = 30_000
 
