@@ -240,6 +240,11 @@ def test_silent_listener_times_out_at_associate(socket_server):
     assert "within 1.5 s" in r.failed_step.detail
     assert "ACSE timeout" in r.failed_step.detail
     assert 1.4 <= elapsed < 6.0, elapsed  # the configured timeout, plus slack for a busy box
+    # the A-ABORT after the timeout is ours: the transcript says so, not "by the peer"
+    aborts = [line for line in r.transcript if line.kind == "A-ABORT"]
+    assert [line.direction for line in aborts] == [">>"], _explain(r)
+    assert "aborted by us" in aborts[0].text, aborts[0].text
+    assert "peer" not in aborts[0].text, aborts[0].text
 
 
 def test_per_node_acse_timeout_applies(socket_server):
@@ -265,7 +270,9 @@ def test_abort_instead_of_association_answer(socket_server):
     assert r.failed_step is not None and r.failed_step.key == "associate", _explain(r)
     assert "aborted" in r.failed_step.detail.lower()
     assert "service user" in r.failed_step.detail
-    assert "A-ABORT" in [line.kind for line in r.transcript]
+    received = [line for line in r.transcript if line.kind == "A-ABORT" and line.direction == "<<"]
+    assert len(received) == 1, _explain(r)
+    assert "aborted by the peer (service user)" in received[0].text
 
 
 def test_connection_closed_without_answer(socket_server):

@@ -248,7 +248,7 @@ class Transcript:
                 self.abort_received = (src, reason)
             else:
                 self.abort_sent = (src, reason)
-            self.add(direction, "A-ABORT", describe_abort(src, reason))
+            self.add(direction, "A-ABORT", describe_abort(src, reason, ours=direction == ">>"))
         else:
             self.add(direction, kind, "")
 
