@@ -40,6 +40,9 @@ def status_from_series(series: EchoSeries, when: float) -> NodeStatus:
 def describe_result(result: Any) -> tuple[str, bool | None]:
     """The Jobs panel's result text for a job's result, and whether it is good news."""
     if isinstance(result, EchoAllSummary):
+        if result.total == 1 and result.results:  # one node: its own sentence
+            (series,) = result.results.values()
+            return describe_result(series)
         text = f"{result.succeeded}/{result.total} ok"
         if result.cancelled:
             text += f", cancelled after {len(result.results)}"
