@@ -14,14 +14,16 @@ tests/unit/test_association_internals.py fails if their shape changes.
 
 from __future__ import annotations
 
+import select
 import socket
 import ssl
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from pacsadmin.core.dimse.transcript import Transcript
+from pacsadmin.core.dimse.transcript import Transcript, is_pdu_start
 from pacsadmin.core.logs import quiet_pynetdicom
 from pacsadmin.core.nodes import DicomNode
 from pacsadmin.core.settings import Settings, Timeouts
@@ -133,13 +135,26 @@ def _make_preconnected_socket_class() -> type:
     class PreconnectedSocket(AssociationSocket):
         """An AssociationSocket over a socket we connected ourselves (requestor side)."""
 
-        def __init__(self, assoc: Any, sock: socket.socket) -> None:  # no super(): it would
+        def __init__(
+            self,
+            assoc: Any,
+            sock: socket.socket,
+            on_first_bytes: Callable[[bytes], None] | None = None,
+        ) -> None:  # no super(): it would
             self._assoc = assoc  # bind a new socket, or treat ours as an incoming one
             self._ready = threading.Event()
             self.socket = sock
             self._is_connected = False
             self._tls_args = None
             self.select_timeout = 0.5
+            self._on_first_bytes = on_first_bytes
+
+        def recv(self, nr_bytes: int) -> bytearray:
+            data: bytearray = super().recv(nr_bytes)
+            if self._on_first_bytes is not None:
+                tap, self._on_first_bytes = self._on_first_bytes, None
+                tap(_first_bytes_seen(self.socket, bytes(data)))
+            return data
 
         def connect(self, primitive: Any) -> None:
             try:
@@ -166,6 +181,25 @@ def _make_preconnected_socket_class() -> type:
     return PreconnectedSocket
 
 
+# ---- private hook (pynetdicom's AssociationSocket.recv): the first bytes the peer sent.
+# pynetdicom reads a PDU's 6-byte header and, for an unknown PDU type (an HTTP server's
+# "HTTP/1.0 400 ..."), drops them and aborts: without this the Doctor could only say
+# "no answer".  recv is overridden in our own socket class above, the answer's start is
+# peeked (never consumed), and nothing changes for pynetdicom.
+
+
+def _first_bytes_seen(sock: socket.socket | None, data: bytes, limit: int = 256) -> bytes:
+    """``data`` and, when it is not the start of a DICOM PDU, what follows it on the
+    socket (peeked, waiting at most 0.1 s for it)."""
+    if sock is None or not data or is_pdu_start(data) or isinstance(sock, ssl.SSLSocket):
+        return data
+    try:
+        select.select([sock], [], [], 0.1)
+        return data + sock.recv(limit, socket.MSG_PEEK | socket.MSG_DONTWAIT)
+    except (OSError, ValueError):
+        return data
+
+
 _PRECONNECTED: type | None = None
 
 
@@ -190,8 +224,15 @@ def _fast_kill(assoc: Any) -> None:
         time.sleep(0.0005)
 
 
-def make_ae(local: LocalAE, node: DicomNode, timeouts: Timeouts, sock: socket.socket | None) -> Any:
-    """A pynetdicom AE configured for one association to ``node``."""
+def make_ae(
+    local: LocalAE,
+    node: DicomNode,
+    timeouts: Timeouts,
+    sock: socket.socket | None,
+    on_first_bytes: Callable[[bytes], None] | None = None,
+) -> Any:
+    """A pynetdicom AE configured for one association to ``node``; with ``sock`` (ours,
+    connected), ``on_first_bytes`` gets the first bytes the peer answers with."""
     _init_pynetdicom()
     from pynetdicom import AE
 
@@ -201,7 +242,7 @@ def make_ae(local: LocalAE, node: DicomNode, timeouts: Timeouts, sock: socket.so
 
         class _PreconnectedAE(AE):
             def _create_socket(self, assoc: Any, address: Any, tls_args: Any) -> Any:
-                return sock_cls(assoc, sock)
+                return sock_cls(assoc, sock, on_first_bytes)
 
         cls = _PreconnectedAE
     ae = cls(ae_title=calling_ae(local, node))
