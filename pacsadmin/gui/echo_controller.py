@@ -28,7 +28,7 @@ from pacsadmin.gui.widgets.doctor_panel import DoctorPanel
 @dataclass(frozen=True)
 class _Tracked:
     kind: str  # "echo" (one node, shown in the doctor), "echo_all", "doctor"
-    node: str | None  # the directory node whose light this job sets
+    node: str | None  # the directory node whose light this job sets (echo_all: several)
 
 
 def status_from_series(series: EchoSeries, when: float) -> NodeStatus:
@@ -126,24 +126,23 @@ class EchoController(QObject):
 
     # ------------------------------------------------------------------ submitting
     def submit(self, node: DicomNode, kind: str, *, count: int = 1, mode: str = "echo") -> int:
-        """kind: "echo" or "doctor" (shown in the Doctor panel, priority lane), or
-        "echo_all" (status light only, the bounded dimse lane)."""
+        """kind: "echo" or "doctor": one node, in this process (two pynetdicom threads),
+        shown in the Doctor panel, on the priority lane.  Many nodes: :meth:`echo_all`."""
         in_directory = self.model.row_of(node.name) >= 0
-        label = {"echo": "Echo", "echo_all": "Echo", "doctor": "Doctor"}[kind]
+        label = {"echo": "Echo", "doctor": "Doctor"}[kind]
         job = self.runner.submit(
             echo_job(self.local, self.audit, self.secrets, node, count=count, mode=mode),
             name=f"{label} {node.name}" + (f" ×{count}" if count > 1 else ""),
             node=node.name,
-            lane="dimse" if kind == "echo_all" else "priority",
+            lane="priority",
         )
         self._tracked[job.id] = _Tracked(kind, node.name if in_directory else None)
         old = self.model.status(node.name)
         if in_directory and not old.running:
             self.model.set_status(node.name, replace(old, running=True))
-        if kind in ("echo", "doctor"):
-            self.doctor_job = job.id
-            self.doctor_panel.set_target(node.name)
-            self.doctor_panel.begin(node.address, count)
+        self.doctor_job = job.id  # a single-node run is shown in the Doctor panel
+        self.doctor_panel.set_target(node.name)
+        self.doctor_panel.begin(node.address, count)
         return job.id
 
     def echo_all(self, nodes: list[DicomNode] | None = None) -> int | None:
