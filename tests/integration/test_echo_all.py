@@ -1,6 +1,6 @@
 """Echo all in a process of its own: ``pacsadmin echo-all`` (text and ``--events``), the
 typed events' codec, and :func:`echo_all_in_process` as the window's job runs it
-(results as partials, cancel by closing stdin, a start-up failure as an error)."""
+(results as partials, cancel, a start-up failure as an error, a vanished parent)."""
 
 from __future__ import annotations
 
@@ -203,7 +203,7 @@ def test_in_process_results_arrive_as_partials(pacs_home, storescp):
     assert summary.results[1].results[0].failed_step.key == "tcp"
 
 
-def test_in_process_cancel_closes_stdin_and_the_echoes_end_at_once(pacs_home, silent):
+def test_in_process_cancel_ends_the_echoes_at_once(pacs_home, silent):
     paths = _home(pacs_home, [])
     slow = NodeTimeouts(connect=5, acse=120, dimse=120, network=120)
     nodes = [

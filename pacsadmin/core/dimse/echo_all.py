@@ -13,7 +13,8 @@ process of its own for the same reason) and reads its typed events
   result audited and emitted as soon as it is known.
 * :func:`echo_all_in_process` runs in the caller's process (a job's worker thread):
   starts the process, hands it the nodes on stdin, reports each result as a partial of
-  the job, and cancels by closing stdin (which a vanished parent does too).
+  the job, and cancels with SIGTERM.  The process also cancels when its stdin closes:
+  a window that crashed or was killed leaves no echo process behind.
 """
 
 from __future__ import annotations
@@ -204,13 +205,22 @@ def echo_all_in_process(
         assert proc.stdin is not None and proc.stdout is not None
         stdin = proc.stdin
 
-        def close_stdin() -> None:  # the cancel: the process cancels its echoes and ends
+        def close_stdin() -> None:
             try:
                 stdin.close()
+            except (OSError, ValueError):
+                pass
+
+        def stop() -> None:
+            """The cancel, on the canceller's (GUI) thread: SIGTERM, which never blocks
+            (closing stdin could wait for a write of the node list in progress); the
+            process cancels its echoes, reports them and ends."""
+            try:
+                proc.terminate()
             except OSError:
                 pass
 
-        unhook = ctx.token.on_cancel(close_stdin)
+        unhook = ctx.token.on_cancel(stop)
         try:
             try:
                 payload = {"v": SCHEMA_VERSION, "nodes": [n.to_json() for n in nodes]}
@@ -243,9 +253,11 @@ def echo_all_in_process(
             if proc.poll() is None:
                 proc.kill()
                 proc.wait(5)
-        if failed is not None:
+        if ctx.cancelled:  # whatever it said after that (a cancel before it read the nodes)
+            pass
+        elif failed is not None:
             raise EchoProcessError(failed)
-        if ended is None and not ctx.cancelled:
+        elif ended is None:
             err.seek(0)
             tail = err.read()[-2000:].decode("utf-8", "replace").strip().splitlines()
             raise EchoProcessError(
