@@ -55,12 +55,29 @@ if [ ! -x "$venv/bin/python" ]; then
   echo "==> creating $venv"
   python3 -m venv "$venv"
 fi
-echo "==> pip install"
-"$venv/bin/python" -m pip install -q --upgrade pip >/dev/null 2>&1 || true
-if [ "$mode" = test ]; then
-  "$venv/bin/python" -m pip install -q -e "$here[test]"
+# pip runs once, not at every start (the window took 9 s to appear with it, 1.5 s without).  The
+# stamp holds what the last install was made from: pyproject.toml's hash, the version and
+# this folder.  `run` skips pip while the stamp matches and the venv has pacsadmin at this
+# version; `test` always installs (the test tools may be missing).
+stamp="$venv/.pacsadmin-installed"
+version="$(sed -n 's/^__version__ = "\(.*\)"$/\1/p' "$here/pacsadmin/__init__.py")"
+want="$(sha256sum "$here/pyproject.toml" | cut -d' ' -f1) $version $here"
+installed_version() {
+  "$venv/bin/python" -c 'import importlib.metadata as m; print(m.version("pacsadmin"))' 2>/dev/null || true
+}
+if [ "$mode" = run ] && [ -x "$venv/bin/pacsadmin" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$want" ] \
+   && [ "$(installed_version)" = "$version" ]; then
+  :  # installed already, from this pyproject.toml
 else
-  "$venv/bin/python" -m pip install -q -e "$here"
+  echo "==> pip install"
+  rm -f "$stamp"
+  "$venv/bin/python" -m pip install -q --upgrade pip >/dev/null 2>&1 || true
+  if [ "$mode" = test ]; then
+    "$venv/bin/python" -m pip install -q -e "$here[test]"
+  else
+    "$venv/bin/python" -m pip install -q -e "$here"
+  fi
+  echo "$want" > "$stamp"
 fi
 
 cd "$here"

@@ -5,27 +5,12 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import Any, cast
+from typing import Any
 
+from pacsadmin.cli.argtypes import int_range, seconds
 
-def _positive_int(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if not 1 <= v <= 10000:
-        raise argparse.ArgumentTypeError("must be between 1 and 10000")
-    return v
-
-
-def _seconds(text: str) -> float:
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
-    if not 0 < v <= 3600:
-        raise argparse.ArgumentTypeError("must be more than 0 and at most 3600 seconds")
-    return v
+_count = int_range(1, 10000)
+_seconds = seconds(3600)
 
 
 def register(sub: Any) -> None:
@@ -38,7 +23,7 @@ def register(sub: Any) -> None:
         p.add_argument(
             "--count",
             "-c",
-            type=_positive_int,
+            type=_count,
             default=1,
             help="repeat N times and show min/median/max latency",
         )
@@ -67,11 +52,9 @@ def register(sub: Any) -> None:
 
 
 def _passphrase(ctx: Any, node: Any) -> str | None:
-    if not node.tls.enabled or not node.tls.client_key:
-        return None
-    from pacsadmin.core.secrets import tls_passphrase_key
+    from pacsadmin.core.node_service import passphrase_for
 
-    return cast("str | None", ctx.secrets.get(tls_passphrase_key(node.name)))
+    return passphrase_for(ctx.secrets, node)
 
 
 def _run(args: argparse.Namespace, ctx: Any) -> Any:

@@ -153,13 +153,15 @@ def _apply(node: Any, args: argparse.Namespace) -> Any:
     return replace(node, **changes)
 
 
-def _store_passphrase(args: argparse.Namespace, ctx: Any, name: str) -> None:
+def _read_passphrase(args: argparse.Namespace) -> str | None:
     if not args.key_passphrase_stdin:
-        return
-    from pacsadmin.core.secrets import tls_passphrase_key
+        return None
+    return sys.stdin.readline().rstrip("\n") or None
 
-    secret = sys.stdin.readline().rstrip("\n")
-    problem = ctx.secrets.set(tls_passphrase_key(name), secret)
+
+def _say_secret(passphrase: str | None, problem: str | None) -> None:
+    if not passphrase:
+        return
     if problem:
         print(f"warning: the key passphrase was NOT stored: {problem}", file=sys.stderr)
     else:
@@ -213,61 +215,58 @@ def run_add(args: argparse.Namespace, ctx: Any) -> int:
     from pacsadmin.core.nodes import DicomNode
 
     base = DicomNode(name=args.name, ae_title=args.ae_title, host=args.host, port=args.port)
+    passphrase = _read_passphrase(args)
     try:
-        node = ctx.nodes.add(_apply(base, args))
+        saved = ctx.node_service.add(_apply(base, args), passphrase)
     except (ValidationError, DuplicateNode) as exc:
         raise _usage(exc) from None
-    _store_passphrase(args, ctx, node.name)
-    _host_warning(node.host)
-    _print_node(node, args.json)
+    _say_secret(passphrase, saved.secret_problem)
+    _host_warning(saved.node.host)
+    _print_node(saved.node, args.json)
     return 0
 
 
 def run_edit(args: argparse.Namespace, ctx: Any) -> int:
+    """Only the options given change; a rename takes the stored passphrase along."""
     from pacsadmin.core.errors import DuplicateNode, NodeNotFound, ValidationError
-    from pacsadmin.core.secrets import tls_passphrase_key
 
+    passphrase = _read_passphrase(args)
     try:
         old = ctx.nodes.get(args.name)
         new = _apply(old, args)
         if args.rename:
             new = replace(new, name=args.rename)
-        node = ctx.nodes.update(old.name, new)
+        saved = ctx.node_service.update(old.name, new, passphrase)
     except (ValidationError, DuplicateNode, NodeNotFound) as exc:
         raise _usage(exc) from None
-    if node.name != old.name:  # move the secret with the node
-        secret = ctx.secrets.get(tls_passphrase_key(old.name))
-        if secret is not None:
-            ctx.secrets.set(tls_passphrase_key(node.name), secret)
-            ctx.secrets.delete(tls_passphrase_key(old.name))
-    _store_passphrase(args, ctx, node.name)
+    _say_secret(passphrase, saved.secret_problem)
     if args.host is not None:
-        _host_warning(node.host)
-    _print_node(node, args.json)
+        _host_warning(saved.node.host)
+    _print_node(saved.node, args.json)
     return 0
 
 
 def run_remove(args: argparse.Namespace, ctx: Any) -> int:
     from pacsadmin.core.errors import NodeNotFound
-    from pacsadmin.core.secrets import tls_passphrase_key
 
     try:
-        node = ctx.nodes.remove(args.name)
+        node = ctx.node_service.remove(args.name)
     except NodeNotFound as exc:
         raise _usage(exc) from None
-    ctx.secrets.delete(tls_passphrase_key(node.name))
     print(f"Removed {node.name}.")
     return 0
 
 
 def run_import(args: argparse.Namespace, ctx: Any) -> int:
     from pacsadmin.core.errors import PacsAdminError
-    from pacsadmin.core.nodes import format_for_path
+    from pacsadmin.core.node_exchange import format_for_path
 
     try:
         fmt = args.format or format_for_path(args.file)
         text = sys.stdin.read() if args.file == "-" else Path(args.file).read_text("utf-8-sig")
-        rep = ctx.nodes.import_text(text, fmt, replace_existing=args.replace)
+        rep = ctx.node_service.import_text(
+            text, fmt, replace_existing=args.replace, source=args.file
+        )
     except (OSError, UnicodeDecodeError) as exc:
         raise _usage(f"cannot read {args.file}: {exc}") from None
     except PacsAdminError as exc:
@@ -298,16 +297,17 @@ def run_import(args: argparse.Namespace, ctx: Any) -> int:
 def run_export(args: argparse.Namespace, ctx: Any) -> int:
     from pacsadmin.core.errors import PacsAdminError
     from pacsadmin.core.fileio import atomic_write_text
-    from pacsadmin.core.nodes import format_for_path
+    from pacsadmin.core.node_exchange import export_csv, export_json, format_for_path
 
     try:
         fmt = args.format or ("json" if args.file == "-" else format_for_path(args.file))
     except PacsAdminError as exc:
         raise _usage(exc) from None
-    text = ctx.nodes.export_json() if fmt == "json" else ctx.nodes.export_csv()
+    nodes = ctx.nodes.list()
+    text = export_json(nodes) if fmt == "json" else export_csv(nodes)
     if args.file == "-":
         sys.stdout.write(text)
     else:
         atomic_write_text(Path(args.file), text, mode=0o644)
-        print(f"Exported {len(ctx.nodes)} node(s) to {args.file}.", file=sys.stderr)
+        print(f"Exported {len(nodes)} node(s) to {args.file}.", file=sys.stderr)
     return 0

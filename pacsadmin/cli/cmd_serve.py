@@ -10,22 +10,14 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-
-def _port(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
-    if not 1 <= v <= 65535:
-        raise argparse.ArgumentTypeError("must be between 1 and 65535")
-    return v
+from pacsadmin.cli.argtypes import port
 
 
 def register(sub: Any) -> None:
     h = "run the local DICOM node (C-ECHO, C-STORE into the archive, C-FIND/C-MOVE/C-GET)"
     p = sub.add_parser("serve", help=h, description=h + "; runs until Ctrl-C")
     p.add_argument("--aet", metavar="AET", help="AE title (default: settings local_ae_title)")
-    p.add_argument("--port", type=_port, metavar="N", help="port (default: settings scp_port)")
+    p.add_argument("--port", type=port, metavar="N", help="port (default: settings scp_port)")
     p.add_argument(
         "--bind", default="", metavar="ADDR", help="listen on ADDR only (default: all addresses)"
     )
@@ -44,8 +36,15 @@ def register(sub: Any) -> None:
     p.add_argument(
         "--events",
         action="store_true",
-        help="print one JSON line per association event on stdout (open, progress at most "
-        "twice a second, close; no patient data): the channel a GUI reads",
+        help="print one JSON line per event on stdout (listening, failed with a reason, open, "
+        "progress at most twice a second, close, stopped; each with a schema version 'v'; "
+        "no patient data): the channel the window reads",
+    )
+    p.add_argument(
+        "--exit-with-parent",
+        action="store_true",
+        help="stop when the process that started this one ends (its end of stdin closes, or "
+        "it goes away): how the window starts it",
     )
     p.add_argument("--worker-child", action="store_true", help=argparse.SUPPRESS)
     p.set_defaults(func=run_serve)
@@ -90,108 +89,102 @@ def _console_log(worker: bool = False) -> None:
         logging.getLogger().setLevel(logging.INFO)
 
 
-class _EventPrinter:
-    """JSON lines on stdout for a watching GUI: open, progress (throttled), close."""
+def _audit(ctx: Any, outcome: str, target: str, summary: str) -> None:
+    """An audit record of the SCP starting or stopping; a failing audit log does not stop
+    the SCP (it is said in the log)."""
+    try:
+        ctx.audit.record("serve", outcome, target=target, summary=summary)
+    except Exception as exc:  # the audit database unwritable, say
+        import logging
 
-    FIELDS = [
-        "id",
-        "calling_ae",
-        "called_ae",
-        "address",
-        "port",
-        "stored",
-        "duplicates",
-        "failed",
-        "bytes",
-        "finds",
-        "moves",
-        "gets",
-        "started",
-        "ended",
-        "aborted",
-        "rejected",
-        "errors",
-        "transcript_file",
-    ]
-
-    def __init__(self) -> None:
-        import os
-        import threading
-
-        self._lock = threading.Lock()
-        self._last: dict[int, float] = {}
-        self.pid = os.getpid()
-
-    def emit(self, kind: str, **data: Any) -> None:
-        import json
-        import sys
-
-        line = json.dumps({"event": kind, "pid": self.pid, **data}, default=str)
-        with self._lock:
-            sys.stdout.write(line + "\n")
-            sys.stdout.flush()
-
-    def __call__(self, kind: str, rec: Any) -> None:
-        import time
-
-        now = time.monotonic()
-        if kind == "store":
-            if now - self._last.get(rec.id, 0.0) < 0.5:
-                return
-            kind = "progress"
-        self._last[rec.id] = now
-        if kind == "close":
-            self._last.pop(rec.id, None)
-        self.emit(kind, **{f: getattr(rec, f) for f in self.FIELDS})
+        logging.getLogger("pacsadmin.scp").warning(
+            "serve: cannot write the audit log: %s", type(exc).__name__
+        )
 
 
-def _stop_event() -> Any:
-    import signal
-    import threading
+def _not_started(
+    ctx: Any | None, events: Any, target: str, reason: str, message: str, *, code: int = 1
+) -> int:
+    """A start-up failure: a ``failed`` event (``--events``), stderr, and the audit log
+    (``ctx``; None in a worker process, whose parent audits)."""
+    import sys
 
-    stop = threading.Event()
+    from pacsadmin.core.dimse.scp_events import Failed
 
-    def on_signal(signum: int, frame: Any) -> None:
-        stop.set()
-
-    signal.signal(signal.SIGINT, on_signal)
-    signal.signal(signal.SIGTERM, on_signal)
-    return stop
+    if events is not None:
+        events.emit(Failed(events.pid, reason, message))
+    print(f"pacsadmin serve: not started: {message}", file=sys.stderr, flush=True)
+    if ctx is not None:
+        _audit(ctx, "failed", target, f"SCP not started: {message}")
+    return code
 
 
 def run_serve(args: argparse.Namespace, ctx: Any) -> int:
-    import sys
+    from pacsadmin.cli.main import EXIT_USAGE, UsageError
+    from pacsadmin.cli.serve_support import EventPrinter
+    from pacsadmin.core.dimse import scp_events
 
-    from pacsadmin.cli.main import UsageError
-    from pacsadmin.core.archive import Archive
-    from pacsadmin.core.archive.archive import serve_lock
-
+    events = EventPrinter() if args.events else None
+    target = f"{args.aet or ctx.settings.local_ae_title}:{args.port or ctx.settings.scp_port}"
     workers = args.workers if args.workers is not None else ctx.settings.scp_worker_processes
     if workers < 0 or workers > 64:
-        raise UsageError("--workers must be between 0 and 64")
+        return _not_started(
+            ctx, events, target, scp_events.BAD_ARGUMENT,
+            "--workers must be between 0 and 64", code=EXIT_USAGE,
+        )  # fmt: skip
     if workers == 0:
         from dataclasses import replace
 
         workers = replace(ctx.settings, scp_worker_processes=0).effective_scp_workers
+    try:
+        cfg = _config(args, ctx, reuse_port=args.worker_child or workers > 1)
+    except UsageError as exc:
+        return _not_started(ctx, events, target, scp_events.BAD_AE_TITLE, str(exc), code=EXIT_USAGE)
     if workers > 1 and not args.worker_child:
-        return _run_parent(args, ctx, workers)
+        return _run_parent(args, ctx, cfg, workers, events)
+    return _run_single(args, ctx, cfg, events)
+
+
+def _run_single(args: argparse.Namespace, ctx: Any, cfg: Any, events: Any) -> int:
+    """One process serving (alone, or as one worker of ``_run_parent``)."""
+    import logging
+    import sqlite3
+
+    from pacsadmin.cli.serve_support import ParentWatch, stop_on_signals
+    from pacsadmin.core.archive import Archive
+    from pacsadmin.core.archive.archive import serve_lock
+    from pacsadmin.core.dimse import scp_events
+    from pacsadmin.core.dimse.scp import LocalScp
+    from pacsadmin.core.dimse.scp_events import Listening, Stopped
+    from pacsadmin.core.errors import PacsAdminError
 
     _console_log(args.worker_child)
-    stop = _stop_event()
-    from pacsadmin.core.dimse.scp import LocalScp
+    log = logging.getLogger("pacsadmin.scp")
+    stop = stop_on_signals()
+    watch = ParentWatch(stop) if args.exit_with_parent else None
+    target = f"{cfg.ae_title}:{cfg.port}"
+    audit_ctx = None if args.worker_child else ctx  # a worker's parent audits
 
-    cfg = _config(args, ctx, reuse_port=args.worker_child)
-    lock = None if args.worker_child else serve_lock(ctx.paths.archive_dir)
-    archive = Archive(
-        ctx.paths.archive_dir,
-        duplicate_policy=ctx.settings.duplicate_policy,
-        fsync=ctx.settings.archive_fsync,
-        # the one SCP of this archive clears every leftover; workers leave it to the parent
-        sweep=False if args.worker_child else ("all" if lock is not None else True),
-    )
+    def not_started(reason: str, message: str) -> int:
+        return _not_started(audit_ctx, events, target, reason, message)
+
+    root = ctx.paths.archive_dir
+    try:
+        lock = None if args.worker_child else serve_lock(root)
+        archive = Archive(
+            root,
+            duplicate_policy=ctx.settings.duplicate_policy,
+            fsync=ctx.settings.archive_fsync,
+            # the one SCP of this archive clears every leftover; workers leave it to the parent
+            sweep=False if args.worker_child else ("all" if lock is not None else True),
+        )
+    except (OSError, sqlite3.Error, PacsAdminError) as exc:
+        why = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+        return not_started(
+            scp_events.ARCHIVE_UNUSABLE, f"the archive folder {root} cannot be used: {why}"
+        )
     try:
         try:
-            events = _EventPrinter() if args.events else None
             scp = LocalScp(
                 archive,
                 cfg,
@@ -200,17 +193,17 @@ def run_serve(args: argparse.Namespace, ctx: Any) -> int:
                 transcript_dir=ctx.paths.logs_dir / "scp-transcripts",
             ).start()
         except OSError as exc:
-            print(
-                f"pacsadmin serve: cannot listen on port {cfg.port}: {exc.strerror or exc}",
-                file=sys.stderr,
-            )
-            return 1
+            return not_started(*scp_events.listen_failure(exc, cfg.port, cfg.bind))
+        except PacsAdminError as exc:  # a damaged node directory, say
+            return not_started(scp_events.BAD_CONFIG, str(exc))
+        except Exception as exc:
+            log.exception("serve: cannot start")
+            return not_started(scp_events.INTERNAL, f"cannot start: {type(exc).__name__}")
+        target = f"{cfg.ae_title}:{scp.port}"
         if events is not None:
-            events.emit("listening", ae_title=cfg.ae_title, port=scp.port)
-        if not args.worker_child:
-            ctx.audit.record(
-                "serve", "started", target=f"{cfg.ae_title}:{scp.port}", summary="SCP started"
-            )
+            events.emit(Listening(events.pid, cfg.ae_title, scp.port, cfg.bind))
+        if audit_ctx is not None:
+            _audit(ctx, "started", target, "SCP started")
         if not args.worker_child and events is None:
             print(
                 f"pacsadmin: {cfg.ae_title} listening on port {scp.port}, archive "
@@ -219,49 +212,76 @@ def run_serve(args: argparse.Namespace, ctx: Any) -> int:
             )
         try:
             while not stop.wait(0.5):
-                pass
+                if watch is not None and watch.poll():
+                    break
         finally:
-            scp.stop()
+            scp.stop()  # stops listening and aborts open associations (their temp files go)
     finally:
-        archive.close()
+        archive.close()  # every received file is indexed before the process ends
+    if events is not None:
+        events.emit(Stopped(events.pid, stop.reason, stop.message))
+    if audit_ctx is not None:
+        _audit(ctx, "stopped", target, f"SCP stopped: {stop.message or 'no reason given'}")
     return 0
 
 
-def _run_parent(args: argparse.Namespace, ctx: Any, workers: int) -> int:
-    """Sweep the archive's temp folder once, then run ``workers`` children on one port."""
+def _run_parent(args: argparse.Namespace, ctx: Any, cfg: Any, workers: int, events: Any) -> int:
+    """Sweep the archive's temp folder once, then run ``workers`` children on one port.
+
+    Each child writes its own events (``--events``) on the shared stdout; the parent writes
+    a ``failed`` event only when it cannot start them.  The children stop with the parent
+    (``--exit-with-parent``, their stdin a pipe from it)."""
+    import sqlite3
     import subprocess
     import sys
 
+    from pacsadmin.cli.serve_support import ParentWatch, stop_on_signals
     from pacsadmin.core.archive import Archive
     from pacsadmin.core.archive.archive import serve_lock
+    from pacsadmin.core.dimse import scp_events
+    from pacsadmin.core.errors import PacsAdminError
 
-    lock = serve_lock(ctx.paths.archive_dir)  # held until the workers stop
-    # creates the index; clears every leftover temp file when no other SCP uses the archive
-    Archive(ctx.paths.archive_dir, sweep="all" if lock is not None else True).close()
-    cfg = _config(args, ctx, reuse_port=True)
+    target = f"{cfg.ae_title}:{cfg.port}"
+    root = ctx.paths.archive_dir
+    try:
+        lock = serve_lock(root)  # held until the workers stop
+        # creates the index; clears every leftover temp file when no other SCP uses it
+        Archive(root, sweep="all" if lock is not None else True).close()
+    except (OSError, sqlite3.Error, PacsAdminError) as exc:
+        why = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+        return _not_started(
+            ctx, events, target, scp_events.ARCHIVE_UNUSABLE,
+            f"the archive folder {root} cannot be used: {why}",
+        )  # fmt: skip
     cmd = [sys.executable, "-m", "pacsadmin", "--config-dir", str(ctx.paths.home), "serve"]
-    cmd += ["--worker-child", "--aet", cfg.ae_title, "--port", str(cfg.port)]
+    cmd += ["--worker-child", "--exit-with-parent", "--aet", cfg.ae_title]
+    cmd += ["--port", str(cfg.port)]
     if args.bind:
         cmd += ["--bind", args.bind]
     if args.whitelist is not None:
         cmd.append("--whitelist" if args.whitelist else "--no-whitelist")
     if args.events:
         cmd.append("--events")
-    stop = _stop_event()
-    procs = [subprocess.Popen(cmd) for _ in range(workers)]
+    stop = stop_on_signals()
+    watch = ParentWatch(stop) if args.exit_with_parent else None
+    procs = [subprocess.Popen(cmd, stdin=subprocess.PIPE) for _ in range(workers)]
     print(
         f"pacsadmin: {cfg.ae_title} listening on port {cfg.port} with {workers} worker "
-        f"processes, archive {ctx.paths.archive_dir}; Ctrl-C to stop",
+        f"processes, archive {root}; Ctrl-C to stop",
         file=sys.stderr if args.events else sys.stdout,
         flush=True,
     )
+    _audit(ctx, "started", target, f"SCP started ({workers} worker processes)")
     rc = 0
     try:
         while not stop.wait(0.5):
+            if watch is not None and watch.poll():
+                break
             if any(p.poll() is not None for p in procs):
                 if stop.wait(0.5):  # Ctrl-C reached the workers first: a clean stop
                     break
                 rc = 1
+                stop.set(scp_events.STOP_WORKER_FAILED, "a worker process stopped")
                 print("pacsadmin serve: a worker process stopped; stopping", file=sys.stderr)
                 break
     finally:
@@ -274,4 +294,7 @@ def _run_parent(args: argparse.Namespace, ctx: Any, workers: int) -> int:
             except subprocess.TimeoutExpired:
                 p.kill()
                 p.wait()
+            if p.stdin is not None:
+                p.stdin.close()
+    _audit(ctx, "stopped", target, f"SCP stopped: {stop.message or 'no reason given'}")
     return rc

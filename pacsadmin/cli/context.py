@@ -8,6 +8,7 @@ from functools import cached_property
 from pacsadmin.core.audit import AuditLog
 from pacsadmin.core.dimse.association import LocalAE
 from pacsadmin.core.logs import setup_logging
+from pacsadmin.core.node_service import NodeService
 from pacsadmin.core.nodes import DicomNode, NodeDirectory, parse_target
 from pacsadmin.core.paths import AppPaths
 from pacsadmin.core.secrets import SecretStore
@@ -28,6 +29,11 @@ class CliContext:
     @cached_property
     def nodes(self) -> NodeDirectory:
         return NodeDirectory(self.paths.nodes_file)
+
+    @cached_property
+    def node_service(self) -> NodeService:
+        """Node changes with their secrets and audit records (the window uses the same)."""
+        return NodeService(self.nodes, self.secrets, self.audit, via="cli")
 
     @cached_property
     def audit(self) -> AuditLog:

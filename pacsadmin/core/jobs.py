@@ -133,9 +133,14 @@ class JobFinished(JobEvent):
     result: Any
     error: str  # a sentence for the user; "" on success
     elapsed: float
+    # the Jobs panel's one-line result ("3 imported, 1 duplicate") and whether it is good
+    # news; from the ``summarize`` given to :meth:`JobRunner.submit`, computed on the worker
+    summary: str = ""
+    ok: bool | None = None
 
 
 Listener = Callable[[JobEvent], None]
+Summarize = Callable[[Any], tuple[str, bool | None]]
 
 
 class JobContext:
@@ -182,6 +187,7 @@ class Job(Generic[T]):
     finished_at: float | None = None
     error: str = ""
     _fn: Callable[[JobContext], T] | None = field(default=None, repr=False)
+    _summarize: Summarize | None = field(default=None, repr=False)
 
     def cancel(self) -> None:
         self.token.cancel()
@@ -244,15 +250,28 @@ class JobRunner:
         node: str | None = None,
         lane: str = "dimse",
         quiet: bool = False,
+        summarize: Summarize | None = None,
     ) -> Job[T]:
-        """Run ``fn(ctx)`` in the background.  ``node`` keys the per-node limit."""
+        """Run ``fn(ctx)`` in the background.  ``node`` keys the per-node limit.
+
+        ``summarize(result) -> (text, ok)`` gives the one-line result shown for the job
+        (the Jobs panel, the CLI); it runs on the worker whenever the job returns a result
+        (a cancelled job may return one too)."""
         if lane not in self._executors:
             raise ValueError(f"unknown lane {lane!r}")
         with self._lock:
             if self._closed:
                 raise RuntimeError("the job runner is shut down")
             job: Job[T] = Job(
-                next(self._ids), name, node, lane, CancelToken(), Future(), time.monotonic(), _fn=fn
+                next(self._ids),
+                name,
+                node,
+                lane,
+                CancelToken(),
+                Future(),
+                time.monotonic(),
+                _fn=fn,
+                _summarize=summarize,
             )
             self._jobs[job.id] = job
         self._emit(JobSubmitted(job.id, name, node, job.submitted_at, quiet))
@@ -327,7 +346,8 @@ class JobRunner:
             job.future.cancel() or job.future.set_result(None)  # type: ignore[func-returns-value]
         else:
             job.future.set_result(result)
-        self._emit(JobFinished(job.id, state, result, error, elapsed))
+        summary, ok = _summarize(job, result) if result is not None else ("", None)
+        self._emit(JobFinished(job.id, state, result, error, elapsed, summary, ok))
 
     def _release_node_slot(self, job: Job[Any]) -> None:
         if job.node is None or job.lane != "dimse":
@@ -385,6 +405,16 @@ class JobRunner:
                 t.join(max(0.0, deadline - time.monotonic()))
                 ok = ok and not t.is_alive()
         return ok
+
+
+def _summarize(job: Job[Any], result: Any) -> tuple[str, bool | None]:
+    if job._summarize is None:
+        return "", None
+    try:
+        return job._summarize(result)
+    except Exception:  # a summary must never lose the result
+        log.exception("job %s (%s): summarize failed", job.id, job.name)
+        return "", None
 
 
 def _is_expected(exc: BaseException) -> bool:

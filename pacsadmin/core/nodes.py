@@ -5,14 +5,18 @@ section 7: AE title, host, port) plus what an administrator needs around it: sit
 tags, TLS, per-node timeouts, max PDU, the preferred retrieve method and the query
 character set.  Secrets (the TLS key passphrase) never live here: see
 :mod:`pacsadmin.core.secrets`.
+
+Around it: :mod:`~pacsadmin.core.node_validation` (the rules of each field),
+:mod:`~pacsadmin.core.node_file` (the file shared by processes: lock, atomic replace,
+damage reports), :mod:`~pacsadmin.core.node_exchange` (JSON and CSV lists) and
+:mod:`~pacsadmin.core.node_service` (changes with their secrets and audit records, for the
+CLI and the window).
 """
 
 from __future__ import annotations
 
 import builtins
-import csv
-import io
-import json
+import contextlib
 import re
 import threading
 from collections.abc import Iterable, Iterator
@@ -20,8 +24,14 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-from pacsadmin.core.errors import DuplicateNode, NodeNotFound, PacsAdminError, ValidationError
-from pacsadmin.core.fileio import atomic_write_text
+from pacsadmin.core.errors import DuplicateNode, NodeNotFound, ValidationError
+from pacsadmin.core.node_file import NodeFile
+from pacsadmin.core.node_file import NodeFileDamaged as NodeFileDamaged
+from pacsadmin.core.node_validation import opt_timeout
+from pacsadmin.core.node_validation import validate_ae_title as validate_ae_title
+from pacsadmin.core.node_validation import validate_host as validate_host
+from pacsadmin.core.node_validation import validate_name as validate_name
+from pacsadmin.core.node_validation import validate_port as validate_port
 
 NODES_SCHEMA_VERSION = 1
 RETRIEVE_METHODS = ("C-MOVE", "C-GET")
@@ -41,92 +51,6 @@ QUERY_CHARSETS = (
     "GB18030",
     "GBK",
 )
-
-
-# ---------------------------------------------------------------------------- validation
-def validate_ae_title(value: object, field: str = "ae_title") -> str:
-    """Return the AE title without its non-significant spaces, or raise.
-
-    PS3.5 table 6.2-1: AE is 16 characters at most of the default character repertoire,
-    excluding backslash and control characters; leading and trailing spaces are not
-    significant, and a value of only spaces is not allowed.
-    """
-    if not isinstance(value, str):
-        raise ValidationError(field, "The AE title must be text.")
-    if len(value) > 16:
-        raise ValidationError(
-            field, f"The AE title has {len(value)} characters; at most 16 are allowed."
-        )
-    for ch in value:
-        if ch == "\\":
-            raise ValidationError(field, "The AE title may not contain a backslash (\\).")
-        if ord(ch) < 0x20 or ord(ch) == 0x7F:
-            raise ValidationError(
-                field, f"The AE title may not contain control characters (found {ch!r})."
-            )
-        if ord(ch) > 0x7E:
-            raise ValidationError(
-                field,
-                f"The AE title may only use plain ASCII letters, digits, spaces and "
-                f"punctuation (found {ch!r}).",
-            )
-    stripped = value.strip(" ")
-    if not stripped:
-        raise ValidationError(field, "The AE title is empty (or only spaces).")
-    return stripped
-
-
-def validate_port(value: object, field: str = "port") -> int:
-    if isinstance(value, str) and value.strip().isdigit():
-        value = int(value.strip())
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise ValidationError(field, f"The port must be a whole number (got {value!r}).")
-    if not 1 <= value <= 65535:
-        raise ValidationError(field, f"The port must be between 1 and 65535 (got {value}).")
-    return value
-
-
-_HOST_RE = re.compile(r"^[A-Za-z0-9_.:\-%\[\]]+$")
-
-
-def validate_host(value: object, field: str = "host") -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise ValidationError(field, "The host is empty: give a host name or an IP address.")
-    value = value.strip()
-    if value.startswith("[") and value.endswith("]"):
-        value = value[1:-1]
-    if len(value) > 253 or not _HOST_RE.match(value):
-        raise ValidationError(
-            field, f"{value!r} is not a host name or IP address (no spaces or slashes)."
-        )
-    return value
-
-
-def validate_name(value: object, field: str = "name") -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise ValidationError(field, "The node needs a name.")
-    value = value.strip()
-    if len(value) > 64:
-        raise ValidationError(field, "The name is longer than 64 characters.")
-    if any(ord(c) < 0x20 for c in value):
-        raise ValidationError(field, "The name may not contain control characters.")
-    if "@" in value:
-        raise ValidationError(
-            field, "The name may not contain '@' (it would read as AET@HOST:PORT)."
-        )
-    return value
-
-
-def _opt_timeout(value: object, field: str) -> float | None:
-    if value in (None, ""):
-        return None
-    try:
-        v = float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        raise ValidationError(field, f"{value!r} is not a number of seconds.") from None
-    if not 0 < v <= 3600:
-        raise ValidationError(field, "A timeout must be between 0 and 3600 seconds.")
-    return v
 
 
 # ---------------------------------------------------------------------------- the node
@@ -186,7 +110,7 @@ class DicomNode:
             raise ValidationError("max_pdu", "Max PDU must be 0 (unlimited) or 4096 or more.")
         t = NodeTimeouts(
             **{
-                f.name: _opt_timeout(getattr(self.timeouts, f.name), f"timeout_{f.name}")
+                f.name: opt_timeout(getattr(self.timeouts, f.name), f"timeout_{f.name}")
                 for f in fields(NodeTimeouts)
             }
         )
@@ -255,101 +179,6 @@ def parse_target(text: str) -> DicomNode | None:
     return replace(node, name=node.address)  # ad-hoc nodes are named by their address
 
 
-# ---------------------------------------------------------------------------- CSV
-CSV_COLUMNS = (
-    "name",
-    "ae_title",
-    "host",
-    "port",
-    "description",
-    "site",
-    "tags",
-    "calling_ae_title",
-    "tls_enabled",
-    "tls_ca_bundle",
-    "tls_client_cert",
-    "tls_client_key",
-    "tls_verify_hostname",
-    "timeout_connect",
-    "timeout_acse",
-    "timeout_dimse",
-    "timeout_network",
-    "max_pdu",
-    "retrieve_method",
-    "query_charset",
-)
-
-
-def _bool(text: str, field: str) -> bool:
-    t = text.strip().lower()
-    if t in ("1", "true", "yes", "y", "on"):
-        return True
-    if t in ("", "0", "false", "no", "n", "off"):
-        return False
-    raise ValidationError(field, f"{text!r} is not yes/no.")
-
-
-def node_to_csv_row(n: DicomNode) -> dict[str, str]:
-    def s(v: object) -> str:
-        return "" if v is None else str(v)
-
-    return {
-        "name": n.name,
-        "ae_title": n.ae_title,
-        "host": n.host,
-        "port": str(n.port),
-        "description": n.description,
-        "site": n.site,
-        "tags": ";".join(n.tags),
-        "calling_ae_title": n.calling_ae_title,
-        "tls_enabled": "yes" if n.tls.enabled else "no",
-        "tls_ca_bundle": n.tls.ca_bundle,
-        "tls_client_cert": n.tls.client_cert,
-        "tls_client_key": n.tls.client_key,
-        "tls_verify_hostname": "yes" if n.tls.verify_hostname else "no",
-        "timeout_connect": s(n.timeouts.connect),
-        "timeout_acse": s(n.timeouts.acse),
-        "timeout_dimse": s(n.timeouts.dimse),
-        "timeout_network": s(n.timeouts.network),
-        "max_pdu": s(n.max_pdu),
-        "retrieve_method": n.retrieve_method,
-        "query_charset": n.query_charset,
-    }
-
-
-def node_from_csv_row(row: dict[str, str]) -> DicomNode:
-    g = {k: (v or "").strip() for k, v in row.items() if k}
-    max_pdu = g.get("max_pdu", "")
-    if max_pdu and not max_pdu.isdigit():
-        raise ValidationError("max_pdu", f"max_pdu {max_pdu!r} is not a whole number.")
-    return DicomNode(
-        name=g.get("name", ""),
-        ae_title=g.get("ae_title", ""),
-        host=g.get("host", ""),
-        port=validate_port(g.get("port", "")),
-        description=g.get("description", ""),
-        site=g.get("site", ""),
-        tags=tuple(t for t in g.get("tags", "").split(";") if t),
-        calling_ae_title=g.get("calling_ae_title", ""),
-        tls=TlsSettings(
-            enabled=_bool(g.get("tls_enabled", ""), "tls_enabled"),
-            ca_bundle=g.get("tls_ca_bundle", ""),
-            client_cert=g.get("tls_client_cert", ""),
-            client_key=g.get("tls_client_key", ""),
-            verify_hostname=_bool(g.get("tls_verify_hostname", "yes"), "tls_verify_hostname"),
-        ),
-        timeouts=NodeTimeouts(
-            *(
-                _opt_timeout(g.get(f"timeout_{k}"), f"timeout_{k}")
-                for k in ("connect", "acse", "dimse", "network")
-            )
-        ),
-        max_pdu=int(max_pdu) if max_pdu else None,
-        retrieve_method=g.get("retrieve_method") or "C-MOVE",
-        query_charset=g.get("query_charset", ""),
-    ).validated()
-
-
 # ---------------------------------------------------------------------------- directory
 @dataclass(frozen=True)
 class ImportReport:
@@ -360,34 +189,111 @@ class ImportReport:
 
 
 class NodeDirectory:
-    """The node directory, saved as JSON (atomic writes).  Thread-safe."""
+    """The node directory, kept in ``nodes.json`` and shared with other processes.
 
-    def __init__(self, path: Path) -> None:
+    Thread-safe.  Every change (:meth:`add`, :meth:`update`, :meth:`remove`,
+    :meth:`import_text`) is a read-modify-write under the file lock: the file is re-read
+    first when another process changed it, so a node added by ``pacsadmin nodes add`` while
+    the window is open survives the window's next save.  Readers call
+    :meth:`reload_if_changed` (the window does it on a timer, off the GUI thread).
+
+    A damaged file raises :class:`NodeFileDamaged` (with its line and column) from the
+    constructor, unless ``damaged_ok``: then :attr:`problem` says what is wrong, the
+    directory is empty, and every change is refused until the file is fixed or moved.
+    """
+
+    def __init__(self, path: Path, *, damaged_ok: bool = False) -> None:
         self.path = Path(path)
+        self._file = NodeFile(self.path)
         self._lock = threading.RLock()
         self._nodes: dict[str, DicomNode] = {}
-        self.load()
+        self._digest = ""  # of the bytes _nodes came from ("": no file)
+        self._stat: tuple[int, int, int] | None = None
+        self.problem: NodeFileDamaged | None = None
+        try:
+            self.load()
+        except NodeFileDamaged:
+            if not damaged_ok:
+                raise
 
     # ------------------------------------------------------------------ persistence
     def load(self) -> None:
-        with self._lock:
-            self._nodes = {}
-            if not self.path.exists():
-                return
-            try:
-                data = json.loads(self.path.read_text(encoding="utf-8"))
-            except (OSError, ValueError) as exc:
-                raise PacsAdminError(f"Cannot read the node directory {self.path}: {exc}") from exc
-            for d in data.get("nodes", []) if isinstance(data, dict) else []:
-                node = DicomNode.from_json(d)
-                self._nodes[node.name.casefold()] = node
+        """Read the file now.  When it is damaged, keep the nodes last read, remember the
+        problem in :attr:`problem` and raise :class:`NodeFileDamaged`."""
+        self._take(self._file.stat_signature())
 
-    def _save(self) -> None:
-        payload = {
-            "schema_version": NODES_SCHEMA_VERSION,
-            "nodes": [n.to_json() for n in self.list()],
-        }
-        atomic_write_text(self.path, json.dumps(payload, indent=2) + "\n")
+    def reload_if_changed(self) -> bool:
+        """Re-read the file when it changed on disk (a cheap ``stat`` first).  Return True
+        when the nodes or :attr:`problem` changed.  Never raises for a damaged file: see
+        :attr:`problem`."""
+        stat = self._file.stat_signature()
+        if stat == self._stat:
+            return False
+        before = (self._digest, str(self.problem or ""))
+        with contextlib.suppress(NodeFileDamaged):
+            self._take(stat)
+        return (self._digest, str(self.problem or "")) != before
+
+    def _take(self, stat: tuple[int, int, int] | None) -> dict[str, DicomNode]:
+        """Adopt the file's content when its bytes differ from what we hold, and return a
+        copy of the nodes those bytes hold.  The file is read and parsed outside the
+        thread lock (readers of the list never wait for it); the digest check and the
+        swap hold it, so the nodes returned always match the bytes just read."""
+        try:
+            raw = self._file.read_bytes()
+            digest = self._file.digest_of(raw)
+            with self._lock:
+                if digest == self._digest and self.problem is None:
+                    self._stat = stat
+                    return dict(self._nodes)
+            nodes = self._parse(raw)
+        except NodeFileDamaged as exc:
+            with self._lock:
+                self._stat, self.problem = stat, exc
+            raise
+        with self._lock:
+            self._nodes, self._digest, self._stat, self.problem = nodes, digest, stat, None
+        return dict(nodes)
+
+    def _parse(self, raw: bytes | None) -> dict[str, DicomNode]:
+        data = self._file.parse(raw).data
+        if data is None:
+            return {}
+        items = data.get("nodes", [])
+        if not isinstance(items, builtins.list):
+            raise NodeFileDamaged(self.path, '"nodes" is not a list')
+        nodes: dict[str, DicomNode] = {}
+        for i, d in enumerate(items, 1):
+            try:
+                node = DicomNode.from_json(d)
+            except (ValidationError, TypeError) as exc:
+                name = d.get("name") if isinstance(d, dict) else None
+                which = f"node {i}" + (f" ({name!r})" if isinstance(name, str) else "")
+                raise NodeFileDamaged(self.path, f"{which}: {exc}") from None
+            nodes[node.name.casefold()] = node
+        return nodes
+
+    @contextlib.contextmanager
+    def _changing(self) -> Iterator[dict[str, DicomNode]]:
+        """Yield a copy of the nodes as the file holds them now (re-read under the file
+        lock, which excludes other processes and other threads alike); write it back
+        atomically when the block ends without an exception and changed it.  The thread
+        lock is held only for the swaps, so readers never wait for the file lock."""
+        with self._file.locked():
+            base = self._take(self._file.stat_signature())  # damaged: refused (raises)
+            nodes = dict(base)
+            yield nodes
+            if nodes == base:
+                return
+            ordered = sorted(nodes.values(), key=lambda n: (n.site.casefold(), n.name.casefold()))
+            payload = {
+                "schema_version": NODES_SCHEMA_VERSION,
+                "nodes": [n.to_json() for n in ordered],
+            }
+            digest = self._file.write(payload)
+            with self._lock:
+                self._nodes, self._digest = nodes, digest
+                self._stat = self._file.stat_signature()
 
     # ------------------------------------------------------------------ access
     def list(self) -> list[DicomNode]:
@@ -421,29 +327,30 @@ class NodeDirectory:
     # ------------------------------------------------------------------ changes
     def add(self, node: DicomNode) -> DicomNode:
         node = node.validated()
-        with self._lock:
-            if node.name.casefold() in self._nodes:
+        with self._changing() as nodes:
+            if node.name.casefold() in nodes:
                 raise DuplicateNode(f"A node named {node.name!r} already exists.")
-            self._nodes[node.name.casefold()] = node
-            self._save()
+            nodes[node.name.casefold()] = node
         return node
 
     def update(self, old_name: str, node: DicomNode) -> DicomNode:
+        """Replace ``old_name`` (a rename when ``node.name`` differs)."""
         node = node.validated()
-        with self._lock:
-            old = self.get(old_name)
-            if node.name.casefold() != old.name.casefold() and node.name.casefold() in self._nodes:
+        with self._changing() as nodes:
+            old = nodes.get(old_name.strip().casefold())
+            if old is None:
+                raise NodeNotFound(old_name)
+            if node.name.casefold() != old.name.casefold() and node.name.casefold() in nodes:
                 raise DuplicateNode(f"A node named {node.name!r} already exists.")
-            del self._nodes[old.name.casefold()]
-            self._nodes[node.name.casefold()] = node
-            self._save()
+            del nodes[old.name.casefold()]
+            nodes[node.name.casefold()] = node
         return node
 
     def remove(self, name: str) -> DicomNode:
-        with self._lock:
-            node = self.get(name)
-            del self._nodes[node.name.casefold()]
-            self._save()
+        with self._changing() as nodes:
+            node = nodes.pop(name.strip().casefold(), None)
+            if node is None:
+                raise NodeNotFound(name)
         return node
 
     def unique_name(self, base: str) -> str:
@@ -456,84 +363,27 @@ class NodeDirectory:
                 i += 1
             return candidate
 
-    # ------------------------------------------------------------------ import/export
-    def export_json(self, nodes: Iterable[DicomNode] | None = None) -> str:
-        nodes = list(nodes) if nodes is not None else self.list()
-        return (
-            json.dumps(
-                {"schema_version": NODES_SCHEMA_VERSION, "nodes": [n.to_json() for n in nodes]},
-                indent=2,
-            )
-            + "\n"
-        )
-
-    def export_csv(self, nodes: Iterable[DicomNode] | None = None) -> str:
-        nodes = list(nodes) if nodes is not None else self.list()
-        buf = io.StringIO()
-        w = csv.DictWriter(buf, fieldnames=CSV_COLUMNS, lineterminator="\n")
-        w.writeheader()
-        for n in nodes:
-            w.writerow(node_to_csv_row(n))
-        return buf.getvalue()
-
-    def import_text(self, text: str, fmt: str, *, replace_existing: bool = False) -> ImportReport:
-        """Import nodes from JSON or CSV text.  Bad rows are reported; good rows land."""
-        parsed: list[tuple[str, DicomNode | str]] = []
-        if fmt == "json":
-            try:
-                data = json.loads(text)
-            except ValueError as exc:
-                raise PacsAdminError(f"The file is not valid JSON: {exc}") from exc
-            items = data.get("nodes") if isinstance(data, dict) else data
-            if not isinstance(items, list):
-                raise PacsAdminError('The JSON holds no list of nodes (expected {"nodes": [...]}).')
-            for i, d in enumerate(items, 1):
-                try:
-                    parsed.append((f"node {i}", DicomNode.from_json(d)))
-                except (ValidationError, TypeError) as exc:
-                    parsed.append((f"node {i}", str(exc)))
-        elif fmt == "csv":
-            reader = csv.DictReader(io.StringIO(text))
-            missing = {"name", "ae_title", "host", "port"} - set(reader.fieldnames or ())
-            if missing:
-                raise PacsAdminError(
-                    f"The CSV lacks the column(s) {', '.join(sorted(missing))}; "
-                    f"the header must name at least name, ae_title, host, port."
-                )
-            for i, row in enumerate(reader, 2):
-                try:
-                    parsed.append((f"row {i}", node_from_csv_row(row)))
-                except (ValidationError, TypeError) as exc:
-                    parsed.append((f"row {i}", str(exc)))
-        else:
-            raise PacsAdminError(f"Unknown format {fmt!r}: use json or csv.")
-
+    # ------------------------------------------------------------------ import
+    def import_nodes(
+        self, parsed: Iterable[tuple[str, DicomNode | str]], *, replace_existing: bool = False
+    ) -> ImportReport:
+        """Add the nodes of an imported list in one change; ``parsed`` holds (where, node)
+        or (where, the reason the entry is unusable), see
+        :func:`pacsadmin.core.node_exchange.parse_node_list`.  Bad entries are reported;
+        good ones land."""
         added, replaced, skipped, errors = [], [], [], []
-        with self._lock:
+        with self._changing() as nodes:
             for where, item in parsed:
                 if isinstance(item, str):
                     errors.append(f"{where}: {item}")
                     continue
                 key = item.name.casefold()
-                if key in self._nodes:
+                if key in nodes:
                     if not replace_existing:
                         skipped.append(item.name)
                         continue
                     replaced.append(item.name)
                 else:
                     added.append(item.name)
-                self._nodes[key] = item
-            if added or replaced:
-                self._save()
+                nodes[key] = item
         return ImportReport(tuple(added), tuple(replaced), tuple(skipped), tuple(errors))
-
-
-def format_for_path(path: str | Path) -> str:
-    suffix = Path(path).suffix.lower()
-    if suffix == ".csv":
-        return "csv"
-    if suffix == ".json":
-        return "json"
-    raise PacsAdminError(
-        f"Cannot tell the format of {path}: name it .json or .csv, or pass --format."
-    )

@@ -18,6 +18,7 @@ from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox, QTabWidget
 from pacsadmin import __version__
 from pacsadmin.core.audit import AuditLog
 from pacsadmin.core.dimse.association import LocalAE
+from pacsadmin.core.dimse.scp_events import Association, AssociationClosed
 from pacsadmin.core.errors import PacsAdminError
 from pacsadmin.core.jobs import (
     JobFinished,
@@ -32,7 +33,7 @@ from pacsadmin.core.nodes import DicomNode, NodeDirectory
 from pacsadmin.core.paths import AppPaths
 from pacsadmin.core.secrets import SecretStore
 from pacsadmin.core.settings import Settings, load_settings
-from pacsadmin.gui.echo_controller import EchoController, describe_result
+from pacsadmin.gui.echo_controller import EchoController
 from pacsadmin.gui.errors import ActivityLog, ErrorPresenter
 from pacsadmin.gui.gc_guard import GuiGarbageCollector
 from pacsadmin.gui.job_bridge import JobBridge
@@ -43,12 +44,9 @@ from pacsadmin.gui.models.jobs_model import JobsModel
 from pacsadmin.gui.models.node_model import NodeTableModel
 from pacsadmin.gui.node_actions import NodeActions
 from pacsadmin.gui.scp_process import ScpProcess, describe_event
+from pacsadmin.gui.text import plain_tooltip
 from pacsadmin.gui.viewer import ViewerWidget
-from pacsadmin.gui.widgets.archive_browser import (
-    ArchiveBrowser,
-    ArchiveController,
-    describe_archive_result,
-)
+from pacsadmin.gui.widgets.archive_browser import ArchiveBrowser, ArchiveController
 from pacsadmin.gui.widgets.audit_view import AuditView
 from pacsadmin.gui.widgets.doctor_panel import DoctorPanel
 from pacsadmin.gui.widgets.jobs_panel import JobsPanel
@@ -91,10 +89,23 @@ class PacsAdminApp(QObject):
         """``start_scp``: start the local SCP process when the settings ask for it
         (``scp_autostart``); :func:`run_gui` passes True, tests choose."""
         super().__init__()
+        startup_problems = self._build_services(paths, secrets, settings)
+        self._build_models()
+        self._build_window()
+        self._build_controllers()
+        self._wire()
+        self._start(start_scp, startup_problems)
+
+    # ------------------------------------------------------------------ building
+    def _build_services(
+        self, paths: AppPaths, secrets: SecretStore | None, settings: Settings | None
+    ) -> list[str]:
+        """The core services of the session; returns the problems met, to tell once the
+        window shows."""
         # Echo-all runs many worker and pynetdicom threads; with Python's default 5 ms
         # switch interval the GUI thread queued behind them for 30-40 ms at a time
         # (measured); at 1 ms it gets the GIL back quickly.  Throughput is unchanged
-        # (NOTES.md: the switch interval has no measurable effect on transfers).
+        # (measured: the switch interval has no measurable effect on transfers).
         self._old_switch = sys.getswitchinterval()
         sys.setswitchinterval(0.001)
         _warm_up_dicom()
@@ -108,7 +119,8 @@ class PacsAdminApp(QObject):
                 settings = Settings()
         self.settings = settings
         self.local = LocalAE.from_settings(settings)
-        self.nodes = NodeDirectory(self.paths.nodes_file)  # unreadable: run_gui says so
+        # damaged: the node actions say where, and nothing is written until it is fixed
+        self.nodes = NodeDirectory(self.paths.nodes_file, damaged_ok=True)
         self.audit = AuditLog(self.paths.audit_db)
         self.secrets = secrets or SecretStore()
         self.runner = JobRunner(
@@ -119,18 +131,17 @@ class PacsAdminApp(QObject):
         self.gc_guard.start()
         self.bridge.attach(self.runner)
         self._closed = False
-        self._audit_job: int | None = None  # the audit log reload running on the io lane
-        # transcript reads on the io lane: job id -> (association key, file)
-        self._transcript_jobs: dict[int, tuple[tuple[int, int], str]] = {}
+        return startup_problems
 
-        # ---- models
+    def _build_models(self) -> None:
         self.node_model = NodeTableModel(self)
         self.jobs_model = JobsModel(self)
         self.audit_model = AuditModel(self)
         self.archive_model = ArchiveTreeModel(self)
         self.received_model = ReceivedModel(self)
 
-        # ---- window, actions, widgets
+    def _build_window(self) -> None:
+        """The window, its actions and widgets, laid out (nothing connected yet)."""
         self.window = w = MainWindow(self.paths.home / "gui.ini")
         self.act_add = w.make_action("Add", "add", "Add a node", "Ctrl+N")
         self.act_edit = w.make_action("Edit", "edit", "Edit the selected node", "Ctrl+E")
@@ -229,10 +240,13 @@ class PacsAdminApp(QObject):
             },
         )
         self.errors = ErrorPresenter(w.statusBar(), self.activity, w, self.bridge)
-        # ---- controllers
+
+    def _build_controllers(self) -> None:
+        w, settings = self.window, self.settings
         self.node_actions = NodeActions(
             nodes=self.nodes,
             secrets=self.secrets,
+            audit=self.audit,
             local=self.local,
             runner=self.runner,
             bridge=self.bridge,
@@ -271,11 +285,12 @@ class PacsAdminApp(QObject):
             parent=self,
         )
         self.scp = ScpProcess(self.paths.home, self.local.ae_title, self.local.port, self)
-        self._scp_deferred = False
         w.on_close = self.shutdown
         self._show_scp_state()
 
-        # ---- wiring: bridge -> models and panels
+    # ------------------------------------------------------------------ wiring
+    def _wire(self) -> None:
+        """Every connection of the window, in plain sight."""
         self.bridge.jobSubmitted.connect(self._on_bridge_job_submitted)
         self.bridge.jobStarted.connect(self._on_bridge_job_started)
         self.bridge.jobProgress.connect(self._on_bridge_job_progress)
@@ -292,7 +307,7 @@ class PacsAdminApp(QObject):
         self.act_echo.triggered.connect(self._on_echo_triggered)
         self.act_doctor.triggered.connect(self._on_doctor_triggered)
         self.act_echo_all.triggered.connect(self._on_echo_all_triggered)
-        self.act_quit.triggered.connect(w.close)
+        self.act_quit.triggered.connect(self.window.close)
         self.act_open_images.triggered.connect(self._on_open_images_triggered)
         self.act_open_folder.triggered.connect(self._on_open_folder_triggered)
         self.act_archive_import.triggered.connect(self._on_archive_import_triggered)
@@ -303,7 +318,6 @@ class PacsAdminApp(QObject):
         self.scp.failed.connect(self._on_scp_failed)
         self.scp.stopped.connect(self._on_scp_stopped)
         self.scp.server_event.connect(self._on_scp_event)
-        self.archive.importsDone.connect(self._on_archive_imports_done)
         # widgets
         self.node_browser.nodeActivated.connect(self._on_node_browser_node_activated)
         self.node_browser.selectionChanged.connect(self._on_node_browser_selection_changed)
@@ -327,15 +341,17 @@ class PacsAdminApp(QObject):
         self._audit_timer.setSingleShot(True)
         self._audit_timer.setInterval(400)
         self._audit_timer.timeout.connect(self._on_audit_view_refresh_requested)
+        self.node_actions.audited.connect(self._audit_timer.start)
 
-        # ---- initial state
+    def _start(self, start_scp: bool, startup_problems: list[str]) -> None:
+        """The initial state: lists loaded in the background, geometry, the local SCP."""
         self.node_actions.reload()
         self.echoes.load_statuses()
         self._on_audit_view_refresh_requested()
         self.archive.refresh()
         self._on_node_browser_selection_changed()
         self._update_jobs_label()
-        w.restore_geometry()
+        self.window.restore_geometry()
         self.errors.install_hooks()
         self.errors.info(
             f"{len(self.nodes)} node(s) loaded from {self.paths.nodes_file}; "
@@ -343,7 +359,7 @@ class PacsAdminApp(QObject):
         )
         for problem in startup_problems:
             self.errors.present(problem)
-        if start_scp and settings.scp_autostart:
+        if start_scp and self.settings.scp_autostart:
             self.act_scp.setChecked(True)  # -> _on_scp_toggled starts it
 
     # ------------------------------------------------------------------ helpers
@@ -352,57 +368,56 @@ class PacsAdminApp(QObject):
         self.window.jobs_label.setText(f"  {n} job(s) running  " if n else "  idle  ")
 
     def _show_scp_state(self) -> None:
-        self.window.local_label.setText(f"  {self.scp.message} · pacsadmin {__version__}  ")
+        """The state in a few words in the status bar (the whole sentence in its tooltip and
+        in the Received dock); a failure's sentence is shown once, by errors.present."""
+        label = self.window.local_label
+        label.setText(f"  {self.scp.status} · pacsadmin {__version__}  ")
+        label.setToolTip(plain_tooltip(self.scp.message))
         self.received_view.set_status(self.scp.message)
 
     # ------------------------------------------------------------------ SCP process slots
     @Slot(bool)
     def _on_scp_toggled(self, on: bool) -> None:
-        # serve sweeps the archive's temp folder as it starts: never while we import
-        self._scp_deferred = on and self.archive.importing()
-        if self._scp_deferred:
-            self.scp.message = (
-                f"SCP {self.local.ae_title}:{self.local.port} starts after the import"
-            )
-        elif on:
-            self.archive.hold_imports()
+        # serve's start-up sweep removes only temp files of processes that are gone (their
+        # names start with the writer's PID), so it may start while this window imports
+        if on:
             self.scp.start()
         else:
             self.scp.stop()
-            self.archive.release_imports()
         self._show_scp_state()
-
-    @Slot()
-    def _on_archive_imports_done(self) -> None:
-        if self._scp_deferred and self.act_scp.isChecked():
-            self._on_scp_toggled(True)
 
     @Slot(str, int)
     def _on_scp_listening(self, ae_title: str, port: int) -> None:
-        self.archive.release_imports()
-        self._show_scp_state()
-        self.errors.info(self.scp.message)
+        self._show_scp_state()  # the status bar says it once; the activity log keeps it
+        self.activity.add("info", self.scp.message)
 
     @Slot(str)
     def _on_scp_failed(self, message: str) -> None:
         self.act_scp.blockSignals(True)
         self.act_scp.setChecked(False)
         self.act_scp.blockSignals(False)
-        self.archive.release_imports()
         self._show_scp_state()
         self.errors.present(message)
+        if self.scp.died_silently:  # killed or crashed: serve could not audit its end
+            audit = self.audit
+            self.bridge.submit(
+                lambda ctx: audit.record("serve", "failure", summary=message),
+                name="Audit: SCP ended",
+                lane="io",
+                quiet=True,
+            )
 
     @Slot()
     def _on_scp_stopped(self) -> None:
-        self.archive.release_imports()
         self._show_scp_state()
 
-    @Slot(dict)
-    def _on_scp_event(self, ev: dict[str, object]) -> None:
-        self.received_model.apply(ev)
-        if ev.get("event") == "close":
+    @Slot(object)
+    def _on_scp_event(self, ev: object) -> None:
+        if isinstance(ev, Association):
+            self.received_model.apply(ev)
+        if isinstance(ev, AssociationClosed):
             self.activity.add("scp", describe_event(ev))
-            if ev.get("stored") or ev.get("duplicates"):
+            if ev.stored or ev.duplicates:
                 self.archive.refresh_soon()
 
     # ------------------------------------------------------------------ action slots
@@ -501,20 +516,37 @@ class PacsAdminApp(QObject):
         if self._closed:
             return
         audit = self.audit
-        job = self.runner.submit(
-            lambda ctx: audit.entries(limit=1000), name="Audit log: reload", lane="io", quiet=True
+        self.bridge.submit(
+            lambda ctx: audit.entries(limit=1000),
+            name="Audit log: reload",
+            lane="io",
+            quiet=True,
+            on_done=self._on_audit_reloaded,
         )
-        self._audit_job = job.id
+
+    def _on_audit_reloaded(self, ev: JobFinished) -> None:
+        if ev.error:  # sqlite errors: tell, do not crash
+            self.errors.present(f"Cannot read the audit log: {ev.error}")
+        elif isinstance(ev.result, list):
+            self.audit_model.set_entries(ev.result)
 
     @Slot(object)
     def _on_received_view_transcript_wanted(self, row: AssocRow) -> None:
         """Read an SCP association's transcript file on the io lane."""
         if self._closed:
             return
-        job = self.runner.submit(
-            lambda ctx: transcript_text(row), name="Received: transcript", lane="io", quiet=True
+
+        def show(ev: JobFinished) -> None:
+            text = ev.result if isinstance(ev.result, str) else f"Cannot read it: {ev.error}"
+            self.received_view.show_transcript(row.key, row.transcript_file, text)
+
+        self.bridge.submit(
+            lambda ctx: transcript_text(row),
+            name="Received: transcript",
+            lane="io",
+            quiet=True,
+            on_done=show,
         )
-        self._transcript_jobs[job.id] = (row.key, row.transcript_file)
 
     @Slot()
     def _on_clock_timeout(self) -> None:
@@ -548,22 +580,7 @@ class PacsAdminApp(QObject):
 
     @Slot(object)
     def _on_bridge_job_finished(self, ev: JobFinished) -> None:
-        if ev.job_id == self._audit_job:
-            self._audit_job = None
-            if ev.error:  # sqlite errors: tell, do not crash
-                self.errors.present(f"Cannot read the audit log: {ev.error}")
-            elif isinstance(ev.result, list):
-                self.audit_model.set_entries(ev.result)
-            return
-        shown = self._transcript_jobs.pop(ev.job_id, None)
-        if shown is not None:
-            text = ev.result if isinstance(ev.result, str) else f"Cannot read it: {ev.error}"
-            self.received_view.show_transcript(*shown, text)
-            return
-        text, ok = describe_result(ev.result)
-        if not text:
-            text, ok = describe_archive_result(ev.result)
-        self.jobs_model.finished(ev, text, ok)
+        self.jobs_model.finished(ev)
         self._update_jobs_label()
         if self.echoes.on_finished(ev, time.time()):
             self._audit_timer.start()  # reload once per burst
@@ -575,6 +592,7 @@ class PacsAdminApp(QObject):
             return True
         self._closed = True
         self.echoes.close()
+        self.node_actions.close()
         self.viewer.close()  # stops cine, cancels its decode jobs
         self._clock.stop()
         self._rates.stop()

@@ -135,6 +135,7 @@ class EchoController(QObject):
             name=f"{label} {node.name}" + (f" ×{count}" if count > 1 else ""),
             node=node.name,
             lane="priority",
+            summarize=describe_result,
         )
         self._tracked[job.id] = _Tracked(kind, node.name if in_directory else None)
         old = self.model.status(node.name)
@@ -164,6 +165,7 @@ class EchoController(QObject):
             lambda ctx: echo_all_in_process(home, batch, ctx),
             name=f"Echo all ({len(batch)} node{'s' if len(batch) != 1 else ''})",
             lane="priority",
+            summarize=describe_result,
         )
         self._tracked[job.id] = _Tracked("echo_all", None)
         self._batches[job.id] = names

@@ -9,22 +9,33 @@ go out as one list, a progress event is dropped when a newer one of the same job
 already waiting, and when the budget is spent
 the rest waits for the next tick so the event loop never stalls.
 
+A job's result goes back to whoever asked for it (Picard's ``run_task(func, next_func)``):
+:meth:`JobBridge.submit` takes per-job callbacks (``on_done``, ``on_partials``,
+``on_progress``) that run on the GUI thread, in order with the job's other events.  The
+broadcast signals are for views of *all* jobs (the Jobs panel, the activity log); a
+consumer never keeps a dictionary of job ids to filter them.
+
 Background errors (``threading.excepthook``) travel the same road as
-:class:`BackgroundError` events.
+:class:`BackgroundError` events.  See docs/architecture.md, "Threads and processes".
 """
 
 from __future__ import annotations
 
+import logging
 import queue
 import threading
 import time
+import traceback
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from PySide6.QtCore import QObject, Qt, QTimer, Signal, Slot
 
 from pacsadmin.core.jobs import (
+    Job,
+    JobContext,
     JobEvent,
     JobFinished,
     JobLog,
@@ -33,7 +44,11 @@ from pacsadmin.core.jobs import (
     JobRunner,
     JobStarted,
     JobSubmitted,
+    Summarize,
 )
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -42,6 +57,15 @@ class BackgroundError:
 
     message: str
     details: str
+
+
+@dataclass(frozen=True)
+class JobCallbacks:
+    """What the code that submitted a job wants to hear of it (GUI thread)."""
+
+    on_done: Callable[[JobFinished], None] | None = None
+    on_partials: Callable[[list[Any]], None] | None = None
+    on_progress: Callable[[JobProgress], None] | None = None
 
 
 class JobBridge(QObject):
@@ -73,6 +97,8 @@ class JobBridge(QObject):
         self._scheduled = False
         self._closed = False
         self._unsubscribe: list[Any] = []
+        self._runner: JobRunner | None = None
+        self._callbacks: dict[int, JobCallbacks] = {}  # GUI thread only
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.setInterval(coalesce_ms)
@@ -83,6 +109,7 @@ class JobBridge(QObject):
 
     # ------------------------------------------------------------------ any thread
     def attach(self, runner: JobRunner) -> None:
+        self._runner = runner
         self._unsubscribe.append(runner.subscribe(self.post))
 
     def post(self, event: JobEvent | BackgroundError) -> None:
@@ -97,6 +124,45 @@ class JobBridge(QObject):
         self._wake.emit()
 
     # ------------------------------------------------------------------ GUI thread
+    def submit(
+        self,
+        fn: Callable[[JobContext], T],
+        *,
+        name: str,
+        node: str | None = None,
+        lane: str = "dimse",
+        quiet: bool = False,
+        summarize: Summarize | None = None,
+        on_done: Callable[[JobFinished], None] | None = None,
+        on_partials: Callable[[list[Any]], None] | None = None,
+        on_progress: Callable[[JobProgress], None] | None = None,
+    ) -> Job[T]:
+        """Run ``fn(ctx)`` on the attached runner; the callbacks run on the GUI thread.
+
+        ``on_done(JobFinished)`` is called exactly once, whatever the job's end (success,
+        failure, cancelled, even cancelled before it started), after its last partials and
+        progress.  Call this on the GUI thread only: events are delivered there, so the
+        callbacks are registered before any event of the job can be.
+        """
+        if self._runner is None:
+            raise RuntimeError("JobBridge.submit before attach(runner)")
+        job = self._runner.submit(
+            fn, name=name, node=node, lane=lane, quiet=quiet, summarize=summarize
+        )
+        if on_done or on_partials or on_progress:
+            self._callbacks[job.id] = JobCallbacks(on_done, on_partials, on_progress)
+        return job
+
+    def _call(self, fn: Callable[[Any], None], arg: Any) -> None:
+        """A callback that raises is reported, and never stops the delivery of others."""
+        try:
+            fn(arg)
+        except Exception as exc:
+            log.exception("job callback failed")
+            self.backgroundError.emit(
+                BackgroundError(f"Internal error: {exc}", traceback.format_exc())
+            )
+
     def close(self) -> None:
         """Stop listening and delivering (the window is closing)."""
         self._closed = True
@@ -104,6 +170,7 @@ class JobBridge(QObject):
             unsubscribe()
         self._unsubscribe.clear()
         self._timer.stop()
+        self._callbacks.clear()
 
     def flush(self) -> None:
         """Deliver everything queued now, ignoring the budget (tests, shutdown)."""
@@ -172,18 +239,29 @@ class JobBridge(QObject):
                     break
             self.delivered += len(items)
             self.jobPartials.emit(ev.job_id, items)
+            cbs = self._callbacks.get(ev.job_id)
+            if cbs is not None and cbs.on_partials is not None:
+                self._call(cbs.on_partials, items)
             return
         if isinstance(ev, JobProgress):  # the newest of its job
             del self._latest_progress[ev.job_id]
             self.delivered += 1
             self.jobProgress.emit(ev)
+            cbs = self._callbacks.get(ev.job_id)
+            if cbs is not None and cbs.on_progress is not None:
+                self._call(cbs.on_progress, ev)
             return
         self.delivered += 1
+        if isinstance(ev, JobFinished):
+            self.jobFinished.emit(ev)
+            cbs = self._callbacks.pop(ev.job_id, None)
+            if cbs is not None and cbs.on_done is not None:
+                self._call(cbs.on_done, ev)
+            return
         signal = {
             JobSubmitted: self.jobSubmitted,
             JobStarted: self.jobStarted,
             JobLog: self.jobLog,
-            JobFinished: self.jobFinished,
             BackgroundError: self.backgroundError,
         }.get(type(ev))
         if signal is not None:

@@ -14,7 +14,9 @@ from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, MRImageStorage, 
 from PySide6.QtCore import QItemSelectionModel, Qt
 
 from pacsadmin.core.archive import Archive
+from pacsadmin.core.dimse.scp_events import PORT_IN_USE
 from pacsadmin.gui.models.archive_model import COL_IMAGES, NODE_ROLE
+from pacsadmin.gui.widgets.received_view import state_text
 
 WAIT = 60_000  # a loaded 2-core machine: generous, the waits end as soon as the state is right
 
@@ -215,6 +217,8 @@ def test_scp_process_receives_from_storescu(scp_app, qtbot, tmp_path):
     assert app.act_scp.isChecked()
     qtbot.waitUntil(lambda: app.scp.state == "listening", timeout=WAIT)
     assert f"SCP PACSADMIN:{port} listening" in app.window.local_label.text()
+    # said once: in the permanent label, not again as a status bar message
+    assert "listening" not in app.window.statusBar().currentMessage()
     pid = app.scp.pid()
     assert pid > 0
     cmd = [storescu, "-aet", "SENDER", "-aec", "PACSADMIN", "127.0.0.1", str(port)]
@@ -224,7 +228,7 @@ def test_scp_process_receives_from_storescu(scp_app, qtbot, tmp_path):
     assert proc.returncode == 0, proc.stderr.decode(errors="replace")
     model = app.received_model
     qtbot.waitUntil(
-        lambda: any(r.images == 3 and r.state().startswith("done") for r in model.rows),
+        lambda: any(r.images == 3 and state_text(r).startswith("done") for r in model.rows),
         timeout=WAIT,
     )
     row = next(r for r in model.rows if r.images == 3)
@@ -252,6 +256,79 @@ def test_scp_process_receives_from_storescu(scp_app, qtbot, tmp_path):
     qtbot.waitUntil(lambda: _gone(pid), timeout=WAIT)
 
 
+def test_received_errors_column_counts_each_failed_store_once(scp_app, qtbot, tmp_path):
+    """storescu sends three files; the SCP refuses the one it cannot index (no Study
+    Instance UID: 0xC210).  The row says 2 images and 1 error, the tooltip says why; the
+    SCP's start and stop (from the window) are in the audit log."""
+    from pacsadmin.core.audit import AuditLog
+    from pacsadmin.gui.widgets.received_view import COL_ERRORS, COL_IMAGES
+    from tests.peers import PeerUnavailable, find_program, free_port, peer_env
+
+    try:
+        storescu = find_program("storescu")
+    except PeerUnavailable as exc:
+        pytest.skip(str(exc))
+    send = tmp_path / "send"
+    files = _write(send, "ok", patient="ERR^COL", pid="E1", study=generate_uid(),
+                   series=generate_uid(), modality="CT", n=3, desc="ERR")  # fmt: skip
+    bad = pydicom.dcmread(files[1])
+    del bad.StudyInstanceUID  # DICOM, but nothing the archive can file it under
+    bad.save_as(files[1], enforce_file_format=True)
+    app = scp_app(free_port())
+    assert "--exit-with-parent" in app.scp.proc.arguments()  # a crashed window frees the port
+    qtbot.waitUntil(lambda: app.scp.state == "listening", timeout=WAIT)
+    cmd = [storescu, "-v", "--no-halt", "-aet", "ERRSENDER", "-aec", "PACSADMIN"]
+    cmd += ["127.0.0.1", str(app.scp.port)]
+    proc = subprocess.run(
+        [*cmd, *map(str, files)], env=peer_env(), capture_output=True, timeout=120
+    )
+    out = (proc.stdout + proc.stderr).decode(errors="replace")
+    assert "Error: CannotUnderstand" in out, (proc.returncode, out)  # 0xC210
+    model = app.received_model
+    qtbot.waitUntil(
+        lambda: any(r.calling_ae == "ERRSENDER" and state_text(r) == "done" for r in model.rows),
+        timeout=WAIT,
+    )
+    i, row = next((i, r) for i, r in enumerate(model.rows) if r.calling_ae == "ERRSENDER")
+    assert (row.stored, row.failed, row.errors) == (2, 1, ("cannot understand: NotIndexable",))
+    assert model.index(i, COL_IMAGES).data() == "2"
+    assert model.index(i, COL_ERRORS).data() == "1"  # was "2": failed + len(errors)
+    assert "NotIndexable" in model.index(i, COL_ERRORS).data(Qt.ItemDataRole.ToolTipRole)
+    assert "1 failed" in app.activity.toPlainText()
+    app.act_scp.setChecked(False)  # the user stops the SCP
+    assert app.scp.state == "stopped" and not app.scp.running
+    assert f"SCP PACSADMIN:{app.scp.port} stopped" in app.window.local_label.text()
+    entries = AuditLog(app.paths.audit_db).entries(action="serve")
+    assert [(e.outcome, e.summary) for e in entries] == [
+        ("stopped", "SCP stopped: on SIGTERM"),
+        ("started", "SCP started"),
+    ]
+
+
+def test_an_scp_killed_from_outside_is_reported_and_audited_by_the_window(scp_app, qtbot):
+    """serve audits its own start and stop; killed with SIGKILL it cannot, so the window
+    says so and writes the audit record."""
+    import os
+    import signal
+
+    from pacsadmin.core.audit import AuditLog
+    from tests.peers import free_port
+
+    app = scp_app(free_port())
+    qtbot.waitUntil(lambda: app.scp.state == "listening", timeout=WAIT)
+    os.kill(int(app.scp.proc.processId()), signal.SIGKILL)
+    qtbot.waitUntil(lambda: app.scp.state == "failed", timeout=WAIT)
+    assert "stopped unexpectedly" in app.scp.message
+    assert not app.act_scp.isChecked()
+    audit = AuditLog(app.paths.audit_db)
+
+    def failures():
+        return [e for e in audit.entries(action="serve") if e.outcome == "failure"]
+
+    qtbot.waitUntil(lambda: bool(failures()), timeout=WAIT)
+    assert len(failures()) == 1 and "stopped unexpectedly" in failures()[0].summary
+
+
 def test_scp_port_in_use_is_a_clear_message(scp_app, qtbot):
     import socket
 
@@ -261,15 +338,29 @@ def test_scp_port_in_use_is_a_clear_message(scp_app, qtbot):
         port = s.getsockname()[1]
         app = scp_app(port)
         qtbot.waitUntil(lambda: app.scp.state == "failed", timeout=WAIT)
-    assert "already in use" in app.scp.message
-    assert "already in use" in app.window.local_label.text()
+    # serve said why in a failed event (the window no longer reads its stderr)
+    assert app.scp.failure is not None and app.scp.failure.reason == PORT_IN_USE
+    message = app.scp.message
+    assert f"port {port} is already in use" in message and message.endswith("settings)")
     assert not app.act_scp.isChecked()
-    assert any("already in use" in m for m, _, _ in app.errors.presented)
+    assert [m for m, _, _ in app.errors.presented if "already in use" in m] == [message]
+    # the sentence is shown once, whole: in the status bar's message area; the permanent
+    # label says the state in a few words (the sentence in its tooltip)
+    bar, label = app.window.statusBar(), app.window.local_label
+    assert bar.currentMessage() == message
+    assert "already in use" not in label.text() and "not running" in label.text()
+    assert "already in use" in label.toolTip()
+    assert app.received_view.status.text() == message
+    app.window.resize(1440, 900)
+    qtbot.waitUntil(lambda: label.isVisible() and label.x() > 0, timeout=WAIT)
+    width = bar.fontMetrics().horizontalAdvance(message)
+    assert width < app.window.jobs_label.x(), "the message would be cut off"
 
 
-def test_an_import_started_with_the_scp_waits_for_its_temp_sweep(scp_app, qtbot, tmp_path):
-    """serve clears the archive's temp folder as it starts: an import submitted meanwhile
-    waits until the SCP listens, and loses none of its files."""
+def test_an_import_during_the_scp_start_loses_no_file(scp_app, qtbot, tmp_path):
+    """serve sweeps the archive's temp folder as it starts, but only the temp files of
+    processes that are gone (their names start with the writer's PID): an import running
+    in the window meanwhile loses none of its files."""
     from tests.peers import free_port
 
     src = tmp_path / "src"
@@ -277,9 +368,9 @@ def test_an_import_started_with_the_scp_waits_for_its_temp_sweep(scp_app, qtbot,
     app = scp_app(free_port())
     assert app.scp.state == "starting"
     with qtbot.waitSignal(app.archive.changed, timeout=WAIT):
-        assert app.archive.import_paths([str(src)]) == 0  # waits
-    assert app.scp.state == "listening"
-    assert "12 imported" in app.window.statusBar().currentMessage()
+        assert app.archive.import_paths([str(src)]) > 0  # runs at once
+    qtbot.waitUntil(lambda: app.scp.state == "listening", timeout=WAIT)
+    assert "Import into archive: 12 imported" in app.activity.toPlainText()
     assert "FileNotFoundError" not in app.activity.toPlainText()
 
 
@@ -316,11 +407,14 @@ def test_import_shows_progress_in_the_jobs_panel_and_cancels(pacs_app, qtbot, tm
 
 
 def test_received_transcript_pane_says_why_there_is_none(tmp_path):
-    from pacsadmin.gui.widgets.received_view import AssocRow, transcript_text
+    from dataclasses import replace
 
-    open_row = AssocRow((1, 1), started=1.0)
+    from pacsadmin.core.dimse.scp_events import AssociationClosed, AssociationOpened
+    from pacsadmin.gui.widgets.received_view import transcript_text
+
+    open_row = AssociationOpened(1, 1, started=1.0)
     assert transcript_text(open_row).startswith("Still open")
-    closed = AssocRow((1, 2), started=1.0, ended=2.0)
+    closed = AssociationClosed(1, 2, started=1.0, ended=2.0)
     assert "No transcript was written" in transcript_text(closed)
-    closed.transcript_file = str(tmp_path / "gone.txt")  # removed by hand, say
+    closed = replace(closed, transcript_file=str(tmp_path / "gone.txt"))  # removed by hand
     assert transcript_text(closed).startswith("The transcript cannot be read: No such file")

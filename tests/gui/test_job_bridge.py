@@ -184,3 +184,92 @@ def test_start_up_objects_are_frozen_so_a_full_collection_is_short(qtbot, pacs_a
     pacs_app.window.close()
     assert pacs_app.shutdown()
     assert gc.get_freeze_count() == 0  # handed back when the window closed
+
+
+def test_per_job_callbacks_run_on_the_gui_thread_after_the_jobs_events(qtbot):
+    """bridge.submit: the result goes back to whoever asked, after its partials and
+    progress, on the GUI thread; another job's callbacks never see it."""
+    runner = JobRunner(workers=2)
+    bridge = JobBridge()
+    bridge.attach(runner)
+    gui_thread = threading.current_thread()
+    seen: list[tuple[str, object]] = []
+    threads: set[threading.Thread] = set()
+
+    def work(ctx):
+        for i in range(50):
+            ctx.report(i)
+            ctx.progress(i + 1, 50)
+        return "result"
+
+    def note(kind):
+        def cb(arg):
+            threads.add(threading.current_thread())
+            seen.append((kind, arg))
+
+        return cb
+
+    other: list[object] = []
+    try:
+        job = bridge.submit(
+            work,
+            name="cb",
+            summarize=lambda r: (f"got {r}", True),
+            on_done=note("done"),
+            on_partials=note("partials"),
+            on_progress=note("progress"),
+        )
+        bridge.submit(lambda ctx: "other", name="other", on_done=other.append)
+        qtbot.waitUntil(lambda: any(k == "done" for k, _ in seen) and bool(other), timeout=5000)
+    finally:
+        bridge.close()
+        runner.shutdown()
+    assert threads == {gui_thread}
+    items = [i for k, batch in seen if k == "partials" for i in batch]
+    assert items == list(range(50))
+    assert seen[-1][0] == "done"  # after every partial and progress of the job
+    done = seen[-1][1]
+    assert done.job_id == job.id and done.result == "result"
+    assert (done.summary, done.ok) == ("got result", True)
+    assert [ev.result for ev in other] == ["other"]
+    assert sum(1 for k, _ in seen if k == "done") == 1
+
+
+def test_on_done_runs_for_a_job_cancelled_before_it_started(qtbot):
+    runner = JobRunner(workers=1)
+    bridge = JobBridge()
+    bridge.attach(runner)
+    gate = threading.Event()
+    done: list[object] = []
+    try:
+        bridge.submit(lambda ctx: gate.wait(5), name="blocker", lane="io")
+        queued = bridge.submit(lambda ctx: "never", name="queued", lane="io", on_done=done.append)
+        queued.cancel()
+        gate.set()
+        qtbot.waitUntil(lambda: bool(done), timeout=5000)
+    finally:
+        bridge.close()
+        runner.shutdown()
+    assert done[0].state is JobState.CANCELLED and done[0].result is None
+
+
+def test_a_failing_callback_is_reported_and_delivery_goes_on(qtbot):
+    runner = JobRunner(workers=1)
+    bridge = JobBridge()
+    bridge.attach(runner)
+    rec = Recorder(bridge)
+    later: list[object] = []
+
+    def boom(ev):
+        raise RuntimeError("callback bug")
+
+    try:
+        bridge.submit(lambda ctx: 1, name="a", lane="io", on_done=boom)
+        bridge.submit(lambda ctx: 2, name="b", lane="io", on_done=later.append)
+        qtbot.waitUntil(lambda: bool(later), timeout=5000)
+    finally:
+        bridge.close()
+        runner.shutdown()
+    errors = [ev for k, ev in rec.events if k == "error"]
+    assert len(errors) == 1 and "callback bug" in errors[0].message
+    assert later[0].result == 2

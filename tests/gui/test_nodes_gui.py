@@ -119,10 +119,9 @@ def test_duplicate_name_is_shown_under_the_name(qtbot, pacs_app):
     app.node_actions.reload()
     dlg = app.node_actions.open_dialog(None, "add")
     fill(dlg, name="pacs", ae_title="AE2", host="127.0.0.1", port="105")
-    dlg.ok_button.click()
-    qtbot.wait(50)
-    assert dlg.isVisible()
-    assert "already exists" in dlg.errors["name"].text()
+    dlg.ok_button.click()  # saved in the background: the answer comes back
+    qtbot.waitUntil(lambda: "already exists" in dlg.errors["name"].text(), timeout=WAIT)
+    assert dlg.isVisible() and dlg.ok_button.isEnabled()
     assert app.nodes.get("PACS").ae_title == "AE1"
 
 
@@ -169,9 +168,9 @@ def test_edit_duplicate_delete(qtbot, pacs_app):
     assert app.nodes.get("PACS").ae_title == "NEWAE"
 
     app.node_browser.select_node("PACS (copy)")
-    app.act_delete.trigger()  # confirm() answers yes in tests
+    app.act_delete.trigger()  # confirm() answers yes in tests; removed in the background
+    qtbot.waitUntil(lambda: app.node_model.rowCount() == 1, timeout=WAIT)
     assert [n.name for n in app.nodes.list()] == ["PACS"]
-    assert app.node_model.rowCount() == 1
 
 
 def test_filter_and_grouping_by_site(qtbot, pacs_app):
@@ -200,17 +199,19 @@ def test_import_export_json_and_csv(qtbot, pacs_app, tmp_path):
     app.node_actions.reload()
     for ext in ("json", "csv"):
         path = tmp_path / f"nodes.{ext}"
-        app.node_actions.export_nodes(str(path))
+        app.node_actions.export_nodes(str(path))  # written in the background
+        qtbot.waitUntil(lambda p=path: p.exists(), timeout=WAIT)
         assert "AE2" in path.read_text()
     app.nodes.remove("One")
     app.nodes.remove("Two")
     app.node_actions.reload()
     app.node_actions.import_nodes(str(tmp_path / "nodes.csv"))
+    qtbot.waitUntil(lambda: app.node_model.rowCount() == 2, timeout=WAIT)
     assert {n.name for n in app.nodes.list()} == {"One", "Two"}
-    assert app.node_model.rowCount() == 2
     bad = tmp_path / "bad.json"
     bad.write_text("{not json")
     app.node_actions.import_nodes(str(bad))
+    qtbot.waitUntil(lambda: any("bad.json" in p[0] for p in app.errors.presented), timeout=WAIT)
     assert "not valid JSON" in app.errors.presented[-1][0]
     assert app.errors.presented[-1][2] is True  # a user action that failed: a dialog
 
@@ -240,7 +241,7 @@ def test_passphrase_not_stored_says_why(qtbot, pacs_app):
     dlg.key_edit.setText("/tmp/key.pem")
     dlg.pass_edit.setText("s3cret-passphrase")
     dlg.ok_button.click()
-    qtbot.wait(50)
+    qtbot.waitUntil(lambda: dlg.saved_label.isVisible(), timeout=WAIT)
     assert dlg.isVisible()  # stays open to say it clearly
     assert "not stored: No secure OS keyring" in dlg.saved_label.text()
     assert app.nodes.get("TLS node").tls.enabled

@@ -21,6 +21,8 @@ import pytest
 from pydicom.dataset import FileMetaDataset
 from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, generate_uid
 
+from pacsadmin.gui.widgets.received_view import state_text
+
 N = 500
 MAX_GAP_MS = 50.0
 ATTEMPTS = 3
@@ -65,7 +67,7 @@ def test_gui_stays_responsive_while_the_scp_receives(scp_app, qtbot, tmp_path, h
     qtbot.wait(300)  # the window's own start-up work is not what this measures
     gaps = []
     for attempt in range(ATTEMPTS):
-        done_before = sum(1 for r in app.received_model.rows if r.state().startswith("done"))
+        done_before = sum(1 for r in app.received_model.rows if state_text(r).startswith("done"))
         heartbeat.max_gap_ms, heartbeat.ticks = 0.0, 0
         heartbeat.start()
         proc = subprocess.Popen(
@@ -87,7 +89,7 @@ def test_gui_stays_responsive_while_the_scp_receives(scp_app, qtbot, tmp_path, h
         qtbot.waitUntil(lambda p=proc: p.poll() is not None, timeout=WAIT)
         qtbot.waitUntil(
             lambda n=done_before: (
-                sum(1 for r in app.received_model.rows if r.state().startswith("done")) > n
+                sum(1 for r in app.received_model.rows if state_text(r).startswith("done")) > n
             ),
             timeout=WAIT,
         )

@@ -25,7 +25,7 @@ import pytest
 from pydicom import dcmread
 from pydicom.uid import DeflatedExplicitVRLittleEndian, ExplicitVRLittleEndian
 
-from pacsadmin.core.archive import deflate
+from pacsadmin.core import deflate
 from pacsadmin.core.nodes import DicomNode
 from tests.integration.archive.conftest import AET, run
 from tests.integration.archive.test_dcmtk import _wait_port, findscu

@@ -18,7 +18,7 @@ from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
 from pydicom.uid import DeflatedExplicitVRLittleEndian
 
-from pacsadmin.core.archive import deflate
+from pacsadmin.core import deflate
 from pacsadmin.core.archive.meta import read_meta
 from tests.unit.archive.dsgen import make_ds
 

@@ -64,7 +64,7 @@ def test_failure_is_reported_as_a_sentence(runner):
     assert fin.state is JobState.FAILED and "disk on fire" in fin.error
 
 
-def test_per_node_limit(runner):
+def test_per_node_limit():
     running = []
     peak = []
     lock = threading.Lock()
@@ -78,16 +78,23 @@ def test_per_node_limit(runner):
         with lock:
             running.pop()
 
-    jobs = [runner.submit(work, name=f"j{i}", node="PACS") for i in range(5)]
-    other = runner.submit(lambda ctx: "other", name="o", node="OTHER")
-    assert other.future.result(5) == "other"  # another node is not held up
-    assert wait_for(lambda: len(running) == 2)
-    time.sleep(0.1)
-    assert len(running) == 2
-    release.set()
-    for j in jobs:
-        j.future.result(5)
-    assert max(peak) == 2
+    # Three workers: a third PACS job let through would hold the last worker (all block on
+    # `release`), so `other`, submitted after them, could not run.  Its result proves that
+    # only two PACS jobs reached the workers, with no sleep.
+    runner = JobRunner(workers=3, per_node_limit=2)
+    try:
+        jobs = [runner.submit(work, name=f"j{i}", node="PACS") for i in range(5)]
+        other = runner.submit(lambda ctx: "other", name="o", node="OTHER")
+        assert other.future.result(5) == "other"  # another node is not held up
+        assert wait_for(lambda: len(running) == 2)
+        assert [j.state for j in jobs[2:]] == [JobState.QUEUED] * 3
+        release.set()
+        for j in jobs:
+            j.future.result(5)
+        assert max(peak) == 2
+    finally:
+        release.set()
+        assert runner.shutdown(timeout=5)
 
 
 def test_cancel_running_job_sets_token_and_state(runner):
@@ -105,20 +112,27 @@ def test_cancel_running_job_sets_token_and_state(runner):
     assert wait_for(lambda: job.state is JobState.CANCELLED)
 
 
-def test_cancel_queued_job_never_runs(runner):
+def test_cancel_queued_job_never_runs():
+    # One worker runs jobs in the order they reach it: had the cancelled job been handed
+    # on when a blocker finished, it would run before `after`, so `after`'s result proves
+    # it had its chance (no sleep).
+    runner = JobRunner(workers=1, per_node_limit=2)
     gate = threading.Event()
     ran = []
-    blockers = [runner.submit(lambda ctx: gate.wait(5), name="b", node="N") for _ in range(2)]
-    queued = runner.submit(lambda ctx: ran.append(1), name="q", node="N")
-    queued.cancel()
-    gate.set()
-    for b in blockers:
-        b.future.result(5)
-    assert wait_for(lambda: queued.state is JobState.CANCELLED)
-    time.sleep(0.05)
-    assert ran == []
-    # the node's slots are free again
-    assert runner.submit(lambda ctx: 1, name="after", node="N").future.result(5) == 1
+    try:
+        blockers = [runner.submit(lambda ctx: gate.wait(5), name="b", node="N") for _ in range(2)]
+        queued = runner.submit(lambda ctx: ran.append(1), name="q", node="N")
+        queued.cancel()
+        gate.set()
+        for b in blockers:
+            b.future.result(5)
+        assert wait_for(lambda: queued.state is JobState.CANCELLED)
+        # the node's slots are free again
+        assert runner.submit(lambda ctx: 1, name="after", node="N").future.result(5) == 1
+        assert ran == []
+    finally:
+        gate.set()
+        assert runner.shutdown(timeout=5)
 
 
 def test_cancel_callback_runs_at_once(runner):

@@ -202,7 +202,7 @@ def _dcmread(path: str | os.PathLike[str] | BinaryIO) -> Any:
     """The one place a header is parsed by pydicom (Deflated files always come here)."""
     from pydicom import dcmread
 
-    from pacsadmin.core.archive import deflate
+    from pacsadmin.core import deflate
 
     path = deflate.guard(path)  # Deflated: inflate bounded, header only (DeflateError)
     return dcmread(path, stop_before_pixels=True, defer_size=DEFER_SIZE)

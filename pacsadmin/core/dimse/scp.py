@@ -12,7 +12,7 @@ caller being rejected with "calling AE title not recognized"; a cap on simultane
 associations.  Deflated Explicit VR Little Endian is accepted and stored as received, but
 pydicom and pynetdicom inflate it without bound (a deflate bomb: a few MB that inflate to
 many GB), so before anything parses a deflated file the archive inflates it as a bounded
-stream (:mod:`pacsadmin.core.archive.deflate`): more than 1 GiB inflated, or a corrupt or
+stream (:mod:`pacsadmin.core.deflate`): more than 1 GiB inflated, or a corrupt or
 truncated stream, is refused with 0xC210 and an Error Comment saying why, and nothing is
 kept.  Logs: one line per association, no patient data.
 """
@@ -27,13 +27,14 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pacsadmin.core.archive import Archive, deflate, is_disk_full, read_meta
+from pacsadmin.core import deflate
+from pacsadmin.core.archive import Archive, is_disk_full, read_meta
 from pacsadmin.core.archive.archive import StoreOutcome
-from pacsadmin.core.dimse import scp_access, scp_receive
+from pacsadmin.core.dimse import scp_access, scp_events, scp_receive
 from pacsadmin.core.dimse.association import _init_pynetdicom, _nodelay
 from pacsadmin.core.dimse.transcript import Transcript
 from pacsadmin.core.nodes import NodeDirectory
@@ -45,7 +46,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("pacsadmin.scp")
 TRANSCRIPT_LINES = 2000  # per association: the first and the last 1,000 (memory stays bounded)
 
-# Uncompressed, Deflated (bounded: archive/deflate.py) and common compressed transfer syntaxes.
+# Uncompressed, Deflated (bounded: core/deflate.py) and common compressed transfer syntaxes.
 DEFLATED = "1.2.840.10008.1.2.1.99"
 TRANSFER_SYNTAXES = [
     "1.2.840.10008.1.2.1",  # Explicit VR Little Endian
@@ -99,7 +100,8 @@ class AssociationRecord:
     finds: int = 0
     moves: int = 0
     gets: int = 0
-    errors: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)  # the first MAX_ERRORS; add_error()
+    errors_more: int = 0  # errors left off the list (a 10,000-file send that all fail)
     transcript: Transcript = field(
         default_factory=lambda: Transcript(max_lines=TRANSCRIPT_LINES), repr=False
     )
@@ -127,6 +129,20 @@ class AssociationRecord:
 
     def snapshot(self) -> AssociationRecord:
         return replace(self, errors=list(self.errors))
+
+    def add_error(self, text: str) -> None:
+        """Keep the first :data:`scp_events.MAX_ERRORS` errors; count the rest."""
+        if len(self.errors) < scp_events.MAX_ERRORS:
+            self.errors.append(text)
+        else:
+            self.errors_more += 1
+
+    def event(self, kind: type[scp_events.Association], pid: int) -> scp_events.Association:
+        """This record as the ``serve --events`` event ``kind`` (open, progress, close):
+        every field of the event but ``pid`` is a field of the record, of the same name."""
+        data = {f.name: getattr(self, f.name) for f in fields(kind) if f.name != "pid"}
+        data["errors"] = tuple(self.errors)
+        return kind(pid=pid, **data)
 
 
 @dataclass(frozen=True)
@@ -386,7 +402,7 @@ class LocalScp:
             return
         if removed:
             rec.aborted = True
-            rec.errors.append(f"{removed} incomplete transfer(s) discarded")
+            rec.add_error(f"{removed} incomplete transfer(s) discarded")
         rec.ended = time.time()
         rj = rec.transcript.rejection
         if rec.rejected and rj is not None:
@@ -434,7 +450,7 @@ class LocalScp:
             with contextlib.suppress(OSError):
                 tmp.unlink()
             rec.failed += 1
-            rec.errors.append(f"write failed ({write_error.strerror}): 0xA700 sent")
+            rec.add_error(f"write failed ({write_error.strerror}): 0xA700 sent")
             log.error("SCP: cannot write a received file (%s); 0xA700", write_error.strerror)
             return 0xA700
         source = f"{rec.calling_ae}@{rec.address}"
@@ -448,22 +464,22 @@ class LocalScp:
                 tmp.unlink()
             rec.failed += 1
             if is_disk_full(exc):
-                rec.errors.append("disk full: 0xA700 sent")
+                rec.add_error("disk full: 0xA700 sent")
                 log.error("SCP: the archive's disk is full; C-STORE refused with 0xA700")
                 return 0xA700
             from pydicom.errors import InvalidDicomError
 
             from pacsadmin.core.archive import NotIndexable
-            from pacsadmin.core.archive.deflate import DeflateError
+            from pacsadmin.core.deflate import DeflateError
 
             if isinstance(exc, DeflateError):  # a deflate bomb, a broken stream: say so
-                rec.errors.append(str(exc))
+                rec.add_error(str(exc))
                 log.warning("SCP: C-STORE refused: %s", exc)
                 return _status(0xC210, str(exc))
             if isinstance(exc, (InvalidDicomError, NotIndexable, ValueError, EOFError)):
-                rec.errors.append(f"cannot understand: {type(exc).__name__}")
+                rec.add_error(f"cannot understand: {type(exc).__name__}")
                 return 0xC210
-            rec.errors.append(f"{type(exc).__name__}")
+            rec.add_error(f"{type(exc).__name__}")
             log.error("SCP: C-STORE failed: %s", type(exc).__name__)
             return 0xA700 if isinstance(exc, OSError) else 0xC211
         if res.outcome is StoreOutcome.DUPLICATE:

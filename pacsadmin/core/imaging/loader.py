@@ -64,7 +64,7 @@ def check_deflated(path: str | os.PathLike[str]) -> None:
     """Before pydicom reads ``path``: a Deflated file is inflated as a bounded stream first
     (pydicom inflates it whole, in memory: a deflate bomb opened from a CD or a share would
     exhaust memory).  ImageError when it is refused; nothing for any other file."""
-    from pacsadmin.core.archive.deflate import DeflateError, check
+    from pacsadmin.core.deflate import DeflateError, check
 
     try:
         check(path)

@@ -2,7 +2,10 @@
 
 Validation messages appear next to the field they concern (``ValidationError.field``
 routes them).  **Test** echoes the unsaved node in the background and shows the answer
-inline; a host that does not resolve is a warning, never a reason to refuse the node.
+inline (the caller's ``test_fn`` audits it like any echo; :attr:`NodeDialog.tested` tells
+the caller, which keeps it as the node's last echo); a host that does not resolve is a
+warning, never a reason to refuse the node.  Saving runs ``save_fn`` in the background
+too (it takes the node directory's file lock and talks to the keyring).
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
-from PySide6.QtCore import Qt, Slot
+from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -31,8 +34,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from pacsadmin.core.errors import DuplicateNode, ValidationError
-from pacsadmin.core.jobs import JobContext, JobFinished, JobRunner, JobState
+from pacsadmin.core.dimse.echo_result import EchoSeries
+from pacsadmin.core.errors import DuplicateNode, PacsAdminError, ValidationError
+from pacsadmin.core.jobs import Job, JobContext, JobFinished, JobState
 from pacsadmin.core.nodes import (
     QUERY_CHARSETS,
     RETRIEVE_METHODS,
@@ -48,8 +52,27 @@ from pacsadmin.gui.text import escape_controls, plain_label
 from pacsadmin.gui.widgets.lights import Light, light_pixmap
 
 TIMEOUT_FIELDS = ("connect", "acse", "dimse", "network")
-# save(node, passphrase or None) -> None, or the reason the passphrase was not stored
+# save(node, passphrase or None) -> None, or the reason the passphrase was not stored;
+# runs on a worker thread and may raise DuplicateNode, ValidationError, PacsAdminError
 SaveFn = Callable[[DicomNode, str | None], str | None]
+# test(node, passphrase or None, ctx) -> the echo's series; runs on a worker thread
+TestFn = Callable[[DicomNode, str | None, JobContext], EchoSeries]
+
+
+def _save_job(save_fn: SaveFn, node: DicomNode, passphrase: str | None) -> Any:
+    """The save job: the outcome as plain values (field, message) for the dialog."""
+
+    def run(ctx: JobContext) -> tuple[str, str, str | None]:
+        try:
+            return ("saved", "", save_fn(node, passphrase))
+        except DuplicateNode as exc:
+            return ("error", "name", str(exc))
+        except ValidationError as exc:
+            return ("error", exc.field, exc.message)
+        except PacsAdminError as exc:  # a damaged nodes.json, a lock held too long
+            return ("error", "", str(exc))
+
+    return run
 
 
 def _error_label() -> QLabel:
@@ -60,12 +83,13 @@ def _error_label() -> QLabel:
 
 
 class NodeDialog(QDialog):
+    tested = Signal(object, object)  # (DicomNode, EchoSeries): a Test ran to its end
+
     def __init__(
         self,
         *,
-        runner: JobRunner,
         bridge: JobBridge,
-        test_fn: Callable[[DicomNode, str | None, JobContext], Any],
+        test_fn: TestFn,
         save_fn: SaveFn,
         node: DicomNode | None = None,
         title: str = "Add node",
@@ -76,15 +100,17 @@ class NodeDialog(QDialog):
         super().__init__(parent)
         self.setWindowTitle(title)
         self.setMinimumWidth(520)
-        self.runner, self.bridge = runner, bridge
+        self.bridge = bridge
         self._test_fn, self._save_fn = test_fn, save_fn
         self.saved_node: DicomNode | None = None
         self.secret_warning: str | None = None
-        self._jobs: dict[int, str] = {}  # job id -> "test" | "resolve"
+        self.last_test: tuple[DicomNode, EchoSeries] | None = None  # the last Test's answer
+        self._saving = False  # a save job runs: the dialog stays until it ends
+        self._probes: list[Job[Any]] = []  # Test and host look-ups, cancelled on close
+        self._closed = False  # a callback may arrive after the dialog is gone
         self.errors: dict[str, QLabel] = {}
         self._field_tab: dict[str, int] = {}
         self._field_widget: dict[str, QWidget] = {}
-        bridge.jobFinished.connect(self._on_bridge_job_finished)
 
         self.tabs = QTabWidget(self)
         # ---- General
@@ -379,6 +405,8 @@ class NodeDialog(QDialog):
     # ------------------------------------------------------------------ save
     @Slot()
     def _on_buttons_accepted(self) -> None:
+        if self._saving:  # one save at a time
+            return
         if self.saved_node is not None:  # saved already; the passphrase note was shown
             self.accept()
             return
@@ -389,14 +417,29 @@ class NodeDialog(QDialog):
             self.show_error(exc.field, exc.message)
             return
         passphrase = self.pass_edit.text() or None
-        try:
-            reason = self._save_fn(node, passphrase)
-        except DuplicateNode as exc:
-            self.show_error("name", str(exc))
+        self.ok_button.setEnabled(False)  # and reject() waits: a save runs to its end
+        self._saving = True
+        self.bridge.submit(
+            _save_job(self._save_fn, node, passphrase),
+            name=f"Save node {node.name}",
+            lane="priority",  # quick; the io lane may be busy with an archive import
+            quiet=True,
+            on_done=lambda ev: self._on_saved(node, ev),
+        )
+
+    def _on_saved(self, node: DicomNode, ev: JobFinished) -> None:
+        if self._closed:
             return
-        except ValidationError as exc:
-            self.show_error(exc.field, exc.message)
+        self._saving = False
+        self.ok_button.setEnabled(True)
+        if ev.state is not JobState.SUCCEEDED or ev.result is None:
+            self.show_error("", ev.error or "The node was not saved.")
             return
+        outcome, fieldname, text = ev.result
+        if outcome == "error":
+            self.show_error(fieldname, text or "The node was not saved.")
+            return
+        reason = text
         self.saved_node = node
         if reason:
             # saved, but say clearly where the secret is (not) kept before closing
@@ -419,13 +462,14 @@ class NodeDialog(QDialog):
             return
         passphrase = self.pass_edit.text() or None
         test_fn = self._test_fn  # the job must not hold the dialog (a QObject)
-        job = self.runner.submit(
+        job = self.bridge.submit(
             lambda ctx: test_fn(node, passphrase, ctx),
             name=f"Test {node.address}",
             node=node.name,
             lane="priority",
+            on_done=lambda ev: self._on_tested(node, ev),
         )
-        self._jobs[job.id] = "test"
+        self._probes.append(job)
         self.test_button.setEnabled(False)
         self.test_light.setPixmap(light_pixmap(Light.RUNNING, 16))
         self.test_label.setText(f"Testing {node.address}...")
@@ -442,37 +486,45 @@ class NodeDialog(QDialog):
             self.show_error("host", exc.message, focus=False)
             return
         self.show_error("host", "", focus=False)
-        job = self.runner.submit(
-            lambda ctx: _resolve(host), name=f"Resolve {host}", lane="priority"
+        job = self.bridge.submit(
+            lambda ctx: _resolve(host),
+            name=f"Resolve {host}",
+            lane="priority",
+            on_done=self._on_resolved,
         )
-        self._jobs[job.id] = "resolve"
+        self._probes.append(job)
 
-    @Slot(object)
-    def _on_bridge_job_finished(self, ev: JobFinished) -> None:
-        kind = self._jobs.pop(ev.job_id, None)
-        if kind == "resolve":
-            warning = ev.result if ev.state is JobState.SUCCEEDED else ""
-            self.host_warning.setText(escape_controls(warning or ""))
-            self.host_warning.setVisible(bool(warning))
-        elif kind == "test":
-            self.test_button.setEnabled(True)
-            if ev.state is not JobState.SUCCEEDED or ev.result is None:
-                self.test_light.setPixmap(light_pixmap(Light.FAILED, 16))
-                self.test_label.setText(ev.error or "The test did not run.")
-                return
-            r = ev.result
-            ok = bool(r.ok)
-            self.test_light.setPixmap(light_pixmap(Light.OK if ok else Light.FAILED, 16))
-            self.test_label.setText(escape_controls(r.summary))
-            self.test_advice.setText(escape_controls(r.advice))
+    def _on_resolved(self, ev: JobFinished) -> None:
+        if self._closed:
+            return
+        warning = ev.result if ev.state is JobState.SUCCEEDED else ""
+        self.host_warning.setText(escape_controls(warning or ""))
+        self.host_warning.setVisible(bool(warning))
+
+    def _on_tested(self, node: DicomNode, ev: JobFinished) -> None:
+        if self._closed:
+            return
+        self.test_button.setEnabled(True)
+        series = ev.result if isinstance(ev.result, EchoSeries) else None
+        if ev.state is not JobState.SUCCEEDED or series is None or not series.results:
+            self.test_light.setPixmap(light_pixmap(Light.FAILED, 16))
+            self.test_label.setText(ev.error or "The test did not run.")
+            return
+        r = series.results[-1]
+        self.test_light.setPixmap(light_pixmap(Light.OK if r.ok else Light.FAILED, 16))
+        self.test_label.setText(escape_controls(r.summary))
+        self.test_advice.setText(escape_controls(r.advice))
+        self.last_test = (node, series)
+        self.tested.emit(node, series)
+
+    def reject(self) -> None:
+        if not self._saving:  # Cancel or Esc while saving: wait for the save
+            super().reject()
 
     def done(self, result: int) -> None:
-        for job_id in list(self._jobs):
-            self.runner.cancel(job_id)
-        try:
-            self.bridge.jobFinished.disconnect(self._on_bridge_job_finished)
-        except (RuntimeError, TypeError):
-            pass
+        self._closed = True
+        for job in self._probes:  # a save under way is never cancelled: it finishes
+            job.cancel()
         super().done(result)
 
     # for tests and the composition root

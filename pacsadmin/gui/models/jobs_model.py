@@ -105,18 +105,19 @@ class JobsModel(FlatTableModel):
             r.done, r.total, r.message = ev.done, ev.total, ev.message
             self._changed(ev.job_id)
 
-    def finished(self, ev: JobFinished, result_text: str = "", ok: bool | None = None) -> None:
+    def finished(self, ev: JobFinished) -> None:
+        """The job's end; its result text is the summary its submitter gave."""
         r = self._row(ev.job_id)
         if r is None:
             return
         r.state, r.elapsed = ev.state, ev.elapsed
         if ev.state is JobState.SUCCEEDED:
-            r.ok = True if ok is None else ok
+            r.ok = True if ev.ok is None else ev.ok
             if r.total:
                 r.done = r.total
-            r.result = result_text or "Done."
+            r.result = ev.summary or "Done."
         elif ev.state is JobState.CANCELLED:
-            r.ok, r.result = None, ev.error or "Cancelled."
+            r.ok, r.result = None, ev.summary or ev.error or "Cancelled."
         else:
             r.ok, r.result = False, ev.error or "Failed."
         self._changed(ev.job_id)

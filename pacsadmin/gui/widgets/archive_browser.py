@@ -20,7 +20,6 @@ from PySide6.QtWidgets import (
     QHeaderView,
     QLineEdit,
     QMenu,
-    QMessageBox,
     QStyle,
     QToolButton,
     QTreeView,
@@ -31,6 +30,7 @@ from PySide6.QtWidgets import (
 from pacsadmin.core.archive import Archive
 from pacsadmin.core.archive.importer import ImportReport, import_paths
 from pacsadmin.core.jobs import JobContext, JobFinished, JobRunner, JobState
+from pacsadmin.gui.dialogs.confirm import ask
 from pacsadmin.gui.errors import ErrorPresenter
 from pacsadmin.gui.job_bridge import JobBridge
 from pacsadmin.gui.models.archive_model import (
@@ -289,7 +289,13 @@ class ArchiveController(QObject):
 
     def _submit(self, kind: str, name: str, fn: Callable[[JobContext], Any]) -> int:
         # loading the tree and looking up paths are housekeeping: not listed as jobs
-        job = self.runner.submit(fn, name=name, lane="io", quiet=kind in ("load", "open"))
+        job = self.runner.submit(
+            fn,
+            name=name,
+            lane="io",
+            quiet=kind in ("load", "open"),
+            summarize=describe_archive_result,
+        )
         self._jobs[job.id] = kind
         return job.id
 
@@ -335,14 +341,7 @@ class ArchiveController(QObject):
         )
 
     def ask(self, title: str, text: str) -> bool:
-        box = QMessageBox(self.parent_widget)
-        box.setTextFormat(Qt.TextFormat.PlainText)
-        box.setIcon(QMessageBox.Icon.Warning)
-        box.setWindowTitle(title)
-        box.setText(text)
-        box.setStandardButtons(QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No)
-        box.setDefaultButton(QMessageBox.StandardButton.No)
-        return box.exec() == QMessageBox.StandardButton.Yes
+        return ask(self.parent_widget, title, text, warning=True)
 
     @Slot(list)
     def _on_browser_delete_requested(self, nodes: list[TreeNode]) -> None:

@@ -1,7 +1,8 @@
 """The "Received" dock: one row per association of the local SCP process, live.
 
-:class:`ReceivedModel` is a thin table over plain rows keyed by (process id, association
-id), updated from the SCP process's JSON events (GUI thread).  AE titles and addresses come
+:class:`ReceivedModel` is a thin table over the associations' latest events (the typed
+events of :mod:`pacsadmin.core.dimse.scp_events`, parsed by the SCP process reader on the
+GUI thread), one row per (process id, association id).  AE titles and addresses come
 from peers: shown as plain, one-line text (RELIABILITY rule 5).  Below the table, the
 selected association's transcript, as in the Connectivity Doctor: ``serve`` writes it
 (redacted, no data set contents) when the association closes.
@@ -9,9 +10,7 @@ selected association's transcript, as in the Connectivity Doctor: ``serve`` writ
 
 from __future__ import annotations
 
-import dataclasses
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +28,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from pacsadmin.core.dimse.scp_events import Association, AssociationClosed
 from pacsadmin.gui.models.archive_model import fmt_size
 from pacsadmin.gui.models.table import TOP, FlatTableModel, Index
 from pacsadmin.gui.text import one_line, plain_label, plain_tooltip
@@ -37,40 +37,37 @@ HEADERS = ("Caller AE", "Address", "Started", "Images", "Rate", "Size", "Errors"
 COL_AE, COL_ADDR, COL_START, COL_IMAGES, COL_RATE, COL_SIZE, COL_ERRORS, COL_STATE = range(8)
 
 
-@dataclass
-class AssocRow:
-    key: tuple[int, int]
-    calling_ae: str = ""
-    address: str = ""
-    started: float = 0.0
-    ended: float | None = None
-    stored: int = 0
-    duplicates: int = 0
-    failed: int = 0
-    size: int = 0
-    errors: list[str] = field(default_factory=list)
-    aborted: bool = False
-    rejected: str = ""
-    transcript_file: str = ""  # written by serve when the association closes
+AssocRow = Association  # a row is its association's latest open/progress/close event
 
-    @property
-    def images(self) -> int:
-        return self.stored + self.duplicates
 
-    def rate(self, now: float) -> float | None:
-        dur = (self.ended or now) - self.started
-        return self.images / dur if self.images and dur > 0 else None
+def finished(r: Association) -> bool:
+    return isinstance(r, AssociationClosed) or r.ended is not None
 
-    def state(self) -> str:
-        """ "receiving", "done", "aborted" or "rejected: why" (plus duplicates)."""
-        if self.rejected:
-            return f"rejected: {self.rejected}"
-        if self.ended is None:
-            return "receiving"
-        state = "aborted" if self.aborted else "done"
-        if self.duplicates:
-            state += f" · {self.duplicates} duplicate(s) kept as first received"
-        return state
+
+def rate(r: Association, now: float) -> float | None:
+    """Images per second, so far or over the whole association."""
+    dur = (r.ended or now) - r.started
+    return r.images / dur if r.images and dur > 0 else None
+
+
+def state_text(r: Association) -> str:
+    """ "receiving", "done", "aborted" or "rejected: why" (plus duplicates)."""
+    if r.rejected:
+        return f"rejected: {r.rejected}"
+    if not finished(r):
+        return "receiving"
+    state = "aborted" if r.aborted else "done"
+    if r.duplicates:
+        state += f" · {r.duplicates} duplicate(s) kept as first received"
+    return state
+
+
+def errors_text(r: Association) -> str:
+    """Why C-STOREs failed (and other errors of the association), for a tooltip."""
+    lines = list(r.errors)
+    if r.errors_more:
+        lines.append(f"… and {r.errors_more} more")
+    return "\n".join(lines)
 
 
 class ReceivedModel(FlatTableModel):
@@ -78,44 +75,29 @@ class ReceivedModel(FlatTableModel):
 
     def __init__(self, parent: Any = None, *, keep: int = 500) -> None:
         super().__init__(parent)
-        self.rows: list[AssocRow] = []
+        self.rows: list[Association] = []
         self._by_key: dict[tuple[int, int], int] = {}
         self.keep = keep
 
-    def apply(self, ev: dict[str, Any]) -> AssocRow | None:
-        """Apply one open / progress / close event; returns its row."""
-        if ev.get("event") not in ("open", "progress", "close") or "id" not in ev:
-            return None
-        key = (int(ev.get("pid") or 0), int(ev["id"]))
-        i = self._by_key.get(key)
+    def apply(self, ev: Association) -> Association:
+        """Show an open / progress / close event: its association's row becomes ``ev``."""
+        i = self._by_key.get(ev.key)
         if i is None:
             self._trim()
             i = len(self.rows)
             self.beginInsertRows(TOP, i, i)
-            self.rows.append(AssocRow(key))
-            self._by_key[key] = i
+            self.rows.append(ev)
+            self._by_key[ev.key] = i
             self.endInsertRows()
-        r = self.rows[i]
-        r.calling_ae = str(ev.get("calling_ae") or "")
-        r.address = f"{ev.get('address') or ''}:{ev.get('port') or ''}".strip(":")
-        r.started = float(ev.get("started") or r.started or time.time())
-        r.ended = float(ev["ended"]) if ev.get("ended") else None
-        if ev["event"] == "close" and r.ended is None:
-            r.ended = time.time()
-        r.stored = int(ev.get("stored") or 0)
-        r.duplicates = int(ev.get("duplicates") or 0)
-        r.failed = int(ev.get("failed") or 0)
-        r.size = int(ev.get("bytes") or 0)
-        r.errors = [str(e) for e in ev.get("errors") or []]
-        r.aborted, r.rejected = bool(ev.get("aborted")), str(ev.get("rejected") or "")
-        r.transcript_file = str(ev.get("transcript_file") or r.transcript_file)
+            return ev
+        self.rows[i] = ev
         self.dataChanged.emit(self.index(i, 0), self.index(i, len(HEADERS) - 1))
-        return r
+        return ev
 
     def _trim(self) -> None:
         if len(self.rows) < self.keep:
             return
-        drop = next((k for k, r in enumerate(self.rows) if r.ended is not None), None)
+        drop = next((k for k, r in enumerate(self.rows) if finished(r)), None)
         if drop is None:
             return
         self.beginRemoveRows(TOP, drop, drop)
@@ -125,12 +107,12 @@ class ReceivedModel(FlatTableModel):
 
     def clear_finished(self) -> None:
         self.beginResetModel()
-        self.rows = [r for r in self.rows if r.ended is None]
+        self.rows = [r for r in self.rows if not finished(r)]
         self._by_key = {r.key: k for k, r in enumerate(self.rows)}
         self.endResetModel()
 
     def refresh_times(self) -> None:
-        if any(r.ended is None for r in self.rows):
+        if any(not finished(r) for r in self.rows):
             self.dataChanged.emit(self.index(0, COL_RATE), self.index(len(self.rows) - 1, COL_RATE))
 
     # ------------------------------------------------------------------ Qt model API
@@ -145,22 +127,21 @@ class ReceivedModel(FlatTableModel):
             if col == COL_AE:
                 return one_line(r.calling_ae, 40)
             if col == COL_ADDR:
-                return one_line(r.address, 60)
+                return one_line(f"{r.address}:{r.port}" if r.address else "", 60)
             if col == COL_START:
                 return time.strftime("%H:%M:%S", time.localtime(r.started)) if r.started else ""
             if col == COL_IMAGES:
                 return str(r.images)
             if col == COL_RATE:
-                rate = r.rate(time.time())
-                return f"{rate:.1f} img/s" if rate is not None else ""
+                per_s = rate(r, time.time())
+                return f"{per_s:.1f} img/s" if per_s is not None else ""
             if col == COL_SIZE:
-                return fmt_size(r.size) if r.size else ""
-            if col == COL_ERRORS:
-                n = r.failed + len(r.errors)
-                return str(n) if n else ""
-            return one_line(r.state(), 80)
-        if role == Qt.ItemDataRole.ToolTipRole and col in (COL_ERRORS, COL_STATE) and r.errors:
-            return plain_tooltip("\n".join(r.errors[:20]))
+                return fmt_size(r.bytes) if r.bytes else ""
+            if col == COL_ERRORS:  # failed C-STOREs, each once (the tooltip says why)
+                return str(r.failed) if r.failed else ""
+            return one_line(state_text(r), 80)
+        if role == Qt.ItemDataRole.ToolTipRole and col in (COL_ERRORS, COL_STATE):
+            return plain_tooltip(errors_text(r)) or None
         if role == Qt.ItemDataRole.TextAlignmentRole and col in (COL_IMAGES, COL_RATE, COL_SIZE):
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         return None
@@ -177,7 +158,7 @@ class ReceivedView(QWidget):
     def __init__(self, model: ReceivedModel, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.model = model
-        self.status = plain_label("SCP not running")
+        self.status = plain_label("SCP not running", wrap=True)
         self.clear_button = QPushButton("Clear finished")
         top = QHBoxLayout()
         top.setContentsMargins(0, 0, 0, 0)
@@ -248,7 +229,7 @@ class ReceivedView(QWidget):
         self._shown = shown
         if r.transcript_file:
             self.transcript.setPlainText("Reading the transcript...")
-            self.transcriptWanted.emit(dataclasses.replace(r, errors=list(r.errors)))
+            self.transcriptWanted.emit(r)  # immutable: safe on another thread
         else:
             self.transcript.setPlainText(transcript_text(r))
 
@@ -261,10 +242,10 @@ class ReceivedView(QWidget):
 TRANSCRIPT_MAX = 2 * 1024 * 1024  # bytes read of a transcript file (serve caps them anyway)
 
 
-def transcript_text(r: AssocRow) -> str:
+def transcript_text(r: Association) -> str:
     """What the transcript pane shows for ``r``: the file serve wrote, or why there is none."""
     if not r.transcript_file:
-        if r.ended is None:
+        if not finished(r):
             return "Still open: the transcript is written when the association closes."
         return "No transcript was written for this association (see the log)."
     try:

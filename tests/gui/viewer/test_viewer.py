@@ -97,6 +97,13 @@ def test_probe_shows_hounsfield_units(viewer, tmp_path, qtbot):
     stored = int(frame.stored[row, col])
     assert f"stored {stored}, value {stored - 1024:g} HU" in text
     assert "z 0.0 mm" in text
+    # scrolling with the wheel, the mouse still: the probe reads the new slice at once
+    wheel(vp, c, -120)
+    assert viewer.index == 1
+    text = viewer.probe_label.text()
+    stored = int(viewer.current_frame().stored[row, col])  # ct_series: slice 1 is +10
+    assert text.startswith(f"row {row}, col {col}: stored {stored}, value {stored - 1024:g} HU")
+    assert "z 2.5 mm" in text
 
 
 def test_image_on_screen_matches_the_pipeline(viewer, tmp_path):

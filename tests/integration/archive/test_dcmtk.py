@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import hashlib
+import json
+import os
 import signal
 import socket
 import subprocess
+import threading
 import time
 from pathlib import Path
 
@@ -15,7 +18,7 @@ from pydicom.data import get_testdata_file
 from pydicom.uid import RLELossless, generate_uid
 
 from pacsadmin.core.nodes import DicomNode
-from tests.peers import app_cli, free_port, serve_argv, start_storescp
+from tests.peers import app_cli, free_port, peer_env, serve_argv, start_storescp
 from tests.unit.archive.dsgen import make_ds, write
 
 from .conftest import AET, run
@@ -337,9 +340,49 @@ def _wait_port(port: int, proc: subprocess.Popen, timeout: float = 30) -> None:
     raise AssertionError("serve did not listen")
 
 
+class EventLines:
+    """The JSON lines of ``serve --events``, read as they arrive (a thread drains the pipe),
+    so a test waits for the event that proves something happened instead of sleeping."""
+
+    def __init__(self, stream) -> None:
+        self.events: list[dict] = []
+        self.text: list[str] = []
+        self._cond = threading.Condition()
+        self._thread = threading.Thread(target=self._read, args=(stream,), daemon=True)
+        self._thread.start()
+
+    def _read(self, stream) -> None:
+        for raw in stream:
+            line = raw.decode(errors="replace").strip()
+            with self._cond:
+                self.text.append(line)
+                if line.startswith("{"):
+                    self.events.append(json.loads(line))
+                self._cond.notify_all()
+
+    def of(self, kind: str) -> list[dict]:
+        with self._cond:
+            return [e for e in self.events if e["event"] == kind]
+
+    def wait(self, what: str, pred, timeout: float = 60) -> None:
+        with self._cond:
+            ok = self._cond.wait_for(lambda: pred(self), timeout)
+        assert ok, f"{what}: not seen within {timeout} s; events: {self.events}"
+
+    def join(self) -> None:
+        self._thread.join(30)
+
+
 def test_serve_events_channel(tmp_path):
-    """``serve --events``: JSON lines for a watching GUI, without patient data."""
-    import json
+    """``serve --events``: typed JSON lines for a watching GUI, without patient data."""
+    from pacsadmin.core.dimse.scp_events import (
+        STOP_SIGNAL,
+        AssociationClosed,
+        AssociationOpened,
+        Listening,
+        Stopped,
+        parse_line,
+    )
 
     home = tmp_path / "home"
     port = free_port()
@@ -349,6 +392,7 @@ def test_serve_events_channel(tmp_path):
         stderr=subprocess.DEVNULL,
     )
     try:
+        lines = EventLines(proc.stdout)
         _wait_port(port, proc)
         d = tmp_path / "send"
         for i in range(3):
@@ -357,23 +401,27 @@ def test_serve_events_channel(tmp_path):
             ["storescu", "-aet", "SENDER", "-aec", "EVENTS", "+sd", "127.0.0.1", str(port), str(d)]
         )
         assert p.returncode == 0, p.stderr.decode(errors="replace")
-        time.sleep(0.5)
+        lines.wait("the association's close event", lambda ev: ev.of("close"))
         proc.send_signal(signal.SIGTERM)
-        out, _ = proc.communicate(timeout=30)
+        proc.wait(timeout=30)
+        lines.join()
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-    text = out.decode()
+    text = "\n".join(lines.text)
     assert "CANARY" not in text
-    events = [json.loads(line) for line in text.splitlines() if line.strip()]
-    kinds = [e["event"] for e in events]
-    assert kinds[0] == "listening" and "open" in kinds and kinds[-1] == "close"
-    close = events[-1]
-    assert close["calling_ae"] == "SENDER" and close["stored"] == 3 and not close["aborted"]
-    transcript = Path(close["transcript_file"]).read_text()
+    events = [parse_line(line) for line in text.splitlines() if line.strip()]
+    kinds = [type(e) for e in events]
+    assert kinds[0] is Listening and AssociationOpened in kinds and kinds[-1] is Stopped, kinds
+    assert events[-1].reason == STOP_SIGNAL and events[-1].message == "on SIGTERM"
+    close = events[-2]
+    assert isinstance(close, AssociationClosed)
+    assert close.calling_ae == "SENDER" and close.stored == 3 and not close.aborted
+    assert close.failed == 0 and close.errors == () and close.pid == proc.pid
+    transcript = Path(close.transcript_file).read_text()
     assert "C-STORE-RQ" in transcript and "CANARY" not in transcript
-    assert Path(close["transcript_file"]).is_relative_to(home / "logs")
+    assert Path(close.transcript_file).is_relative_to(home / "logs")
 
 
 def test_pacsadmin_serve_cli(tmp_path):
@@ -405,50 +453,72 @@ def test_pacsadmin_serve_cli(tmp_path):
 
 
 def test_serve_with_two_worker_processes(tmp_path):
-    """SO_REUSEPORT: two processes on one port, one index; every file arrives once."""
+    """SO_REUSEPORT: two processes on one port, one index; every file arrives once, and both
+    workers serve associations (every event line carries its worker's pid)."""
     home = tmp_path / "home"
     port = free_port()
-    proc = subprocess.Popen(
-        serve_argv(home, "WORKERS", port, workers=2),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    try:
-        _wait_port(port, proc)
-        time.sleep(1.0)  # the second worker binds a moment later
-        folders = []
-        for k in range(4):
-            d = tmp_path / f"send{k}"
-            for i in range(5):
-                write(make_ds(seed=i), d / f"{i}.dcm")
-            folders.append(d)
-        env_run = [
+    err = tmp_path / "serve.err"
+    with err.open("wb") as err_file:
+        proc = subprocess.Popen(
+            serve_argv(home, "WORKERS", port, "--events", workers=2),
+            stdout=subprocess.PIPE,
+            stderr=err_file,
+            start_new_session=True,
+        )
+
+    def send(folders: list[Path]) -> None:
+        senders = [
             subprocess.Popen(
                 ["storescu", "-aec", "WORKERS", "+sd", "127.0.0.1", str(port), str(d)],
-                env={**__import__("os").environ, "TCP_NODELAY": "1"},
+                env=peer_env(),
                 stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT,
             )
             for d in folders
         ]
-        for p in env_run:
+        for p in senders:
             out, _ = p.communicate(timeout=120)
             assert p.returncode == 0, out.decode(errors="replace")
+
+    def folder(k: int) -> Path:
+        d = tmp_path / f"send{k}"
+        for i in range(5):
+            write(make_ds(seed=i), d / f"{i}.dcm")
+        return d
+
+    def served() -> set[int]:
+        return {e["pid"] for e in lines.of("close") if e["stored"] == 5}
+
+    def closed(n: int):
+        return lambda ev: len(ev.of("close")) == n
+
+    try:
+        lines = EventLines(proc.stdout)
+        lines.wait(
+            "two workers listening", lambda ev: len({e["pid"] for e in ev.of("listening")}) == 2
+        )
+        workers = {e["pid"] for e in lines.of("listening")}
+        sent = 4  # four associations at once: one index written by two processes
+        send([folder(k) for k in range(sent)])
+        lines.wait("4 associations closed", closed(sent))
+        # The kernel picks the socket by a hash of the addresses, so all four land on one
+        # worker one time in eight: send more, one at a time, until both have served.
+        while served() != workers and sent < 40:
+            send([folder(sent)])
+            sent += 1
+            lines.wait(f"{sent} associations closed", closed(sent))
         proc.send_signal(signal.SIGTERM)
-        out, _ = proc.communicate(timeout=60)
+        proc.wait(timeout=60)
+        lines.join()
     finally:
         if proc.poll() is None:
-            import os
-
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
-    text = out.decode(errors="replace")
+    text = err.read_text(errors="replace")
     assert proc.returncode == 0, text
     assert "2 worker processes" in text
+    assert served() == workers, (workers, lines.of("close"))
     v = app_cli(home, "archive", "list", "--json", timeout=60)
-    import json
-
-    assert json.loads(v.stdout)["counts"]["instances"] == 20
+    assert json.loads(v.stdout)["counts"]["instances"] == 5 * sent
     v = app_cli(home, "archive", "verify", timeout=60)
     assert v.returncode == 0, v.stdout

@@ -167,6 +167,37 @@ def test_disk_full_answers_a700_and_keeps_serving(archive, start_scp, monkeypatc
     assert "disk full" in " ".join(scp.finished[-1].errors)
 
 
+def test_many_failed_stores_keep_a_bounded_error_list(archive, start_scp):
+    """Each refused C-STORE counts once in ``failed``; the reasons are capped (the first
+    MAX_ERRORS, the rest counted), in memory and in the ``serve --events`` close event."""
+    from pacsadmin.core.dimse.scp_events import (
+        MAX_ERRORS,
+        AssociationClosed,
+        parse_line,
+        to_json_line,
+    )
+
+    scp = start_scp()
+    n = MAX_ERRORS + 5
+    assoc = scu().associate("127.0.0.1", scp.port, ae_title=AET)
+    try:
+        for _ in range(n):
+            ds = make_ds()
+            del ds.StudyInstanceUID  # nothing to file it under: 0xC210
+            assert assoc.send_c_store(ds).Status == 0xC210
+        assert assoc.send_c_store(make_ds()).Status == 0
+    finally:
+        assoc.release()
+    assert wait_until(lambda: not scp.active())
+    rec = scp.finished[-1]
+    assert (rec.stored, rec.failed) == (1, n)
+    assert rec.errors == ["cannot understand: NotIndexable"] * MAX_ERRORS
+    assert rec.errors_more == 5
+    ev = rec.event(AssociationClosed, 77)
+    assert parse_line(to_json_line(ev)) == ev
+    assert (ev.failed, len(ev.errors), ev.errors_more, ev.key) == (n, MAX_ERRORS, 5, (77, rec.id))
+
+
 def test_whitelist_rejects_unknown_caller(start_scp, nodes, caplog):
     nodes.add(DicomNode("modality", "KNOWN", "127.0.0.1", 104))
     scp = start_scp(whitelist=True)
@@ -206,7 +237,7 @@ def test_association_cap(start_scp):
 
 
 def test_deflate_accepted_uncompressed_preferred(start_scp):
-    """Deflated is accepted (inflated bounded before parsing: archive/deflate.py); a
+    """Deflated is accepted (inflated bounded before parsing: core/deflate.py); a
     context that also offers Explicit VR Little Endian gets that."""
     from pynetdicom import build_context
     from pynetdicom.sop_class import CTImageStorage, MRImageStorage

@@ -199,7 +199,7 @@ def test_deflate_bomb_opened_in_the_viewer_is_refused(tmp_path, monkeypatch):
     """A deflated file from outside the archive (a CD, a share) is inflated as a bounded
     stream before pydicom reads it: a bomb is an ImageError saying why, not a dead app;
     an ordinary deflated image opens."""
-    from pacsadmin.core.archive import deflate
+    from pacsadmin.core import deflate
     from pacsadmin.core.imaging.series import read_info
     from tests.unit.test_deflate import bomb, deflated_bytes
 

@@ -1,0 +1,42 @@
+"""argparse value types shared by the subcommands: each refuses a bad value with a
+sentence that names the rule, and argparse turns it into a usage error (exit 2)."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+
+
+def int_range(lo: int, hi: int, what: str = "a whole number") -> Callable[[str], int]:
+    """A whole number from ``lo`` to ``hi``; ``what`` names it in the message."""
+
+    def parse(text: str) -> int:
+        try:
+            v = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not {what}") from None
+        if not lo <= v <= hi:
+            raise argparse.ArgumentTypeError(f"must be between {lo} and {hi}")
+        return v
+
+    parse.__name__ = what  # argparse names the type in some messages
+    return parse
+
+
+def seconds(hi: float = 3600) -> Callable[[str], float]:
+    """A number of seconds, more than 0 and at most ``hi``."""
+
+    def parse(text: str) -> float:
+        try:
+            v = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+        if not 0 < v <= hi:
+            raise argparse.ArgumentTypeError(f"must be more than 0 and at most {hi:g} seconds")
+        return v
+
+    parse.__name__ = "seconds"
+    return parse
+
+
+port = int_range(1, 65535, "a port number")
