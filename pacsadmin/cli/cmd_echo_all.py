@@ -45,6 +45,7 @@ def run_echo_all(args: argparse.Namespace, ctx: Any) -> int:
     import signal
 
     from pacsadmin.core.dimse.echo_all import (
+        NodeListError,
         cancel_when_stdin_closes,
         echo_many,
         read_nodes_line,
@@ -53,8 +54,7 @@ def run_echo_all(args: argparse.Namespace, ctx: Any) -> int:
         EchoEvent,
         EchoNodeResult,
         EchoRunFailed,
-        EventFormatError,
-        encode,
+        to_json_line,
     )
     from pacsadmin.core.jobs import CancelToken
     from pacsadmin.core.secrets import tls_passphrase_key
@@ -68,7 +68,7 @@ def run_echo_all(args: argparse.Namespace, ctx: Any) -> int:
             if isinstance(ev, EchoNodeResult) and not ev.series.ok:
                 failures += 1
             if args.events:
-                print(encode(ev), flush=True)
+                print(to_json_line(ev), flush=True)
             elif isinstance(ev, EchoNodeResult) and ev.series.results:
                 r = ev.series.results[-1]
                 print(f"{ev.node}: {'ok' if r.ok else 'FAILED'}: {r.summary}", flush=True)
@@ -82,7 +82,7 @@ def run_echo_all(args: argparse.Namespace, ctx: Any) -> int:
             nodes = [ctx.resolve_target(t) for t in args.targets]
         else:
             nodes = ctx.nodes.list()
-    except EventFormatError as exc:
+    except NodeListError as exc:
         emit(EchoRunFailed(str(exc)))
         print(f"pacsadmin echo-all: {exc}", file=sys.stderr)
         return 2

@@ -27,9 +27,10 @@ from pacsadmin.core.dimse.echo_events import (
     EchoRunEnded,
     EchoRunFailed,
     EchoRunStarted,
-    EventFormatError,
-    decode,
-    encode,
+    Unreadable,
+    Unsupported,
+    parse_line,
+    to_json_line,
 )
 from pacsadmin.core.jobs import JobPartial, JobRunner, JobState
 from pacsadmin.core.nodes import DicomNode, NodeDirectory, NodeTimeouts, parse_target
@@ -96,10 +97,10 @@ def test_events_round_trip_real_results(storescp):
         EchoRunEnded(2, 2, False),
         EchoRunFailed("No nodes to echo."),
     ):
-        line = encode(ev)
+        line = to_json_line(ev)
         assert "\n" not in line and json.loads(line)["v"] == SCHEMA_VERSION
-        assert decode(line) == ev  # frozen dataclasses: every field, transcript included
-    back = decode(encode(EchoNodeResult(0, "good", good)))
+        assert parse_line(line) == ev  # frozen dataclasses: every field, transcript included
+    back = parse_line(to_json_line(EchoNodeResult(0, "good", good)))
     assert isinstance(back, EchoNodeResult)
     assert back.series.results[0].transcript_text() == good.results[0].transcript_text()
     assert back.series.latency() == good.latency()
@@ -110,15 +111,24 @@ def test_events_round_trip_real_results(storescp):
     [
         ("not json", "not JSON"),
         ("[1, 2]", "not a JSON object"),
-        ('{"v": 99, "event": "ended", "done": 1, "total": 1, "cancelled": false}', "version 99"),
-        ('{"event": "ended", "done": 1, "total": 1, "cancelled": false}', "version None"),
-        ('{"v": 1, "event": "exploded"}', "unknown event 'exploded'"),
-        ('{"v": 1, "event": "ended", "done": 1}', "'ended' event without a valid 'total'"),
+        ('{"event": "ended", "done": 1, "total": 1, "cancelled": false}', "no schema version"),
+        ('{"v": 1, "done": 1}', "no event kind"),
+        ('{"v": 1, "event": "exploded"}', "unknown event kind 'exploded'"),
+        ('{"v": 1, "event": "ended", "done": 1}', "ended: no 'total'"),
+        ('{"v": 1, "event": "ended", "done": "1", "total": 1, "cancelled": false}', "wrong type"),
+        ('{"v": 1, "event": "result", "index": 0, "node": "x", "results": [{}]}', "result: no"),
+        ('{"v": 1, "event": "failed", "message": "' + "x" * 300_000 + '"}', "longer than"),
     ],
 )
-def test_a_line_that_is_not_an_event_is_refused_with_a_reason(line, why):
-    with pytest.raises(EventFormatError, match=why):
-        decode(line)
+def test_a_line_that_is_not_an_event_says_why_and_never_raises(line, why):
+    got = parse_line(line)
+    assert isinstance(got, Unreadable) and why in got.why, got
+
+
+def test_another_schema_version_is_named_not_guessed():
+    got = parse_line('{"v": 2, "event": "ended", "done": 1, "total": 1, "cancelled": false}')
+    assert got == Unsupported(2, "ended")
+    assert "schema 2 (a newer pacsadmin)" in got.message
 
 
 # ------------------------------------------------------------------ the command
@@ -147,7 +157,7 @@ def test_cli_echo_all_events_are_typed_lines(pacs_home, storescp):
     paths = _home(pacs_home, [])
     target = f"{storescp.aet}@127.0.0.1:{storescp.port}"
     p = app_cli(paths.home, "echo-all", "--events", "--concurrency", "2", target, target)
-    events = [decode(line) for line in p.stdout.decode().splitlines()]
+    events = [parse_line(line) for line in p.stdout.decode().splitlines()]
     assert p.returncode == 0, p.stderr.decode()
     assert events[0] == EchoRunStarted(2, 2)
     assert events[-1] == EchoRunEnded(2, 2, False)
@@ -159,7 +169,7 @@ def test_cli_echo_all_events_are_typed_lines(pacs_home, storescp):
     # no nodes at all: a failed event, and the reason on stderr
     p = app_cli(paths.home, "echo-all", "--events")
     assert p.returncode == 1
-    assert [decode(line) for line in p.stdout.decode().splitlines()] == [
+    assert [parse_line(line) for line in p.stdout.decode().splitlines()] == [
         EchoRunFailed("No nodes to echo: add nodes to the directory, or name them.")
     ]
 
@@ -260,6 +270,6 @@ def test_the_echo_process_ends_when_its_parent_closes_stdin(pacs_home, silent):
     out = proc.stdout.read()  # to its end: the process closed it
     assert proc.wait(15) == 1  # cancelled: not every node echoed
     assert time.monotonic() - t0 < 10
-    events = [decode(line) for line in out.splitlines()]
+    events = [parse_line(line) for line in out.splitlines()]
     assert events[-1] == EchoRunEnded(1, 1, True)
     assert "Cancelled by the user" in events[1].series.results[0].summary

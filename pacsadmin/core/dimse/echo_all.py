@@ -41,8 +41,9 @@ from pacsadmin.core.dimse.echo_events import (
     EchoRunEnded,
     EchoRunFailed,
     EchoRunStarted,
-    EventFormatError,
-    decode,
+    Unreadable,
+    Unsupported,
+    parse_line,
 )
 from pacsadmin.core.dimse.echo_result import EchoSeries
 from pacsadmin.core.jobs import CancelToken, JobContext, null_context
@@ -97,6 +98,10 @@ def echo_many(
     return EchoRunEnded(done, len(nodes), token.cancelled)
 
 
+class NodeListError(ValueError):
+    """The node list on the echo process's stdin cannot be read."""
+
+
 def read_nodes_line(stream: IO[str]) -> list[DicomNode]:
     """The first line the window writes: ``{"v": 1, "nodes": [node, ...]}``."""
     line = stream.readline()
@@ -106,7 +111,7 @@ def read_nodes_line(stream: IO[str]) -> list[DicomNode]:
             raise ValueError(f"expected schema version {SCHEMA_VERSION}")
         return [DicomNode.from_json(n) for n in d["nodes"]]
     except (ValueError, KeyError, TypeError) as exc:
-        raise EventFormatError(f"the node list on stdin is not valid: {exc}") from None
+        raise NodeListError(f"the node list on stdin is not valid: {exc}") from None
 
 
 def cancel_when_stdin_closes(stream: IO[str], token: CancelToken) -> threading.Thread:
@@ -232,12 +237,12 @@ def echo_all_in_process(
             for line in proc.stdout:
                 if not line.strip():
                     continue
-                try:
-                    ev = decode(line)
-                except EventFormatError as exc:
-                    log.warning("echo process: %s: %.200s", exc, line)
-                    continue
-                if isinstance(ev, EchoNodeResult):
+                ev = parse_line(line)
+                if isinstance(ev, Unreadable):
+                    log.warning("echo process: %s: %s", ev.why, ev.line)
+                elif isinstance(ev, Unsupported):
+                    failed = failed or ev.message
+                elif isinstance(ev, EchoNodeResult):
                     results[ev.index] = ev.series
                     ctx.report(ev)
                     summary = ev.series.results[-1].summary if ev.series.results else ""
