@@ -93,8 +93,12 @@ def echo_many(
             emit(EchoNodeResult(index, node.name, series))
 
     with ThreadPoolExecutor(workers, thread_name_prefix="echo") as pool:
-        for f in [pool.submit(one, i, n) for i, n in enumerate(nodes)]:
-            f.result()
+        try:
+            for f in [pool.submit(one, i, n) for i, n in enumerate(nodes)]:
+                f.result()
+        except BaseException:  # Ctrl-C: end the echoes under way now, not at their timeout
+            token.cancel()
+            raise
     return EchoRunEnded(done, len(nodes), token.cancelled)
 
 
