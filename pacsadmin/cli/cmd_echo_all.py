@@ -20,6 +20,16 @@ def _concurrency(text: str) -> int:
     return v
 
 
+def _seconds(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not 0 < v <= 3600:
+        raise argparse.ArgumentTypeError("must be more than 0 and at most 3600 seconds")
+    return v
+
+
 def register(sub: Any) -> None:
     h = "C-ECHO many nodes at once (all in the directory, or the ones named); exit 0 all ok"
     p = sub.add_parser("echo-all", help=h, description=h)
@@ -29,6 +39,13 @@ def register(sub: Any) -> None:
         type=_concurrency,
         metavar="N",
         help="echoes at once (default: settings worker_count)",
+    )
+    p.add_argument(
+        "--timeout",
+        "-t",
+        type=_seconds,
+        metavar="S",
+        help="cap every timeout (connect, association, DIMSE) at S seconds",
     )
     p.add_argument(
         "--events",
@@ -111,6 +128,7 @@ def run_echo_all(args: argparse.Namespace, ctx: Any) -> int:
             token=token,
             passphrase=passphrase,
             audit=ctx.audit,
+            timeout=args.timeout,
         )
     except KeyboardInterrupt:
         token.cancel()
