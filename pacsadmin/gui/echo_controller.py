@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QObject
+from PySide6.QtCore import QObject, QTimer, Slot
 
 from pacsadmin.core.audit import AuditLog
 from pacsadmin.core.dimse.association import LocalAE
@@ -23,6 +23,8 @@ from pacsadmin.core.secrets import SecretStore, tls_passphrase_key
 from pacsadmin.gui.errors import ActivityLog, ErrorPresenter
 from pacsadmin.gui.models.node_model import NodeStatus, NodeTableModel
 from pacsadmin.gui.widgets.doctor_panel import DoctorPanel
+
+FLUSH_MS = 100  # Echo all: lights and log lines applied at most this often
 
 
 @dataclass(frozen=True)
@@ -107,6 +109,14 @@ class EchoController(QObject):
         # Echo-all jobs: job id -> the directory name of each requested node (None: not
         # in the directory), by request index, for the lights
         self._batches: dict[int, list[str | None]] = {}
+        # their results, applied at most every FLUSH_MS (200 nodes answer within a second:
+        # one update each kept the GUI thread busy re-sorting the table and the log)
+        self._pending: dict[str, NodeStatus] = {}
+        self._pending_lines: list[str] = []
+        self._flush_timer = QTimer(self)
+        self._flush_timer.setSingleShot(True)
+        self._flush_timer.setInterval(FLUSH_MS)
+        self._flush_timer.timeout.connect(self._flush)
         self._closed = False
 
     # ------------------------------------------------------------------ start-up
@@ -206,16 +216,27 @@ class EchoController(QObject):
         if names is None:
             return
         now = time.time()
-        statuses: dict[str, NodeStatus] = {}
         for item in items:
             if not isinstance(item, EchoNodeResult) or not item.series.results:
                 continue
             name = names[item.index] if 0 <= item.index < len(names) else None
             if name is not None:
-                statuses[name] = status_from_series(item.series, now)
-            self.activity.add("echo", item.series.results[-1].summary)
-        if statuses:
-            self.model.set_statuses(statuses)
+                self._pending[name] = status_from_series(item.series, now)
+            self._pending_lines.append(item.series.results[-1].summary)
+        if (self._pending or self._pending_lines) and not self._flush_timer.isActive():
+            self._flush_timer.start()
+
+    @Slot()
+    def _flush(self) -> None:
+        """Echo-all results that arrived since the last flush: one model update (the
+        sorted node table re-sorts once, not per node) and one append to the log."""
+        self._flush_timer.stop()
+        if self._pending:
+            pending, self._pending = self._pending, {}
+            self.model.set_statuses(pending)
+        if self._pending_lines:
+            lines, self._pending_lines = self._pending_lines, []
+            self.activity.add_many("echo", lines)
 
     def on_finished(self, ev: JobFinished, now: float) -> bool:
         """Update lights and the Doctor panel; True when the job was an echo of ours."""
@@ -224,6 +245,7 @@ class EchoController(QObject):
             return False
         names = self._batches.pop(ev.job_id, None)
         if names is not None:  # lights still "running" had no result (cancelled, failed)
+            self._flush()
             stale = {
                 n: replace(self.model.status(n), running=False)
                 for n in names
@@ -253,3 +275,4 @@ class EchoController(QObject):
 
     def close(self) -> None:
         self._closed = True
+        self._flush_timer.stop()
