@@ -63,6 +63,7 @@ def run_echo_all(args: argparse.Namespace, ctx: Any) -> int:
 
     from pacsadmin.core.dimse.echo_all import (
         NodeListError,
+        cancel_then_exit,
         cancel_when_stdin_closes,
         echo_many,
         read_nodes_line,
@@ -115,8 +116,8 @@ def run_echo_all(args: argparse.Namespace, ctx: Any) -> int:
         value = ctx.secrets.get(tls_passphrase_key(node.name))
         return None if value is None else str(value)
 
-    def on_signal(signum: int, frame: Any) -> None:
-        token.cancel()
+    def on_signal(signum: int, frame: Any) -> None:  # the window's cancel
+        cancel_then_exit(token)
 
     signal.signal(signal.SIGTERM, on_signal)
     try:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import socket
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -273,3 +274,21 @@ def test_the_echo_process_ends_when_its_parent_closes_stdin(pacs_home, silent):
     events = [parse_line(line) for line in out.splitlines()]
     assert events[-1] == EchoRunEnded(1, 1, True)
     assert "Cancelled by the user" in events[1].series.results[0].summary
+
+
+def test_a_cancelled_echo_process_ends_even_if_an_echo_does_not():
+    """The last resort after a cancel: an echo stuck past the grace period (its reactor
+    missed the closed socket) does not keep the process, nor the window's job, waiting."""
+    code = (
+        "import time\n"
+        "from pacsadmin.core.dimse.echo_all import cancel_then_exit\n"
+        "from pacsadmin.core.jobs import CancelToken\n"
+        "token = CancelToken()\n"
+        "cancel_then_exit(token, grace=0.5)\n"
+        "assert token.cancelled\n"
+        "time.sleep(60)  # an echo that never ends\n"
+    )
+    t0 = time.monotonic()
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=30)
+    assert p.returncode == 1 and not p.stderr, p.stderr.decode()  # os._exit(1), no error
+    assert time.monotonic() - t0 < 10

@@ -118,6 +118,19 @@ def read_nodes_line(stream: IO[str]) -> list[DicomNode]:
         raise NodeListError(f"the node list on stdin is not valid: {exc}") from None
 
 
+CANCEL_GRACE = 3.0  # seconds the echo process gives its echoes to end after a cancel
+
+
+def cancel_then_exit(token: CancelToken, grace: float = CANCEL_GRACE) -> None:
+    """Cancel the echoes (each closes its socket and reports "Cancelled"), and end the
+    process after ``grace`` seconds whatever they do: an association whose reactor did
+    not notice its socket closing would otherwise wait for its ACSE timeout (minutes)."""
+    token.cancel()
+    timer = threading.Timer(grace, os._exit, args=(1,))
+    timer.daemon = True
+    timer.start()
+
+
 def cancel_when_stdin_closes(stream: IO[str], token: CancelToken) -> threading.Thread:
     """Cancel on a ``cancel`` line or end of file (the parent closed it, or is gone)."""
 
@@ -128,7 +141,7 @@ def cancel_when_stdin_closes(stream: IO[str], token: CancelToken) -> threading.T
                     break
         except (OSError, ValueError):
             pass
-        token.cancel()
+        cancel_then_exit(token)
 
     th = threading.Thread(target=watch, name="echo-stdin", daemon=True)
     th.start()
