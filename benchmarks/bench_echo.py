@@ -48,10 +48,12 @@ def _core(node) -> tuple[float, float]:
 
 def _plain_pynetdicom(port: int) -> float:
     """What a plain pynetdicom association costs (no doctor, its defaults)."""
-    from pynetdicom import AE, _config
+    from pynetdicom import AE
     from pynetdicom.sop_class import Verification
 
-    _config.LOG_HANDLER_LEVEL = "none"
+    from pacsadmin.core.dimse._pynetdicom import quiet_logging
+
+    quiet_logging()  # its log handlers off, as in the app; its defaults otherwise
     ae = AE("PLAIN")
     ae.add_requested_context(Verification)
     ae.acse_timeout = ae.dimse_timeout = ae.network_timeout = 10

@@ -33,14 +33,12 @@ GOAL = 0.8
 ENV = {**os.environ, "TCP_NODELAY": "1"}
 
 _BARE = r"""
-import sys, socket
-from pynetdicom import AE, evt, _config
+import sys
+from pynetdicom import AE, evt
 from pynetdicom.presentation import AllStoragePresentationContexts
-_config.LOG_HANDLER_LEVEL = "none"
-_config.LOG_REQUEST_IDENTIFIERS = False
-_config.LOG_RESPONSE_IDENTIFIERS = False
-def on_open(e):
-    e.assoc.dul.socket.socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+from pacsadmin.core.dimse import _pynetdicom  # logging off; the TCP_NODELAY hook
+_pynetdicom.quiet_logging()
+on_open = _pynetdicom.set_nodelay
 ae = AE("BARE")
 ae.maximum_pdu_size = 0
 ae.supported_contexts = AllStoragePresentationContexts
@@ -54,7 +52,7 @@ ae.start_server(("127.0.0.1", int(sys.argv[1])), block=True,
 _BARE_WRITING = _BARE.replace(
     "ae = AE(",
     """import os, tempfile, uuid
-_config.STORE_RECV_CHUNKED_DATASET = True
+_pynetdicom.set_chunked_receive(True)
 tempfile.tempdir = sys.argv[2]
 def on_store(e):
     os.replace(e.dataset_path, os.path.join(sys.argv[2], uuid.uuid4().hex + ".dcm"))

@@ -19,7 +19,6 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import time
@@ -99,7 +98,7 @@ def _find(port: int, aet: str) -> tuple[float, float, int]:
     from pynetdicom import AE
     from pynetdicom.sop_class import StudyRootQueryRetrieveInformationModelFind as FIND
 
-    from pacsadmin.core.logs import quiet_pynetdicom
+    from pacsadmin.core.dimse.association import quiet_pynetdicom
 
     quiet_pynetdicom()
     ae = AE("BENCHFIND")
@@ -111,11 +110,11 @@ def _find(port: int, aet: str) -> tuple[float, float, int]:
         setattr(q, kw, "")
     from pynetdicom import evt
 
-    def nodelay(event) -> None:  # Nagle off on the client too, as for every peer here
-        event.assoc.dul.socket.socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    from pacsadmin.core.dimse._pynetdicom import set_nodelay
 
+    # Nagle off on the client too, as for every peer here
     assoc = ae.associate(
-        "127.0.0.1", port, ae_title=aet, evt_handlers=[(evt.EVT_CONN_OPEN, nodelay)]
+        "127.0.0.1", port, ae_title=aet, evt_handlers=[(evt.EVT_CONN_OPEN, set_nodelay)]
     )
     if not assoc.is_established:
         raise RuntimeError(f"association with {aet} failed")

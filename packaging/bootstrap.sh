@@ -16,7 +16,7 @@ shift || true
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 venv="${PACSADMIN_VENV:-$here/.venv}"
 
-# Qt offscreen + a real window under X (shared/NOTES.md lists why each is needed)
+# Qt offscreen + a real window under X (docs/notes.md says why each is needed)
 qt_pkgs="libglib2.0-0 libegl1 libgl1 libfontconfig1 libxkbcommon0 libdbus-1-3 fonts-dejavu-core
  libxcb-cursor0 libxcb-icccm4 libxcb-image0 libxcb-keysyms1 libxcb-render-util0 libxcb-shape0
  libxkbcommon-x11-0 libxcb-xinerama0 libxcb-randr0 libxcb-xfixes0"

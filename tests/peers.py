@@ -1,7 +1,7 @@
 """Real DICOM peers for tests and benchmarks: DCMTK storescp / dcmqrscp and Orthanc.
 
 Each ``start_*`` function starts the real program on a free port on 127.0.0.1 (with
-``TCP_NODELAY=1``: shared/NOTES.md), waits until it accepts connections, and returns a
+``TCP_NODELAY=1``: docs/notes.md), waits until it accepts connections, and returns a
 :class:`Peer`.  Stop it with ``peer.stop()`` or use it as a context manager; stopping is by
 PID (terminate, then kill after a timeout).  Every peer also stops at interpreter exit.
 
@@ -498,3 +498,36 @@ def start_orthanc(
         )
 
     return start() if port and http_port else _retry_ports(start)
+
+
+# ------------------------------------------------------------------ DCMTK wlmscpfs
+def start_wlmscpfs(
+    workdir: Path,
+    *,
+    aet: str = "WLMSCP",
+    port: int | None = None,
+    extra_args: Sequence[str] = (),
+    timeout: float = READY_TIMEOUT,
+) -> Peer:
+    """DCMTK ``wlmscpfs``: a Modality Worklist SCP answering from the ``*.wl`` files in
+    ``peer.storage[0]`` (the folder of the called AE title ``aet``; write DICOM files
+    there, e.g. with pydicom).  Incomplete files are not rejected (``-dfr``)."""
+    exe = find_program("wlmscpfs")
+    workdir = Path(workdir)
+
+    def start() -> Peer:
+        p = port or free_port()
+        data = workdir / "worklists"
+        (data / aet).mkdir(parents=True, exist_ok=True)
+        (data / aet / "lockfile").touch()
+        argv = [exe, "-dfp", str(data), "-dfr", *extra_args, str(p)]
+        return _launch(
+            "wlmscpfs",
+            argv,
+            workdir,
+            [p],
+            lambda proc: Peer("wlmscpfs", aet, p, proc, workdir, storage=[data / aet]),
+            timeout=timeout,
+        )
+
+    return start() if port else _retry_ports(start)

@@ -40,3 +40,14 @@ def seconds(hi: float = 3600) -> Callable[[str], float]:
 
 
 port = int_range(1, 65535, "a port number")
+
+
+def key_value(text: str) -> tuple[str, str]:
+    """``KEY=VALUE`` (a query key and its value) or a bare ``KEY`` (return it, any value)."""
+    key, _sep, value = text.partition("=")
+    if not key.strip():
+        raise argparse.ArgumentTypeError(f"{text!r} is not KEY=VALUE (a keyword or tag number)")
+    return key.strip(), value
+
+
+key_value.__name__ = "KEY=VALUE"

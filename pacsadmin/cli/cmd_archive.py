@@ -111,44 +111,65 @@ def run_import(args: argparse.Namespace, ctx: Any) -> int:
     return 0 if not rep.errors else 1
 
 
-def _human(n: int) -> str:
-    size = float(n)
-    for unit in ("B", "KB", "MB", "GB"):
-        if size < 1024 or unit == "GB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    return f"{n} B"
-
-
 def run_list(args: argparse.Namespace, ctx: Any) -> int:
+    from pacsadmin.core.format import format_da, format_pn, format_size, format_table
+
     archive = _open(ctx)
     try:
         studies = archive.studies()
         counts = archive.counts()
     finally:
         archive.close()
-    if args.json:
+    if args.json:  # raw DICOM values, for scripts
         print(json.dumps({"counts": counts, "studies": studies}, indent=2, ensure_ascii=False))
         return 0
     print(
         f"{counts['patients']} patient(s), {counts['studies']} study(ies), "
         f"{counts['series']} series, {counts['instances']} instance(s), "
-        f"{_human(counts['bytes'])}"
+        f"{format_size(counts['bytes'])}"
     )
-    for s in studies:
-        print(
-            f"{s['study_date'] or '-':8}  {s['patient_name'][:28]:28}  {s['patient_id'][:16]:16}"
-            f"  {s['modalities'] or '-':8}  {s['series']:>3} ser {s['instances']:>5} img"
-            f"  {_human(s['size']):>9}  {s['description'][:30]}"
+    if not studies:
+        print("The archive is empty. Add files: pacsadmin archive import PATH...")
+        return 0
+    header = [
+        "DATE",
+        "PATIENT",
+        "PATIENT ID",
+        "MOD",
+        "SERIES",
+        "IMAGES",
+        "SIZE",
+        "DESCRIPTION",
+        "STUDY UID",
+    ]
+    rows = [
+        (
+            format_da(s["study_date"]) or "-",
+            format_pn(s["patient_name"]) or "(no name)",
+            s["patient_id"] or "-",
+            (s["modalities"] or "-").replace(",", "/"),
+            str(s["series"]),
+            str(s["instances"]),
+            format_size(s["size"]),
+            s["description"] or "",
+            s["study_uid"],
         )
-        print(f"          {s['study_uid']}")
+        for s in studies
+    ]
+    limits = {1: 28, 2: 16, 3: 8, 7: 30}
+    for line in format_table(header, rows, right=(4, 5, 6), limits=limits):
+        print(line)
     return 0
 
 
 def run_verify(args: argparse.Namespace, ctx: Any) -> int:
+    import warnings
+
     archive = _open(ctx)
     try:
-        rep = archive.verify(_Progress(), repair=args.repair, parse=not args.quick)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # pydicom's notes on odd values
+            rep = archive.verify(_Progress(), repair=args.repair, parse=not args.quick)
     finally:
         archive.close()
     if args.json:

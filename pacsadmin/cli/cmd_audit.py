@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import time
 from typing import Any
 
 
@@ -29,7 +28,13 @@ def run(args: argparse.Namespace, ctx: Any) -> int:
     if not entries:
         print("The audit log is empty.")
         return 0
-    for e in entries:
-        when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(e.ts))
-        print(f"{when}  {e.user:<10} {e.action:<8} {e.outcome:<8} {e.node or '-':<20} {e.summary}")
+    from pacsadmin.core.format import format_table, format_timestamp
+
+    header = ("WHEN", "USER", "ACTION", "OUTCOME", "NODE", "SUMMARY")
+    rows = [
+        (format_timestamp(e.ts), e.user, e.action, e.outcome, e.node or "-", e.summary)
+        for e in entries
+    ]
+    for line in format_table(header, rows, limits={4: 24}):
+        print(line)
     return 0

@@ -18,8 +18,14 @@ Frames are numbered from 1, as DICOM numbers them (Referenced Frame Number): --f
 the first frame.  The default window is the file's first Window Center/Width (or its first
 VOI LUT when it has no window), else the full range of the modality values.
 
-exit codes: 0 written, 1 the image cannot be rendered (the reason is printed), 2 usage.
+The folder of OUT.png must exist (it is not created).
+
+exit codes: 0 written, 1 the image cannot be rendered or written (the reason is printed),
+2 usage.
 """
+
+#: ``--window -600,1500`` is read as ``--window=-600,1500`` (see cli.main).
+NEGATIVE_VALUE_OPTIONS = ("--window",)
 
 
 def _window(text: str) -> tuple[float, float]:
@@ -61,7 +67,7 @@ def register(sub: Any) -> None:
         "--window",
         type=_window,
         metavar="CENTER,WIDTH",
-        help="window in modality units (HU for CT), LINEAR function; e.g. --window=-600,1500",
+        help="window in modality units (HU for CT), LINEAR function; e.g. --window -600,1500",
     )
     voi.add_argument(
         "--preset",
@@ -89,14 +95,12 @@ def register(sub: Any) -> None:
 def run_render(args: argparse.Namespace, ctx: Any) -> int:
     import dataclasses
     import json
+    import warnings
+    from pathlib import Path
 
     from pacsadmin.cli.main import UsageError
-    from pacsadmin.core.imaging.display import auto_window
     from pacsadmin.core.imaging.errors import ImageError
-    from pacsadmin.core.imaging.luts import Window
-    from pacsadmin.core.imaging.png import write_png
     from pacsadmin.core.imaging.presets import find_preset, load_user_presets
-    from pacsadmin.core.imaging.render import open_frame, render_frame
 
     preset = None
     if args.preset:
@@ -107,6 +111,48 @@ def run_render(args: argparse.Namespace, ctx: Any) -> int:
             preset = find_preset(args.preset, user)
         except ImageError as exc:
             raise UsageError(str(exc)) from None
+    folder = Path(args.output).parent
+    if not folder.is_dir():  # before any work; and write_png never creates it
+        print(f"pacsadmin render: the folder {folder} does not exist", file=sys.stderr)
+        return 1
+    try:
+        with warnings.catch_warnings():  # pydicom's notes on odd values: not for this output
+            warnings.filterwarnings("ignore", category=UserWarning, module="pydicom")
+            image, pipe = render_file(args, preset)
+    except ImageError as exc:
+        print(f"pacsadmin render: {args.file}: {exc}", file=sys.stderr)
+        return 1
+    except FileNotFoundError:
+        print(f"pacsadmin render: the folder {folder} does not exist", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        print(
+            f"pacsadmin render: cannot write {args.output}: {exc.strerror or exc}", file=sys.stderr
+        )
+        return 1
+    desc = pipe.describe()
+    if args.json:
+        out = dataclasses.asdict(desc)
+        out.update(output=args.output, width=int(image.shape[1]), height=int(image.shape[0]))
+        print(json.dumps(out, indent=2))
+    else:
+        mode = "RGB" if image.ndim == 3 else "8-bit gray"
+        print(f"wrote {args.output}: {image.shape[1]}x{image.shape[0]} {mode}; {desc.voi}")
+    return 0
+
+
+def render_file(args: argparse.Namespace, preset: Any = None) -> tuple[Any, Any]:
+    """Render ``args.file`` to ``args.output``: (image, pipeline).  The file boundary of
+    render: whatever a damaged file raises comes out as ImageError with its reason;
+    OSError is the output's (it could not be written)."""
+    import dataclasses
+
+    from pacsadmin.core.imaging.display import auto_window
+    from pacsadmin.core.imaging.errors import image_error
+    from pacsadmin.core.imaging.luts import Window
+    from pacsadmin.core.imaging.png import write_png
+    from pacsadmin.core.imaging.render import open_frame, render_frame
+
     try:
         frame = open_frame(args.file, args.frame - 1)
         pipe = frame.pipeline
@@ -123,20 +169,8 @@ def run_render(args: argparse.Namespace, ctx: Any) -> int:
             print("pacsadmin render: a color image has no window; ignored", file=sys.stderr)
         image = render_frame(dataclasses.replace(frame, pipeline=pipe))
         write_png(args.output, image)
-    except ImageError as exc:
-        print(f"pacsadmin render: {args.file}: {exc}", file=sys.stderr)
-        return 1
-    except OSError as exc:
-        print(
-            f"pacsadmin render: cannot write {args.output}: {exc.strerror or exc}", file=sys.stderr
-        )
-        return 1
-    desc = pipe.describe()
-    if args.json:
-        out = dataclasses.asdict(desc)
-        out.update(output=args.output, width=int(image.shape[1]), height=int(image.shape[0]))
-        print(json.dumps(out, indent=2))
-    else:
-        mode = "RGB" if image.ndim == 3 else "8-bit gray"
-        print(f"wrote {args.output}: {image.shape[1]}x{image.shape[0]} {mode}; {desc.voi}")
-    return 0
+    except OSError:
+        raise  # reading errors are ImageError already (open_frame): this is the output's
+    except Exception as exc:
+        raise image_error(exc) from exc
+    return image, pipe

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import re
 import sys
 from collections.abc import Sequence
 
@@ -22,6 +23,7 @@ from pacsadmin import __version__
 COMMAND_MODULES = (
     "pacsadmin.cli.cmd_echo",
     "pacsadmin.cli.cmd_echo_all",
+    "pacsadmin.cli.cmd_find",
     "pacsadmin.cli.cmd_nodes",
     "pacsadmin.cli.cmd_audit",
     "pacsadmin.cli.cmd_settings",
@@ -56,9 +58,44 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def negative_value_options() -> frozenset[str]:
+    """Options whose value may be a negative number: each command module's
+    ``NEGATIVE_VALUE_OPTIONS`` (``--window`` of render)."""
+    return frozenset(
+        opt
+        for name in COMMAND_MODULES
+        for opt in getattr(importlib.import_module(name), "NEGATIVE_VALUE_OPTIONS", ())
+    )
+
+
+def join_negative_values(argv: list[str], options: frozenset[str]) -> list[str]:
+    """``--window -600,1500`` as ``--window=-600,1500`` for the ``options`` whose value may
+    start with a minus: argparse takes "-600,1500" for an option and stops with "expected one
+    argument".  Only a value that starts like a negative number is joined, so ``--window``
+    with no value (or followed by an option) is still a usage error; nothing after "--"."""
+    out: list[str] = []
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        if arg == "--":
+            return out + argv[i:]
+        nxt = argv[i + 1] if i + 1 < len(argv) else ""
+        if arg in options and _NEGATIVE.match(nxt):
+            out.append(f"{arg}={nxt}")
+            i += 2
+            continue
+        out.append(arg)
+        i += 1
+    return out
+
+
+_NEGATIVE = re.compile(r"-\.?\d")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
+    argv = join_negative_values(argv, negative_value_options())
     args = parser.parse_args(argv)
     if not args.command:
         from pacsadmin.gui.app import run_gui  # the only path that imports Qt

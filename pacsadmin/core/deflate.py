@@ -22,11 +22,12 @@ from __future__ import annotations
 
 import io
 import os
-import struct
 import zlib
 from dataclasses import dataclass
 from typing import BinaryIO
 
+from pacsadmin.core import dicombytes as db
+from pacsadmin.core._pydicom import read_up_to_dataset
 from pacsadmin.core.errors import PacsAdminError
 
 DEFLATED = "1.2.840.10008.1.2.1.99"
@@ -41,18 +42,14 @@ DEFLATED = "1.2.840.10008.1.2.1.99"
 MAX_INFLATED = 1 << 30
 HEADER_CAP = 16 << 20  # the header copy given to pydicom: at most this much
 ELEMENT_CAP = 1 << 20  # a top-level element larger than this is left out of the header copy
-MAX_DEPTH = 64  # sequence nesting (RELIABILITY rule 2)
+MAX_DEPTH = 64  # sequence nesting (docs/safety.md rule 2)
 
 _IN_CHUNK = 1 << 16  # compressed bytes read at a time
 _OUT_CHUNK = 1 << 20  # at most this many inflated bytes per zlib call
 _UID = DEFLATED.encode()
-_PIXEL_TAGS = {0x7FE00010, 0x7FE00009, 0x7FE00008}  # where stop_before_pixels stops
-_ITEM, _ITEM_END, _SEQ_END = 0xFFFEE000, 0xFFFEE00D, 0xFFFEE0DD
-_UNDEFINED = 0xFFFFFFFF
-_LONG_VRS = {b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"SV", b"UC", b"UN", b"UR"}
-_LONG_VRS |= {b"UT", b"UV"}
-_SHORT_VRS = {b"AE", b"AS", b"AT", b"CS", b"DA", b"DS", b"DT", b"FL", b"FD", b"IS", b"LO"}
-_SHORT_VRS |= {b"LT", b"PN", b"SH", b"SL", b"SS", b"ST", b"TM", b"UI", b"UL", b"US"}
+_PIXEL_TAGS = db.PIXEL_TAGS  # where stop_before_pixels stops
+_ITEM, _ITEM_END, _SEQ_END = db.ITEM, db.ITEM_END, db.SEQ_END
+_UNDEFINED = db.UNDEFINED
 
 
 class DeflateError(PacsAdminError, ValueError):
@@ -89,18 +86,14 @@ def _surely_not_deflated(head: bytes) -> bool:
     while True:
         if pos + 8 > len(head):
             return False
-        group = head[pos] | head[pos + 1] << 8
+        group = db.unpack_implicit(head, pos)[0]
         if group != 2:
             break
-        vr = head[pos + 4 : pos + 6]
-        if vr in _LONG_VRS:
-            if pos + 12 > len(head):
-                return False
-            pos += 12 + struct.unpack_from("<L", head, pos + 8)[0]
-        elif vr in _SHORT_VRS:
-            pos += 8 + struct.unpack_from("<H", head, pos + 6)[0]
-        else:  # pydicom may re-read the group as implicit VR
+        try:
+            _, _, length, vpos = db.read_header(head, pos, False)
+        except db.HeaderError:  # past the end; or pydicom may re-read it as implicit VR
             return False
+        pos = vpos + length
     return group != 0 and _UID not in head[:pos]  # group 0: a command set pydicom skips
 
 
@@ -110,17 +103,9 @@ def deflated_offset(fh: BinaryIO) -> int | None:
     start = fh.tell()
     if _surely_not_deflated(fh.read(4096)):
         return None
-    from pydicom.filereader import (
-        _read_command_set_elements,
-        _read_file_meta_info,
-        read_preamble,
-    )
-
     fh.seek(start)
     try:  # exactly what dcmread does before it inflates
-        read_preamble(fh, True)
-        meta = _read_file_meta_info(fh)
-        _read_command_set_elements(fh)
+        meta = read_up_to_dataset(fh)
     except Exception:  # dcmread fails the same way, before it inflates
         return None
     if meta.get("TransferSyntaxUID") != DEFLATED:
@@ -221,17 +206,17 @@ def _element(r: _Inflater, implicit: bool) -> tuple[bytes, int, int, bytes] | No
     hdr = r.read(8)
     if len(hdr) < 8:
         return None
-    group, elem = struct.unpack_from("<HH", hdr)
+    group, elem, length = db.unpack_implicit(hdr)
     tag = group << 16 | elem
     if group == 0xFFFE or implicit:  # items, delimiters: no VR
-        return hdr, tag, struct.unpack_from("<L", hdr, 4)[0], b""
-    vr = hdr[4:6]
-    if vr in _LONG_VRS:
+        return hdr, tag, length, b""
+    _, _, vr, length = db.unpack_explicit(hdr)
+    if vr in db.LONG_VRS:
         ext = r.read(4)
         if len(ext) < 4:
             return None
-        return hdr + ext, tag, struct.unpack("<L", ext)[0], vr
-    return hdr, tag, struct.unpack_from("<H", hdr, 6)[0], vr
+        return hdr + ext, tag, db.unpack_u32(ext)[0], vr
+    return hdr, tag, length, vr
 
 
 def _undefined_value(c: _Copy, implicit: bool, depth: int) -> None:

@@ -1,6 +1,7 @@
 """Logging with patient data kept out.
 
-pynetdicom's own identifier logging is switched off (:func:`quiet_pynetdicom`), and every
+pynetdicom's own identifier logging is switched off
+(:func:`pacsadmin.core.dimse.association.quiet_pynetdicom`), and every
 record passes through :class:`RedactingFilter`, which blanks the values of patient
 attributes (name, ID, birth date, accession...) wherever they show up in text: dataset
 dumps, ``keyword=value`` pairs and JSON.  The audit log is the one place they appear.
@@ -64,16 +65,6 @@ class RedactingFilter(logging.Filter):
         if red != msg:
             record.msg, record.args = red, None
         return True
-
-
-def quiet_pynetdicom() -> None:
-    """Before any AE is made: no identifier pretty-printing (23% of a C-FIND, and PHI)."""
-    from pynetdicom import _config
-
-    _config.LOG_HANDLER_LEVEL = "none"
-    _config.LOG_REQUEST_IDENTIFIERS = False
-    _config.LOG_RESPONSE_IDENTIFIERS = False
-    logging.getLogger("pynetdicom").setLevel(logging.WARNING)
 
 
 _configured = False

@@ -1,7 +1,7 @@
 """Name lookups with a time limit.
 
 ``socket.getaddrinfo`` has no timeout: a dead DNS server holds the caller for as long as
-the OS resolver likes (RELIABILITY.md rule 7).  The lookup runs in a helper thread that is
+the OS resolver likes (docs/safety.md rule 7).  The lookup runs in a helper thread that is
 abandoned, not waited for, when the limit passes.
 """
 

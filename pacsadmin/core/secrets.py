@@ -3,7 +3,7 @@
 Never written anywhere else: when no keyring is usable (no desktop session: keyring's
 fail backend raises ``NoKeyringError``; a locked keyring), :class:`SecretStoreUnavailable`
 says so and the caller asks for the secret for this session only (:class:`SessionSecrets`).
-``keyrings.alt``'s plain-file backends are refused (NOTES.md: base64 in a file).
+``keyrings.alt``'s plain-file backends are refused (docs/notes.md: base64 in a file).
 """
 
 from __future__ import annotations

@@ -21,7 +21,7 @@ SCHEMA_VERSION = 1
 
 @dataclass(frozen=True)
 class Timeouts:
-    """Seconds.  Every wait is bounded (RELIABILITY.md rule 7)."""
+    """Seconds.  Every wait is bounded (docs/safety.md rule 7)."""
 
     connect: float = 5.0
     acse: float = 10.0
@@ -44,7 +44,7 @@ class Settings:
     local_ae_title: str = "PACSADMIN"
     scp_port: int = 11112
     timeouts: Timeouts = field(default_factory=Timeouts)
-    max_pdu: int = 0  # 0: unlimited (peers then send large PDUs, see NOTES.md)
+    max_pdu: int = 0  # 0: unlimited (peers then send large PDUs, see docs/notes.md)
     worker_count: int = 8
     per_node_limit: int = 2
     # local storage / Q/R SCP and archive (issue 3)

@@ -36,6 +36,7 @@ from pacsadmin.core.settings import Settings, load_settings
 from pacsadmin.gui.echo_controller import EchoController
 from pacsadmin.gui.errors import ActivityLog, ErrorPresenter
 from pacsadmin.gui.gc_guard import GuiGarbageCollector
+from pacsadmin.gui.help import install_help
 from pacsadmin.gui.job_bridge import JobBridge
 from pacsadmin.gui.main_window import MainWindow
 from pacsadmin.gui.models.archive_model import ArchiveTreeModel
@@ -67,7 +68,7 @@ def _warm_up_dicom() -> None:
     at a time and stall the GUI."""
     from pydicom.uid import UID
 
-    from pacsadmin.core.logs import quiet_pynetdicom
+    from pacsadmin.core.dimse.association import quiet_pynetdicom
 
     quiet_pynetdicom()  # imports pynetdicom
     import pynetdicom  # noqa: F401
@@ -156,23 +157,29 @@ class PacsAdminApp(QObject):
         self.act_echo_all = w.make_action(
             "Echo all", "echo-all", "C-ECHO every node (concurrent, bounded)", "Ctrl+Shift+Return"
         )
-        self.act_quit = w.make_action("Quit", "app", "Quit pacsadmin", "Ctrl+Q")
+        self.act_quit = w.make_action("Quit", "quit", "Quit pacsadmin", "Ctrl+Q")
         self.act_open_images = w.make_action(
-            "Open images...", "import", "Open DICOM files or a DICOMDIR in the viewer", "Ctrl+O"
+            "Open images...",
+            "open-images",
+            "Open DICOM files or a DICOMDIR in the viewer",
+            "Ctrl+O",
         )
         self.act_open_folder = w.make_action(
-            "Open folder...", "import", "Open a folder of DICOM files in the viewer", "Ctrl+Shift+O"
+            "Open folder...",
+            "open-folder",
+            "Open a folder of DICOM files in the viewer",
+            "Ctrl+Shift+O",
         )
         self.act_archive_import = w.make_action(
-            "Import into archive...", "import", "Copy DICOM files into the local archive"
+            "Import into archive...", "archive-import", "Copy DICOM files into the local archive"
         )
         self.act_archive_import_folder = w.make_action(
             "Import folder into archive...",
-            "import",
+            "archive-import",
             "Copy every DICOM file under a folder into the local archive",
         )
         self.act_scp = w.make_action(
-            "Local SCP running", "echo", "Run the local DICOM node (storage and Q/R SCP)"
+            "Local SCP running", "scp", "Run the local DICOM node (storage and Q/R SCP)"
         )
         self.act_scp.setCheckable(True)
         node_actions = [
@@ -184,7 +191,12 @@ class PacsAdminApp(QObject):
             self.act_echo,
             self.act_doctor,
         ]
-        self.node_browser = NodeBrowser(self.node_model, [a for a in node_actions if a])
+        self.node_browser = NodeBrowser(
+            self.node_model,
+            [a for a in node_actions if a],
+            empty_actions=[(self.act_add, "Add a node..."), (self.act_import, "Import a list...")],
+            needs_nodes=[self.act_export, self.act_echo_all],
+        )
         self.doctor_panel = DoctorPanel()
         self.viewer = ViewerWidget(
             runner=self.runner, bridge=self.bridge, presets_path=self.paths.home / "presets.json"
@@ -239,6 +251,8 @@ class PacsAdminApp(QObject):
                 "&Tools": [self.act_scp],
             },
         )
+        self.help = install_help(w, self.bridge)  # Help > Keyboard shortcuts, About
+        self.viewer.placeholder.set_actions([self.act_open_images, self.act_open_folder])
         self.errors = ErrorPresenter(w.statusBar(), self.activity, w, self.bridge)
 
     def _build_controllers(self) -> None:
@@ -276,7 +290,6 @@ class PacsAdminApp(QObject):
                 "duplicate_policy": settings.duplicate_policy,
                 "fsync": settings.archive_fsync,
             },
-            runner=self.runner,
             bridge=self.bridge,
             browser=self.archive_browser,
             errors=self.errors,

@@ -1,4 +1,4 @@
-"""One place that shows errors to a person (STYLE.md section 7).
+"""One place that shows errors to a person (docs/architecture.md section 5).
 
 Background failures go to the status bar and the activity log; a dialog (with
 "Details...") opens only when an action the user started failed outright.  Unhandled

@@ -6,40 +6,18 @@ from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import QSettings, QSize, Qt
-from PySide6.QtGui import QAction, QCloseEvent, QIcon, QKeySequence, QShowEvent
-from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QStyle, QToolBar, QWidget
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QShowEvent
+from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QToolBar, QWidget
 
-ICONS_DIR = Path(__file__).resolve().parents[2] / "resources" / "icons"
-
-_FALLBACK = {
-    "add": QStyle.StandardPixmap.SP_FileDialogNewFolder,
-    "edit": QStyle.StandardPixmap.SP_FileDialogDetailedView,
-    "duplicate": QStyle.StandardPixmap.SP_FileDialogContentsView,
-    "delete": QStyle.StandardPixmap.SP_TrashIcon,
-    "import": QStyle.StandardPixmap.SP_DialogOpenButton,
-    "export": QStyle.StandardPixmap.SP_DialogSaveButton,
-    "echo": QStyle.StandardPixmap.SP_MediaPlay,
-    "echo-all": QStyle.StandardPixmap.SP_MediaSeekForward,
-    "doctor": QStyle.StandardPixmap.SP_MessageBoxInformation,
-    "app": QStyle.StandardPixmap.SP_ComputerIcon,
-}
-
-
-def icon(name: str, style: QStyle) -> QIcon:
-    """An SVG from resources/icons, or a standard pixmap when it is not installed."""
-    path = ICONS_DIR / f"{name}.svg"
-    if path.is_file():
-        ic = QIcon(str(path))
-        if not ic.isNull():
-            return ic
-    return style.standardIcon(_FALLBACK.get(name, QStyle.StandardPixmap.SP_FileIcon))
+from pacsadmin.gui.icons import icon, set_icon
+from pacsadmin.gui.metrics import chars
 
 
 class MainWindow(QMainWindow):
     def __init__(self, settings_file: Path, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("pacsadmin")
-        self.setWindowIcon(icon("app", self.style()))
+        self.setWindowIcon(icon("app"))
         self.resize(1440, 900)
         self.setDockOptions(
             QMainWindow.DockOption.AnimatedDocks
@@ -58,7 +36,8 @@ class MainWindow(QMainWindow):
     def make_action(
         self, text: str, icon_name: str, tip: str, shortcut: str | QKeySequence.StandardKey = ""
     ) -> QAction:
-        a = QAction(icon(icon_name, self.style()), text, self)
+        a = QAction(text, self)
+        set_icon(a, icon_name)
         a.setToolTip(tip)
         a.setStatusTip(tip)
         if shortcut:
@@ -156,11 +135,16 @@ class MainWindow(QMainWindow):
         super().showEvent(event)
         if self._default_layout:  # first start: size the docks once the window has a size
             self._default_layout = False
-            w = max(480, min(640, self.width() * 42 // 100))
+            # the lists on the left as wide as the centre leaves them (up to 40%): the
+            # node table's status and the archive's columns without a scroll bar at 1440
+            central = self.centralWidget()
+            spare = self.width() - (central.minimumSizeHint().width() if central else 0) - 16
+            w = max(chars(self, 40), min(spare, self.width() * 40 // 100))
             self.resizeDocks([self.docks["nodes"]], [w], Qt.Orientation.Horizontal)
-            self.resizeDocks(
-                [self.docks["jobs"]], [max(180, self.height() // 4)], Qt.Orientation.Vertical
-            )
+            # the bottom docks: a header and about eight rows (Jobs, Received)
+            rows = self.fontMetrics().height() + 8
+            h = max(self.height() // 4, 11 * rows)
+            self.resizeDocks([self.docks["jobs"]], [h], Qt.Orientation.Vertical)
 
     def save_geometry(self) -> None:
         self.qsettings.setValue("window/geometry", self.saveGeometry())

@@ -1,7 +1,7 @@
 """Untrusted text (from files, peers, imports) shown safely: plain, escaped, elided.
 
 Qt treats a string that *looks* like HTML as rich text in labels, tooltips and message
-boxes (RELIABILITY.md rule 5).  Labels get ``Qt.PlainText``; tooltips, which have no such
+boxes (docs/safety.md rule 5).  Labels get ``Qt.PlainText``; tooltips, which have no such
 switch, get the text HTML-escaped inside an explicit rich-text wrapper, so ``<b>`` shows
 as the characters ``<b>``.
 """

@@ -56,7 +56,7 @@ def test_a_folder_with_two_series_offers_a_series_picker(pacs_app, qtbot, tmp_pa
     app.open_in_viewer([str(tmp_path)])
     combo = app.viewer.series_combo
     qtbot.waitUntil(lambda: combo.count() == 2 and app.viewer.count() > 0, timeout=WAIT)
-    assert combo.isVisibleTo(app.viewer)
+    qtbot.waitUntil(lambda: combo.isVisibleTo(app.viewer), timeout=2000)  # the tool bar lays out
     texts = sorted(combo.itemText(i) for i in range(2))
     assert texts == ["CT head series (5 images)", "CT neck series (3 images)"]
     other = 1 - combo.currentIndex()

@@ -71,12 +71,29 @@ def _rows(app):
     return [(n.level, n.name) for n in app.archive_browser.visible_rows()]
 
 
+def _loaded(app, before):
+    return app.archive.loads > before and not app.archive.loading()
+
+
 def _import(app, qtbot, paths):
     loads = app.archive.loads
     with qtbot.waitSignal(app.archive.changed, timeout=WAIT):
         app.archive.import_paths([str(p) for p in paths])
-    qtbot.waitUntil(
-        lambda: app.archive.loads > loads and app.archive._load_job is None, timeout=WAIT
+    qtbot.waitUntil(lambda: _loaded(app, loads), timeout=WAIT)
+
+
+def _search(app, qtbot, text):
+    """Type ``text`` into the search box and wait for its query's answer (debounced)."""
+    loads = app.archive.loads
+    app.archive_browser.search.setText(text)
+    qtbot.waitUntil(lambda: _loaded(app, loads), timeout=WAIT)
+    if text:  # a narrow search expands its studies: wait for their series
+        qtbot.waitUntil(lambda: all(n.fetched for n in app.archive_model.studies()), timeout=WAIT)
+
+
+def _study(app, **kw):
+    return next(
+        n for n in app.archive_model.studies() if all(getattr(n, k) == v for k, v in kw.items())
     )
 
 
@@ -85,60 +102,102 @@ def test_import_shows_the_tree_search_filters_and_errors_are_listed(pacs_app, qt
     src = tmp_path / "src"
     make_studies(src)
     _import(app, qtbot, [src])
-    browser = app.archive_browser
-    root = app.archive_model.root
-    assert len(root.children) == 2
-    assert (root.studies, root.series, root.images) == (3, 4, 12)
-    jane = next(p for p in root.children if p.patient_id == "P1")
-    assert (jane.name, jane.studies, jane.series, jane.images) == ("DOE, JANE", 2, 3, 9)
-    assert jane.modality == "CT\\MR"
-    ct = next(s for s in jane.children if s.accession == "ACC1")
-    assert (ct.date, ct.series, ct.images) == ("2024-01-01", 2, 5)
+    browser, model = app.archive_browser, app.archive_model
+    t = model.totals
+    assert (t.studies, t.patients, t.series, t.images) == (3, 2, 4, 12)
+    assert len(model.studies()) == 3
+    jane = [n for n in model.studies() if n.patient_id == "P1"]
+    assert {n.name for n in jane} == {"DOE, JANE"}
+    assert sorted(n.modality for n in jane) == ["CT", "MR"]
+    ct = _study(app, accession="ACC1")
+    assert (ct.date, ct.series, ct.images, ct.description) == ("2024-01-01", 2, 5, "Study HEAD")
     # the HTML-looking name is shown as the characters it is
-    rick = next(p for p in root.children if p.patient_id == "P2")
-    idx = app.archive_model.index(root.children.index(rick), 0)
-    assert app.archive_model.data(idx) == "<b>ROE</b>, RICK"
+    rick = _study(app, patient_id="P2")
+    assert model.data(model.index_of(rick)) == "<b>ROE</b>, RICK"
     assert "12 images" in browser.summary.text()
     assert browser.summary.textFormat() == Qt.TextFormat.PlainText
     # the non-DICOM file is listed with its reason; the rest imported
     log = app.activity.toPlainText()
     assert "notes.txt" in log and "not a DICOM file" in log
     assert "12 imported" in app.window.statusBar().currentMessage()
-    # search: a series description shows its patient and study; a patient ID all of it
-    browser.search.setText("knee")
+    # search: a series description finds its study (shown with its series)
+    _search(app, qtbot, "knee")
     rows = _rows(app)
     assert ("series", "#1 KNEE") in rows
-    assert [r for r in rows if r[0] == "patient"] == [("patient", "DOE, JANE")]
+    assert [r for r in rows if r[0] == "study"] == [("study", "DOE, JANE")]
     assert not any(r[1].endswith("HEAD") for r in rows)
-    browser.search.setText("p2")
+    assert "Matching 'knee': 1 studies" in browser.summary.text()
+    _search(app, qtbot, "p2")
     rows = _rows(app)
-    assert [r for r in rows if r[0] == "patient"] == [("patient", "<b>ROE</b>, RICK")]
+    assert [r for r in rows if r[0] == "study"] == [("study", "<b>ROE</b>, RICK")]
     assert ("series", "#1 CHEST") in rows
-    browser.search.setText("")
-    assert [r[0] for r in _rows(app)].count("patient") == 2
-    # sort by images, descending: Jane (9) first
+    _search(app, qtbot, "")
+    assert len(model.studies()) == 3
+    # sort by images, descending: a new query ordered by SQLite; ACC1 (5 images) first
+    loads = app.archive.loads
     browser.tree.sortByColumn(COL_IMAGES, Qt.SortOrder.DescendingOrder)
-    first = browser.proxy.index(0, 0).data(NODE_ROLE)
-    assert first.patient_id == "P1"
+    qtbot.waitUntil(lambda: _loaded(app, loads), timeout=WAIT)
+    assert [n.images for n in model.studies()] == [5, 4, 3]
+    assert model.index(0, 0).data(NODE_ROLE).accession == "ACC1"
 
 
-def _select(browser, node):
-    m = browser.model
-    parents = []
-    n = node
-    while n.parent is not None and n.parent.level != "root":
-        parents.append(n.parent)
-        n = n.parent
-    for p in reversed(parents):
-        src = m.createIndex(p.parent.children.index(p), 0, p)
-        browser.tree.expand(browser.proxy.mapFromSource(src))
-    src = m.createIndex(node.parent.children.index(node), 0, node)
-    idx = browser.proxy.mapFromSource(src)
+def test_typing_is_one_query_and_a_stale_answer_is_dropped(pacs_app, qtbot, tmp_path):
+    app = pacs_app
+    src = tmp_path / "src"
+    make_studies(src)
+    _import(app, qtbot, [src])
+    asked: list[str] = []
+    app.bridge.jobSubmitted.connect(
+        lambda ev: asked.append(ev.name) if ev.name == "Archive: load index" else None
+    )
+    loads = app.archive.loads
+    for text in ("k", "kn", "kne", "knee"):  # faster than the 200 ms pause
+        app.archive_browser.search.setText(text)
+    qtbot.waitUntil(lambda: _loaded(app, loads), timeout=WAIT)
+    assert asked == ["Archive: load index"]
+    assert [n.accession for n in app.archive_model.studies()] == ["ACC2"]
+    # Return searches at once (no pause to wait for), once
+    loads = app.archive.loads
+    app.archive_browser.search.setText("p2")
+    qtbot.keyClick(app.archive_browser.search, Qt.Key.Key_Return)
+    assert app.archive.loading()  # asked at once: the pause's timer is stopped
+    assert not app.archive_browser._search_timer.isActive()
+    qtbot.waitUntil(lambda: _loaded(app, loads), timeout=WAIT)
+    assert [n.patient_id for n in app.archive_model.studies()] == ["P2"]
+    qtbot.wait(300)
+    assert asked == ["Archive: load index"] * 2
+    # two queries in a row: only the second one's answer is shown
+    shown: list[list[str]] = []
+    app.archive_model.modelReset.connect(
+        lambda: shown.append([n.patient_id for n in app.archive_model.studies()])
+    )
+    loads = app.archive.loads
+    app.archive_browser.search.setText("p2")
+    app.archive.refresh()
+    app.archive_browser.search.setText("knee")
+    app.archive.refresh()
+    qtbot.waitUntil(lambda: _loaded(app, loads), timeout=WAIT)
+    qtbot.wait(300)  # the search box's own timer: one more query of "knee"
+    qtbot.waitUntil(lambda: not app.archive.loading(), timeout=WAIT)
+    assert shown and all(pids == ["P1"] for pids in shown), shown
+
+
+def _select(app, qtbot, node):
+    browser, model = app.archive_browser, app.archive_model
+    if node.parent is not None and node.parent.level == "study":
+        browser.tree.expand(model.index_of(node.parent))
+    idx = model.index_of(node)
     browser.tree.selectionModel().select(
         idx,
         QItemSelectionModel.SelectionFlag.ClearAndSelect | QItemSelectionModel.SelectionFlag.Rows,
     )
     return idx
+
+
+def _series(app, qtbot, study):
+    app.archive_browser.tree.expand(app.archive_model.index_of(study))
+    qtbot.waitUntil(lambda: study.fetched, timeout=WAIT)
+    return study.children
 
 
 def test_delete_removes_files_and_rows(pacs_app, qtbot, tmp_path):
@@ -150,34 +209,31 @@ def test_delete_removes_files_and_rows(pacs_app, qtbot, tmp_path):
     assert len(list(data.rglob("*.dcm"))) == 12
     asked = []
     app.archive.confirm = lambda title, text: asked.append(text) or True
-    jane = next(p for p in app.archive_model.root.children if p.patient_id == "P1")
-    study = next(s for s in jane.children if s.uid == s1)
-    _select(app.archive_browser, study)
+    _select(app, qtbot, _study(app, uid=s1))
     loads = app.archive.loads
     with qtbot.waitSignal(app.archive.changed, timeout=WAIT):
         app.archive_browser.btn_delete.click()
-    qtbot.waitUntil(
-        lambda: app.archive.loads > loads and app.archive._load_job is None, timeout=WAIT
-    )
+    qtbot.waitUntil(lambda: _loaded(app, loads), timeout=WAIT)
     assert asked and "5 images" in asked[0]
     assert len(list(data.rglob("*.dcm"))) == 7
-    root = app.archive_model.root
-    assert (root.studies, root.series, root.images) == (2, 2, 7)
+    t = app.archive_model.totals
+    assert (t.studies, t.series, t.images) == (2, 2, 7)
     with Archive(app.paths.archive_dir, sweep=False) as a:
         uids = {s["study_uid"] for s in a.studies()}
         assert uids == {s2, s3}
         assert a.verify().ok
-    # a patient row deletes every study of that patient; "No" deletes nothing
+    # one series of a study; "No" deletes nothing
     app.archive.confirm = lambda title, text: False
-    rick = next(p for p in root.children if p.patient_id == "P2")
-    _select(app.archive_browser, rick)
+    (knee,) = _series(app, qtbot, _study(app, uid=s2))
+    _select(app, qtbot, knee)
     app.archive_browser.btn_delete.click()
     assert len(list(data.rglob("*.dcm"))) == 7
-    app.archive.confirm = lambda title, text: True
-    _select(app.archive_browser, rick)
+    app.archive.confirm = lambda title, text: asked.append(text) or True
+    _select(app, qtbot, knee)
     with qtbot.waitSignal(app.archive.changed, timeout=WAIT):
         app.archive_browser.btn_delete.click()
-    assert len(list(data.rglob("*.dcm"))) == 4
+    assert "4 images" in asked[-1]
+    assert len(list(data.rglob("*.dcm"))) == 3
 
 
 def test_double_click_opens_the_series_in_the_viewer(pacs_app, qtbot, tmp_path):
@@ -185,9 +241,9 @@ def test_double_click_opens_the_series_in_the_viewer(pacs_app, qtbot, tmp_path):
     src = tmp_path / "src"
     make_studies(src)
     _import(app, qtbot, [src])
-    jane = next(p for p in app.archive_model.root.children if p.patient_id == "P1")
-    knee = next(se for st in jane.children for se in st.children if se.name.endswith("KNEE"))
-    idx = _select(app.archive_browser, knee)
+    (knee,) = _series(app, qtbot, _study(app, accession="ACC2"))
+    assert knee.name == "#1 KNEE" and knee.images == 4
+    idx = _select(app, qtbot, knee)
     app.archive_browser.tree.doubleClicked.emit(idx)
     qtbot.waitUntil(lambda: app.viewer.count() == 4, timeout=WAIT)
     assert app.central_tabs.currentWidget() is app.viewer
@@ -244,10 +300,7 @@ def test_scp_process_receives_from_storescu(scp_app, qtbot, tmp_path):
         assert expected in text, expected
     assert "SENT^BY^DCMTK" not in text and "S1" not in text.split()  # no patient data
     # the browser reloads (debounced) and shows the received study
-    qtbot.waitUntil(
-        lambda: any(s.uid == study for p in app.archive_model.root.children for s in p.children),
-        timeout=WAIT,
-    )
+    qtbot.waitUntil(lambda: any(s.uid == study for s in app.archive_model.studies()), timeout=WAIT)
     assert "SENDER" in app.activity.toPlainText()
     # closing the app stops the SCP process
     app.window.close()
@@ -403,7 +456,7 @@ def test_import_shows_progress_in_the_jobs_panel_and_cancels(pacs_app, qtbot, tm
         assert rep.ok and rep.temp_files == 0
         n = a.counts()["instances"]
     assert n == 240 or "(cancelled)" in msg
-    qtbot.waitUntil(lambda: app.archive_model.root.images == n, timeout=WAIT)
+    qtbot.waitUntil(lambda: app.archive_model.totals.images == n, timeout=WAIT)
 
 
 def test_received_transcript_pane_says_why_there_is_none(tmp_path):
@@ -418,3 +471,28 @@ def test_received_transcript_pane_says_why_there_is_none(tmp_path):
     assert "No transcript was written" in transcript_text(closed)
     closed = replace(closed, transcript_file=str(tmp_path / "gone.txt"))  # removed by hand
     assert transcript_text(closed).startswith("The transcript cannot be read: No such file")
+
+
+def test_opening_the_archive_tab_never_changes_the_window_size(pacs_app, qtbot, tmp_path):
+    """The summary line grows with the archive and the search; it once raised the dock's
+    minimum width, and with it the window's (1440 -> 1575 px at 10,000 studies)."""
+    app = pacs_app
+    src = tmp_path / "src"
+    make_studies(src)
+    _import(app, qtbot, [src])
+    w = app.window
+    qtbot.waitUntil(lambda: w.isVisible(), timeout=WAIT)
+    w.docks["nodes"].raise_()
+    qtbot.wait(100)
+    before = w.size()
+    loads = app.archive.loads
+    app.archive_browser.search.setText("a-search-longer-than-any-window " * 8)
+    qtbot.waitUntil(lambda: _loaded(app, loads), timeout=WAIT)
+    assert "Matching 'a-search-longer" in app.archive_browser.summary.text()
+    w.docks["archive"].raise_()
+    qtbot.wait(200)
+    assert w.docks["archive"].isVisible()
+    assert w.size() == before
+    assert w.minimumSizeHint().width() <= before.width()
+    # the whole summary is in its tooltip
+    assert "a-search-longer-than-any-window" in app.archive_browser.summary.toolTip()

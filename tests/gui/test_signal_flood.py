@@ -1,4 +1,4 @@
-"""Signal-flood regression (NOTES.md): PySide6 6.12.0 on Python 3.11 dropped a reference
+"""Signal-flood regression (docs/notes.md): PySide6 6.12.0 on Python 3.11 dropped a reference
 to True/None on every signal delivered to a Python slot and every pyqtgraph repaint, and
 the interpreter aborted ("Fatal Python error: bool_dealloc") after ~2,000 of them.
 
@@ -65,7 +65,7 @@ def test_5000_signals_and_5000_pyqtgraph_repaints_do_not_crash(tmp_path):
     )
     assert proc.returncode == 0, (
         f"the flood crashed the interpreter (exit {proc.returncode}): a PySide6 that "
-        f"drops references? (NOTES.md)\n{proc.stderr[-2000:]}"
+        f"drops references? (docs/notes.md)\n{proc.stderr[-2000:]}"
     )
     line = next(ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT"))
     ints, bools, true_delta, none_delta = (int(x) for x in line.split()[1:])

@@ -46,11 +46,13 @@ def local_scp(start_scp):
 
 def split(path: Path) -> tuple[str, bytes]:
     """(transfer syntax, data set bytes after the file meta group, inflated if deflated)."""
-    from pydicom.filereader import _read_file_meta_info, read_preamble
+    from pydicom.filereader import read_preamble
+
+    from pacsadmin.core._pydicom import read_file_meta
 
     with open(path, "rb") as fh:
         read_preamble(fh, False)
-        ts = str(_read_file_meta_info(fh).TransferSyntaxUID)
+        ts = str(read_file_meta(fh).TransferSyntaxUID)
         rest = fh.read()
     return ts, zlib.decompress(
         rest, -zlib.MAX_WBITS
@@ -58,11 +60,13 @@ def split(path: Path) -> tuple[str, bytes]:
 
 
 def raw_after_meta(path: Path) -> bytes:
-    from pydicom.filereader import _read_file_meta_info, read_preamble
+    from pydicom.filereader import read_preamble
+
+    from pacsadmin.core._pydicom import read_file_meta
 
     with open(path, "rb") as fh:
         read_preamble(fh, False)
-        _read_file_meta_info(fh)
+        read_file_meta(fh)
         return fh.read()
 
 
@@ -75,17 +79,17 @@ def write_deflated(path: Path, **kw) -> Path:
 def store_raw(port: int, aet: str, path: Path):
     """C-STORE ``path`` with pynetdicom, its bytes sent as they are in the file (never
     decoded): how a peer would send a bomb.  Returns the response status data set."""
-    from pynetdicom import AE, _config, build_context
+    from pynetdicom import AE, build_context
 
-    from pacsadmin.core.logs import quiet_pynetdicom
+    from pacsadmin.core.dimse._pynetdicom import set_chunked_send
+    from pacsadmin.core.dimse.association import quiet_pynetdicom
 
     quiet_pynetdicom()
     ds = dcmread(path, stop_before_pixels=True, specific_tags=["SOPClassUID"])
     ae = AE(ae_title="RAWSCU")
     ae.acse_timeout = ae.dimse_timeout = ae.network_timeout = 120
     cx = build_context(ds.SOPClassUID, [DeflatedExplicitVRLittleEndian])
-    previous = _config.STORE_SEND_CHUNKED_DATASET
-    _config.STORE_SEND_CHUNKED_DATASET = True
+    previous = set_chunked_send(True)
     try:
         a = ae.associate("127.0.0.1", port, ae_title=aet, contexts=[cx])
         assert a.is_established
@@ -94,7 +98,7 @@ def store_raw(port: int, aet: str, path: Path):
         finally:
             a.release()
     finally:
-        _config.STORE_SEND_CHUNKED_DATASET = previous
+        set_chunked_send(previous)
 
 
 def test_storescu_deflated_is_stored_deflated_and_queryable(local_scp, archive, tmp_path):

@@ -121,7 +121,7 @@ def pki(tmp_path_factory):
 def _tls_scp(pki: Path, cert: str = "server", require_client: bool = False):
     from pynetdicom import AE
 
-    from pacsadmin.core.logs import quiet_pynetdicom
+    from pacsadmin.core.dimse.association import quiet_pynetdicom
 
     quiet_pynetdicom()
     ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)

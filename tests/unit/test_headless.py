@@ -1,4 +1,4 @@
-"""The core and the CLI never import Qt (STYLE.md section 2)."""
+"""The core and the CLI never import Qt (docs/architecture.md section 1)."""
 
 import subprocess
 import sys

@@ -1,4 +1,4 @@
-"""Logs carry no patient data (RELIABILITY.md rule 16): the redactor and its filter."""
+"""Logs carry no patient data (docs/safety.md rule 16): the redactor and its filter."""
 
 from __future__ import annotations
 
@@ -104,13 +104,11 @@ def test_transcript_export_is_redacted():
 
 
 def test_pynetdicom_does_not_log_identifiers():
-    from pynetdicom import _config
-
+    from pacsadmin.core.dimse._pynetdicom import logs_identifiers
     from pacsadmin.core.dimse.association import _init_pynetdicom
 
     _init_pynetdicom()
-    assert _config.LOG_REQUEST_IDENTIFIERS is False
-    assert _config.LOG_RESPONSE_IDENTIFIERS is False
+    assert not logs_identifiers()
     assert logging.getLogger("pynetdicom").getEffectiveLevel() >= logging.WARNING
 
 

@@ -4,7 +4,7 @@ A file always reaches the archive the same way: written completely to a temp nam
 ``tmp/`` (same file system), then, in the index writer's transaction, checked for a
 duplicate SOP Instance UID, ``os.replace``\\ d to ``data/ab/<uuid>.dcm`` and given its row.
 An aborted transfer or a full disk leaves at most a temp file, swept at start-up, never a
-partial file under ``data/`` nor a row (RELIABILITY rules 1, 9, 14).
+partial file under ``data/`` nor a row (docs/safety.md rules 1, 9, 14).
 """
 
 from __future__ import annotations
@@ -101,7 +101,7 @@ class VerifyReport:
 
 
 class Archive:
-    """Open with :meth:`open`; one per process per folder (it owns the index writer)."""
+    """The archive at a folder; one per process per folder (it owns the index writer)."""
 
     def __init__(
         self,
@@ -129,10 +129,6 @@ class Archive:
             log.info("archive: swept %d temp file(s) left by an interrupted transfer", self.swept)
         self.writer = idx.IndexWriter(self.layout.index_path)
         self._local = threading.local()
-
-    @classmethod
-    def open(cls, root: Path, **kw: Any) -> Archive:
-        return cls(root, **kw)
 
     @property
     def root(self) -> Path:

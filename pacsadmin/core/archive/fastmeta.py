@@ -30,25 +30,29 @@ elements), so every character set decodes exactly as pydicom decodes it.
 from __future__ import annotations
 
 import re
-import struct
 from typing import Any
 
+from pacsadmin.core import _pydicom
+from pacsadmin.core import dicombytes as db
 from pacsadmin.core.archive import meta as _meta
 from pacsadmin.core.archive.meta import InstanceMeta
 
 HEAD = 64 * 1024  # bytes of a file that read_meta hands to the fast reader
-MAX_DEPTH = 64  # sequence nesting (RELIABILITY rule 2); deeper files go to pydicom
+MAX_DEPTH = 64  # sequence nesting (docs/safety.md rule 2); deeper files go to pydicom
 
-_IMPL = struct.Struct("<HHL").unpack_from  # tag, 4-byte length (also items, delimiters)
-_EXPL = struct.Struct("<HH2sH").unpack_from  # tag, VR, 2-byte length
-_U32 = struct.Struct("<L").unpack_from
+# the element-header primitives (dicombytes), bound here: the walks decode headers inline
+_IMPL = db.unpack_implicit  # tag, 4-byte length (also items, delimiters)
+_EXPL = db.unpack_explicit  # tag, VR, 2-byte length
+_U32 = db.unpack_u32
+_VRS = db.VRS  # the 2-letter VRs pydicom knows (a test checks: ENCODED_VR)
+_LONG = db.LONG_VRS  # VRs with a 4-byte length in explicit VR (EXPLICIT_VR_LENGTH_32)
 
-_ITEM = 0xFFFEE000
-_ITEM_END = 0xFFFEE00D
-_SEQ_END = 0xFFFEE0DD
-_UNDEFINED = 0xFFFFFFFF
-_PIXEL = frozenset({0x7FE00008, 0x7FE00009, 0x7FE00010})  # pydicom's _at_pixel_data
-_CHARSET = 0x00080005
+_ITEM = db.ITEM
+_ITEM_END = db.ITEM_END
+_SEQ_END = db.SEQ_END
+_UNDEFINED = db.UNDEFINED
+_PIXEL = db.PIXEL_TAGS  # pydicom's _at_pixel_data
+_CHARSET = _pydicom.CHARSET_TAG
 _TS = 0x00020010
 _TS_TEXT = re.compile(rb"([0-9.]+)[\x00 ]*")
 _IMPLICIT_LE = "1.2.840.10008.1.2"
@@ -87,10 +91,8 @@ NEEDED = frozenset(
 _META_NEEDED = frozenset({0x00020002, 0x00020003, _TS})
 
 # Filled from pydicom on first use (importing pydicom at app start costs ~0.1 s).
-_VRS: frozenset[bytes] = frozenset()  # the 2-letter VRs pydicom knows
-_LONG: frozenset[bytes] = frozenset()  # VRs with a 4-byte length in explicit VR
 _charsets: dict[tuple[bytes | None, bool, bytes], str] = {}
-_config: Any = None  # pydicom.config
+_settings: Any = None  # pydicom.config
 _uid: Any = None  # pydicom.uid
 
 
@@ -99,20 +101,16 @@ class _Decline(Exception):
 
 
 def _init() -> None:
-    global _VRS, _LONG, _config, _uid
+    global _settings, _uid
     import pydicom.config
     import pydicom.uid
-    from pydicom.filereader import ENCODED_VR
-    from pydicom.valuerep import EXPLICIT_VR_LENGTH_32
 
-    _LONG = frozenset(v.encode() for v in EXPLICIT_VR_LENGTH_32)
-    _VRS = frozenset(v for v in ENCODED_VR if len(v) == 2)
-    _config, _uid = pydicom.config, pydicom.uid
+    _settings, _uid = pydicom.config, pydicom.uid
 
 
 def _default_settings() -> bool:
     """pydicom reads as the walk assumes (its settings can be changed process-wide)."""
-    config = _config
+    config = _settings
     return bool(
         config.settings.infer_sq_for_un_vr
         and config.replace_un_with_known_vr
@@ -133,7 +131,7 @@ def parse(buf: bytes, *, complete: bool = True) -> InstanceMeta | None:
 
 
 def _parse(buf: bytes, complete: bool) -> InstanceMeta | None:
-    if not _VRS:
+    if _uid is None:
         _init()
     if not _default_settings():
         return None
@@ -171,6 +169,8 @@ def _parse(buf: bytes, complete: bool) -> InstanceMeta | None:
                 return None
         if length == _UNDEFINED or vpos + length > n:
             return None
+        if tag in _META_NEEDED and vrb != b"UI":  # pydicom converts by the VR found
+            return None
         if tag in _META_NEEDED or tag == first:
             fmeta[tag] = (vrb, vpos, length)
         pos = vpos + length
@@ -192,8 +192,7 @@ def _parse(buf: bytes, complete: bool) -> InstanceMeta | None:
     group, elem, vrb, length = _EXPL(buf, pos)
     if group == 0:  # a command set before the dataset
         return None
-    looks_implicit = not (0x40 < vrb[0] < 0x5B and 0x40 < vrb[1] < 0x5B)
-    if looks_implicit != implicit:
+    if db.looks_explicit(buf, pos) == implicit:
         return None
     found = _walk_top(buf, pos, n, implicit, complete)
     return _build(buf, fmeta, first, found, implicit, ts)
@@ -250,9 +249,7 @@ def _skip_undefined(
     """The end of an undefined-length value starting at ``pos``, as pydicom finds it."""
     if implicit:
         try:
-            from pydicom.datadict import _dictionary_vr_fast
-
-            is_sq = _dictionary_vr_fast(tag) == "SQ"
+            is_sq = _pydicom.dictionary_vr(tag) == "SQ"
         except KeyError:  # private or unknown: a sequence when an item follows
             if pos + 4 > len(buf):
                 raise _Decline from None
@@ -280,7 +277,7 @@ def _skip_sequence(buf: bytes, pos: int, implicit: bool, depth: int) -> int:
             raise _Decline
         item_implicit = implicit
         if not implicit and pos + 6 <= n:  # an item may switch to implicit VR
-            b0, b1 = buf[pos + 4], buf[pos + 5]
+            b0, b1 = buf[pos + 4], buf[pos + 5]  # db.looks_explicit, inline: once an item
             item_implicit = not (0x40 < b0 < 0x5B and 0x40 < b1 < 0x5B)
         if length == _UNDEFINED:
             pos = _skip_elements(buf, pos, -1, item_implicit, depth)
@@ -402,33 +399,15 @@ def _build(
 
 def _raw(buf: bytes, tag: int, ent: tuple[bytes | None, int, int], implicit: bool) -> Any:
     """The RawDataElement pydicom's reader makes of this element."""
-    from pydicom.dataelem import RawDataElement, empty_value_for_VR
-    from pydicom.tag import BaseTag
-
     vrb, vpos, length = ent
     vr = None if vrb is None else vrb.decode("ascii")
-    value = buf[vpos : vpos + length] if length else empty_value_for_VR(vr, raw=True)
-    # empty_value_for_VR(raw=True) is b"" but typed as any VR's empty value
-    return RawDataElement(BaseTag(tag), vr, length, value, vpos, implicit, True)  # type: ignore[arg-type]
+    return _pydicom.raw_element(tag, vr, buf[vpos : vpos + length], vpos, implicit)
 
 
 def _dataset(buf: bytes, found: dict[int, Any], implicit: bool) -> Any:
-    """A Dataset of the given raw elements in the state ``dcmread`` leaves a dataset in:
-    the original encoding set from (0008,0005), which is itself converted."""
-    from pydicom.charset import convert_encodings, default_encoding
-    from pydicom.dataelem import convert_raw_data_element
-    from pydicom.dataset import Dataset
-    from pydicom.tag import BaseTag
-
-    elems = {BaseTag(t): _raw(buf, t, e, implicit) for t, e in sorted(found.items())}
-    ds = Dataset(elems)
-    charset = elems.get(BaseTag(_CHARSET))
-    encoding: Any = default_encoding
-    if charset is not None:
-        encoding = convert_encodings(convert_raw_data_element(charset).value)
-    ds.set_original_encoding(implicit, True, encoding)
-    ds.set_original_encoding(implicit, True, ds._character_set)  # as read_partial does
-    return ds
+    """A Dataset of the given raw elements in the state ``dcmread`` leaves a dataset in."""
+    elems = {t: _raw(buf, t, e, implicit) for t, e in found.items()}
+    return _pydicom.dataset_as_read(elems, implicit)
 
 
 def _via_pydicom(
@@ -439,14 +418,9 @@ def _via_pydicom(
     implicit: bool,
 ) -> InstanceMeta:
     """pydicom's conversion of the same raw elements, extracted by read_meta's own code."""
-    from pydicom.charset import default_encoding
-    from pydicom.dataset import FileMetaDataset
-    from pydicom.tag import BaseTag
-
-    fm = FileMetaDataset({BaseTag(t): _raw(buf, t, e, False) for t, e in sorted(fmeta.items())})
-    fm.set_original_encoding(False, True, default_encoding)
-    fm[BaseTag(first_meta)]  # _read_file_meta_info converts the first element
-    fm.get("TransferSyntaxUID")  # read_partial converts it
+    fm = _pydicom.file_meta_as_read(
+        {t: _raw(buf, t, e, False) for t, e in fmeta.items()}, first_meta
+    )
     return _meta.meta_from_dataset(_dataset(buf, found, implicit), fm)
 
 

@@ -1,6 +1,6 @@
 """Import files, folders (recursively) and DICOMDIRs into the archive, as a job.
 
-One bad file never stops the batch (RELIABILITY rule 3): each is listed with its reason.
+One bad file never stops the batch (docs/safety.md rule 3): each is listed with its reason.
 DICOMDIR Referenced File IDs are resolved and must stay inside the DICOMDIR's folder.
 """
 
@@ -17,14 +17,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pacsadmin.core import damaged
 from pacsadmin.core.archive.archive import Archive, StoreOutcome, is_disk_full
-from pacsadmin.core.archive.meta import (
-    PARSE_ERRORS,
-    InstanceMeta,
-    NotIndexable,
-    read_meta,
-    read_meta_bytes,
-)
+from pacsadmin.core.archive.meta import InstanceMeta, NotIndexable, read_meta, read_meta_bytes
 
 DICOMDIR_CLASS = "1.2.840.10008.1.3.10"
 
@@ -70,11 +65,17 @@ def dicomdir_files(dicomdir: Path) -> Iterator[Path | tuple[str, str]]:
 
     base = dicomdir.parent.resolve()
     ds = dcmread(dicomdir, force=False)
-    for rec in ds.get("DirectoryRecordSequence", []):
-        ref = rec.get("ReferencedFileID")
-        if ref is None:
+    listed = False
+    for n, rec in enumerate(ds.get("DirectoryRecordSequence", []), 1):
+        try:  # a damaged record is reported; the others are imported
+            ref = rec.get("ReferencedFileID")
+            parts = [] if ref is None else [ref] if isinstance(ref, str) else [str(x) for x in ref]
+        except Exception as exc:
+            yield (f"{dicomdir} record {n}", f"unreadable DICOMDIR record: {_reason(exc)}")
             continue
-        parts = [ref] if isinstance(ref, str) else [str(x) for x in ref]
+        if not parts:
+            continue
+        listed = True
         text = "\\".join(parts)
         if any(
             not p or p in (".", "..") or "/" in p or "\x00" in p or ":" in p for p in parts
@@ -86,6 +87,8 @@ def dicomdir_files(dicomdir: Path) -> Iterator[Path | tuple[str, str]]:
             yield (text, "Referenced File ID points outside the DICOMDIR's folder; refused")
             continue
         yield target
+    if not listed:  # say so: "0 stored, 0 errors" reads as done
+        yield (str(dicomdir), "the DICOMDIR lists no files (damaged or empty)")
 
 
 def _walk(paths: list[Path], report: ImportReport) -> Iterator[Path]:
@@ -114,16 +117,25 @@ def _walk(paths: list[Path], report: ImportReport) -> Iterator[Path]:
             report.errors.append((str(path), "no such file or folder"))
 
 
-def _reason(exc: BaseException) -> str:
-    from pydicom.errors import InvalidDicomError
-
-    if isinstance(exc, InvalidDicomError):
-        return "not a DICOM file (no DICM prefix)"
+def _reason(exc: BaseException, writing: bool = False) -> str:
+    """Why a file was not imported, in one line (never a traceback)."""
     if isinstance(exc, NotIndexable):
         return f"DICOM file without what the index needs: {exc}"
     if is_disk_full(exc):
         return "the disk is full"
-    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    if writing and isinstance(exc, OSError):
+        return f"cannot write into the archive: {exc.strerror or damaged.detail(exc)}"
+    return damaged.reason(exc)
+
+
+def _read_one(path: Path) -> tuple[bytes | None, InstanceMeta]:
+    """The per-file work before anything is written: read the file (whole when it is small)
+    and parse its header.  Raises whatever a damaged file makes the parsers raise; the
+    caller is the file boundary (:func:`_import`)."""
+    if path.stat().st_size <= IN_MEMORY:
+        data = path.read_bytes()
+        return data, read_meta_bytes(data)
+    return None, read_meta(path)
 
 
 BATCH = 64  # files per index transaction
@@ -226,8 +238,6 @@ def _import(
     ctx: Any,
     pool: ThreadPoolExecutor | None,
 ) -> None:
-    from pydicom.errors import InvalidDicomError
-
     total = len(files)
     batch: list[tuple[Path, InstanceMeta, int]] = []
     sources: list[Path] = []
@@ -245,7 +255,7 @@ def _import(
             results = [exc] * len(batch)
         for src, res in zip(sources, results, strict=True):
             if isinstance(res, BaseException):
-                report.errors.append((str(src), _reason(res)))
+                report.errors.append((str(src), _reason(res, writing=True)))
             elif res.outcome is StoreOutcome.STORED:
                 report.stored += 1
             elif res.outcome is StoreOutcome.DUPLICATE:
@@ -265,7 +275,7 @@ def _import(
         except BaseException as exc:
             if not isinstance(exc, Exception):
                 raise
-            report.errors.append((str(p.src), _reason(exc)))
+            report.errors.append((str(p.src), _reason(exc, writing=True)))
             if is_disk_full(exc):  # every further file would fail the same way
                 report.errors.append(("", "import stopped: the disk is full"))
                 stopped = True
@@ -290,15 +300,9 @@ def _import(
             if stopped:
                 break
             report.seen += 1
-            try:
-                data: bytes | None = None
-                if f.stat().st_size <= IN_MEMORY:
-                    data = f.read_bytes()
-                    meta = read_meta_bytes(data)
-                else:
-                    meta = read_meta(f)
-            # mypy does not take a starred tuple of exception classes
-            except (InvalidDicomError, NotIndexable, *PARSE_ERRORS) as exc:  # type: ignore[misc]
+            try:  # the file boundary: whatever a damaged file raises is its reason
+                data, meta = _read_one(f)
+            except Exception as exc:
                 if isinstance(exc, NotIndexable) and _is_dicomdir(f):
                     continue  # a DICOMDIR: its files are imported on their own
                 report.errors.append((str(f), _reason(exc)))

@@ -13,7 +13,6 @@ import logging
 import sqlite3
 import threading
 from collections.abc import Callable
-from concurrent.futures import Future
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -134,15 +133,6 @@ class IndexWriter:
             return result
         finally:
             self._lock.release()
-
-    def submit(self, fn: Callable[[sqlite3.Connection], T]) -> Future[T]:
-        """``call`` with a Future (already done) for callers that want one."""
-        fut: Future[T] = Future()
-        try:
-            fut.set_result(self.call(fn))
-        except BaseException as exc:
-            fut.set_exception(exc)
-        return fut
 
     def close(self) -> None:
         with self._lock:

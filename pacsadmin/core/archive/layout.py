@@ -4,7 +4,7 @@
 
     archive/
       index.sqlite3        the SQLite index (patients, studies, series, instances)
-      data/ab/<uuid>.dcm   every stored file, named by a random UUID (RELIABILITY rule 1)
+      data/ab/<uuid>.dcm   every stored file, named by a random UUID (docs/safety.md rule 1)
       tmp/                 files being received or imported; swept at start-up
 
 UIDs and patient attributes live only in the index, so a UID such as ``../../etc/x``,

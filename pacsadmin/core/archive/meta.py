@@ -7,7 +7,9 @@ import os
 from dataclasses import asdict, dataclass
 from typing import Any, BinaryIO, cast
 
-# The exceptions a hostile or broken file can raise while parsing (RELIABILITY rule 3).
+from pacsadmin.core._pydicom import stored_element
+
+# The exceptions a hostile or broken file can raise while parsing (docs/safety.md rule 3).
 PARSE_ERRORS: tuple[type[BaseException], ...] = (
     OSError,
     EOFError,
@@ -66,7 +68,7 @@ def _ascii_raw(ds: Any, kw: str) -> str | None:
     field read here is a string VR but Rows/Columns): pydicom's conversion of ~28
     elements cost more than parsing the header.  None: take pydicom's way (non-ASCII
     text, ISO 2022 escapes, converted or deferred elements)."""
-    raw = ds._dict.get(_TAGS[kw])
+    raw = stored_element(ds, _TAGS[kw])
     if raw is None:
         return ""
     if not getattr(raw, "is_raw", False):

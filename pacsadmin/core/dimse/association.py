@@ -6,31 +6,36 @@ never shared between threads (pynetdicom issues 137, 596).
 
 pynetdicom connects its own socket.  The Connectivity Doctor needs DNS, TCP and TLS as
 separate, timed steps on the *same* connection that then carries the association, so
-:class:`_PreconnectedAE` hands pynetdicom a socket we already connected (and wrapped in
-TLS).  That uses two pynetdicom internals, ``AE._create_socket`` and
-``AssociationSocket.connect``: pyproject pins pynetdicom below 3.1 and
-tests/unit/test_association_internals.py fails if their shape changes.
+:func:`make_ae` can hand pynetdicom a socket we already connected (and wrapped in TLS).
+That, the fast teardown and TCP_NODELAY go through the pynetdicom seam
+(:mod:`pacsadmin.core.dimse._pynetdicom`), the one module that uses pynetdicom internals.
 """
 
 from __future__ import annotations
 
-import select
+import logging
 import socket
 import ssl
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from pacsadmin.core.dimse.transcript import Transcript, is_pdu_start
-from pacsadmin.core.logs import quiet_pynetdicom
+from pacsadmin.core.dimse import _pynetdicom
+from pacsadmin.core.dimse.transcript import Transcript
 from pacsadmin.core.nodes import DicomNode
 from pacsadmin.core.settings import Settings, Timeouts
 
 VERIFICATION = "1.2.840.10008.1.1"
 _init_lock = threading.Lock()
 _initialised = False
+
+
+def quiet_pynetdicom() -> None:
+    """Before any AE is made: no identifier pretty-printing (23% of a C-FIND, and patient
+    data in the logs), and pynetdicom's logger at WARNING."""
+    _pynetdicom.quiet_logging()
+    logging.getLogger("pynetdicom").setLevel(logging.WARNING)
 
 
 def _init_pynetdicom() -> None:
@@ -120,110 +125,6 @@ def tls_context(node: DicomNode, passphrase: str | None) -> ssl.SSLContext:
     return ctx
 
 
-# ------------------------------------------------------------------ pynetdicom glue
-def _nodelay(sock: socket.socket) -> None:
-    try:
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    except OSError:
-        pass
-
-
-def _make_preconnected_socket_class() -> type:
-    from pynetdicom import evt
-    from pynetdicom.transport import AddressInformation, AssociationSocket
-
-    class PreconnectedSocket(AssociationSocket):
-        """An AssociationSocket over a socket we connected ourselves (requestor side)."""
-
-        def __init__(
-            self,
-            assoc: Any,
-            sock: socket.socket,
-            on_first_bytes: Callable[[bytes], None] | None = None,
-        ) -> None:  # no super(): it would
-            self._assoc = assoc  # bind a new socket, or treat ours as an incoming one
-            self._ready = threading.Event()
-            self.socket = sock
-            self._is_connected = False
-            self._tls_args = None
-            self.select_timeout = 0.5
-            self._on_first_bytes = on_first_bytes
-
-        def recv(self, nr_bytes: int) -> bytearray:
-            data: bytearray = super().recv(nr_bytes)
-            if self._on_first_bytes is not None:
-                tap, self._on_first_bytes = self._on_first_bytes, None
-                tap(_first_bytes_seen(self.socket, bytes(data)))
-            return data
-
-        def connect(self, primitive: Any) -> None:
-            try:
-                assert self.socket is not None
-                self.socket.settimeout(None)
-                self.assoc.requestor.address_info = AddressInformation.from_tuple(
-                    self.socket.getsockname()
-                )
-                self._is_connected = True
-                evt.trigger(
-                    self.assoc, evt.EVT_CONN_OPEN, {"address": primitive.address_info.as_tuple}
-                )
-                primitive.result = "Evt2"
-                self.provider_queue.put(primitive)
-            except OSError:
-                if self.socket:
-                    self._shutdown_socket()
-                    self.socket = None
-                primitive.result = "Evt17"
-                self.provider_queue.put(primitive)
-            finally:
-                self._ready.set()
-
-    return PreconnectedSocket
-
-
-# ---- private hook (pynetdicom's AssociationSocket.recv): the first bytes the peer sent.
-# pynetdicom reads a PDU's 6-byte header and, for an unknown PDU type (an HTTP server's
-# "HTTP/1.0 400 ..."), drops them and aborts: without this the Doctor could only say
-# "no answer".  recv is overridden in our own socket class above, the answer's start is
-# peeked (never consumed), and nothing changes for pynetdicom.
-
-
-def _first_bytes_seen(sock: socket.socket | None, data: bytes, limit: int = 256) -> bytes:
-    """``data`` and, when it is not the start of a DICOM PDU, what follows it on the
-    socket (peeked, waiting at most 0.1 s for it)."""
-    if sock is None or not data or is_pdu_start(data) or isinstance(sock, ssl.SSLSocket):
-        return data
-    try:
-        select.select([sock], [], [], 0.1)
-        return data + sock.recv(limit, socket.MSG_PEEK | socket.MSG_DONTWAIT)
-    except (OSError, ValueError):
-        return data
-
-
-_PRECONNECTED: type | None = None
-
-
-def _preconnected_socket_class() -> type:
-    global _PRECONNECTED
-    if _PRECONNECTED is None:
-        _PRECONNECTED = _make_preconnected_socket_class()
-    return _PRECONNECTED
-
-
-def _fast_kill(assoc: Any) -> None:
-    """``Association.kill`` polls the DUL every 10 ms; an echo's release then costs 11 ms
-    of sleeping.  Same logic, 0.5 ms polls."""
-    assoc._reactor_checkpoint.set()
-    assoc._kill = True
-    assoc.is_established = False
-    assoc._is_paused = True
-    deadline = time.monotonic() + 5.0
-    while assoc.dul.is_alive() and not assoc.dul.stop_dul():
-        if time.monotonic() > deadline:
-            break
-        time.sleep(0.0005)
-
-
 def make_ae(
     local: LocalAE,
     node: DicomNode,
@@ -236,15 +137,7 @@ def make_ae(
     _init_pynetdicom()
     from pynetdicom import AE
 
-    cls = AE
-    if sock is not None:
-        sock_cls = _preconnected_socket_class()
-
-        class _PreconnectedAE(AE):
-            def _create_socket(self, assoc: Any, address: Any, tls_args: Any) -> Any:
-                return sock_cls(assoc, sock, on_first_bytes)
-
-        cls = _PreconnectedAE
+    cls = AE if sock is None else _pynetdicom.preconnected_ae_class(sock, on_first_bytes)
     ae = cls(ae_title=calling_ae(local, node))
     ae.connection_timeout = timeouts.connect
     ae.acse_timeout = timeouts.acse
@@ -273,13 +166,12 @@ def associate(
     from pynetdicom import evt
 
     def on_open(event: Any) -> None:
-        s = event.assoc.dul.socket.socket
-        if s is not None:
-            _nodelay(s)
-        if low_latency:
-            event.assoc.dul._run_loop_delay = 0.0002
+        _pynetdicom.set_nodelay(event)
+        _pynetdicom.set_low_latency(event.assoc)
 
-    handlers: list[tuple[Any, Any]] = [(evt.EVT_CONN_OPEN, on_open)]
+    handlers: list[tuple[Any, Any]] = [
+        (evt.EVT_CONN_OPEN, on_open if low_latency else _pynetdicom.set_nodelay)
+    ]
     if transcript is not None:
         handlers += transcript.handlers()
     handlers += extra_handlers or []
@@ -292,5 +184,5 @@ def associate(
         evt_handlers=handlers,
     )
     if low_latency:
-        assoc.kill = lambda: _fast_kill(assoc)
+        _pynetdicom.use_fast_kill(assoc)
     return assoc

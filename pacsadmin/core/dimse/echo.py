@@ -316,6 +316,9 @@ def diagnose(
     )
 
 
+association_failure = _association_failure  # the same diagnosis for every service
+
+
 def _load_pynetdicom() -> None:
     from pacsadmin.core.dimse.association import _init_pynetdicom
 
@@ -332,6 +335,9 @@ def _join(assoc: Any) -> None:
             and th is not threading.current_thread()
         ):
             th.join(2.0)
+
+
+join_threads = _join
 
 
 def echo(

@@ -32,13 +32,13 @@ import struct
 import time
 from typing import Any
 
+from pacsadmin.core.dicombytes import pack_element, pad
+
 IMPLICIT_LE = "1.2.840.10008.1.2"
 EXPLICIT_LE = "1.2.840.10008.1.2.1"
 FLUSH_BYTES = 64 * 1024  # one send() of about this much
 FLUSH_SECONDS = 0.02  # a buffered match never waits longer (while rows keep coming)
 
-# VRs written with a 4-byte length (and two reserved bytes) in explicit VR
-_LONG_VRS = frozenset({"OB", "OD", "OF", "OL", "OV", "OW", "SQ", "UC", "UR", "UT", "UN"})
 # VRs whose text takes the Specific Character Set; the others are the default repertoire
 _TEXT_VRS = frozenset({"PN", "LO", "SH", "ST", "LT", "UT", "UC"})
 _NUM_VRS = frozenset({"IS", "US", "UL", "SS", "SL"})
@@ -47,17 +47,6 @@ _CODECS = {"ISO_IR 100": "latin-1", "ISO_IR 192": "utf-8"}
 
 class Unencodable(Exception):
     """A value this encoder leaves to pydicom."""
-
-
-def _element(tag: int, vr: str, value: bytes, implicit: bool) -> bytes:
-    group, elem = tag >> 16, tag & 0xFFFF
-    if implicit:
-        return struct.pack("<HHI", group, elem, len(value)) + value
-    if vr in _LONG_VRS:
-        return struct.pack("<HH2s2xI", group, elem, vr.encode(), len(value)) + value
-    if len(value) > 0xFFFF:
-        raise Unencodable(vr)
-    return struct.pack("<HH2sH", group, elem, vr.encode(), len(value)) + value
 
 
 def _value(vr: str, v: Any, codec: str) -> bytes:
@@ -75,9 +64,7 @@ def _value(vr: str, v: Any, codec: str) -> bytes:
         data = text.encode("ascii")
     else:
         raise Unencodable(vr)  # non-ASCII in a default-repertoire VR: pydicom's rules
-    if len(data) % 2:
-        data += b"\x00" if vr == "UI" else b" "
-    return data
+    return pad(data, vr)
 
 
 def encode_identifier(
@@ -95,7 +82,7 @@ def encode_identifier(
     out = []
     for tag, vr, v in sorted(items, key=lambda t: t[0]):
         try:
-            out.append(_element(tag, vr, _value(vr, v, codec), implicit))
+            out.append(pack_element(tag, vr, _value(vr, v, codec), implicit))
         except (UnicodeEncodeError, ValueError, struct.error) as exc:
             raise Unencodable(vr) from exc
     return b"".join(out)
@@ -103,19 +90,20 @@ def encode_identifier(
 
 def _command_pending(sop_class: str, message_id: int) -> bytes:
     """The (constant) command set of every pending C-FIND-RSP: Implicit VR LE."""
-    uid = sop_class.encode("ascii")
-    if len(uid) % 2:
-        uid += b"\x00"
+
+    def us(tag: int, v: int) -> bytes:
+        return pack_element(tag, "US", struct.pack("<H", v), True)
+
     body = b"".join(
         (
-            struct.pack("<HHI", 0x0000, 0x0002, len(uid)) + uid,  # Affected SOP Class UID
-            struct.pack("<HHIH", 0x0000, 0x0100, 2, 0x8020),  # C-FIND-RSP
-            struct.pack("<HHIH", 0x0000, 0x0120, 2, message_id),  # Message ID Being Resp.
-            struct.pack("<HHIH", 0x0000, 0x0800, 2, 0x0001),  # a data set follows
-            struct.pack("<HHIH", 0x0000, 0x0900, 2, 0xFF00),  # Pending
+            pack_element(0x00000002, "UI", pad(sop_class.encode("ascii"), "UI"), True),
+            us(0x00000100, 0x8020),  # C-FIND-RSP
+            us(0x00000120, message_id),  # Message ID Being Responded To
+            us(0x00000800, 0x0001),  # a data set follows
+            us(0x00000900, 0xFF00),  # Pending
         )
     )
-    return struct.pack("<HHII", 0x0000, 0x0000, 4, len(body)) + body
+    return pack_element(0x00000000, "UL", struct.pack("<I", len(body)), True) + body
 
 
 def p_data(context_id: int, data: bytes, *, command: bool, max_pdu: int) -> bytes:

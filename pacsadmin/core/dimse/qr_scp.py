@@ -8,6 +8,7 @@ title (0xA801 when unknown) and C-GET.  Pending responses carry the sub-operatio
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -249,6 +250,10 @@ def _matches(archive: Archive, event: Any) -> list[tuple[str, str, str, str]]:
         con.close()
 
 
+_UID = re.compile(r"[0-9.]{1,64}")
+_SOP_KEYWORDS = ("SOPClassUID", "SOPInstanceUID")
+
+
 def _datasets(
     archive: Archive, event: Any, rows: list[tuple[str, str, str, str]]
 ) -> Iterator[tuple[int, Any]]:
@@ -258,8 +263,14 @@ def _datasets(
         if event.is_cancelled:
             yield 0xFE00, None
             return
-        try:
+        try:  # the retrieve's file boundary: a damaged archived file is one failed sub-op
             ds = dcmread(archive.path_of(rel))
+            # pynetdicom reads both, even to report a sub-operation that failed, and lists the
+            # failed ones in the final response: a data set without them (indexed by its file
+            # meta's UIDs) or with one that cannot be encoded ended the C-GET with no final
+            # response
+            if not all(_UID.fullmatch(str(ds[kw].value)) for kw in _SOP_KEYWORDS):
+                raise ValueError("no valid SOP Class and Instance UIDs")
         except Exception as exc:
             log.error("retrieve: an archived file cannot be read (%s)", type(exc).__name__)
             # pynetdicom counts a pending result that is not a Dataset as a failed sub-op
@@ -302,16 +313,11 @@ def handle_move(archive: Archive, event: Any, nodes: Any, config: Any) -> Iterat
         rows, error = [], 0xC000
     from pynetdicom import evt
 
-    from pacsadmin.core.dimse.association import _nodelay
-
-    def on_open(e: Any) -> None:
-        s = e.assoc.dul.socket.socket
-        if s is not None:
-            _nodelay(s)
+    from pacsadmin.core.dimse._pynetdicom import set_nodelay
 
     kwargs = {
         "contexts": _contexts(rows) if rows else None,
-        "evt_handlers": [(evt.EVT_CONN_OPEN, on_open)],
+        "evt_handlers": [(evt.EVT_CONN_OPEN, set_nodelay)],
         "max_pdu": config.max_pdu,
     }
     if not rows:

@@ -2,11 +2,11 @@
 
 C-STORE data sets are never decoded: pynetdicom writes each one straight to a temp file in
 the archive's own ``tmp/`` (``STORE_RECV_CHUNKED_DATASET``), which the archive's writer
-``os.replace``\\ s into place and indexes (shared/NOTES.md: +15-20% over re-encoding).  A
+``os.replace``\\ s into place and indexes (docs/notes.md: +15-20% over re-encoding).  A
 transfer that aborts leaves only that temp file, removed when the connection closes (and
 swept at start-up if the process died).  A full disk answers 0xA700 and keeps serving.
 
-Security (RELIABILITY rule 9): the called AE title must be ours; optionally only calling AE
+Security (docs/safety.md rule 9): the called AE title must be ours; optionally only calling AE
 titles of nodes in the directory (and only from their addresses) are accepted, an unknown
 caller being rejected with "calling AE title not recognized"; a cap on simultaneous
 associations.  Deflated Explicit VR Little Endian is accepted and stored as received, but
@@ -34,8 +34,8 @@ from typing import TYPE_CHECKING, Any
 from pacsadmin.core import deflate
 from pacsadmin.core.archive import Archive, is_disk_full, read_meta
 from pacsadmin.core.archive.archive import StoreOutcome
-from pacsadmin.core.dimse import scp_access, scp_events, scp_receive
-from pacsadmin.core.dimse.association import _init_pynetdicom, _nodelay
+from pacsadmin.core.dimse import _pynetdicom, scp_access, scp_events, scp_receive
+from pacsadmin.core.dimse.association import _init_pynetdicom
 from pacsadmin.core.dimse.transcript import Transcript
 from pacsadmin.core.nodes import NodeDirectory
 from pacsadmin.core.settings import Settings, Timeouts
@@ -296,7 +296,7 @@ class LocalScp:
                 threading.Thread(
                     target=server.serve_forever, name="pacsadmin-scp-server", daemon=True
                 ).start()
-                ae._servers.append(server)
+                _pynetdicom.register_server(ae, server)
                 self._server = server
         except BaseException:  # the port is taken, say
             scp_receive.uninstall()
@@ -363,9 +363,7 @@ class LocalScp:
         return handler
 
     def _on_open(self, event: Any) -> None:
-        s = event.assoc.dul.socket.socket
-        if s is not None:
-            _nodelay(s)
+        _pynetdicom.set_nodelay(event)
         rec = self._rec(event.assoc, create=True)
         addr = event.address or ("", 0)
         rec.address, rec.port = str(addr[0]), int(addr[1])
@@ -454,34 +452,20 @@ class LocalScp:
             log.error("SCP: cannot write a received file (%s); 0xA700", write_error.strerror)
             return 0xA700
         source = f"{rec.calling_ae}@{rec.address}"
-        try:
-            meta = None
-            if str(event.context.transfer_syntax) == DEFLATED:  # bounded, before any parse
-                meta = read_meta(deflate.guard(tmp))
-            res = self.archive.ingest(tmp, meta=meta, source=source)
+        try:  # the data set's boundary: whatever a damaged one raises is answered, and the
+            # SCP goes on; a deflated one is inflated bounded before any parse
+            deflated = str(event.context.transfer_syntax) == DEFLATED
+            meta = read_meta(deflate.guard(tmp) if deflated else tmp)
         except Exception as exc:
             with contextlib.suppress(OSError):
                 tmp.unlink()
             rec.failed += 1
-            if is_disk_full(exc):
-                rec.add_error("disk full: 0xA700 sent")
-                log.error("SCP: the archive's disk is full; C-STORE refused with 0xA700")
-                return 0xA700
-            from pydicom.errors import InvalidDicomError
-
-            from pacsadmin.core.archive import NotIndexable
-            from pacsadmin.core.deflate import DeflateError
-
-            if isinstance(exc, DeflateError):  # a deflate bomb, a broken stream: say so
-                rec.add_error(str(exc))
-                log.warning("SCP: C-STORE refused: %s", exc)
-                return _status(0xC210, str(exc))
-            if isinstance(exc, (InvalidDicomError, NotIndexable, ValueError, EOFError)):
-                rec.add_error(f"cannot understand: {type(exc).__name__}")
-                return 0xC210
-            rec.add_error(f"{type(exc).__name__}")
-            log.error("SCP: C-STORE failed: %s", type(exc).__name__)
-            return 0xA700 if isinstance(exc, OSError) else 0xC211
+            return self._store_failed(rec, exc, parsing=True)
+        try:
+            res = self.archive.ingest(tmp, meta=meta, source=source)
+        except Exception as exc:
+            rec.failed += 1  # ingest removed the temp file
+            return self._store_failed(rec, exc, parsing=False)
         if res.outcome is StoreOutcome.DUPLICATE:
             rec.duplicates += 1
         else:
@@ -489,6 +473,44 @@ class LocalScp:
             rec.bytes += res.size
         self._emit("store", rec)
         return 0x0000
+
+    def _store_failed(
+        self, rec: AssociationRecord, exc: Exception, *, parsing: bool
+    ) -> int | Dataset:
+        """The status for a received data set that could not be archived (nothing is kept).
+
+        A full disk or another system error: 0xA700 (out of resources: the sender may try
+        again).  Anything a damaged data set makes the header parse raise (pydicom's
+        BytesLengthException, EOFError, ...), a deflate bomb, a data set without its UIDs:
+        0xC210 (cannot understand) with the reason in the Error Comment.  The archive failing
+        otherwise (its index): 0xC211.  Logs and the record say only the exception's type
+        (no patient data)."""
+        from pacsadmin.core import damaged
+        from pacsadmin.core.archive import NotIndexable
+        from pacsadmin.core.deflate import DeflateError
+
+        if is_disk_full(exc):
+            rec.add_error("disk full: 0xA700 sent")
+            log.error("SCP: the archive's disk is full; C-STORE refused with 0xA700")
+            return 0xA700
+        if isinstance(exc, DeflateError):  # a deflate bomb, a broken stream: say so
+            rec.add_error(str(exc))
+            log.warning("SCP: C-STORE refused: %s", exc)
+            return _status(0xC210, str(exc))
+        if isinstance(exc, OSError) and exc.errno is not None:  # the system's, not the data's
+            rec.add_error(f"{exc.strerror or damaged.kind(exc)}: 0xA700 sent")
+            log.error("SCP: C-STORE failed: %s", exc.strerror or damaged.kind(exc))
+            return 0xA700
+        if isinstance(exc, NotIndexable):
+            rec.add_error(f"cannot understand: {damaged.kind(exc)}")
+            return _status(0xC210, f"not archived: {exc}")
+        if not parsing:
+            rec.add_error(f"archive failed: {damaged.kind(exc)}: 0xC211 sent")
+            log.error("SCP: C-STORE failed in the archive: %s", damaged.kind(exc))
+            return 0xC211
+        rec.add_error(f"cannot understand: {damaged.kind(exc)}")
+        log.warning("SCP: a damaged data set refused with 0xC210 (%s)", damaged.kind(exc))
+        return _status(0xC210, damaged.reason(exc))
 
     # ------------------------------------------------------------------ Q/R
     def _on_find(self, event: Any) -> Any:

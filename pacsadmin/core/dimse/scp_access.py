@@ -1,6 +1,6 @@
 """Who may associate with the local SCP, and the server class for worker processes.
 
-:class:`Allowed` is the optional allow-list (RELIABILITY rule 9): calling AE titles of the
+:class:`Allowed` is the optional allow-list (docs/safety.md rule 9): calling AE titles of the
 nodes in the directory, and optionally only from those nodes' addresses.
 """
 
@@ -13,6 +13,7 @@ import threading
 from pathlib import Path
 from typing import cast
 
+from pacsadmin.core.dimse import _pynetdicom
 from pacsadmin.core.nodes import NodeDirectory
 
 
@@ -65,7 +66,8 @@ def make_ae_class() -> type:
         """An AE whose calling-AE allow-list depends on the requesting peer's address.
 
         pynetdicom's ACSE reads ``require_calling_aet`` on the association's own thread
-        during negotiation, so the property can look at that association's address."""
+        during negotiation (:func:`_pynetdicom.current_association`), so the property can
+        look at that association's address."""
 
         allowed: Allowed | None = None
         pacs_tmp_dir: Path | None = None
@@ -74,10 +76,10 @@ def make_ae_class() -> type:
         def require_calling_aet(self) -> list[str]:
             if self.allowed is None:
                 return []
-            assoc = threading.current_thread()
+            assoc = _pynetdicom.current_association()
             addr = None
             with contextlib.suppress(AttributeError):
-                addr = assoc.requestor.address  # type: ignore[attr-defined]
+                addr = assoc.requestor.address
             return self.allowed.for_address(addr)
 
         @require_calling_aet.setter

@@ -1,7 +1,7 @@
 """Received data sets go straight to a temp file in the archive's own ``tmp/``.
 
-pynetdicom (``STORE_RECV_CHUNKED_DATASET``) opens ``tempfile.NamedTemporaryFile`` in
-``dimse_messages`` for each incoming C-STORE data set; :func:`install` gives it the
+pynetdicom's chunked receive opens a temp file for each incoming C-STORE data set;
+:func:`install` (through the pynetdicom seam's receive patches) gives it the
 receiving SCP's folder (same file system as the archive: the file is then
 ``os.replace``\\ d into place, never copied), notes which association owns each file so a
 transfer that aborts is removed when its connection closes (:func:`forget`), and records
@@ -17,12 +17,15 @@ import struct
 import threading
 import uuid
 from pathlib import Path
+from tempfile import NamedTemporaryFile
 from typing import Any
+
+from pacsadmin.core.dicombytes import pack_element, pack_header, pad
+from pacsadmin.core.dimse import _pynetdicom
 
 _tmp_lock = threading.Lock()
 _tmp_owner: dict[int, list[Path]] = {}  # id(assoc) -> temp files pynetdicom opened for it
-_active = 0  # running SCPs: pynetdicom's chunked receive is on while there is one
-_previous_chunked = False
+_active = 0  # running SCPs: our receive patches are in while there is one
 
 
 _open_files: dict[str, _TempFile] = {}  # temp path -> its open file, until the handler takes it
@@ -155,36 +158,29 @@ def _create_file_meta(
     )
 
 
-def _element(elem: int, vr: bytes, value: bytes) -> bytes:
-    if vr == b"OB":
-        return struct.pack("<HH2s2xI", 2, elem, vr, len(value)) + value
-    return struct.pack("<HH2sH", 2, elem, vr, len(value)) + value
-
-
 def file_meta_bytes(meta: _Meta) -> bytes:
     """The file meta group pydicom's ``write_file_meta_info`` writes for ``meta``, encoded
     here: pydicom took ~0.22 ms an image (a FileMetaDataset built, validated and encoded)
     in pynetdicom's network thread, 5% of a CT image's receive (test: equal bytes)."""
     cls, inst, ts, impl, version = meta.fields
 
-    def ui(v: str) -> bytes:
+    def ui(tag: int, v: str) -> bytes:
         b = v.encode("ascii")
-        return b + b"\x00" if len(b) % 2 else b
+        if len(b) % 2:
+            b += b"\x00"  # pad(b, "UI"), inline: ~0.2 us an element in the network thread
+        return pack_header(tag, b"UI", len(b), False) + b
 
-    name = version.encode("ascii")
-    if len(name) % 2:
-        name += b" "
     body = b"".join(
         (
-            _element(0x0001, b"OB", b"\x00\x01"),
-            _element(0x0002, b"UI", ui(cls)),
-            _element(0x0003, b"UI", ui(inst)),
-            _element(0x0010, b"UI", ui(ts)),
-            _element(0x0012, b"UI", ui(impl)),
-            _element(0x0013, b"SH", name),
+            pack_element(0x00020001, "OB", b"\x00\x01", False),
+            ui(0x00020002, cls),
+            ui(0x00020003, inst),
+            ui(0x00020010, ts),
+            ui(0x00020012, impl),
+            pack_element(0x00020013, "SH", pad(version.encode("ascii"), "SH"), False),
         )
     )
-    return _element(0x0000, b"UL", struct.pack("<I", len(body))) + body
+    return pack_element(0x00020000, "UL", struct.pack("<I", len(body)), False) + body
 
 
 def _write_file_meta_info(fp: Any, file_meta: Any, enforce_standard: bool = True) -> None:
@@ -192,7 +188,7 @@ def _write_file_meta_info(fp: Any, file_meta: Any, enforce_standard: bool = True
         try:
             fp.write(file_meta_bytes(file_meta))
             return
-        except (UnicodeEncodeError, struct.error):  # a UID that is not ASCII: pydicom's way
+        except (UnicodeEncodeError, ValueError, struct.error):  # not ASCII, too long: pydicom
             from pynetdicom.dsutils import create_file_meta
 
             cls, inst, ts, impl, version = file_meta.fields
@@ -209,56 +205,45 @@ def _write_file_meta_info(fp: Any, file_meta: Any, enforce_standard: bool = True
 
 
 def uninstall() -> None:
-    """The last SCP stopped: give pynetdicom its previous receive mode back."""
+    """An SCP stopped; after the last one, pynetdicom's own receive is back."""
     global _active
-    from pynetdicom import _config
-
     with _tmp_lock:
         _active = max(0, _active - 1)
         if _active == 0:
-            _config.STORE_RECV_CHUNKED_DATASET = _previous_chunked
+            _pynetdicom.remove_receive_patches()
 
 
 def install() -> None:
     """Make pynetdicom write received data sets into the archive's ``tmp/`` (its file system).
 
-    pynetdicom opens ``tempfile.NamedTemporaryFile`` in ``dimse_messages``; we give it our
-    folder (not the process-wide ``tempfile.tempdir``) and note which association owns each
-    file, so a file left by an aborted transfer is removed when the connection closes.
+    The temp file is ours (:class:`_TempFile`) in the receiving SCP's folder (not the
+    process-wide ``tempfile.tempdir``), and which association owns each file is noted, so a
+    file left by an aborted transfer is removed when the connection closes.  Each running
+    SCP installs; the patches stay in until the last one calls :func:`uninstall`.
     """
-    global _active, _previous_chunked
-    from tempfile import NamedTemporaryFile
-
-    from pynetdicom import _config, dimse_messages
-
+    global _active
     with _tmp_lock:
-        if _active == 0:
-            _previous_chunked = _config.STORE_RECV_CHUNKED_DATASET
         _active += 1
-        _config.STORE_RECV_CHUNKED_DATASET = True
-    if getattr(dimse_messages.NamedTemporaryFile, "_pacsadmin", False):
-        return
+        if _active == 1:
+            _pynetdicom.install_receive_patches(
+                _temp_file, _create_file_meta, _write_file_meta_info
+            )
 
-    def factory(*args: Any, **kw: Any) -> Any:
-        assoc = getattr(threading.current_thread(), "assoc", None)  # the DUL thread
-        ours = assoc is not None and getattr(assoc, "is_acceptor", False)
-        # each SCP's AE carries its own archive's temp folder
-        folder = getattr(getattr(assoc, "ae", None), "pacs_tmp_dir", None) if ours else None
-        if folder is None:
-            return NamedTemporaryFile(*args, **kw)
-        # the PID first: a sweep keeps the temp files of live processes (layout.py)
-        f = _TempFile(Path(folder) / f"{os.getpid()}-rx-{uuid.uuid4().hex}.part")
-        with _tmp_lock:
-            _tmp_owner.setdefault(id(assoc), []).append(Path(f.name))
-            _open_files[f.name] = f
-        return f
 
-    factory._pacsadmin = True  # type: ignore[attr-defined]
-    dimse_messages.NamedTemporaryFile = factory
-    # used there only for the chunked receive's file meta group (see file_meta_bytes)
-    # its result goes only to write_file_meta_info, patched below to take a _Meta too
-    dimse_messages.create_file_meta = _create_file_meta  # type: ignore[assignment]
-    dimse_messages.write_file_meta_info = _write_file_meta_info
+def _temp_file(*args: Any, **kw: Any) -> Any:
+    """pynetdicom's ``NamedTemporaryFile`` for a received data set: ours when an SCP of
+    ours receives it (its AE carries its archive's temp folder)."""
+    assoc = _pynetdicom.current_association()  # pynetdicom calls this on the DUL thread
+    ours = assoc is not None and getattr(assoc, "is_acceptor", False)
+    folder = getattr(getattr(assoc, "ae", None), "pacs_tmp_dir", None) if ours else None
+    if folder is None:
+        return NamedTemporaryFile(*args, **kw)
+    # the PID first: a sweep keeps the temp files of live processes (layout.py)
+    f = _TempFile(Path(folder) / f"{os.getpid()}-rx-{uuid.uuid4().hex}.part")
+    with _tmp_lock:
+        _tmp_owner.setdefault(id(assoc), []).append(Path(f.name))
+        _open_files[f.name] = f
+    return f
 
 
 def forget(assoc: Any) -> int:

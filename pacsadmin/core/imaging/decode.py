@@ -22,7 +22,8 @@ from typing import Any
 import numpy as np
 
 from pacsadmin.core.imaging.codecs import find_decoder, ts_name
-from pacsadmin.core.imaging.errors import ImageError
+from pacsadmin.core.imaging.codestream import check_frame
+from pacsadmin.core.imaging.errors import ImageError, per_file
 from pacsadmin.core.imaging.geometry import Geometry, read_geometry
 from pacsadmin.core.imaging.loader import FILE_ERRORS
 from pacsadmin.core.imaging.worker import DecoderProcessPool, default_pool
@@ -65,7 +66,7 @@ def _decode_request(request: dict[str, Any]) -> tuple[Any, str]:
     ds["PixelData"].VR = "OB"
     try:
         arr, meta = get_decoder(request["ts"]).as_array(ds, index=0)
-    except (*FILE_ERRORS, RuntimeError) as exc:
+    except Exception as exc:  # the decoder's boundary (in the worker): any failure is this frame's
         raise ImageError(
             f"the {ts_name(request['ts'])} frame could not be decoded: {exc}", kind="decode"
         ) from None
@@ -162,6 +163,7 @@ def encapsulated_frame(ds: Any, geo: Geometry, index: int) -> bytes:
         ) from None
 
 
+@per_file
 def decode_frame(
     ds: Any,
     index: int = 0,
@@ -214,10 +216,12 @@ def decode_frame(
         photometric = str(meta.get("photometric_interpretation", geo.photometric))
         return DecodedFrame(arr, photometric, "native (pydicom, no codec)")
     plugin = find_decoder(ts)
+    frame = encapsulated_frame(ds, geo, index)
+    check_frame(frame, geo)  # before the decoder allocates Rows x Columns for it
     request = {
         "ts": ts,
         "attrs": {k: ds.get(k) for k in _PIXEL_KEYWORDS if ds.get(k) is not None},
-        "frame": encapsulated_frame(ds, geo, index),
+        "frame": frame,
     }
     if isolate:
         arr, photometric = (pool or default_pool()).run(_decode_request, request, timeout=timeout)

@@ -1,6 +1,6 @@
 """Image geometry, checked against the bytes present before anything is decoded or reshaped.
 
-RELIABILITY rule 2: Rows x Columns x Frames x Samples x BitsAllocated/8 is computed with Python
+docs/safety.md rule 2: Rows x Columns x Frames x Samples x BitsAllocated/8 is computed with Python
 integers and compared with the length of Pixel Data, so a file that lies about its size gives
 "inconsistent image geometry", never a crash or a giant allocation.  Encapsulated (compressed)
 pixel data cannot be compared byte for byte; there the decoded frame size is capped and the
@@ -13,7 +13,7 @@ import struct
 from dataclasses import dataclass
 from typing import Any
 
-from pacsadmin.core.imaging.errors import ImageError
+from pacsadmin.core.imaging.errors import ImageError, per_file
 from pacsadmin.core.imaging.fastattrs import fast_get
 
 #: Largest decoded frame accepted (bytes). 1 GiB is ~16x a 3328x4096x3 16-bit frame.
@@ -146,6 +146,7 @@ def count_fragments(data: bytes) -> int:
     return items - 1  # the first item is the Basic Offset Table
 
 
+@per_file
 def read_geometry(ds: Any, *, pixel_length: int | None = None) -> Geometry:
     """Read and check the geometry of ``ds`` (a pydicom Dataset) against its Pixel Data.
 

@@ -1,30 +1,20 @@
-"""Reading an image file: every failure becomes an :class:`ImageError` (RELIABILITY rule 3)."""
+"""Reading an image file: every failure becomes an :class:`ImageError` (docs/safety.md rule 3)."""
 
 from __future__ import annotations
 
 import os
-import struct
 from dataclasses import dataclass, field
 from typing import Any
 
-from pacsadmin.core.imaging.errors import ImageError
+from pacsadmin.core.damaged import DAMAGE_ERRORS
+from pacsadmin.core.imaging.errors import ImageError, per_file
 from pacsadmin.core.imaging.frames import FrameAttrs
 from pacsadmin.core.imaging.geometry import Geometry, read_geometry
 
-#: Exceptions a damaged or hostile file can raise inside pydicom (RELIABILITY rule 3).
-FILE_ERRORS = (
-    EOFError,
-    struct.error,
-    ValueError,
-    KeyError,
-    IndexError,
-    TypeError,
-    AttributeError,
-    NotImplementedError,
-    MemoryError,
-    RecursionError,
-    UnicodeDecodeError,
-)
+#: Exceptions a damaged or hostile file can raise inside pydicom, for the narrow ``except``
+#: clauses that give a precise message; the entry points' boundary (``per_file``) catches the
+#: rest (pydicom's own BytesLengthException among them).
+FILE_ERRORS = DAMAGE_ERRORS
 
 _EXECUTABLE_MAGIC = {b"MZ": "a Windows executable (MZ)", b"\x7fELF": "an ELF executable"}
 
@@ -41,7 +31,7 @@ class LoadedImage:
 
 
 def preamble_note(path: str | os.PathLike[str], preamble: bytes | None = None) -> str | None:
-    """Flag a preamble with an executable header (RELIABILITY rule 6, CVE-2019-11687).
+    """Flag a preamble with an executable header (docs/safety.md rule 6, CVE-2019-11687).
 
     ``preamble``: the 128 bytes pydicom read (``ds.preamble``), so the file is not opened
     again; without it the file's first bytes are read.
@@ -74,6 +64,7 @@ def check_deflated(path: str | os.PathLike[str]) -> None:
         pass  # the read that follows says what is wrong with the file
 
 
+@per_file
 def read_dataset(path: str | os.PathLike[str], *, pixels: bool = True) -> tuple[Any, list[str]]:
     """``dcmread`` with every failure turned into an ImageError with a readable message.
 
@@ -106,30 +97,21 @@ def read_dataset(path: str | os.PathLike[str], *, pixels: bool = True) -> tuple[
     except PermissionError:
         raise ImageError(f"no permission to read {name}", kind="io") from None
     except OSError as exc:
+        if exc.errno is None:  # pydicom's "No tag to read at file position": damage
+            raise
         raise ImageError(f"cannot read {name}: {exc.strerror or exc}", kind="io") from None
-    except FILE_ERRORS as exc:
-        detail = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
-        raise ImageError(
-            f"the file is damaged or not DICOM ({type(exc).__name__}: {detail})",
-            kind="not-dicom",
-        ) from None
+    # anything else a damaged file raises: the per_file boundary says what it means
     note = preamble_note(name, getattr(ds, "preamble", None))
     if note:
         notes.append(note)
     return ds, notes
 
 
+@per_file
 def load_image(path: str | os.PathLike[str]) -> LoadedImage:
     """Read ``path`` and check its pixel geometry before anything is decoded."""
     ds, notes = read_dataset(path)
-    try:
-        geometry = read_geometry(ds)
-    except ImageError:
-        raise
-    except FILE_ERRORS as exc:
-        raise ImageError(
-            f"the image attributes cannot be read ({type(exc).__name__}: {exc})", kind="geometry"
-        ) from None
+    geometry = read_geometry(ds)
     if geometry.excess_bytes:
         notes.append(
             f"Pixel Data is {geometry.excess_bytes} bytes longer than {geometry.describe()} needs"

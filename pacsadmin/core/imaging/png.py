@@ -45,8 +45,9 @@ def encode_png(image: np.ndarray, level: int = 6) -> bytes:
 
 
 def write_png(path: str | os.PathLike[str], image: np.ndarray) -> None:
-    """Write atomically: a temp file in the same folder, fsync, then ``os.replace``."""
-    atomic_write_bytes(Path(path), encode_png(image), mode=0o644)
+    """Write atomically: a temp file in the same folder, fsync, then ``os.replace``.  The
+    folder must exist (FileNotFoundError): a mistyped path creates nothing."""
+    atomic_write_bytes(Path(path), encode_png(image), mode=0o644, make_parents=False)
 
 
 def read_png(data: bytes) -> tuple[int, int, int, np.ndarray]:

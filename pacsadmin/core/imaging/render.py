@@ -17,7 +17,7 @@ import numpy as np
 
 from pacsadmin.core.imaging.color import check_palette, palette_to_rgb8, to_rgb8
 from pacsadmin.core.imaging.decode import decode_frame
-from pacsadmin.core.imaging.errors import ImageError
+from pacsadmin.core.imaging.errors import ImageError, per_file
 from pacsadmin.core.imaging.loader import FILE_ERRORS, LoadedImage, load_image
 from pacsadmin.core.imaging.pipeline import FramePipeline, Voi, build_pipeline
 from pacsadmin.core.imaging.worker import DecoderProcessPool
@@ -37,6 +37,7 @@ class Frame:
         return dataclasses.replace(self, pipeline=self.pipeline.with_voi(voi))
 
 
+@per_file
 def open_frame(
     source: str | os.PathLike[str] | LoadedImage,
     index: int = 0,
@@ -82,6 +83,7 @@ def open_frame(
     return Frame(image, index, decoded.array, pipe, rgb8)
 
 
+@per_file
 def render_frame(frame: Frame, voi: Voi | None = None) -> np.ndarray:
     """The full-resolution 8-bit image: gray (rows, columns) or RGB (rows, columns, 3)."""
     if frame.rgb8 is not None:

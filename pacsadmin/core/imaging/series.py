@@ -1,7 +1,7 @@
 """Group files into series, sort them along the slice normal, and check a series (QC).
 
 Only headers are read (Pixel Data is deferred, its length still known), so scanning is fast
-and one bad file is a per-file error, never the end of the scan (RELIABILITY rule 3).
+and one bad file is a per-file error, never the end of the scan (docs/safety.md rule 3).
 """
 
 from __future__ import annotations
@@ -18,10 +18,10 @@ import numpy as np
 import pydicom
 from pydicom.errors import InvalidDicomError
 
-from pacsadmin.core.imaging.errors import ImageError
+from pacsadmin.core.imaging.errors import ImageError, image_error, per_file
 from pacsadmin.core.imaging.fastattrs import fast_get
 from pacsadmin.core.imaging.frames import FrameAttrs, frame_attrs
-from pacsadmin.core.imaging.geometry import Geometry, read_geometry
+from pacsadmin.core.imaging.geometry import MAX_FRAMES, Geometry, read_geometry
 from pacsadmin.core.imaging.loader import FILE_ERRORS, check_deflated
 
 _PIXEL_DATA = 0x7FE00010
@@ -99,11 +99,22 @@ def _opt_int(value: Any) -> int | None:
     return None if value is None or value == "" else int(value)
 
 
+def _frame_count(ds: Any, geo: Geometry | None, problem: str | None) -> int:
+    """The frames the viewer makes slots for: the checked geometry's; else Number of Frames
+    when it is in range; else 1 (that slot shows why the image cannot be shown).  A damaged
+    Number of Frames of 2,000,000,000 made the viewer build as many slots."""
+    if geo is not None:
+        return geo.frames
+    value = _opt_int(fast_get(ds, "NumberOfFrames")) or 1
+    return value if problem is None and 1 <= value <= MAX_FRAMES else 1
+
+
 def scan_file(path: str) -> InstanceInfo:
     """Read one file's header (Pixel Data deferred). Raises ImageError when unreadable."""
     return read_info(path)[0]
 
 
+@per_file
 def read_info(path: str, *, full: bool = False) -> tuple[InstanceInfo, Any]:
     """(InstanceInfo, dataset); ``full`` reads Pixel Data too (to decode it next)."""
     check_deflated(path)
@@ -112,9 +123,10 @@ def read_info(path: str, *, full: bool = False) -> tuple[InstanceInfo, Any]:
     except InvalidDicomError:
         raise ImageError("this is not a DICOM file", kind="not-dicom") from None
     except OSError as exc:
+        if exc.errno is None:  # pydicom's "No tag to read at file position": damage
+            raise
         raise ImageError(f"cannot read the file: {exc.strerror or exc}", kind="io") from None
-    except FILE_ERRORS as exc:
-        raise ImageError(f"the file is damaged ({type(exc).__name__})", kind="not-dicom") from None
+    # anything else a damaged file raises: the per_file boundary says what it means
     try:
         attrs = frame_attrs(ds, 0)
         number = fast_get(ds, "InstanceNumber")
@@ -131,10 +143,10 @@ def read_info(path: str, *, full: bool = False) -> tuple[InstanceInfo, Any]:
         rescale = None
         if attrs.rescale_slope is not None or attrs.rescale_intercept is not None:
             rescale = (attrs.rescale_slope or 1.0, attrs.rescale_intercept or 0.0)
-        frames = fast_get(ds, "NumberOfFrames") or 1
+        frames = _frame_count(ds, geo, problem)
         frame_positions: tuple[tuple[float, ...] | None, ...] = ()
-        if attrs.enhanced and int(frames) > 1:
-            n = min(int(frames), len(ds.get("PerFrameFunctionalGroupsSequence") or ()))
+        if attrs.enhanced and frames > 1:
+            n = min(frames, len(ds.get("PerFrameFunctionalGroupsSequence") or ()))
             frame_positions = tuple(frame_attrs(ds, k).position for k in range(n))
         info = InstanceInfo(
             path=path,
@@ -146,7 +158,7 @@ def read_info(path: str, *, full: bool = False) -> tuple[InstanceInfo, Any]:
             series_description=str(ds.get("SeriesDescription", "") or ""),
             rows=geo.rows if geo is not None else _opt_int(fast_get(ds, "Rows")),
             columns=geo.columns if geo is not None else _opt_int(fast_get(ds, "Columns")),
-            frames=int(frames),
+            frames=frames,
             position=attrs.position,
             orientation=attrs.orientation,
             pixel_spacing=attrs.pixel_spacing,
@@ -186,7 +198,7 @@ def dicomdir_files(path: str) -> tuple[list[str], list[tuple[str, str]]]:
     """Files a DICOMDIR references, and (reference, problem) pairs for the bad ones.
 
     Referenced File IDs are untrusted: each resolved path must stay inside the DICOMDIR's
-    folder (RELIABILITY rule 1), else it is reported and skipped.
+    folder (docs/safety.md rule 1), else it is reported and skipped.
     """
     import pydicom
 
@@ -195,18 +207,20 @@ def dicomdir_files(path: str) -> tuple[list[str], list[tuple[str, str]]]:
         check_deflated(path)
         ds = pydicom.dcmread(path)
         records = list(ds.get("DirectoryRecordSequence") or ())
-    except ImageError as exc:
-        return [], [(path, f"the DICOMDIR cannot be read ({exc})")]
-    except (OSError, *FILE_ERRORS) as exc:
-        return [], [(path, f"the DICOMDIR cannot be read ({type(exc).__name__})")]
+    except Exception as exc:  # the DICOMDIR's file boundary: one line, the scan goes on
+        return [], [(path, f"the DICOMDIR cannot be read ({image_error(exc)})")]
     files: list[str] = []
     bad: list[tuple[str, str]] = []
-    for rec in records:
-        ref = rec.get("ReferencedFileID")
-        if not ref:
+    for n, rec in enumerate(records, 1):
+        try:  # a damaged record: that record is reported, the others are opened
+            ref = rec.get("ReferencedFileID")
+            if not ref:
+                continue
+            parts = [ref] if isinstance(ref, str) else [str(p) for p in ref]
+            target = os.path.realpath(os.path.join(root, *parts))
+        except Exception as exc:
+            bad.append((f"{path} record {n}", f"cannot be read ({image_error(exc)})"))
             continue
-        parts = [ref] if isinstance(ref, str) else [str(p) for p in ref]
-        target = os.path.realpath(os.path.join(root, *parts))
         shown = "\\".join(parts)
         if os.path.commonpath([root, target]) != root:
             bad.append((shown, "the DICOMDIR points outside its folder: not opened"))
@@ -214,6 +228,8 @@ def dicomdir_files(path: str) -> tuple[list[str], list[tuple[str, str]]]:
             bad.append((shown, "referenced by the DICOMDIR but missing"))
         else:
             files.append(target)
+    if not files and not bad:  # say so: an empty viewer reads as nothing wrong
+        bad.append((path, "the DICOMDIR lists no files (damaged or empty)"))
     return files, bad
 
 

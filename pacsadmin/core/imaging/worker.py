@@ -1,4 +1,4 @@
-"""Decoding in worker processes with a time limit (RELIABILITY rule 4, NOTES "Pixels").
+"""Decoding in worker processes with a time limit (docs/safety.md rule 4, docs/notes.md "Pixels").
 
 Native decoders (pylibjpeg's libjpeg/openjpeg, GDCM) hold the GIL and can crash or run away on
 a hostile file.  :class:`DecoderProcessPool` runs a picklable function in one of a few

@@ -27,7 +27,6 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QPlainTextEdit,
     QPushButton,
-    QStyle,
     QTabWidget,
     QToolButton,
     QVBoxLayout,
@@ -47,6 +46,7 @@ from pacsadmin.core.nodes import (
     validate_name,
     validate_port,
 )
+from pacsadmin.gui.icons import icon
 from pacsadmin.gui.job_bridge import JobBridge
 from pacsadmin.gui.text import escape_controls, plain_label
 from pacsadmin.gui.widgets.lights import Light, light_pixmap
@@ -207,10 +207,7 @@ class NodeDialog(QDialog):
         self._form(2, rows)
 
         # ---- Test + buttons
-        st = self.style()
-        self.test_button = QPushButton(
-            st.standardIcon(QStyle.StandardPixmap.SP_BrowserReload), "Test"
-        )
+        self.test_button = QPushButton(icon("test"), "Test")
         self.test_button.setToolTip("Echo this node as it is now, without saving it")
         self.test_button.clicked.connect(self._on_test_button_clicked)
         self.test_light = QLabel()

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from PySide6.QtCore import Qt
 
 from pacsadmin.core.audit import AuditEntry
+from pacsadmin.core.format import format_timestamp
 from pacsadmin.gui.models.table import FlatTableModel, Index
 from pacsadmin.gui.text import one_line, plain_tooltip
 from pacsadmin.gui.widgets.lights import Light, light_icon
@@ -40,7 +40,7 @@ class AuditModel(FlatTableModel):
         col = index.column()
         if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole):
             values: tuple[str, ...] = (
-                time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(e.ts)),
+                format_timestamp(e.ts),
                 e.user,
                 e.action,
                 e.node or "",

@@ -8,6 +8,7 @@ from typing import Any
 
 from PySide6.QtCore import QModelIndex, Qt
 
+from pacsadmin.core.format import format_duration
 from pacsadmin.core.jobs import JobFinished, JobProgress, JobStarted, JobState, JobSubmitted
 from pacsadmin.gui.models.table import FlatTableModel, Index
 from pacsadmin.gui.text import one_line, plain_tooltip
@@ -15,6 +16,7 @@ from pacsadmin.gui.widgets.lights import Light, light_icon
 
 PROGRESS_ROLE = Qt.ItemDataRole.UserRole + 10  # (done, total) or None
 JOB_ID_ROLE = Qt.ItemDataRole.UserRole + 11
+OUTCOME_ROLE = Qt.ItemDataRole.UserRole + 12  # "failed", "cancelled", "done" or None (running)
 
 HEADERS = ("Job", "Node", "State", "Progress", "Elapsed", "Result")
 COL_JOB, COL_NODE, COL_STATE, COL_PROGRESS, COL_ELAPSED, COL_RESULT = range(6)
@@ -27,6 +29,7 @@ _ROLES = frozenset(
         Qt.ItemDataRole.TextAlignmentRole,
         PROGRESS_ROLE,
         JOB_ID_ROLE,
+        OUTCOME_ROLE,
     )
 )
 
@@ -63,16 +66,16 @@ def state_text(r: JobRow) -> str:
     return str(r.state.value)
 
 
-def fmt_seconds(s: float | None) -> str:
-    if s is None:
-        return ""
-    if s < 1:
-        return f"{s * 1000:.0f} ms"
-    if s < 10:
-        return f"{s:.1f} s"
-    if s < 3600:
-        return f"{int(s // 60)}:{int(s % 60):02d}"
-    return f"{int(s // 3600)}:{int(s % 3600 // 60):02d}:{int(s % 60):02d}"
+def outcome(r: JobRow) -> str | None:
+    """How the job ended, for the progress bar: ``failed`` (an error, or an echo that ran
+    and failed), ``cancelled``, ``done``; None while it runs."""
+    if not r.state.finished:
+        return None
+    if r.state is JobState.CANCELLED:
+        return "cancelled"
+    if r.state is JobState.FAILED or r.ok is False:
+        return "failed"
+    return "done"
 
 
 class JobsModel(FlatTableModel):
@@ -173,6 +176,8 @@ class JobsModel(FlatTableModel):
         col = index.column()
         if role == JOB_ID_ROLE:
             return r.job_id
+        if role == OUTCOME_ROLE:
+            return outcome(r)
         if role == PROGRESS_ROLE and col == COL_PROGRESS:
             if r.state is JobState.QUEUED:
                 return (0, 1)
@@ -189,7 +194,7 @@ class JobsModel(FlatTableModel):
             if col == COL_PROGRESS:
                 return one_line(r.message)
             if col == COL_ELAPSED:
-                return fmt_seconds(r.elapsed_now(time.monotonic()))
+                return format_duration(r.elapsed_now(time.monotonic()))
             if col == COL_RESULT:
                 return one_line(r.result)
         if role == Qt.ItemDataRole.DecorationRole and col == COL_STATE:

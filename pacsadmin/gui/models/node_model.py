@@ -17,6 +17,7 @@ from PySide6.QtCore import (
     Qt,
 )
 
+from pacsadmin.core.format import format_timestamp
 from pacsadmin.core.nodes import DicomNode
 from pacsadmin.gui.models.table import FlatTableModel, Index
 from pacsadmin.gui.text import one_line, plain_tooltip
@@ -74,7 +75,7 @@ def ago(ts: float | None, now: float | None = None) -> str:
         return f"{int(s // 60)} min ago"
     if s < 86400:
         return f"{int(s // 3600)} h ago"
-    return time.strftime("%Y-%m-%d %H:%M", time.localtime(ts))
+    return format_timestamp(ts, seconds=False)
 
 
 def _tags(n: DicomNode) -> str:

@@ -1,7 +1,7 @@
 """Corner annotations over the canvas: plain-text labels, one switch hides patient data.
 
 Values come from the file (untrusted): labels use Qt.PlainText and control characters are
-shown escaped (RELIABILITY rule 5).
+shown escaped.  Names, dates and times are formatted by :mod:`pacsadmin.core.format`.
 """
 
 from __future__ import annotations
@@ -11,17 +11,26 @@ from typing import Any
 from PySide6.QtCore import QObject, Qt
 from PySide6.QtWidgets import QLabel, QWidget
 
+from pacsadmin.core.format import format_value
 from pacsadmin.gui.text import one_line
 
 _STYLE = "color: #e8e8e8; background: transparent; font-size: 11px;"
 
 
-def _value(ds: Any, keyword: str) -> str:
+def _value(ds: Any, keyword: str, vr: str = "") -> str:
+    """The element for a person (names as ``FAMILY, Given``, dates in the user's style,
+    see :mod:`pacsadmin.core.format`); empty when missing or unreadable."""
     try:
         v = ds.get(keyword)
     except Exception:  # a damaged value never breaks the overlay
         return ""
-    return "" if v is None else one_line(str(v), 60)
+    if v is None:
+        return ""
+    try:
+        text = format_value(v, vr) if vr else str(v)
+    except Exception:  # format_value does not raise; str() of a damaged value may
+        return ""
+    return one_line(text, 60)
 
 
 def _labelled(label: str, value: str) -> str:
@@ -58,12 +67,12 @@ class CornerAnnotations(QObject):
             tr = [_value(ds, "Modality"), _value(ds, "SeriesDescription")]
         else:
             tl = [
-                _value(ds, "PatientName"),
+                _value(ds, "PatientName", "PN"),
                 _labelled("ID", _value(ds, "PatientID")),
                 "  ".join(
                     x
                     for x in (
-                        _labelled("Born", _value(ds, "PatientBirthDate")),
+                        _labelled("Born", _value(ds, "PatientBirthDate", "DA")),
                         _labelled("Sex", _value(ds, "PatientSex")),
                     )
                     if x
@@ -71,7 +80,15 @@ class CornerAnnotations(QObject):
             ]
             tr = [
                 _value(ds, "InstitutionName"),
-                f"{_value(ds, 'StudyDate')}  {_value(ds, 'StudyDescription')}".strip(),
+                "  ".join(
+                    x
+                    for x in (
+                        _value(ds, "StudyDate", "DA"),
+                        _value(ds, "StudyTime", "TM"),
+                        _value(ds, "StudyDescription"),
+                    )
+                    if x
+                ),
                 _labelled("Acc", _value(ds, "AccessionNumber")),
                 f"{_value(ds, 'Modality')}  {_value(ds, 'SeriesDescription')}".strip(),
             ]

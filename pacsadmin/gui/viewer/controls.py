@@ -1,16 +1,18 @@
-"""The viewer's controls: the tool row above the image, the slice row and the info row
+"""The viewer's controls: the tool bar above the image, the slice row and the info row
 below it.  Layout only: :class:`~pacsadmin.gui.viewer.viewer.ViewerWidget` connects them to
 the :class:`~pacsadmin.core.imaging.viewer_model.ViewerModel`."""
 
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QHBoxLayout,
     QSlider,
     QSpinBox,
+    QToolBar,
     QToolButton,
     QWidget,
 )
@@ -42,7 +44,7 @@ class ViewerControls:
         self.series_combo = QComboBox(parent)  # a folder may hold several series
         self.series_combo.setMinimumContentsLength(16)
         self.series_combo.setToolTip("Series found in what was opened")
-        self.series_combo.setVisible(False)
+        self.series_action: QAction | None = None  # the combo's place in the tool bar
         self.voi_combo = QComboBox(parent)
         self.voi_combo.setMinimumContentsLength(14)
         self.voi_combo.setToolTip("Window presets, the file's own windows, auto")
@@ -75,10 +77,15 @@ class ViewerControls:
         self.probe_label = plain_label("")
         self.measure_label = plain_label("", selectable=True)
 
-    def tool_row(self) -> QHBoxLayout:
-        row = QHBoxLayout()
+    def tool_bar(self, parent: QWidget) -> QToolBar:
+        """The tools above the image, in a tool bar: when the viewer is narrower than the
+        row, the last tools move behind its » button instead of widening the window."""
+        bar = QToolBar("Viewer tools", parent)
+        bar.setFloatable(False)
+        bar.setMovable(False)
+        self.series_action = bar.addWidget(self.series_combo)
+        self.series_action.setVisible(False)  # shown when what was opened holds several
         for w in (
-            self.series_combo,
             self.voi_combo,
             self.invert_box,
             self.wl_mode_box,
@@ -89,9 +96,32 @@ class ViewerControls:
             self.roi_combo,
             self.export_button,
         ):
-            row.addWidget(w)
-        row.addStretch(1)
-        return row
+            bar.addWidget(w)
+        return bar
+
+    def set_active(self, flag: bool) -> None:
+        """Tools that act on an image are disabled while there is none (the modes, Invert,
+        Left-drag W/L, Annotations and Hide patient, stay: they apply to the next one)."""
+        for w in (
+            self.voi_combo,
+            self.fit_button,
+            self.one_button,
+            self.rotate_button,
+            self.flip_button,
+            self.roi_combo,
+            self.export_button,
+            self.cine_button,
+            self.fps,
+            self.slider,
+        ):
+            w.setEnabled(flag)
+
+    def show_series_choice(self, flag: bool) -> None:
+        """In a tool bar a widget is shown and hidden through its action, not itself."""
+        if self.series_action is not None:
+            self.series_action.setVisible(flag)
+        else:
+            self.series_combo.setVisible(flag)
 
     def slice_row(self) -> QHBoxLayout:
         row = QHBoxLayout()

@@ -2,7 +2,7 @@
 
 ``open_job`` scans and decodes in one pass (each file read once) and reports frames of
 the first series met as they come; ``fill`` decodes the rest of a series, nearest slices
-first.  Both report per-file errors and carry on (RELIABILITY rule 3).
+first.  Both report per-file errors and carry on (docs/safety.md rule 3).
 
 Results go out in batches (:class:`Batches`): each reported item is a tuple of entries, the
 first sent at once, the next ones at most every ``BATCH_INTERVAL`` seconds.  One report per

@@ -1,4 +1,4 @@
-"""The pipeline inspector and the series QC panel: plain-text tables (RELIABILITY rule 5).
+"""The pipeline inspector and the series QC panel: plain-text tables (docs/safety.md rule 5).
 
 QTableWidgetItem text is never interpreted as markup; long values wrap, tooltips are
 escaped (pacsadmin.gui.text).

@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from pacsadmin.core.format import format_number, format_window
 from pacsadmin.core.imaging.display import auto_window
 from pacsadmin.core.imaging.frames import frame_attrs
 from pacsadmin.core.imaging.luts import LookupTable, Window
@@ -44,6 +45,7 @@ from pacsadmin.gui.viewer.frame_jobs import FrameJobs
 from pacsadmin.gui.viewer.histogram import HistogramView
 from pacsadmin.gui.viewer.measure_tools import MeasureTools
 from pacsadmin.gui.viewer.panels import PipelineInspector, SeriesQcPanel
+from pacsadmin.gui.viewer.placeholder import ViewerPlaceholder
 
 
 class ViewerWidget(QWidget):
@@ -81,8 +83,13 @@ class ViewerWidget(QWidget):
         self.stack = QStackedWidget(self)
         self.stack.addWidget(self.canvas)
         self.stack.addWidget(self.message)
+        self.placeholder = ViewerPlaceholder(self)  # until a series is opened
+        self.stack.addWidget(self.placeholder)
+        self.stack.setCurrentWidget(self.placeholder)
+        self.stack.currentChanged.connect(self._on_stack_current_changed)
 
         c = self.controls = ViewerControls(self)
+        c.set_active(False)  # the placeholder is shown: nothing to act on yet
         # the controls as attributes of the viewer: the app, tests and tools use them
         self.series_combo, self.voi_combo = c.series_combo, c.voi_combo
         self.invert_box, self.wl_mode_box = c.invert_box, c.wl_mode_box
@@ -97,7 +104,7 @@ class ViewerWidget(QWidget):
         left = QWidget(self)
         lv = QVBoxLayout(left)
         lv.setContentsMargins(0, 0, 0, 0)
-        lv.addLayout(c.tool_row())
+        lv.addWidget(c.tool_bar(left))
         lv.addWidget(self.stack, 1)
         lv.addLayout(c.slice_row())
         lv.addLayout(c.info_row())
@@ -224,7 +231,7 @@ class ViewerWidget(QWidget):
         self.series_combo.clear()
         for s in result.series:
             self.series_combo.addItem(one_line(s.description, 80), s)
-        self.series_combo.setVisible(len(result.series) > 1)
+        self.controls.show_series_choice(len(result.series) > 1)
         if chosen is not None:
             self.series_combo.setCurrentIndex(result.series.index(chosen))
         if chosen is not None or result.errors:
@@ -295,6 +302,9 @@ class ViewerWidget(QWidget):
         self.probe_label.setText(self.model.probe_text())
 
     # ------------------------------------------------------------------ display
+    def _on_stack_current_changed(self, _index: int) -> None:
+        self.controls.set_active(self.stack.currentWidget() is not self.placeholder)
+
     def _show_message(self, text: str) -> None:
         self.message.setText(one_line(text, 600))
         self.stack.setCurrentWidget(self.message)
@@ -326,7 +336,7 @@ class ViewerWidget(QWidget):
             return
         voi = frame.pipeline.voi
         if isinstance(voi, Window):
-            self.wl_label.setText(f"C {voi.center:.6g}  W {voi.width:.6g}  {voi.function}")
+            self.wl_label.setText(f"{format_window(voi.width, voi.center)}  {voi.function}")
         elif isinstance(voi, LookupTable):
             self.wl_label.setText(f"VOI LUT {voi.explanation}".strip())
         else:
@@ -340,7 +350,7 @@ class ViewerWidget(QWidget):
             return
         ds = frame.image.ds
         a = frame_attrs(ds, frame.index)
-        bl = [self.wl_label.text(), f"Zoom {self.model.zoom:.2f}"]
+        bl = [self.wl_label.text(), f"Zoom {format_number(self.model.zoom)}"]
         if a.position is not None:
             bl.append(f"Position {', '.join(f'{v:.1f}' for v in a.position)} mm")
         br = [

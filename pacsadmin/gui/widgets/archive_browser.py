@@ -1,8 +1,8 @@
-"""The archive browser: a patient / study / series tree with search, sort, refresh,
-delete and open-in-viewer (:class:`ArchiveBrowser`, a view that only emits signals), and
-:class:`ArchiveController`, which runs every archive access as a job on the runner's
-``io`` lane (the archive's one writer; SQLite is never read on the GUI thread) and takes
-the results from the job bridge.
+"""The archive browser: a study / series tree with search, sort, refresh, delete and
+open-in-viewer (:class:`ArchiveBrowser`, a view that only emits signals), and
+:class:`ArchiveController`, which runs every archive access as a job on the ``io`` lane
+(the archive's one writer; SQLite is never read on the GUI thread); each job's result
+comes back to the callback that asked for it (``JobBridge.submit(on_done=...)``).
 """
 
 from __future__ import annotations
@@ -13,14 +13,14 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QModelIndex, QObject, Qt, QTimer, Signal, Slot
-from PySide6.QtGui import QAction
+from PySide6.QtGui import QAction, QShowEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHBoxLayout,
     QHeaderView,
     QLineEdit,
     QMenu,
-    QStyle,
+    QSizePolicy,
     QToolButton,
     QTreeView,
     QVBoxLayout,
@@ -28,53 +28,70 @@ from PySide6.QtWidgets import (
 )
 
 from pacsadmin.core.archive import Archive
+from pacsadmin.core.archive.browse import StudyRow, Totals, count_studies, list_series, list_studies
 from pacsadmin.core.archive.importer import ImportReport, import_paths
-from pacsadmin.core.jobs import JobContext, JobFinished, JobRunner, JobState
+from pacsadmin.core.format import format_size
+from pacsadmin.core.jobs import Job, JobContext, JobFinished, JobState
 from pacsadmin.gui.dialogs.confirm import ask
 from pacsadmin.gui.errors import ErrorPresenter
+from pacsadmin.gui.icons import icon
 from pacsadmin.gui.job_bridge import JobBridge
+from pacsadmin.gui.metrics import fit_columns
 from pacsadmin.gui.models.archive_model import (
+    COL_ACC,
+    COL_DATE,
+    COL_IMAGES,
+    COL_MOD,
     COL_NAME,
+    COL_PID,
+    COL_SERIES,
+    COL_SIZE,
+    COL_STUDY,
     NODE_ROLE,
-    ArchiveFilterProxy,
     ArchiveTreeModel,
     TreeNode,
-    fmt_size,
-    load_tree,
 )
-from pacsadmin.gui.text import plain_label
+from pacsadmin.gui.text import escape_controls, plain_label, plain_tooltip
 
 
 class ArchiveBrowser(QWidget):
+    """The view: a search box, the study tree and a summary line; it only emits signals.
+
+    A keystroke restarts a 200 ms timer; when it runs out ``searchChanged`` asks for one
+    query of the whole text (typing "smith" is one query, not five)."""
+
     refreshRequested = Signal()
+    searchChanged = Signal(str)  # debounced
     deleteRequested = Signal(list)  # [TreeNode]
     openRequested = Signal(object)  # TreeNode (a study or a series)
+
+    SEARCH_DELAY_MS = 200
+    EXPAND_AT_MOST = 10  # a search matching this few studies shows their series
 
     def __init__(self, model: ArchiveTreeModel, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.model = model
-        self.proxy = ArchiveFilterProxy(self)
-        self.proxy.setSourceModel(model)
-        self._expanded: set[tuple[str, str]] = set()
-        st = self.style()
+        self._expanded: set[str] = set()  # study UIDs, kept across reloads
         self.search = QLineEdit()
         self.search.setPlaceholderText("Search name, patient ID, accession, description, modality")
         self.search.setClearButtonEnabled(True)
-        self.btn_refresh = self._button(st.standardIcon(QStyle.StandardPixmap.SP_BrowserReload),
-                                        "Reload the archive index")  # fmt: skip
-        self.btn_open = self._button(st.standardIcon(QStyle.StandardPixmap.SP_MediaPlay),
-                                     "Open the selected study or series in the viewer")  # fmt: skip
-        self.btn_delete = self._button(st.standardIcon(QStyle.StandardPixmap.SP_TrashIcon),
-                                       "Delete the selected rows (files and index)")  # fmt: skip
+        self._search_timer = QTimer(self)
+        self._search_timer.setSingleShot(True)
+        self._search_timer.setInterval(self.SEARCH_DELAY_MS)
+        self.btn_refresh = self._button(icon("refresh"), "Reload the archive index")
+        self.btn_open = self._button(
+            icon("open-images"), "Open the selected study or series in the viewer"
+        )
+        self.btn_delete = self._button(icon("delete"), "Delete the selected rows (files and index)")
         top = QHBoxLayout()
         top.setContentsMargins(0, 0, 0, 0)
         top.addWidget(self.search, 1)
         for b in (self.btn_open, self.btn_delete, self.btn_refresh):
             top.addWidget(b)
         self.tree = QTreeView()
-        self.tree.setModel(self.proxy)
-        self.tree.setSortingEnabled(True)
-        self.tree.sortByColumn(COL_NAME, Qt.SortOrder.AscendingOrder)
+        self.tree.setModel(model)
+        self.tree.header().setSortIndicator(COL_NAME, Qt.SortOrder.AscendingOrder)
+        self.tree.setSortingEnabled(True)  # a header click calls model.sort: a new query
         self.tree.setAlternatingRowColors(True)
         self.tree.setUniformRowHeights(True)
         self.tree.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
@@ -84,9 +101,24 @@ class ArchiveBrowser(QWidget):
         hdr = self.tree.header()
         hdr.setStretchLastSection(False)
         hdr.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        for col, w in enumerate((196, 80, 62, 50, 46, 52, 66, 84, 90)):
-            self.tree.setColumnWidth(col, w)
+        fit_columns(  # from the font: a typical long value of each column
+            self.tree,
+            {
+                COL_NAME: "WWWWWWWW, Wwwwwww",
+                COL_STUDY: "CT THORAX ABDOMEN",
+                COL_DATE: "2024-03-05",
+                COL_MOD: "CT/SR",
+                COL_SERIES: "999",
+                COL_IMAGES: "99999",
+                COL_SIZE: "999.9 MB",
+                COL_PID: "PID-0000000",
+                COL_ACC: "ACC000000",
+            },
+        )
         self.summary = plain_label("Archive: loading…")
+        # its text grows with the archive and the search: it must never widen the dock
+        # (and with it the window); a long text is cut, the whole of it is the tooltip
+        self.summary.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(4, 4, 4, 4)
         lay.addLayout(top)
@@ -94,6 +126,8 @@ class ArchiveBrowser(QWidget):
         lay.addWidget(self.summary)
 
         self.search.textChanged.connect(self._on_search_text_changed)
+        self._search_timer.timeout.connect(self._on_search_timer_timeout)
+        self.search.returnPressed.connect(self._on_search_return_pressed)
         self.btn_refresh.clicked.connect(self.refreshRequested)
         self.btn_open.clicked.connect(self._on_open_clicked)
         self.btn_delete.clicked.connect(self._on_delete_clicked)
@@ -102,7 +136,14 @@ class ArchiveBrowser(QWidget):
         self.tree.collapsed.connect(self._on_tree_collapsed)
         self.tree.customContextMenuRequested.connect(self._on_tree_context_menu)
         self.tree.selectionModel().selectionChanged.connect(self._on_selection_changed)
+        bar = self.tree.verticalScrollBar()
+        bar.valueChanged.connect(self._on_scroll_changed)
+        bar.rangeChanged.connect(self._on_scroll_changed)  # rows came or went, a resize
         self._on_selection_changed()
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        QTimer.singleShot(0, self._on_scroll_changed)  # once the view has its geometry
 
     def _button(self, icon: Any, tip: str) -> QToolButton:
         b = QToolButton()
@@ -112,45 +153,71 @@ class ArchiveBrowser(QWidget):
         return b
 
     # ------------------------------------------------------------------ API
-    def set_tree(self, root: TreeNode) -> None:
-        """Swap in a freshly loaded tree; expanded rows stay expanded."""
-        self.model.set_tree(root)
-        if self._expanded:
-            for pat in root.children:
-                for n in (pat, *pat.children):
-                    if (n.level, n.uid) in self._expanded:
-                        src = self.model.createIndex(n.parent.children.index(n), 0, n)  # type: ignore[union-attr]
-                        self.tree.expand(self.proxy.mapFromSource(src))
-        self.summary.setText(
-            f"{len(root.children)} patient(s) · {root.studies} studies · {root.series} series"
-            f" · {root.images} images · {fmt_size(root.size)}"
+    def stop(self) -> None:
+        """The window is closing: no more searches."""
+        self._search_timer.stop()
+        self._search_timer.blockSignals(True)
+
+    def search_text(self) -> str:
+        return self.search.text().strip()
+
+    def show_reset(self, filter_text: str) -> None:
+        """After the model took a new first page: summary, and expand what was expanded
+        (the loaded rows only: one page) or, for a narrow search, every study."""
+        t = self.model.totals
+        text = (
+            f"{t.studies} studies · {t.patients} patient(s) · {t.series} series"
+            f" · {t.images} images · {format_size(t.size)}"
         )
+        if filter_text:
+            text = f"Matching '{filter_text}': {text}"
+        self.summary.setText(escape_controls(text))
+        self.summary.setToolTip(plain_tooltip(text))
+        studies = self.model.studies()
+        narrow = bool(filter_text) and len(studies) <= self.EXPAND_AT_MOST
+        for n in studies if (self._expanded or narrow) else ():
+            if narrow or n.uid in self._expanded:
+                self.tree.expand(self.model.index_of(n))
         self._on_selection_changed()
 
     def selected_nodes(self) -> list[TreeNode]:
         rows = self.tree.selectionModel().selectedRows(0)
         return [n for i in rows if isinstance(n := i.data(NODE_ROLE), TreeNode)]
 
-    def visible_rows(self, parent: QModelIndex | None = None) -> list[TreeNode]:
-        """Every row the view shows (after the search), depth first (tests, debug)."""
-        parent = parent or QModelIndex()
+    def visible_rows(self) -> list[TreeNode]:
+        """Every loaded row the view shows, depth first (tests, debug)."""
         out: list[TreeNode] = []
-        for r in range(self.proxy.rowCount(parent)):
-            i = self.proxy.index(r, 0, parent)
-            out.append(i.data(NODE_ROLE))
-            out += self.visible_rows(i)
+        for n in self.model.studies():
+            out.append(n)
+            if self.tree.isExpanded(self.model.index_of(n)):
+                out += n.children
         return out
 
     # ------------------------------------------------------------------ slots
     @Slot(str)
     def _on_search_text_changed(self, text: str) -> None:
-        self.proxy.set_search(text)
-        if text.strip():
-            self.tree.expandToDepth(0)
+        self._search_timer.start()  # restarts: the query waits for a pause in typing
+
+    @Slot()
+    def _on_search_timer_timeout(self) -> None:
+        self.searchChanged.emit(self.search_text())
+
+    @Slot()
+    def _on_search_return_pressed(self) -> None:
+        if self._search_timer.isActive():  # Return: no need to wait for the pause
+            self._search_timer.stop()
+            self.searchChanged.emit(self.search_text())
+
+    @Slot()
+    def _on_scroll_changed(self, *args: Any) -> None:
+        """Near the end of the loaded rows (or they do not fill the view): the next page."""
+        bar = self.tree.verticalScrollBar()
+        if self.isVisible() and bar.value() >= bar.maximum() - bar.pageStep():
+            self.model.load_more()
 
     @Slot()
     def _on_open_clicked(self) -> None:
-        nodes = [n for n in self.selected_nodes() if n.level in ("study", "series")]
+        nodes = self.selected_nodes()
         if nodes:
             self.openRequested.emit(nodes[0])
 
@@ -163,28 +230,26 @@ class ArchiveBrowser(QWidget):
     @Slot(QModelIndex)
     def _on_tree_double_clicked(self, index: QModelIndex) -> None:
         n = index.siblingAtColumn(0).data(NODE_ROLE)
-        if isinstance(n, TreeNode) and n.level in ("study", "series"):
+        if isinstance(n, TreeNode):
             self.openRequested.emit(n)
-        else:
-            self.tree.setExpanded(index.siblingAtColumn(0), not self.tree.isExpanded(index))
 
     @Slot(QModelIndex)
     def _on_tree_expanded(self, index: QModelIndex) -> None:
         n = index.data(NODE_ROLE)
-        if isinstance(n, TreeNode):
-            self._expanded.add((n.level, n.uid))
+        if isinstance(n, TreeNode) and n.level == "study":
+            self._expanded.add(n.uid)
 
     @Slot(QModelIndex)
     def _on_tree_collapsed(self, index: QModelIndex) -> None:
         n = index.data(NODE_ROLE)
         if isinstance(n, TreeNode):
-            self._expanded.discard((n.level, n.uid))
+            self._expanded.discard(n.uid)
 
     @Slot()
     def _on_selection_changed(self, *args: Any) -> None:
         nodes = self.selected_nodes()
         self.btn_delete.setEnabled(bool(nodes))
-        self.btn_open.setEnabled(any(n.level in ("study", "series") for n in nodes))
+        self.btn_open.setEnabled(bool(nodes))
 
     @Slot(object)
     def _on_tree_context_menu(self, pos: Any) -> None:
@@ -241,17 +306,23 @@ class ArchiveHandle:
 
 
 class ArchiveController(QObject):
-    """Archive jobs for the browser and File > Import into archive (GUI thread)."""
+    """Archive jobs for the browser and File > Import into archive (GUI thread).
+
+    Every read of the index is a background job on the ``io`` lane (SQLite never runs on
+    the GUI thread).  A search, a sort or a reload is a new *generation*: the answer of an
+    older one is dropped when it arrives, and one still queued is cancelled.
+    """
 
     changed = Signal()  # the archive was modified by this process
-    importsDone = Signal()  # no import is running any more
+
+    PAGE = 100  # studies per query (2-3 screens); a reload asks for as many as were loaded
+    # (at most 300): QTreeView lays out every loaded row again after each page or reload
 
     def __init__(
         self,
         *,
         root: Path,
         archive_kw: dict[str, Any],
-        runner: JobRunner,
         bridge: JobBridge,
         browser: ArchiveBrowser,
         errors: ErrorPresenter,
@@ -261,113 +332,191 @@ class ArchiveController(QObject):
     ) -> None:
         super().__init__(parent)
         self.root, self.archive_kw = root, archive_kw
-        self.runner, self.browser, self.errors = runner, browser, errors
+        self.bridge, self.browser, self.errors = bridge, browser, errors
+        self.model = browser.model
         self.open_paths, self.parent_widget = open_paths, parent_widget
         self.confirm: Callable[[str, str], bool] = self.ask
         self.handle = ArchiveHandle(root, **archive_kw)
-        self._jobs: dict[int, str] = {}  # job id -> "load" | "import" | "delete" | "open"
-        # While the SCP process starts it sweeps the archive's temp folder: an import
-        # writing temp files then would lose them, so imports wait (see hold_imports).
-        self._held = False
-        self._waiting: list[list[str]] = []
-        self._load_job: int | None = None
-        self._load_again = False
-        self.loads = 0  # finished loads (tests)
+        self._imports = 0  # import jobs running
+        self._gen = 0  # the newest query asked for
+        self._load: Job[Any] | None = None  # its job, until it answers
+        self._shown = ("", "patient", False)  # the query of the rows the model holds
+        self.loads = 0  # finished first-page queries (tests)
+        self._closed = False
         self._debounce = QTimer(self)
         self._debounce.setSingleShot(True)
         self._debounce.setInterval(700)
         self._debounce.timeout.connect(self.refresh)
-        bridge.jobFinished.connect(self._on_bridge_job_finished)
         browser.refreshRequested.connect(self.refresh)
+        browser.searchChanged.connect(self._on_browser_search_changed)
         browser.deleteRequested.connect(self._on_browser_delete_requested)
         browser.openRequested.connect(self._on_browser_open_requested)
+        self.model.moreWanted.connect(self._on_model_more_wanted)
+        self.model.seriesWanted.connect(self._on_model_series_wanted)
+        self.model.orderChanged.connect(self.refresh)
 
     def close(self) -> None:
-        """After the runner has stopped: close the index writer."""
+        """After the runner has stopped: close the index writer; ask for nothing more."""
+        self._closed = True
         self._debounce.stop()
+        self.browser.stop()
         self.handle.close()
 
-    def _submit(self, kind: str, name: str, fn: Callable[[JobContext], Any]) -> int:
-        # loading the tree and looking up paths are housekeeping: not listed as jobs
-        job = self.runner.submit(
+    def _submit(
+        self,
+        name: str,
+        fn: Callable[[JobContext], Any],
+        on_done: Callable[[JobFinished], None],
+        *,
+        quiet: bool = True,
+    ) -> Job[Any] | None:
+        """The job, or None once closed (a view asking for rows as the window goes);
+        ``on_done`` runs on the GUI thread when it ends, however it ends."""
+        if self._closed:
+            return None
+        # reads (pages, series, paths) are housekeeping: not listed in the Jobs panel
+        return self.bridge.submit(
             fn,
             name=name,
             lane="io",
-            quiet=kind in ("load", "open"),
+            quiet=quiet,
             summarize=describe_archive_result,
+            on_done=on_done,
         )
-        self._jobs[job.id] = kind
-        return job.id
 
-    # ------------------------------------------------------------------ actions
+    # ------------------------------------------------------------------ queries
+    def loading(self) -> bool:
+        """A search, sort or reload has not answered yet."""
+        return self._load is not None
+
     @Slot()
     def refresh(self) -> None:
-        if self._load_job is not None:
-            self._load_again = True
-            return
-        h = self.handle
-        self._load_job = self._submit(
-            "load", "Archive: load index", lambda ctx: load_tree(h.get().reader())
-        )
+        """Query the first page again: the search text and order the browser shows now."""
+        self._gen += 1
+        gen, h, m = self._gen, self.handle, self.model
+        text, order, desc = self.browser.search_text(), m.order_by, m.descending
+        limit = min(max(self.PAGE, len(m.studies())), 300)
+        if self._load is not None:
+            self._load.cancel()  # dropped if still queued; its answer is stale anyway
+
+        def run(ctx: JobContext) -> tuple[list[StudyRow], Totals]:
+            con = h.get().reader()
+            totals = count_studies(con, text)
+            return list_studies(con, text, order, descending=desc, limit=limit), totals
+
+        def done(ev: JobFinished) -> None:
+            if gen != self._gen:
+                return  # a newer search, sort or reload was asked for meanwhile
+            self._load = None
+            self.loads += 1
+            if ev.state is JobState.FAILED:
+                self.errors.present(f"Cannot read the archive index: {ev.error}")
+                self.browser.summary.setText("Archive: the index could not be read")
+            elif ev.state is JobState.SUCCEEDED:
+                rows, totals = ev.result
+                self._shown = (text, order, desc)
+                m.reset(gen, rows, totals)
+                self.browser.show_reset(text)
+
+        self._load = self._submit("Archive: load index", run, done)
 
     def refresh_soon(self) -> None:
         """Debounced: many associations closing reload the tree once."""
         self._debounce.start()
 
-    def hold_imports(self) -> None:
-        self._held = True
+    @Slot(str)
+    def _on_browser_search_changed(self, text: str) -> None:
+        self.refresh()
 
-    def release_imports(self) -> None:
-        self._held = False
-        waiting, self._waiting = self._waiting, []
-        for paths in waiting:
-            self.import_paths(paths)
+    @Slot()
+    def _on_model_more_wanted(self) -> None:
+        m, h = self.model, self.handle
+        gen, offset = m.generation, len(m.studies())
+        text, order, desc = self._shown
+        page = self.PAGE
 
+        def run(ctx: JobContext) -> list[StudyRow]:
+            con = h.get().reader()
+            return list_studies(con, text, order, descending=desc, offset=offset, limit=page)
+
+        def done(ev: JobFinished) -> None:
+            if ev.state is JobState.SUCCEEDED:
+                m.append(gen, offset, ev.result)
+            else:
+                m.fetch_failed(gen)
+                if ev.state is JobState.FAILED:
+                    self.errors.present(f"Cannot read the archive index: {ev.error}")
+
+        self._submit("Archive: load more studies", run, done)
+
+    @Slot(object)
+    def _on_model_series_wanted(self, study: TreeNode) -> None:
+        m, h, gen, uid = self.model, self.handle, self.model.generation, study.uid
+
+        def done(ev: JobFinished) -> None:
+            if ev.state is JobState.SUCCEEDED:
+                m.set_series(gen, study, ev.result)
+            else:
+                m.fetch_failed(gen, study)
+                if ev.state is JobState.FAILED:
+                    self.errors.present(f"Cannot read the archive index: {ev.error}")
+
+        self._submit("Archive: load series", lambda ctx: list_series(h.get().reader(), uid), done)
+
+    # ------------------------------------------------------------------ actions
     def importing(self) -> bool:
-        return "import" in self._jobs.values()
+        return self._imports > 0
 
     def import_paths(self, paths: list[str]) -> int:
-        """Submit an import; 0 when it waits for the local SCP to finish starting."""
-        if self._held:
-            self._waiting.append(list(paths))
-            self.errors.info("The import starts once the local SCP has started.")
-            return 0
+        """Submit an import; its job id."""
         what = paths[0] if len(paths) == 1 else f"{len(paths)} items"
         h, files = self.handle, [Path(p) for p in paths]
-        return self._submit(
-            "import",
+        job = self._submit(
             f"Import into archive: {what}",
             lambda ctx: import_paths(h.get(), files, ctx),
+            self._import_done,
+            quiet=False,
         )
+        if job is None:
+            return 0
+        self._imports += 1
+        return job.id
 
     def ask(self, title: str, text: str) -> bool:
         return ask(self.parent_widget, title, text, warning=True)
 
     @Slot(list)
     def _on_browser_delete_requested(self, nodes: list[TreeNode]) -> None:
-        studies = [s.uid for n in nodes if n.level == "patient" for s in n.children]
-        studies += [n.uid for n in nodes if n.level == "study"]
-        series = [n.uid for n in nodes if n.level == "series"]
-        images = sum(n.images for n in nodes if n.level != "series" or n.parent not in nodes)
-        size = sum(n.size for n in nodes if n.level != "series" or n.parent not in nodes)
-        names = "\n".join(f"{n.level}: {n.name}" for n in nodes[:10])
+        studies = [n.uid for n in nodes if n.level == "study"]
+        # a series of a selected study goes with its study: counted once
+        series = [n for n in nodes if n.level == "series" and n.parent not in nodes]
+        images = sum(n.images for n in nodes if n.level == "study") + sum(n.images for n in series)
+        size = sum(n.size for n in nodes if n.level == "study") + sum(n.size for n in series)
+        names = "\n".join(f"{n.level}: {n.name} {n.description}".rstrip() for n in nodes[:10])
         more = f"\n… and {len(nodes) - 10} more" if len(nodes) > 10 else ""
         text = (
-            f"Delete {len(nodes)} selected row(s) ({images} images, {fmt_size(size)}) from "
+            f"Delete {len(nodes)} selected row(s) ({images} images, {format_size(size)}) from "
             f"the archive?\n\n{names}{more}\n\nThe files are removed from disk; this cannot "
             "be undone."
         )
         if not self.confirm("Delete from archive", text):
             return
-
-        h = self.handle
+        h, series_uids = self.handle, [n.uid for n in series]
 
         def run(ctx: JobContext) -> _Deleted:
             a = h.get()
             n = a.delete("study", studies) if studies else 0
-            return _Deleted(n + (a.delete("series", series) if series else 0))
+            return _Deleted(n + (a.delete("series", series_uids) if series_uids else 0))
 
-        self._submit("delete", f"Archive: delete {len(nodes)} row(s)", run)
+        def done(ev: JobFinished) -> None:
+            if ev.state is JobState.FAILED:
+                self.errors.present(f"Delete from the archive failed: {ev.error}", user_action=True)
+            elif ev.state is JobState.SUCCEEDED:
+                self.errors.info(f"Deleted {ev.result.instances} image(s) from the archive.")
+            self.changed.emit()
+            self.refresh()
+
+        self._submit(f"Archive: delete {len(nodes)} row(s)", run, done, quiet=False)
 
     @Slot(object)
     def _on_browser_open_requested(self, node: TreeNode) -> None:
@@ -377,44 +526,17 @@ class ArchiveController(QObject):
             a = h.get()
             return [str(a.path_of(rel)) for _, rel in a.instance_paths(level, [uid])]
 
-        self._submit("open", f"Archive: open {level} in viewer", run)
-
-    # ------------------------------------------------------------------ results
-    @Slot(object)
-    def _on_bridge_job_finished(self, ev: JobFinished) -> None:
-        kind = self._jobs.pop(ev.job_id, None)
-        if kind is None:
-            return
-        failed = ev.state is JobState.FAILED
-        if kind == "load":
-            self._load_job = None
-            self.loads += 1
-            if failed:
-                self.errors.present(f"Cannot read the archive index: {ev.error}")
-                self.browser.summary.setText("Archive: the index could not be read")
-            elif ev.state is JobState.SUCCEEDED:
-                self.browser.set_tree(ev.result)
-            if self._load_again:
-                self._load_again = False
-                self.refresh()
-        elif kind == "import":
-            self._import_done(ev)
-            if not self.importing():
-                self.importsDone.emit()
-        elif kind == "delete":
-            if failed:
-                self.errors.present(f"Delete from the archive failed: {ev.error}", user_action=True)
-            else:
-                self.errors.info(f"Deleted {ev.result.instances} image(s) from the archive.")
-            self.changed.emit()
-            self.refresh()
-        elif kind == "open":
-            if failed:
+        def done(ev: JobFinished) -> None:
+            if ev.state is JobState.FAILED:
                 self.errors.present(f"Cannot open from the archive: {ev.error}", user_action=True)
             elif ev.state is JobState.SUCCEEDED and ev.result:
                 self.open_paths(ev.result)
 
+        self._submit(f"Archive: open {level} in viewer", run, done)
+
+    # ------------------------------------------------------------------ results
     def _import_done(self, ev: JobFinished) -> None:
+        self._imports -= 1
         if ev.state is JobState.FAILED:
             self.errors.present(f"Import into the archive failed: {ev.error}", user_action=True)
         elif isinstance(rep := ev.result, ImportReport):

@@ -9,12 +9,13 @@ from PySide6.QtWidgets import (
     QHeaderView,
     QLineEdit,
     QPushButton,
-    QStyle,
     QTableView,
     QVBoxLayout,
     QWidget,
 )
 
+from pacsadmin.gui.icons import icon
+from pacsadmin.gui.metrics import fit_columns
 from pacsadmin.gui.models.audit_model import AuditModel
 
 
@@ -32,9 +33,7 @@ class AuditView(QWidget):
         self.filter_edit.setPlaceholderText("Filter the audit log")
         self.filter_edit.setClearButtonEnabled(True)
         self.filter_edit.textChanged.connect(self._on_filter_edit_text_changed)
-        self.refresh_button = QPushButton(
-            self.style().standardIcon(QStyle.StandardPixmap.SP_BrowserReload), "Refresh", self
-        )
+        self.refresh_button = QPushButton(icon("refresh"), "Refresh", self)
         self.refresh_button.clicked.connect(self.refreshRequested)
         self.view = QTableView(self)
         self.view.setModel(self.proxy)
@@ -44,13 +43,23 @@ class AuditView(QWidget):
         self.view.setShowGrid(False)
         self.view.setWordWrap(False)
         self.view.verticalHeader().setVisible(False)
-        self.view.verticalHeader().setDefaultSectionSize(24)
+        self.view.verticalHeader().setDefaultSectionSize(self.fontMetrics().height() + 8)
         hh = self.view.horizontalHeader()
         hh.setStretchLastSection(True)
         hh.setHighlightSections(False)
         hh.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        for col, w in enumerate((140, 70, 60, 110, 170, 80)):
-            self.view.setColumnWidth(col, w)
+        fit_columns(  # typical long values, in this font
+            self.view,
+            {
+                0: "2024-03-05 14:30:05",
+                1: "administrator",
+                2: "archive-import",
+                3: "Teleradiology",
+                4: "RESEARCH@192.168.100.200:11112",
+                5: "failure",
+            },
+            pad=20,
+        )
         top = QHBoxLayout()
         top.setContentsMargins(0, 0, 0, 0)
         top.addWidget(self.filter_edit, 1)

@@ -21,7 +21,6 @@ from PySide6.QtWidgets import (
     QPushButton,
     QSpinBox,
     QSplitter,
-    QStyle,
     QTableWidget,
     QTableWidgetItem,
     QTabWidget,
@@ -30,10 +29,13 @@ from PySide6.QtWidgets import (
 )
 
 from pacsadmin.core.dimse.echo_result import STEP_TITLES, EchoResult, EchoSeries, Step
+from pacsadmin.gui.icons import icon
+from pacsadmin.gui.metrics import fit_columns
 from pacsadmin.gui.text import escape_controls, one_line, plain_label, plain_tooltip
 from pacsadmin.gui.widgets.lights import Light, light_icon, light_pixmap, step_light
 
 STEP_HEADERS = ("Step", "Status", "Time", "Detail", "Advice")
+STEP_ROWS = len(STEP_TITLES)  # DNS, TCP, TLS, A-ASSOCIATE, C-ECHO, A-RELEASE
 CONTEXT_HEADERS = ("ID", "Abstract syntax", "Result", "Transfer syntax")
 
 
@@ -48,7 +50,7 @@ def _table(headers: tuple[str, ...], parent: QWidget) -> QTableWidget:
     t = QTableWidget(0, len(headers), parent)
     t.setHorizontalHeaderLabels(list(headers))
     t.verticalHeader().setVisible(False)
-    t.verticalHeader().setDefaultSectionSize(24)
+    t.verticalHeader().setDefaultSectionSize(t.fontMetrics().height() + 8)
     t.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
     t.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
     t.setAlternatingRowColors(True)
@@ -72,7 +74,6 @@ class DoctorPanel(QWidget):
         self.result: EchoResult | None = None
         self.series: EchoSeries | None = None
         self._running = False
-        st = self.style()
 
         # ---- target row
         self.target_combo = QComboBox(self)
@@ -93,24 +94,13 @@ class DoctorPanel(QWidget):
             "Also propose query/retrieve and common storage SOP classes, to see what the "
             "peer supports"
         )
-        self.run_button = QPushButton(
-            st.standardIcon(QStyle.StandardPixmap.SP_MediaPlay), "Run", self
-        )
+        self.run_button = QPushButton(icon("run"), "Run", self)
         self.run_button.setDefault(True)
         self.run_button.clicked.connect(self._on_run_button_clicked)
-        self.cancel_button = QPushButton(
-            st.standardIcon(QStyle.StandardPixmap.SP_MediaStop), "Cancel", self
-        )
+        self.cancel_button = QPushButton(icon("stop"), "Cancel", self)
         self.cancel_button.setEnabled(False)
         self.cancel_button.clicked.connect(self._on_cancel_button_clicked)
-        row = QHBoxLayout()
-        title = QLabel("Connectivity Doctor")
-        f = title.font()
-        f.setPointSizeF(f.pointSizeF() * 1.25)
-        f.setBold(True)
-        title.setFont(f)
-        row.addWidget(title)
-        row.addSpacing(16)
+        row = QHBoxLayout()  # no title: the tab above says "Connectivity Doctor"
         row.addWidget(QLabel("Target:"))
         row.addWidget(self.target_combo, 1)
         row.addWidget(self.count_spin)
@@ -146,13 +136,23 @@ class DoctorPanel(QWidget):
 
         # ---- steps
         self.steps_table = _table(STEP_HEADERS, self)
-        for col, w in enumerate((130, 90, 80, 420)):
-            self.steps_table.setColumnWidth(col, w)
+        fit_columns(  # from the font: the longest title, status, time, a typical detail
+            self.steps_table,
+            {0: "DNS resolution", 1: "warning", 2: "10000.0 ms", 3: "x" * 48},
+            pad=30,
+        )
 
         # ---- contexts + transcript
         self.contexts_table = _table(CONTEXT_HEADERS, self)
-        for col, w in enumerate((40, 340, 290)):
-            self.contexts_table.setColumnWidth(col, w)
+        fit_columns(
+            self.contexts_table,
+            {
+                0: "255",
+                1: "Patient Root Query/Retrieve Information Model - MOVE",
+                2: "rejected: abstract syntax not supported",
+            },
+            pad=30,
+        )
         self.transcript_view = QPlainTextEdit(self)
         self.transcript_view.setReadOnly(True)
         self.transcript_view.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
@@ -160,15 +160,9 @@ class DoctorPanel(QWidget):
         mono.setStyleHint(QFont.StyleHint.Monospace)
         self.transcript_view.setFont(mono)
         self.transcript_view.setPlaceholderText("The association transcript of the last run.")
-        self.copy_button = QPushButton(
-            st.standardIcon(QStyle.StandardPixmap.SP_FileDialogDetailedView), "Copy", self
-        )
+        self.copy_button = QPushButton(icon("copy"), "Copy", self)
         self.copy_button.clicked.connect(self._on_copy_button_clicked)
-        self.export_button = QPushButton(
-            st.standardIcon(QStyle.StandardPixmap.SP_DialogSaveButton),
-            "Export transcript...",
-            self,
-        )
+        self.export_button = QPushButton(icon("save"), "Export transcript...", self)
         self.export_button.clicked.connect(self._on_export_button_clicked)
         for b in (self.copy_button, self.export_button):
             b.setEnabled(False)
@@ -192,10 +186,18 @@ class DoctorPanel(QWidget):
         split = QSplitter(Qt.Orientation.Vertical, self)
         split.addWidget(self.steps_table)
         split.addWidget(self.tabs)
-        split.setStretchFactor(0, 2)
-        split.setStretchFactor(1, 3)
+        split.setStretchFactor(0, 0)  # the steps keep their height; the tabs take the rest
+        split.setStretchFactor(1, 1)
         split.setChildrenCollapsible(False)
-        self.steps_table.setMinimumHeight(120)
+        t = self.steps_table  # every step of a run readable without scrolling
+        steps_h = (
+            t.horizontalHeader().sizeHint().height()
+            + STEP_ROWS * t.verticalHeader().defaultSectionSize()
+            + 2 * t.frameWidth()
+            + t.horizontalScrollBar().sizeHint().height()  # the last step stays in view
+        )
+        t.setMinimumHeight(steps_h)
+        split.setSizes([steps_h, 10 * steps_h])
 
         lay = QVBoxLayout(self)
         lay.setContentsMargins(8, 6, 8, 6)

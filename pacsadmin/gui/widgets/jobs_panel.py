@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRect, QTimer, Signal, Slot
-from PySide6.QtGui import QPainter
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRect, Qt, QTimer, Signal, Slot
+from PySide6.QtGui import QBrush, QColor, QFont, QPainter, QPalette, QPen
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QApplication,
@@ -19,21 +19,28 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from pacsadmin.gui.icons import icon
+from pacsadmin.gui.metrics import fit_columns
 from pacsadmin.gui.models.jobs_model import (
     COL_ELAPSED,
     COL_JOB,
     COL_NODE,
     COL_PROGRESS,
-    COL_RESULT,
     COL_STATE,
     JOB_ID_ROLE,
+    OUTCOME_ROLE,
     PROGRESS_ROLE,
     JobsModel,
 )
 
+FAILED_COLOR = QColor(198, 40, 40)  # red: the same in light and dark palettes
+CANCELLED_COLOR = QColor(128, 128, 128)
+
 
 class ProgressDelegate(QStyledItemDelegate):
-    """A progress bar in the cell; busy (indeterminate) when the total is unknown."""
+    """A progress bar in the cell; busy (indeterminate) when the total is unknown.  A job
+    that failed gets a red hatched bar that says "Failed" (with how far it got), one that
+    was cancelled a grey one: never the full bar of a job that succeeded."""
 
     def paint(
         self,
@@ -48,8 +55,12 @@ class ProgressDelegate(QStyledItemDelegate):
         done, total = prog
         if option.state & QStyle.StateFlag.State_Selected:
             painter.fillRect(option.rect, option.palette.highlight())
-        bar = QStyleOptionProgressBar()
         r: QRect = option.rect.adjusted(3, 4, -3, -4)
+        ended = index.data(OUTCOME_ROLE)
+        if ended in ("failed", "cancelled"):
+            self._paint_ended(painter, option, r, ended, done, total)
+            return
+        bar = QStyleOptionProgressBar()
         bar.rect = r
         bar.minimum = 0
         bar.maximum = 0 if total is None else max(1, total)
@@ -61,6 +72,36 @@ class ProgressDelegate(QStyledItemDelegate):
         bar.palette = option.palette
         style = option.widget.style() if option.widget else QApplication.style()
         style.drawControl(QStyle.ControlElement.CE_ProgressBar, bar, painter)
+
+    @staticmethod
+    def _paint_ended(
+        painter: QPainter,
+        option: QStyleOptionViewItem,
+        r: QRect,
+        ended: str,
+        done: int,
+        total: int | None,
+    ) -> None:
+        color = FAILED_COLOR if ended == "failed" else CANCELLED_COLOR
+        text = "Failed" if ended == "failed" else "Cancelled"
+        if total is not None and total > 1 and done < total:
+            text += f" at {done}/{total}"
+        painter.save()
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing, False)
+        tint = QColor(color)
+        tint.setAlpha(40)
+        painter.fillRect(r, tint)
+        hatch = QColor(color)
+        hatch.setAlpha(110)
+        painter.fillRect(r, QBrush(hatch, Qt.BrushStyle.BDiagPattern))
+        painter.setPen(QPen(color, 1))
+        painter.drawRect(r.adjusted(0, 0, -1, -1))
+        font = QFont(option.font)
+        font.setBold(True)
+        painter.setFont(font)
+        painter.setPen(option.palette.color(QPalette.ColorRole.Text))
+        painter.drawText(r, int(Qt.AlignmentFlag.AlignCenter), text)
+        painter.restore()
 
 
 class JobsPanel(QWidget):
@@ -84,26 +125,23 @@ class JobsPanel(QWidget):
         hh.setHighlightSections(False)
         hh.setStretchLastSection(True)
         hh.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        for col, w in (
-            (COL_JOB, 170),
-            (COL_NODE, 110),
-            (COL_STATE, 95),
-            (COL_PROGRESS, 150),
-            (COL_ELAPSED, 65),
-            (COL_RESULT, 300),
-        ):
-            self.view.setColumnWidth(col, w)
-
-        st = self.style()
-        self.cancel_button = QPushButton(
-            st.standardIcon(QStyle.StandardPixmap.SP_DialogCancelButton), "Cancel", self
+        fit_columns(  # typical long values, in this font
+            self.view,
+            {
+                COL_JOB: "Doctor Teleradiology ×10",
+                COL_NODE: "Teleradiology",
+                COL_STATE: "cancelled+++",  # + the light
+                COL_PROGRESS: "Cancelled at 100/100",
+                COL_ELAPSED: "59 min 59 s",
+            },
+            pad=28,
         )
+
+        self.cancel_button = QPushButton(icon("cancel"), "Cancel", self)
         self.cancel_button.setToolTip("Cancel the selected jobs")
         self.cancel_button.setEnabled(False)
         self.cancel_button.clicked.connect(self._on_cancel_button_clicked)
-        self.clear_button = QPushButton(
-            st.standardIcon(QStyle.StandardPixmap.SP_DialogResetButton), "Clear finished", self
-        )
+        self.clear_button = QPushButton(icon("clear"), "Clear finished", self)
         self.clear_button.clicked.connect(self._on_clear_button_clicked)
 
         buttons = QHBoxLayout()

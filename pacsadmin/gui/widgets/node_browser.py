@@ -13,6 +13,7 @@ from PySide6.QtWidgets import (
     QHeaderView,
     QLineEdit,
     QMenu,
+    QStackedWidget,
     QTableView,
     QToolBar,
     QVBoxLayout,
@@ -20,6 +21,7 @@ from PySide6.QtWidgets import (
 )
 
 from pacsadmin.core.nodes import DicomNode
+from pacsadmin.gui.metrics import text_width
 from pacsadmin.gui.models.node_model import (
     COL_NAME,
     COL_SITE,
@@ -28,6 +30,7 @@ from pacsadmin.gui.models.node_model import (
     NodeFilterProxy,
     NodeTableModel,
 )
+from pacsadmin.gui.widgets.empty_state import EmptyAction, EmptyState
 
 
 class NodeBrowser(QWidget):
@@ -35,8 +38,16 @@ class NodeBrowser(QWidget):
     selectionChanged = Signal()
 
     def __init__(
-        self, model: NodeTableModel, actions: Iterable[QAction] = (), parent: QWidget | None = None
+        self,
+        model: NodeTableModel,
+        actions: Iterable[QAction] = (),
+        parent: QWidget | None = None,
+        *,
+        empty_actions: Iterable[EmptyAction] = (),
+        needs_nodes: Iterable[QAction] = (),
     ) -> None:
+        """``empty_actions``: offered when there is no node yet (add one, import a list);
+        ``needs_nodes``: disabled while there is none (export, echo all)."""
         super().__init__(parent)
         self.model = model
         self.proxy = NodeFilterProxy(self)
@@ -87,6 +98,19 @@ class NodeBrowser(QWidget):
         self.view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.view.customContextMenuRequested.connect(self._on_view_context_menu)
 
+        self._empty_actions = list(empty_actions)
+        self._needs_nodes = list(needs_nodes)
+        self.empty = EmptyState("add", "", parent=self)
+        self.clear_filter_action = QAction("Clear the filter", self)
+        self.clear_filter_action.triggered.connect(self.filter_edit.clear)
+        self.pages = QStackedWidget(self)
+        self.pages.addWidget(self.view)
+        self.pages.addWidget(self.empty)
+        for sig in (model.modelReset, model.rowsInserted, model.rowsRemoved):
+            sig.connect(self._update_empty)
+        self.proxy.modelReset.connect(self._update_empty)
+        self.proxy.layoutChanged.connect(self._update_empty)
+
         top = QHBoxLayout()
         top.setContentsMargins(0, 0, 0, 0)
         top.addWidget(self.filter_edit, 1)
@@ -96,7 +120,8 @@ class NodeBrowser(QWidget):
         lay.setSpacing(4)
         lay.addWidget(self.toolbar)
         lay.addLayout(top)
-        lay.addWidget(self.view, 1)
+        lay.addWidget(self.pages, 1)
+        self._update_empty()
 
     # ------------------------------------------------------------------ API
     def selected_nodes(self) -> list[DicomNode]:
@@ -124,11 +149,40 @@ class NodeBrowser(QWidget):
             self.view.resizeColumnToContents(col)
             self.view.setColumnWidth(col, min(220, self.view.columnWidth(col) + 8))
         # "1234 ms, 59 min ago" must fit even when the list was loaded before any echo
-        self.view.setColumnWidth(COL_STATUS, max(150, self.view.columnWidth(COL_STATUS)))
+        need = text_width(self.view, "1234 ms, 59 min ago", pad=32)  # + the light
+        self.view.setColumnWidth(COL_STATUS, max(need, self.view.columnWidth(COL_STATUS)))
+
+    @Slot()
+    def _update_empty(self) -> None:
+        """No node yet: say how to add one.  None matches the filter: say so."""
+        if self.model.rowCount() == 0:
+            self.empty.set_content(
+                "No nodes yet",
+                "Add a node, or import a list (JSON or CSV).",
+                self._empty_actions,
+            )
+            self.pages.setCurrentWidget(self.empty)
+        elif self.proxy.rowCount() == 0:
+            self.empty.set_content(
+                "No node matches the filter",
+                f"Nothing matches “{self.filter_edit.text()}”.",
+                [self.clear_filter_action],
+            )
+            self.pages.setCurrentWidget(self.empty)
+        else:
+            self.pages.setCurrentWidget(self.view)
+        any_node = self.model.rowCount() > 0
+        self.filter_edit.setEnabled(any_node or bool(self.filter_edit.text()))
+        for a in self._needs_nodes:
+            a.setEnabled(any_node)
+
+    def is_empty_shown(self) -> bool:
+        return self.pages.currentWidget() is self.empty
 
     @Slot(str)
     def _on_filter_edit_text_changed(self, text: str) -> None:
         self.proxy.set_filter_text(text)
+        self._update_empty()
 
     @Slot(bool)
     def _on_group_check_toggled(self, on: bool) -> None:

@@ -3,7 +3,7 @@
 :class:`ReceivedModel` is a thin table over the associations' latest events (the typed
 events of :mod:`pacsadmin.core.dimse.scp_events`, parsed by the SCP process reader on the
 GUI thread), one row per (process id, association id).  AE titles and addresses come
-from peers: shown as plain, one-line text (RELIABILITY rule 5).  Below the table, the
+from peers: shown as plain, one-line text (docs/safety.md rule 5).  Below the table, the
 selected association's transcript, as in the Connectivity Doctor: ``serve`` writes it
 (redacted, no data set contents) when the association closes.
 """
@@ -29,7 +29,8 @@ from PySide6.QtWidgets import (
 )
 
 from pacsadmin.core.dimse.scp_events import Association, AssociationClosed
-from pacsadmin.gui.models.archive_model import fmt_size
+from pacsadmin.core.format import format_size
+from pacsadmin.gui.metrics import fit_columns
 from pacsadmin.gui.models.table import TOP, FlatTableModel, Index
 from pacsadmin.gui.text import one_line, plain_label, plain_tooltip
 
@@ -136,7 +137,7 @@ class ReceivedModel(FlatTableModel):
                 per_s = rate(r, time.time())
                 return f"{per_s:.1f} img/s" if per_s is not None else ""
             if col == COL_SIZE:
-                return fmt_size(r.bytes) if r.bytes else ""
+                return format_size(r.bytes) if r.bytes else ""
             if col == COL_ERRORS:  # failed C-STOREs, each once (the tooltip says why)
                 return str(r.failed) if r.failed else ""
             return one_line(state_text(r), 80)
@@ -169,12 +170,21 @@ class ReceivedView(QWidget):
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setAlternatingRowColors(True)
         self.table.verticalHeader().setVisible(False)
-        self.table.verticalHeader().setDefaultSectionSize(22)
         hdr = self.table.horizontalHeader()
         hdr.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         hdr.setStretchLastSection(True)
-        for col, w in enumerate((110, 130, 70, 60, 80, 70, 50)):
-            self.table.setColumnWidth(col, w)
+        fit_columns(
+            self.table,
+            {
+                COL_AE: "WWWWWWWWWWWWWWWW",
+                COL_ADDR: "127.000.000.1:65535",
+                COL_START: "00:00:00",
+                COL_IMAGES: "99999",
+                COL_RATE: "999.9 img/s",
+                COL_SIZE: "999.9 MB",
+                COL_ERRORS: "999",
+            },
+        )
         self.transcript = QPlainTextEdit()
         self.transcript.setReadOnly(True)
         self.transcript.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)

@@ -38,7 +38,7 @@ def test_series_sorted_with_file_window_and_qc(viewer, tmp_path):
     viewer.open_paths([str(tmp_path)])
     assert viewer.count() == 7 and viewer.index == 0
     assert viewer.series.sorted_by == "position along the slice normal"
-    assert viewer.wl_label.text() == "C 40  W 400  LINEAR"
+    assert viewer.wl_label.text() == "W 400 L 40  LINEAR"
     findings = viewer.qc_panel.findings_text()
     assert findings[0][0] == "error" and "about 1 slice(s) missing" in findings[0][1]
     rows = dict(viewer.inspector.rows())
@@ -80,7 +80,7 @@ def test_window_sticks_when_scrolling_and_wheel_scrolls(viewer, tmp_path):
     wheel(vp, c, -120)
     wheel(vp, c, 120)
     assert viewer.index == 1
-    assert viewer.wl_label.text() == "C -600  W 1500  LINEAR"
+    assert viewer.wl_label.text() == "W 1500 L -600  LINEAR"
     for _ in range(10):
         wheel(vp, c, -120)
     assert viewer.index == 4  # clamped at the last slice
@@ -153,7 +153,7 @@ def test_color_multiframe_and_presets_menu(viewer):
     assert "Lung: C -600 W 1500" in texts and "Auto: min/max" in texts
     i = texts.index("Bone: C 400 W 1800")
     viewer.voi_combo.activated.emit(i)
-    assert viewer.wl_label.text() == "C 400  W 1800  LINEAR"
+    assert viewer.wl_label.text() == "W 1800 L 400  LINEAR"
 
 
 def test_invert_toggle_inverts_the_screen(viewer, tmp_path):
@@ -170,9 +170,9 @@ def test_annotations_hide_patient_and_export(viewer, tmp_path):
     ct_series(tmp_path, n=2)
     viewer.open_paths([str(tmp_path)])
     text = viewer.annotations.text()
-    assert "TEST^IMAGING" in text and "Image 1 / 2" in text and "C 40  W 400" in text
+    assert "TEST, IMAGING" in text and "Image 1 / 2" in text and "W 400 L 40" in text
     viewer.anon_box.setChecked(True)
-    assert "TEST^IMAGING" not in viewer.annotations.text()
+    assert "TEST, IMAGING" not in viewer.annotations.text()
     assert "(patient data hidden)" in viewer.annotations.text()
     out = tmp_path / "view.png"
     viewer.export_png(str(out))
@@ -184,10 +184,12 @@ def test_export_button_saves_the_view_or_says_why_not(viewer, tmp_path, monkeypa
 
     warnings = []
     monkeypatch.setattr(QMessageBox, "warning", lambda *a: warnings.append(a[2]))
-    viewer.export_button.click()  # nothing open yet: no dialog, a sentence
+    assert not viewer.export_button.isEnabled()  # nothing open yet: it cannot act
+    viewer._on_export_button_clicked()  # called anyway: no dialog, a sentence
     assert "open an image first" in viewer.measure_label.text()
     ct_series(tmp_path, n=2)
     viewer.open_paths([str(tmp_path)])
+    assert viewer.export_button.isEnabled()
     out = tmp_path / "shot.png"
     monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(out), "PNG"))
     viewer.export_button.click()
@@ -220,7 +222,7 @@ def test_markup_in_patient_name_is_shown_as_text(viewer, tmp_path):
     viewer.open_paths([path])
     label = viewer.annotations.labels["tl"]
     assert label.textFormat() == Qt.TextFormat.PlainText
-    assert "<b>BOLD</b>" in label.text()
+    assert "<B>BOLD</B>, <script>x</script>" in label.text()  # FAMILY, Given: as text
 
 
 def test_histogram_region_follows_and_sets_the_window(viewer, tmp_path, qtbot):
@@ -232,7 +234,7 @@ def test_histogram_region_follows_and_sets_the_window(viewer, tmp_path, qtbot):
     with qtbot.waitSignal(viewer.windowChanged):
         viewer.histogram.region.setRegion((0, 100))
         viewer.histogram.region.sigRegionChangeFinished.emit(viewer.histogram.region)
-    assert viewer.wl_label.text() == "C 50  W 100  LINEAR"
+    assert viewer.wl_label.text() == "W 100 L 50  LINEAR"
 
 
 def test_roi_and_distance_measurements(viewer, tmp_path):
@@ -310,7 +312,9 @@ def test_user_presets_saved_and_offered(qtbot, tmp_path):
     assert v2.user_presets[0].label == "Temporal bone"
 
 
-def test_tool_row_lays_out_every_control(viewer):
+def test_tool_row_lays_out_every_control(viewer, qtbot):
+    viewer.resize(1400, 800)  # room for the whole tool bar (narrower: behind its » button)
+    qtbot.wait(50)
     row = [
         viewer.voi_combo,
         viewer.invert_box,

@@ -53,11 +53,13 @@ PROPOSE = {
 
 def dataset_digest(path: Path) -> tuple[str, str]:
     """(transfer syntax, sha256 of the data set after the file meta group)."""
-    from pydicom.filereader import _read_file_meta_info, read_preamble
+    from pydicom.filereader import read_preamble
+
+    from pacsadmin.core._pydicom import read_file_meta
 
     with open(path, "rb") as fh:
         read_preamble(fh, False)
-        meta = _read_file_meta_info(fh)
+        meta = read_file_meta(fh)
         return str(meta.TransferSyntaxUID), hashlib.sha256(fh.read()).hexdigest()
 
 

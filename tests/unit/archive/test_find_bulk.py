@@ -180,6 +180,7 @@ def test_peer_that_stops_reading_is_aborted_and_the_scp_goes_on(start_scp, archi
     from pynetdicom import evt
     from pynetdicom.sop_class import StudyRootQueryRetrieveInformationModelFind as FIND
 
+    from pacsadmin.core.dimse._pynetdicom import stall_reading
     from pacsadmin.core.settings import Timeouts
 
     _fill(archive, 20000, description="S" * 64)  # ~4 MB of responses: more than buffers hold
@@ -197,12 +198,12 @@ def test_peer_that_stops_reading_is_aborted_and_the_scp_goes_on(start_scp, archi
     try:
         responses = a.send_c_find(_query(), FIND)
         next(responses)  # the first match arrives ...
-        a.dul._read_pdu_data = stall.wait  # ... then this peer stops reading
-        t0 = time.monotonic()
-        assert wait_until(lambda: not scp.active(), 30), "the SCP still holds the association"
-        assert time.monotonic() - t0 < 25
+        with stall_reading(a, stall):  # ... then this peer stops reading
+            t0 = time.monotonic()
+            assert wait_until(lambda: not scp.active(), 30), "the SCP still holds the association"
+            assert time.monotonic() - t0 < 25
+        # this side reads again, and goes
     finally:
-        del a.dul._read_pdu_data  # this side reads again, and goes
         stall.set()
         a.abort()
     b = scu().associate("127.0.0.1", scp.port, ae_title=AET)

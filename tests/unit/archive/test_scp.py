@@ -12,8 +12,8 @@ import pytest
 from pydicom.dataset import Dataset
 
 from pacsadmin.core.archive import Archive
+from pacsadmin.core.dimse.association import quiet_pynetdicom
 from pacsadmin.core.dimse.scp import LocalScp, ScpConfig
-from pacsadmin.core.logs import quiet_pynetdicom
 from pacsadmin.core.nodes import DicomNode, NodeDirectory
 from tests.conftest import SCP_AET
 
@@ -61,11 +61,11 @@ def dataset_bytes(path: Path) -> bytes:
     """The data set after the file meta group (what went over the wire)."""
     from pydicom.filereader import read_preamble
 
+    from pacsadmin.core._pydicom import read_file_meta
+
     with open(path, "rb") as fh:
         read_preamble(fh, False)
-        from pydicom.filereader import _read_file_meta_info
-
-        _read_file_meta_info(fh)
+        read_file_meta(fh)
         return fh.read()
 
 
@@ -494,9 +494,9 @@ def test_disk_full_while_receiving_answers_a700(archive, start_scp, monkeypatch)
 
 
 def test_port_in_use_is_an_error_and_leaves_pynetdicom_as_it_was(archive):
-    from pynetdicom import _config
+    from pacsadmin.core.dimse._pynetdicom import chunked_receive, receive_patches_installed
 
-    before = _config.STORE_RECV_CHUNKED_DATASET
+    before = chunked_receive()
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         s.listen()
@@ -504,7 +504,8 @@ def test_port_in_use_is_an_error_and_leaves_pynetdicom_as_it_was(archive):
         scp = LocalScp(archive, ScpConfig(ae_title=AET, port=taken, bind="127.0.0.1"))
         with pytest.raises(OSError):
             scp.start()
-    assert before == _config.STORE_RECV_CHUNKED_DATASET
+    assert before == chunked_receive()
+    assert not receive_patches_installed()
 
 
 @pytest.mark.filterwarnings("ignore::UserWarning")

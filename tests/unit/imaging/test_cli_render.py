@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pydicom
@@ -126,3 +127,53 @@ def test_negative_center_with_equals_form(tmp_path):
     hu = ds.pixel_array.astype(float) * float(ds.RescaleSlope) + float(ds.RescaleIntercept)
     px = _png(out)[3]
     assert (px[hu <= -1350.5] == 0).all() and (px[hu > 149.5] == 255).all()
+
+
+def test_missing_output_folder_is_not_created(tmp_path, capsys):
+    missing = tmp_path / "missing" / "dir"
+    rc = main(["render", sample("CT_small.dcm"), "-o", str(missing / "x.png")])
+    assert rc == 1
+    assert capsys.readouterr().err.strip() == (
+        f"pacsadmin render: the folder {missing} does not exist"
+    )
+    assert not (tmp_path / "missing").exists()
+
+
+@pytest.mark.parametrize(
+    "spelling", [["--window", "-600,1500"], ["--window=-600,1500"]], ids=["space", "equals"]
+)
+def test_negative_window_in_both_spellings(tmp_path, capsys, spelling):
+    out = tmp_path / "lung.png"
+    assert main(["render", sample("CT_small.dcm"), "-o", str(out), *spelling]) == 0
+    assert "center -600, width 1500" in capsys.readouterr().out
+    assert main(["render", *spelling, sample("CT_small.dcm"), "-o", str(out)]) == 0
+
+
+@pytest.mark.parametrize("after", [[], ["--auto"], ["-o", "y.png"]], ids=["end", "option", "-o"])
+def test_window_without_a_value_is_still_a_usage_error(tmp_path, capsys, after):
+    out = tmp_path / "x.png"
+    with pytest.raises(SystemExit) as e:
+        main(["render", sample("CT_small.dcm"), "-o", str(out), "--window", *after])
+    assert e.value.code == 2
+    assert "--window: expected one argument" in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_a_damaged_file_is_one_line_on_stderr(tmp_path):
+    """The issue's file: a file meta group pydicom cannot convert (BytesLengthException)."""
+    data = bytearray(Path(sample("CT_small.dcm")).read_bytes())
+    assert data[132:138] == b"\x02\x00\x00\x00UL"
+    data[138:140] = (90).to_bytes(2, "little")  # (0002,0000) UL of 90 bytes
+    bad = tmp_path / "bad.dcm"
+    bad.write_bytes(bytes(data))
+    out = tmp_path / "bad.png"
+    r = subprocess.run(
+        [sys.executable, "-m", "pacsadmin", "render", str(bad), "-o", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert r.returncode == 1
+    assert r.stderr.count("\n") == 1 and "Traceback" not in r.stderr
+    assert "(0002,0000) (VR UL) is not a whole number of 4-byte values" in r.stderr
+    assert not out.exists()

@@ -1,0 +1,265 @@
+"""Every use of a pynetdicom internal, in one place (the pynetdicom seam).
+
+pynetdicom has no public API for what the functions here do: its settings module
+(``pynetdicom._config``), the chunked receive's temp file and file meta group (globals of
+``pynetdicom.dimse_messages``), the DUL's poll interval, ``Association.kill``'s members,
+``AE._create_socket`` and ``AE._servers``, and which thread calls our code.  The rest of
+pacsadmin calls the named functions below and never touches a private name of pynetdicom;
+tests/unit/test_library_seams.py greps the code for such names, and fails on an upgrade of
+pynetdicom that changes what any function here relies on (attributes, signatures, what
+pynetdicom calls and on which thread, the source of what is copied).  pyproject.toml pins
+pynetdicom below the next minor release; before moving that bound, run that test against
+the new version and review this module against its source.
+
+Importing this module imports nothing of pynetdicom: each function imports what it needs
+(pynetdicom takes ~0.1 s to import; the CLI's start-up does not pay for it).
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+LOW_LATENCY_POLL = 0.0002  # s: the DUL's poll interval for low-latency associations (1 ms)
+KILL_POLL = 0.0005  # s: kill_association's poll (Association.kill polls every 10 ms)
+
+
+# ------------------------------------------------------------------ settings (_config)
+def quiet_logging() -> None:
+    """No identifier pretty-printing and no per-PDU log handlers (23% of a C-FIND, and
+    patient data in the logs).  Call before any AE is made."""
+    from pynetdicom import _config
+
+    _config.LOG_HANDLER_LEVEL = "none"
+    _config.LOG_REQUEST_IDENTIFIERS = False
+    _config.LOG_RESPONSE_IDENTIFIERS = False
+
+
+def logs_identifiers() -> bool:
+    """True when pynetdicom would log request or response identifiers (patient data)."""
+    from pynetdicom import _config
+
+    return bool(_config.LOG_REQUEST_IDENTIFIERS or _config.LOG_RESPONSE_IDENTIFIERS)
+
+
+def chunked_receive() -> bool:
+    """Whether received C-STORE data sets go to a temp file (``STORE_RECV_CHUNKED_DATASET``)."""
+    from pynetdicom import _config
+
+    return bool(_config.STORE_RECV_CHUNKED_DATASET)
+
+
+def set_chunked_receive(on: bool) -> bool:
+    """Received C-STORE data sets to a temp file (on) or memory; returns the previous mode."""
+    from pynetdicom import _config
+
+    previous = bool(_config.STORE_RECV_CHUNKED_DATASET)
+    _config.STORE_RECV_CHUNKED_DATASET = on
+    return previous
+
+
+def set_chunked_send(on: bool) -> bool:
+    """``send_c_store(path)`` sends the file's bytes as they are, never decoded (on);
+    returns the previous mode (``STORE_SEND_CHUNKED_DATASET``)."""
+    from pynetdicom import _config
+
+    previous = bool(_config.STORE_SEND_CHUNKED_DATASET)
+    _config.STORE_SEND_CHUNKED_DATASET = on
+    return previous
+
+
+# ------------------------------------------------------------------ connection hooks
+def set_nodelay(event: Any) -> None:
+    """An ``EVT_CONN_OPEN`` handler: TCP_NODELAY on the association's socket (Nagle's
+    algorithm holds each small PDU up to 40 ms waiting for the peer's delayed ACK)."""
+    s = event.assoc.dul.socket.socket
+    if s is not None:
+        try:
+            s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except OSError:
+            pass
+
+
+def set_low_latency(assoc: Any) -> None:
+    """The DUL polls every 0.2 ms instead of 1 ms: an echo round trip 18 -> 6 ms, at the
+    cost of CPU (not for long transfers).  Call from ``EVT_CONN_OPEN``."""
+    assoc.dul._run_loop_delay = LOW_LATENCY_POLL
+
+
+def kill_association(assoc: Any, *, timeout: float = 5.0) -> None:
+    """``Association.kill`` with a 0.5 ms poll instead of 10 ms (an echo's release then
+    costs 11 ms of sleeping); same steps otherwise.  Gives up waiting after ``timeout``."""
+    assoc._reactor_checkpoint.set()
+    assoc._kill = True
+    assoc.is_established = False
+    assoc._is_paused = True
+    deadline = time.monotonic() + timeout
+    while assoc.dul.is_alive() and not assoc.dul.stop_dul():
+        if time.monotonic() > deadline:
+            break
+        time.sleep(KILL_POLL)
+
+
+def use_fast_kill(assoc: Any) -> None:
+    """The association tears down (release, abort) through :func:`kill_association`."""
+    assoc.kill = lambda: kill_association(assoc)
+
+
+def current_association() -> Any:
+    """The association pynetdicom is running the calling code for, or None.
+
+    pynetdicom calls the ACSE's ``AE.require_calling_aet`` on the association's own thread
+    (an ``Association`` is a ``Thread``) and creates a chunked receive's temp file on the
+    association's DUL thread (whose ``assoc`` is the association)."""
+    th = threading.current_thread()
+    assoc = getattr(th, "assoc", None)  # a DUL thread (checked first: once per C-STORE)
+    if assoc is not None:
+        return assoc
+    from pynetdicom.association import Association
+
+    return th if isinstance(th, Association) else None
+
+
+# ------------------------------------------------------------------ our own socket
+def preconnected_ae_class(sock: socket.socket) -> type:
+    """An AE class whose association runs over ``sock``, already connected (and wrapped
+    in TLS) by the caller: the Connectivity Doctor times DNS, TCP and TLS as separate
+    steps on the connection that then carries the association.  Overrides
+    ``AE._create_socket``; the socket skips ``AssociationSocket.__init__`` (which would
+    bind a new socket, or treat ours as an incoming one) and sets its attributes itself."""
+    from pynetdicom import AE
+
+    sock_cls = _preconnected_socket_class()
+
+    class PreconnectedAE(AE):
+        def _create_socket(self, assoc: Any, address: Any, tls_args: Any) -> Any:
+            return sock_cls(assoc, sock)
+
+    return PreconnectedAE
+
+
+def _make_preconnected_socket_class() -> type:
+    from pynetdicom import evt
+    from pynetdicom.transport import AddressInformation, AssociationSocket
+
+    class PreconnectedSocket(AssociationSocket):
+        """An AssociationSocket over a socket we connected ourselves (requestor side)."""
+
+        def __init__(self, assoc: Any, sock: socket.socket) -> None:  # no super(): see above
+            self._assoc = assoc
+            self._ready = threading.Event()
+            self.socket = sock
+            self._is_connected = False
+            self._tls_args = None
+            self.select_timeout = 0.5
+
+        def connect(self, primitive: Any) -> None:
+            try:
+                assert self.socket is not None
+                self.socket.settimeout(None)
+                self.assoc.requestor.address_info = AddressInformation.from_tuple(
+                    self.socket.getsockname()
+                )
+                self._is_connected = True
+                evt.trigger(
+                    self.assoc, evt.EVT_CONN_OPEN, {"address": primitive.address_info.as_tuple}
+                )
+                primitive.result = "Evt2"
+                self.provider_queue.put(primitive)
+            except OSError:
+                if self.socket:
+                    self._shutdown_socket()
+                    self.socket = None
+                primitive.result = "Evt17"
+                self.provider_queue.put(primitive)
+            finally:
+                self._ready.set()
+
+    return PreconnectedSocket
+
+
+_PRECONNECTED: type | None = None
+
+
+def _preconnected_socket_class() -> type:
+    global _PRECONNECTED
+    if _PRECONNECTED is None:
+        _PRECONNECTED = _make_preconnected_socket_class()
+    return _PRECONNECTED
+
+
+# ------------------------------------------------------------------ servers
+def register_server(ae: Any, server: Any) -> None:
+    """A server made with ``ae.make_server`` and started by us, known to ``ae`` as
+    ``start_server`` would make it (``ae.shutdown()`` stops it; ``server.shutdown()``
+    removes it from the AE's list, and fails when it is not there)."""
+    ae._servers.append(server)
+
+
+# ------------------------------------------------------------------ chunked receive patches
+# pynetdicom's chunked receive (DIMSEMessage.decode_msg) calls these globals of
+# pynetdicom.dimse_messages for each incoming C-STORE data set:
+#   NamedTemporaryFile(delete=False, mode="wb", suffix=".dcm")  -> the file it writes into
+#   create_file_meta(sop_class_uid=, sop_instance_uid=, transfer_syntax=)  -> file meta
+#   write_file_meta_info(file, file_meta)  -> writes the file meta group into the file
+RECEIVE_PATCHED = ("NamedTemporaryFile", "create_file_meta", "write_file_meta_info")
+_patch_lock = threading.Lock()
+_originals: dict[str, Any] = {}  # name -> pynetdicom's own, while our patches are in
+_previous_chunked = False
+
+
+def install_receive_patches(
+    temp_file: Callable[..., Any],
+    create_file_meta: Callable[..., Any],
+    write_file_meta_info: Callable[..., Any],
+) -> None:
+    """Turn the chunked receive on and give it these three functions (see
+    :data:`RECEIVE_PATCHED`).  Installing again replaces the functions and keeps the
+    originals saved by the first install; :func:`remove_receive_patches` restores them."""
+    global _previous_chunked
+    from pynetdicom import dimse_messages
+
+    with _patch_lock:
+        if not _originals:
+            _originals.update({n: getattr(dimse_messages, n) for n in RECEIVE_PATCHED})
+            _previous_chunked = set_chunked_receive(True)
+        else:
+            set_chunked_receive(True)
+        for name, fn in zip(
+            RECEIVE_PATCHED, (temp_file, create_file_meta, write_file_meta_info), strict=True
+        ):
+            setattr(dimse_messages, name, fn)
+
+
+def remove_receive_patches() -> None:
+    """pynetdicom's own functions and receive mode back (nothing when not installed)."""
+    from pynetdicom import dimse_messages
+
+    with _patch_lock:
+        if not _originals:
+            return
+        for name, fn in _originals.items():
+            setattr(dimse_messages, name, fn)
+        _originals.clear()
+        set_chunked_receive(_previous_chunked)
+
+
+def receive_patches_installed() -> bool:
+    with _patch_lock:
+        return bool(_originals)
+
+
+# ------------------------------------------------------------------ for tests
+@contextmanager
+def stall_reading(assoc: Any, gate: threading.Event) -> Iterator[None]:
+    """While inside: ``assoc``'s DUL stops reading from its socket until ``gate`` is set
+    (a peer that stops reading, for tests).  Reading resumes on exit."""
+    assoc.dul._read_pdu_data = gate.wait
+    try:
+        yield
+    finally:
+        del assoc.dul._read_pdu_data

@@ -1,0 +1,458 @@
+"""Guards of the library seams: what pacsadmin relies on inside pynetdicom and pydicom
+(the pydicom seam's in test_library_seams_pydicom.py).
+
+pacsadmin/core/dimse/_pynetdicom.py and pacsadmin/core/_pydicom.py are the only modules
+that use private names of pynetdicom and pydicom (test_seams_single.py keeps it so).  Each
+test here fails when an upgrade changes what one of their functions relies on: the
+attribute or function exists, has the signature called, is what the library itself calls
+(and on the thread assumed), behaves as relied upon, and, for code copied from the library,
+has the same source.  When one fails: review the seam module against the new library
+source, and only then update the expectation here (and the version bound in pyproject).
+"""
+
+from __future__ import annotations
+
+import dis
+import hashlib
+import inspect
+import socket
+import tempfile
+import threading
+import tomllib
+from pathlib import Path
+
+import pytest
+
+pynetdicom = pytest.importorskip("pynetdicom")
+
+import pydicom  # noqa: E402
+from pydicom.dataset import Dataset, FileMetaDataset  # noqa: E402
+from pynetdicom import AE, build_context, evt  # noqa: E402
+from pynetdicom.association import Association  # noqa: E402
+from pynetdicom.dul import DULServiceProvider  # noqa: E402
+from pynetdicom.sop_class import CTImageStorage, Verification  # noqa: E402
+from pynetdicom.transport import AddressInformation, AssociationSocket  # noqa: E402
+
+from pacsadmin.core.dimse import _pynetdicom  # noqa: E402
+from pacsadmin.core.dimse import association as core_assoc  # noqa: E402
+from pacsadmin.core.nodes import DicomNode  # noqa: E402
+from pacsadmin.core.settings import Timeouts  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[2]
+REVIEW_NET = (
+    "pynetdicom changed an internal that pacsadmin/core/dimse/_pynetdicom.py relies on: "
+    "review that module against the new pynetdicom source, then update this test."
+)
+REVIEW_DCM = (
+    "pydicom changed an internal that pacsadmin/core/_pydicom.py relies on: review that "
+    "module against the new pydicom source, then update this test."
+)
+
+
+def _series(version: str) -> tuple[int, int]:
+    major, minor = (int(x) for x in version.split(".")[:2])
+    return major, minor
+
+
+def _bound(package: str) -> tuple[int, int]:
+    """The ``<X.Y`` upper bound of ``package`` in pyproject.toml."""
+    deps = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    (spec,) = [d for d in deps if d.split(">")[0].split("<")[0].strip() == package]
+    upper = [p.strip()[1:] for p in spec.split(",") if p.strip().startswith("<")]
+    assert upper, f"{package} has no upper bound in pyproject.toml"
+    return _series(upper[0])
+
+
+@pytest.mark.parametrize("module", [pynetdicom, pydicom], ids=["pynetdicom", "pydicom"])
+def test_installed_version_is_the_series_below_the_bound(module):
+    """The bound is the next minor release: the seams were reviewed against this series."""
+    major, minor = _bound(module.__name__)
+    assert _series(module.__version__) == (major, minor - 1), (
+        f"{module.__name__} {module.__version__} outside the reviewed series: "
+        f"{REVIEW_NET if module is pynetdicom else REVIEW_DCM}"
+    )
+
+
+def _digest(obj) -> str:
+    src = inspect.getsource(obj)
+    norm = "\n".join(line.strip() for line in src.splitlines() if line.strip())
+    return hashlib.sha256(norm.encode()).hexdigest()[:16]
+
+
+def _globals_loaded(fn) -> set[str]:
+    """The global names ``fn`` looks up when it runs (so patching the module works)."""
+    return {i.argval for i in dis.get_instructions(fn) if i.opname == "LOAD_GLOBAL"}
+
+
+def _attrs_loaded(fn) -> set[str]:
+    ops = ("LOAD_ATTR", "LOAD_METHOD", "STORE_ATTR")
+    return {i.argval for i in dis.get_instructions(fn) if i.opname in ops}
+
+
+# ====================================================================== pynetdicom
+# The source of the pynetdicom 3.0.x functions _pynetdicom.py copies or overrides
+# (whitespace-normalised sha256, first 16 hex digits).
+SOURCE_DIGESTS = {
+    "AE._create_socket": "ad0f612f96bcf135",
+    "AE.associate": "2e2df71e6bdc8f27",
+    "AssociationSocket.__init__": "79751bf48066432b",
+    "AssociationSocket.connect": "770ad187abb89ec8",
+    "Association.kill": "cbc4280ba560a31d",
+    "DULServiceProvider.stop_dul": "e9795fe87bcba044",
+}
+_OBJECTS = {
+    "AE._create_socket": AE._create_socket,
+    "AE.associate": AE.associate,
+    "AssociationSocket.__init__": AssociationSocket.__init__,
+    "AssociationSocket.connect": AssociationSocket.connect,
+    "Association.kill": Association.kill,
+    "DULServiceProvider.stop_dul": DULServiceProvider.stop_dul,
+}
+
+
+@pytest.mark.parametrize("name", list(SOURCE_DIGESTS))
+def test_source_of_the_copied_or_overridden_internals_is_unchanged(name):
+    got = _digest(_OBJECTS[name])
+    assert got == SOURCE_DIGESTS[name], f"{name} source digest {got}: {REVIEW_NET}"
+
+
+def test_config_settings_exist_and_are_read_where_assumed():
+    from pynetdicom import _config, association, dimse_messages, service_class, transport
+
+    for name, kind in (
+        ("LOG_HANDLER_LEVEL", str),
+        ("LOG_REQUEST_IDENTIFIERS", bool),
+        ("LOG_RESPONSE_IDENTIFIERS", bool),
+        ("STORE_RECV_CHUNKED_DATASET", bool),
+        ("STORE_SEND_CHUNKED_DATASET", bool),
+    ):
+        assert isinstance(getattr(_config, name), kind), (name, REVIEW_NET)
+    # each module reads the setting from the _config module at run time
+    for module, name in (
+        (dimse_messages, "STORE_RECV_CHUNKED_DATASET"),
+        (association, "STORE_SEND_CHUNKED_DATASET"),
+        (association, "LOG_REQUEST_IDENTIFIERS"),
+        (service_class, "LOG_REQUEST_IDENTIFIERS"),
+        (transport, "LOG_HANDLER_LEVEL"),
+    ):
+        assert f"_config.{name}" in inspect.getsource(module), (module.__name__, name, REVIEW_NET)
+        assert module._config is _config, REVIEW_NET
+
+
+def test_config_functions_round_trip():
+    before = _pynetdicom.chunked_receive()
+    try:
+        assert _pynetdicom.set_chunked_receive(not before) is before
+        assert _pynetdicom.chunked_receive() is (not before)
+    finally:
+        _pynetdicom.set_chunked_receive(before)
+    previous = _pynetdicom.set_chunked_send(True)
+    assert _pynetdicom.set_chunked_send(previous) is True
+    _pynetdicom.quiet_logging()
+    assert not _pynetdicom.logs_identifiers()
+
+
+def test_create_socket_signature_and_call():
+    sig = inspect.signature(AE._create_socket)
+    assert list(sig.parameters) == ["self", "assoc", "address", "tls_args"], REVIEW_NET
+    assert "self._create_socket(assoc, local_address, tls_args)" in inspect.getsource(
+        AE.associate
+    ), REVIEW_NET
+
+
+def test_association_socket_instance_attributes():
+    """PreconnectedSocket skips AssociationSocket.__init__ and sets its attributes itself:
+    the set must be exactly what __init__ sets."""
+    ae = AE()
+    assoc = Association(ae, "requestor")
+    real = AssociationSocket(assoc, address=AddressInformation("127.0.0.1", 0))
+    try:
+        expected = {"_assoc", "_ready", "socket", "_is_connected", "_tls_args", "select_timeout"}
+        assert set(vars(real)) == expected, f"{sorted(vars(real))}: {REVIEW_NET}"
+        with socket.socket() as s:
+            pre = _pynetdicom._preconnected_socket_class()(assoc, s)
+            assert set(vars(pre)) == expected, REVIEW_NET
+            assert isinstance(pre, AssociationSocket)
+            assert pre.assoc is assoc
+            assert pre.tls_args is None
+    finally:
+        if real.socket is not None:
+            real.socket.close()
+
+
+def test_association_socket_members_used():
+    for name in ("assoc", "provider_queue", "event_queue", "ready", "tls_args"):
+        assert isinstance(inspect.getattr_static(AssociationSocket, name), property), (
+            name,
+            REVIEW_NET,
+        )
+    for name in ("_shutdown_socket", "connect", "close", "send", "recv"):
+        assert callable(getattr(AssociationSocket, name)), (name, REVIEW_NET)
+    assert list(inspect.signature(AssociationSocket.connect).parameters) == ["self", "primitive"]
+    assert callable(AddressInformation.from_tuple)
+    assert hasattr(evt, "EVT_CONN_OPEN")
+
+
+def test_association_and_dul_members_used():
+    """kill_association's members; the DUL's poll interval (set_low_latency) and reading
+    method (stall_reading) are instance attributes its run loop reads."""
+    ae = AE()
+    assoc = Association(ae, "requestor")
+    for name in ("_reactor_checkpoint", "_kill", "is_established", "_is_paused", "dul"):
+        assert hasattr(assoc, name), (name, REVIEW_NET)
+    assert isinstance(assoc._reactor_checkpoint, threading.Event)
+    assert isinstance(assoc.dul, threading.Thread)
+    assert callable(assoc.dul.stop_dul)
+    assert isinstance(assoc.dul._run_loop_delay, float), REVIEW_NET
+    assert "_run_loop_delay" in _attrs_loaded(DULServiceProvider.run_reactor), REVIEW_NET
+    assert "_read_pdu_data" in _attrs_loaded(DULServiceProvider._is_transport_event), REVIEW_NET
+    assert list(inspect.signature(DULServiceProvider._read_pdu_data).parameters) == ["self"]
+    assert isinstance(inspect.getattr_static(DULServiceProvider, "assoc"), property)
+    assert isinstance(ae._servers, list), REVIEW_NET
+
+
+def test_receive_patch_targets_are_what_the_chunked_receive_calls():
+    """decode_msg looks the three names up as globals of dimse_messages at run time, and
+    calls them as the seam's comment says (the arguments our replacements accept)."""
+    from pynetdicom import dimse_messages
+    from pynetdicom.dimse_messages import DIMSEMessage
+
+    from pacsadmin.core.dimse import scp_receive
+
+    loaded = _globals_loaded(DIMSEMessage.decode_msg)
+    for name in _pynetdicom.RECEIVE_PATCHED:
+        assert name in loaded, (name, REVIEW_NET)
+        assert callable(getattr(dimse_messages, name)), (name, REVIEW_NET)
+    src = inspect.getsource(DIMSEMessage.decode_msg)
+    assert 'NamedTemporaryFile(delete=False, mode="wb", suffix=".dcm")' in src, REVIEW_NET
+    assert "self._data_set_file.file.flush()" in src, REVIEW_NET  # _TempFile.file
+    ours = inspect.signature(scp_receive._create_file_meta).parameters
+    theirs = inspect.signature(dimse_messages.create_file_meta).parameters
+    assert list(ours) == list(theirs), REVIEW_NET
+    ours = inspect.signature(scp_receive._write_file_meta_info).parameters
+    theirs = inspect.signature(dimse_messages.write_file_meta_info).parameters
+    assert list(ours) == list(theirs), REVIEW_NET
+
+
+def test_receive_patches_install_and_remove():
+    from pynetdicom import dimse_messages
+
+    assert not _pynetdicom.receive_patches_installed(), "an SCP of an earlier test still runs"
+    originals = {n: getattr(dimse_messages, n) for n in _pynetdicom.RECEIVE_PATCHED}
+    chunked = _pynetdicom.chunked_receive()
+
+    def a(*args, **kw):
+        return None
+
+    def b(*args, **kw):
+        return None
+
+    try:
+        _pynetdicom.install_receive_patches(a, a, a)
+        _pynetdicom.install_receive_patches(b, b, b)  # again: replaces, originals kept
+        assert _pynetdicom.receive_patches_installed()
+        assert _pynetdicom.chunked_receive() is True
+        assert all(getattr(dimse_messages, n) is b for n in _pynetdicom.RECEIVE_PATCHED)
+    finally:
+        _pynetdicom.remove_receive_patches()
+    _pynetdicom.remove_receive_patches()  # again: nothing to do
+    assert {n: getattr(dimse_messages, n) for n in _pynetdicom.RECEIVE_PATCHED} == originals
+    assert _pynetdicom.chunked_receive() is chunked
+    assert not _pynetdicom.receive_patches_installed()
+
+
+def _ct() -> Dataset:
+    from pydicom.uid import ImplicitVRLittleEndian, generate_uid
+
+    ds = Dataset()
+    ds.file_meta = FileMetaDataset()
+    ds.file_meta.TransferSyntaxUID = ImplicitVRLittleEndian
+    ds.SOPClassUID = CTImageStorage
+    ds.SOPInstanceUID = generate_uid()
+    ds.StudyInstanceUID = generate_uid()
+    ds.SeriesInstanceUID = generate_uid()
+    ds.PatientID = "SEAM"
+    return ds
+
+
+def _scu(port: int, contexts, **kw):
+    ae = AE("SEAMSCU")
+    ae.acse_timeout = ae.dimse_timeout = ae.network_timeout = 10
+    assoc = ae.associate("127.0.0.1", port, contexts=contexts, ae_title="SEAMSCP", **kw)
+    assert assoc.is_established
+    return assoc
+
+
+def test_chunked_receive_calls_the_patches_on_the_dul_thread(tmp_path):
+    """A real association: the three patched functions are called for a received C-STORE,
+    with the arguments assumed, on a thread whose current_association() is the acceptor."""
+    from pydicom import dcmread
+    from pydicom.filewriter import write_file_meta_info
+    from pynetdicom.dsutils import create_file_meta
+
+    assert not _pynetdicom.receive_patches_installed(), "an SCP of an earlier test still runs"
+    calls: list[tuple[str, object, dict]] = []
+
+    def temp_file(*args, **kw):
+        calls.append(("temp", _pynetdicom.current_association(), kw))
+        return tempfile.NamedTemporaryFile(*args, dir=tmp_path, **kw)
+
+    def meta(**kw):
+        calls.append(("meta", None, kw))
+        return create_file_meta(**kw)
+
+    def write(fp, file_meta, *args):
+        calls.append(("write", None, {"fp": fp}))
+        write_file_meta_info(fp, file_meta, *args)
+
+    received = []  # (path, data set): pynetdicom removes the file after the handler
+
+    def on_store(event):
+        received.append((Path(event.dataset_path), dcmread(event.dataset_path)))
+        return 0x0000
+
+    scp = AE("SEAMSCP")
+    scp.add_supported_context(CTImageStorage)
+    handlers = [(evt.EVT_C_STORE, on_store)]
+    _pynetdicom.install_receive_patches(temp_file, meta, write)
+    server = scp.start_server(("127.0.0.1", 0), block=False, evt_handlers=handlers)
+    try:
+        assoc = _scu(server.server_address[1], [build_context(CTImageStorage)])
+        ds = _ct()
+        try:
+            assert assoc.send_c_store(ds).Status == 0x0000
+        finally:
+            assoc.release()
+    finally:
+        server.shutdown()
+        _pynetdicom.remove_receive_patches()
+    kinds = [c[0] for c in calls]
+    assert kinds == ["temp", "meta", "write"], (kinds, REVIEW_NET)
+    assoc_seen = calls[0][1]
+    assert isinstance(assoc_seen, Association) and assoc_seen.is_acceptor, REVIEW_NET
+    assert calls[0][2] == {"delete": False, "mode": "wb", "suffix": ".dcm"}, REVIEW_NET
+    assert set(calls[1][2]) == {"sop_class_uid", "sop_instance_uid", "transfer_syntax"}
+    ((path, got),) = received
+    assert path.parent == tmp_path
+    assert got.SOPInstanceUID == ds.SOPInstanceUID
+    assert got.file_meta.MediaStorageSOPInstanceUID == ds.SOPInstanceUID
+
+
+def test_acse_reads_require_calling_aet_on_the_association_thread():
+    """scp_access.ScpAE's allow-list looks at the association current_association() gives
+    while pynetdicom's ACSE reads ``require_calling_aet``."""
+    seen = []
+
+    class Probe(AE):
+        @property
+        def require_calling_aet(self):
+            seen.append(_pynetdicom.current_association())
+            return []
+
+        @require_calling_aet.setter
+        def require_calling_aet(self, value):
+            pass
+
+    scp = Probe("SEAMSCP")
+    scp.add_supported_context(Verification)
+    server = scp.start_server(("127.0.0.1", 0), block=False)
+    try:
+        assoc = _scu(server.server_address[1], [build_context(Verification)])
+        assoc.release()
+    finally:
+        server.shutdown()
+    acceptors = [a for a in seen if a is not None]
+    assert acceptors and all(a.is_acceptor for a in acceptors), REVIEW_NET
+    assert acceptors[0].requestor.address == "127.0.0.1", REVIEW_NET
+    assert _pynetdicom.current_association() is None  # not on pynetdicom's threads
+
+
+def test_registered_server_is_stopped_by_the_ae():
+    """register_server: ``ae.shutdown()`` stops a server we started ourselves, and the
+    server's own shutdown finds itself in the AE's list."""
+    for stop in ("ae", "server"):
+        ae = AE("SEAMSCP")
+        ae.add_supported_context(Verification)
+        server = ae.make_server(("127.0.0.1", 0))
+        th = threading.Thread(target=server.serve_forever, daemon=True)
+        th.start()
+        _pynetdicom.register_server(ae, server)
+        assoc = _scu(server.server_address[1], [build_context(Verification)])
+        assert assoc.send_c_echo().Status == 0x0000
+        assoc.release()
+        if stop == "ae":
+            ae.shutdown()
+        else:
+            server.shutdown()  # raises when the server is not in the AE's list
+        th.join(5)
+        assert not th.is_alive(), (stop, REVIEW_NET)
+
+
+def test_preconnected_association_end_to_end():
+    """Our socket carries the association (preconnected_ae_class), TCP_NODELAY and the low
+    latency poll are set from EVT_CONN_OPEN, the echo succeeds, and the fast teardown
+    (kill_association) releases cleanly and ends the DUL thread."""
+    core_assoc._init_pynetdicom()
+    scp = AE("SCP")
+    scp.add_supported_context(Verification)
+    server = scp.start_server(("127.0.0.1", 0), block=False)
+    try:
+        port = server.server_address[1]
+        node = DicomNode("scp", "SCP", "127.0.0.1", port)
+        sock = socket.create_connection(("127.0.0.1", port), timeout=5)
+        local_port = sock.getsockname()[1]
+        ae = core_assoc.make_ae(core_assoc.LocalAE(), node, Timeouts(5, 5, 5, 5), sock)
+        assoc = core_assoc.associate(
+            ae, node, [build_context(Verification)], address="127.0.0.1", low_latency=True
+        )
+        try:
+            assert assoc.is_established
+            assert assoc.dul.socket.socket is sock  # our socket, not a new one
+            assert assoc.requestor.address_info.port == local_port
+            assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
+            assert assoc.dul._run_loop_delay == pytest.approx(_pynetdicom.LOW_LATENCY_POLL)
+            assert assoc.send_c_echo().Status == 0x0000
+            assoc.release()
+            assert assoc.is_released
+            assert not assoc.dul.is_alive()
+        finally:
+            if assoc.is_established:
+                assoc.abort()
+            assoc.join(5)
+    finally:
+        server.shutdown()
+
+
+def test_stall_reading_stops_and_resumes_the_dul():
+    """While stalled, the DUL calls the gate instead of reading the echo response that
+    arrived; once out of the stall and the gate set, it reads it."""
+    stalled = threading.Event()
+
+    class Gate(threading.Event):
+        def wait(self, timeout=None):
+            stalled.set()
+            return super().wait(timeout)
+
+    scp = AE("SEAMSCP")
+    scp.add_supported_context(Verification)
+    server = scp.start_server(("127.0.0.1", 0), block=False)
+    gate = Gate()
+    try:
+        assoc = _scu(server.server_address[1], [build_context(Verification)])
+        statuses = []
+        echo = threading.Thread(target=lambda: statuses.append(assoc.send_c_echo().Status))
+        try:
+            with _pynetdicom.stall_reading(assoc, gate):
+                echo.start()
+                assert stalled.wait(10), REVIEW_NET  # the response came; not read
+                assert not statuses
+            assert "_read_pdu_data" not in vars(assoc.dul)
+            gate.set()
+            echo.join(10)
+            assert statuses == [0x0000]
+        finally:
+            gate.set()
+            echo.join(10) if echo.is_alive() else None
+            assoc.release()
+    finally:
+        server.shutdown()
