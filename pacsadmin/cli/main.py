@@ -22,6 +22,7 @@ from pacsadmin import __version__
 # Each module registers its subcommands; the order is the order of --help.
 COMMAND_MODULES = (
     "pacsadmin.cli.cmd_echo",
+    "pacsadmin.cli.cmd_echo_all",
     "pacsadmin.cli.cmd_find",
     "pacsadmin.cli.cmd_nodes",
     "pacsadmin.cli.cmd_audit",

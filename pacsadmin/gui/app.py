@@ -282,6 +282,7 @@ class PacsAdminApp(QObject):
             doctor_panel=self.doctor_panel,
             activity=self.activity,
             errors=self.errors,
+            config_dir=self.paths.home,
             parent=self,
         )
         self.archive = ArchiveController(

@@ -3,8 +3,9 @@
 
 from __future__ import annotations
 
-from collections import deque
+import time
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QObject, QTimer, Slot
@@ -12,6 +13,8 @@ from PySide6.QtCore import QObject, QTimer, Slot
 from pacsadmin.core.audit import AuditLog
 from pacsadmin.core.dimse.association import LocalAE
 from pacsadmin.core.dimse.echo import audit_echo, echo
+from pacsadmin.core.dimse.echo_all import EchoAllSummary, echo_all_in_process
+from pacsadmin.core.dimse.echo_events import EchoNodeResult
 from pacsadmin.core.dimse.echo_result import EchoSeries, Step
 from pacsadmin.core.errors import ValidationError
 from pacsadmin.core.jobs import JobContext, JobFinished, JobProgress, JobRunner, JobState
@@ -21,11 +24,13 @@ from pacsadmin.gui.errors import ActivityLog, ErrorPresenter
 from pacsadmin.gui.models.node_model import NodeStatus, NodeTableModel
 from pacsadmin.gui.widgets.doctor_panel import DoctorPanel
 
+FLUSH_MS = 100  # Echo all: lights and log lines applied at most this often
+
 
 @dataclass(frozen=True)
 class _Tracked:
     kind: str  # "echo" (one node, shown in the doctor), "echo_all", "doctor"
-    node: str | None  # the directory node whose light this job sets
+    node: str | None  # the directory node whose light this job sets (echo_all: several)
 
 
 def status_from_series(series: EchoSeries, when: float) -> NodeStatus:
@@ -36,6 +41,14 @@ def status_from_series(series: EchoSeries, when: float) -> NodeStatus:
 
 def describe_result(result: Any) -> tuple[str, bool | None]:
     """The Jobs panel's result text for a job's result, and whether it is good news."""
+    if isinstance(result, EchoAllSummary):
+        if result.total == 1 and result.results:  # one node: its own sentence
+            (series,) = result.results.values()
+            return describe_result(series)
+        text = f"{result.succeeded}/{result.total} ok"
+        if result.cancelled:
+            text += f", cancelled after {len(result.results)}"
+        return text, result.ok
     if not isinstance(result, EchoSeries) or not result.results:
         return "", None
     if len(result.results) == 1:
@@ -83,6 +96,7 @@ class EchoController(QObject):
         doctor_panel: DoctorPanel,
         activity: ActivityLog,
         errors: ErrorPresenter,
+        config_dir: Path,
         parent: QObject | None = None,
     ) -> None:
         super().__init__(parent)
@@ -91,11 +105,19 @@ class EchoController(QObject):
         self.activity, self.errors = activity, errors
         self.doctor_job: int | None = None
         self._tracked: dict[int, _Tracked] = {}
-        self._queue: deque[DicomNode] = deque()
+        self.config_dir = config_dir
+        # Echo-all jobs: job id -> the directory name of each requested node (None: not
+        # in the directory), by request index, for the lights
+        self._batches: dict[int, list[str | None]] = {}
+        # their results, applied at most every FLUSH_MS (200 nodes answer within a second:
+        # one update each kept the GUI thread busy re-sorting the table and the log)
+        self._pending: dict[str, NodeStatus] = {}
+        self._pending_lines: list[str] = []
+        self._flush_timer = QTimer(self)
+        self._flush_timer.setSingleShot(True)
+        self._flush_timer.setInterval(FLUSH_MS)
+        self._flush_timer.timeout.connect(self._flush)
         self._closed = False
-        self._feeder = QTimer(self)
-        self._feeder.setInterval(0)
-        self._feeder.timeout.connect(self._on_feeder_timeout)
 
     # ------------------------------------------------------------------ start-up
     def load_statuses(self) -> None:
@@ -114,50 +136,50 @@ class EchoController(QObject):
 
     # ------------------------------------------------------------------ submitting
     def submit(self, node: DicomNode, kind: str, *, count: int = 1, mode: str = "echo") -> int:
-        """kind: "echo" or "doctor" (shown in the Doctor panel, priority lane), or
-        "echo_all" (status light only, the bounded dimse lane)."""
+        """kind: "echo" or "doctor": one node, in this process (two pynetdicom threads),
+        shown in the Doctor panel, on the priority lane.  Many nodes: :meth:`echo_all`."""
         in_directory = self.model.row_of(node.name) >= 0
-        label = {"echo": "Echo", "echo_all": "Echo", "doctor": "Doctor"}[kind]
+        label = {"echo": "Echo", "doctor": "Doctor"}[kind]
         job = self.runner.submit(
             echo_job(self.local, self.audit, self.secrets, node, count=count, mode=mode),
             name=f"{label} {node.name}" + (f" ×{count}" if count > 1 else ""),
             node=node.name,
-            lane="dimse" if kind == "echo_all" else "priority",
+            lane="priority",
             summarize=describe_result,
         )
         self._tracked[job.id] = _Tracked(kind, node.name if in_directory else None)
         old = self.model.status(node.name)
         if in_directory and not old.running:
             self.model.set_status(node.name, replace(old, running=True))
-        if kind in ("echo", "doctor"):
-            self.doctor_job = job.id
-            self.doctor_panel.set_target(node.name)
-            self.doctor_panel.begin(node.address, count)
+        self.doctor_job = job.id  # a single-node run is shown in the Doctor panel
+        self.doctor_panel.set_target(node.name)
+        self.doctor_panel.begin(node.address, count)
         return job.id
 
-    def echo_all(self, nodes: list[DicomNode] | None = None) -> None:
-        """Echo every node (or ``nodes``) concurrently, bounded by the runner's pool and
-        per-node limit.  The jobs are handed to the runner a few per event-loop turn: each
-        submit may start a worker thread, and twenty at once kept the GUI busy for ~40 ms."""
+    def echo_all(self, nodes: list[DicomNode] | None = None) -> int | None:
+        """Echo every node (or ``nodes``) as one job whose network work runs in a
+        ``pacsadmin echo-all`` process (see :mod:`pacsadmin.core.dimse.echo_all`: forty
+        pynetdicom threads in this process stalled the GUI thread for 50-110 ms on the
+        GIL).  Each node's light changes as its result arrives; the job's cancel ends
+        the process's echoes."""
         nodes = self.nodes.list() if nodes is None else nodes
-        if not nodes:
-            return
+        if not nodes or self._closed:
+            return None
         self.errors.info(f"Echoing {len(nodes)} node(s)...")
+        names = [n.name if self.model.row_of(n.name) >= 0 else None for n in nodes]
         self.model.set_statuses(
-            {n.name: replace(self.model.status(n.name), running=True) for n in nodes}
+            {n: replace(self.model.status(n), running=True) for n in names if n is not None}
         )
-        self._queue.extend(nodes)
-        if not self._feeder.isActive():
-            self._feeder.start()
-
-    @Slot()
-    def _on_feeder_timeout(self) -> None:
-        for _ in range(2):
-            if not self._queue or self._closed:
-                break
-            self.submit(self._queue.popleft(), "echo_all")
-        if not self._queue:
-            self._feeder.stop()
+        home, batch = self.config_dir, list(nodes)
+        job = self.runner.submit(
+            lambda ctx: echo_all_in_process(home, batch, ctx),
+            name=f"Echo all ({len(batch)} node{'s' if len(batch) != 1 else ''})",
+            lane="priority",
+            summarize=describe_result,
+        )
+        self._tracked[job.id] = _Tracked("echo_all", None)
+        self._batches[job.id] = names
+        return job.id
 
     def run_target(self, target: str, count: int, survey: bool) -> None:
         """The Doctor panel's Run: a node name, or an ad-hoc AET@HOST:PORT."""
@@ -189,12 +211,48 @@ class EchoController(QObject):
             for item in items:
                 if isinstance(item, Step):
                     self.doctor_panel.add_step(item)
+            return
+        names = self._batches.get(job_id)
+        if names is None:
+            return
+        now = time.time()
+        for item in items:
+            if not isinstance(item, EchoNodeResult) or not item.series.results:
+                continue
+            name = names[item.index] if 0 <= item.index < len(names) else None
+            if name is not None:
+                self._pending[name] = status_from_series(item.series, now)
+            self._pending_lines.append(item.series.results[-1].summary)
+        if (self._pending or self._pending_lines) and not self._flush_timer.isActive():
+            self._flush_timer.start()
+
+    @Slot()
+    def _flush(self) -> None:
+        """Echo-all results that arrived since the last flush: one model update (the
+        sorted node table re-sorts once, not per node) and one append to the log."""
+        self._flush_timer.stop()
+        if self._pending:
+            pending, self._pending = self._pending, {}
+            self.model.set_statuses(pending)
+        if self._pending_lines:
+            lines, self._pending_lines = self._pending_lines, []
+            self.activity.add_many("echo", lines)
 
     def on_finished(self, ev: JobFinished, now: float) -> bool:
         """Update lights and the Doctor panel; True when the job was an echo of ours."""
         tracked = self._tracked.pop(ev.job_id, None)
         if tracked is None:
             return False
+        names = self._batches.pop(ev.job_id, None)
+        if names is not None:  # lights still "running" had no result (cancelled, failed)
+            self._flush()
+            stale = {
+                n: replace(self.model.status(n), running=False)
+                for n in names
+                if n is not None and self.model.status(n).running
+            }
+            if stale:
+                self.model.set_statuses(stale)
         series = ev.result if isinstance(ev.result, EchoSeries) else None
         if tracked.node is not None:
             if series is not None and series.results:
@@ -213,11 +271,8 @@ class EchoController(QObject):
                 f"{'Doctor' if tracked.kind == 'doctor' else 'Echo'} failed: {ev.error}",
                 user_action=tracked.kind != "echo_all",
             )
-        elif series is not None and series.results and tracked.kind == "echo_all":
-            self.activity.add("echo", series.results[-1].summary)
         return True
 
     def close(self) -> None:
         self._closed = True
-        self._feeder.stop()
-        self._queue.clear()
+        self._flush_timer.stop()

@@ -41,6 +41,14 @@ class ActivityLog(QPlainTextEdit):
         stamp = time.strftime("%H:%M:%S")
         self.appendPlainText(f"{stamp}  {level:<7} {escape_controls(message)}")
 
+    def add_many(self, level: str, messages: list[str]) -> None:
+        """Several lines in one append (one layout and repaint, not one per line)."""
+        if messages:
+            stamp = time.strftime("%H:%M:%S")
+            self.appendPlainText(
+                "\n".join(f"{stamp}  {level:<7} {escape_controls(m)}" for m in messages)
+            )
+
 
 class ErrorPresenter(QObject):
     def __init__(

@@ -137,3 +137,25 @@ def test_run_gui_opens_the_window_and_returns_0_when_closed(qtbot, tmp_path):
     assert rc == 0
     assert seen and "SAFETY" not in seen
     assert (tmp_path / "home" / "gui.ini").exists()  # window geometry, QSettings only
+
+
+def test_a_failed_run_does_not_keep_the_previous_runs_contexts(qtbot, pacs_app, storescp):
+    app = pacs_app
+    panel = app.doctor_panel
+    run_doctor(qtbot, app, f"{storescp.aet}@127.0.0.1:{storescp.port}", survey=True)
+    n = panel.contexts_table.rowCount()
+    assert n > 5
+    assert panel.tabs.tabText(0) == f"Presentation contexts ({n})"
+    # a run that fails before the association: an empty table, and a tab that says so
+    run_doctor(qtbot, app, f"NOBODY@127.0.0.1:{closed_port()}", survey=True)
+    assert panel.summary_label.text().startswith("TCP connect failed")
+    assert panel.contexts_table.rowCount() == 0
+    assert panel.tabs.tabText(0) == "Presentation contexts (0)"
+    # a run that cannot start at all (not a target) clears them too
+    run_doctor(qtbot, app, f"{storescp.aet}@127.0.0.1:{storescp.port}", survey=True)
+    assert panel.tabs.tabText(0) == f"Presentation contexts ({n})"
+    panel.set_target("no such node")
+    panel.run_button.click()
+    assert "neither a node" in panel.summary_label.text()
+    assert panel.contexts_table.rowCount() == 0
+    assert panel.tabs.tabText(0) == "Presentation contexts"

@@ -95,7 +95,7 @@ def test_closing_with_jobs_running_stops_them_and_leaves_no_threads(
     app.node_actions.reload()
     app.act_echo_all.trigger()
     qtbot.waitUntil(lambda: len(silent_listener.accepted) == 5, timeout=WAIT)
-    qtbot.waitUntil(lambda: app.jobs_model.running_count() == 5, timeout=WAIT)
+    qtbot.waitUntil(lambda: app.jobs_model.running_count() == 1, timeout=WAIT)  # Echo all
     t0 = time.monotonic()
     app.window.close()
     assert time.monotonic() - t0 < 6
@@ -119,3 +119,34 @@ def test_jobs_panel_clear_finished(qtbot, pacs_app):
     assert "refused" in app.jobs_model.index(0, 5).data(Qt.ItemDataRole.DisplayRole)
     app.jobs_panel.clear_button.click()
     assert app.jobs_model.rowCount() == 0
+
+
+def test_cancel_echo_all_ends_its_process_and_every_light(qtbot, pacs_app, silent_listener):
+    """Echo all runs in a process of its own: the Jobs panel's Cancel ends its echoes at
+    once (not after the 120 s ACSE timeout), each node says it was cancelled, and the
+    cancelled echoes are audited."""
+    app = pacs_app
+    slow = NodeTimeouts(connect=5, acse=120, dimse=120, network=120)
+    for i in range(3):
+        app.nodes.add(
+            DicomNode(f"Hung {i}", "HUNG", "127.0.0.1", silent_listener.port, timeouts=slow)
+        )
+    app.node_actions.reload()
+    app.act_echo_all.trigger()
+    qtbot.waitUntil(lambda: len(silent_listener.accepted) == 3, timeout=WAIT)
+    row = _row_of_running(app)
+    m = app.jobs_model
+    assert m.index(row, COL_JOB).data() == "Echo all (3 nodes)"
+    assert all(app.node_model.status(f"Hung {i}").running for i in range(3))
+    jobs = app.jobs_panel
+    jobs.select_job(m.job(row).job_id)
+    t0 = time.monotonic()
+    jobs.cancel_button.click()
+    qtbot.waitUntil(lambda: m.job(row).state.finished, timeout=WAIT)
+    assert time.monotonic() - t0 < 10
+    assert m.job(row).state is JobState.CANCELLED
+    for i in range(3):
+        st = app.node_model.status(f"Hung {i}")
+        assert not st.running and st.ok is False and "Cancelled" in st.summary, st.summary
+    audited = [e for e in app.audit.entries(action="echo") if e.node.startswith("Hung ")]
+    assert len(audited) == 3 and all(e.outcome == "failure" for e in audited)

@@ -1,26 +1,58 @@
-"""The GUI thread never blocks on the network (issue 2, section 3).
+"""The GUI thread never blocks on the network (issue 2, section 3), and Echo all does not
+starve it of the GIL (issue 8, section 6).
 
-"Echo all" against 20 nodes (some answer, some refuse, some accept and never answer)
-while a 5 ms QTimer heartbeat on the GUI thread records its longest gap: < 50 ms.
+"Echo all" against 20 nodes (some answer, some refuse, some accept and never answer),
+and against 20 and 200 nodes that all answer (one storescp), while a 5 ms QTimer
+heartbeat on the GUI thread records its longest gap: under 30 ms with the machine to
+itself, under 50 ms beside a program that keeps one core busy (the ``busy_core``
+variants start one).  Echo all runs its echoes in a process of its own
+(``pacsadmin echo-all``); in the window's process forty pynetdicom threads took the GIL
+from the GUI thread for 50-110 ms at a time.
 
 On a loaded two-core machine (other test runs at the same time) the OS alone sometimes
 deschedules the whole process for tens of milliseconds.  So the scenario may run up to
-three times and passes when one run stays under 50 ms.  That cannot hide the failure
-this test is for: a GUI thread that waits on the network stalls *every* run by at least a
-connect or ACSE timeout (1.5-2 s), and a GUI that does too much work per event stalls
-every run too.  Every run's outcome is checked in full.
+three times and passes when one run stays under the limit.  That cannot hide the
+failures this test is for: a GUI thread that waits on the network stalls *every* run by
+at least a connect or ACSE timeout (1.5-2 s), and echo threads in the GUI's process
+stalled every run by 50 ms or more.  Every run's outcome is checked in full.
 """
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
+from collections.abc import Iterator
+
+import pytest
 
 from pacsadmin.core.nodes import DicomNode, NodeTimeouts
 from tests.gui.conftest import closed_port
 
 HANG_TIMEOUT = 1.5  # seconds: the per-node ACSE timeout of the hung nodes
-MAX_GAP_MS = 50.0
+MAX_GAP_MS = 30.0  # the machine to itself
+MAX_GAP_BUSY_MS = 50.0  # beside a program that keeps one core busy
 ATTEMPTS = 3
+
+
+@pytest.fixture
+def busy_core() -> Iterator[subprocess.Popen[bytes]]:
+    """A program that keeps one core busy for the test (a user's desktop is not idle)."""
+    proc = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        time.sleep(0.2)  # running, not starting
+        assert proc.poll() is None
+        yield proc
+    finally:
+        proc.kill()
+        proc.wait(10)
+
+
+def _add_answering(app, storescp, count: int) -> dict[str, str]:
+    for i in range(count):
+        app.nodes.add(DicomNode(f"up-{i:03d}", storescp.aet, "127.0.0.1", storescp.port))
+    app.node_actions.reload()
+    return {f"up-{i:03d}": "ok" for i in range(count)}
 
 
 def _add_nodes(app, storescp, silent_listener) -> dict[str, str]:
@@ -69,10 +101,9 @@ def _all_done(app, expected: dict[str, str], since: float) -> bool:
     return True
 
 
-def test_echo_all_keeps_the_gui_responsive(qtbot, pacs_app, storescp, silent_listener, heartbeat):
-    app = pacs_app
-    expected = _add_nodes(app, storescp, silent_listener)
-    assert app.node_model.rowCount() == 20
+def _echo_all_runs(
+    qtbot, app, heartbeat, expected: dict[str, str], max_gap_ms: float, max_elapsed: float
+) -> None:
     gaps: list[float] = []
     for attempt in range(1, ATTEMPTS + 1):
         finished_before = app.jobs_model.rowCount()
@@ -90,10 +121,43 @@ def test_echo_all_keeps_the_gui_responsive(qtbot, pacs_app, storescp, silent_lis
 
         _check_outcomes(app, expected)
         qtbot.waitUntil(lambda: app.jobs_model.running_count() == 0, timeout=30_000)
-        assert app.jobs_model.rowCount() == finished_before + 20
-        # bounded but concurrent: six hung nodes of 1.5 s each did not run one by one
-        assert elapsed < 6 * HANG_TIMEOUT + 10, elapsed
+        assert app.jobs_model.rowCount() == finished_before + 1  # one Echo-all job
+        assert elapsed < max_elapsed, elapsed
         assert heartbeat.ticks > 20
-        if heartbeat.max_gap_ms < MAX_GAP_MS:
+        if heartbeat.max_gap_ms < max_gap_ms:
             break
-    assert min(gaps) < MAX_GAP_MS, f"GUI thread stalled in every run: {gaps} ms"
+    assert min(gaps) < max_gap_ms, f"GUI thread stalled in every run: {gaps} ms"
+    # each node's echo is in the audit log, with its outcome (the echo process wrote it)
+    audited = {e.node: e.outcome for e in app.audit.entries(action="echo", limit=100_000)}
+    for name, want in expected.items():
+        assert audited.get(name) == ("success" if want == "ok" else "failure"), name
+
+
+def test_echo_all_keeps_the_gui_responsive(qtbot, pacs_app, storescp, silent_listener, heartbeat):
+    expected = _add_nodes(pacs_app, storescp, silent_listener)
+    assert pacs_app.node_model.rowCount() == 20
+    # bounded but concurrent: six hung nodes of 1.5 s each did not run one by one
+    _echo_all_runs(qtbot, pacs_app, heartbeat, expected, MAX_GAP_MS, 6 * HANG_TIMEOUT + 10)
+
+
+def test_echo_all_keeps_the_gui_responsive_beside_a_busy_core(
+    qtbot, pacs_app, storescp, silent_listener, heartbeat, busy_core
+):
+    expected = _add_nodes(pacs_app, storescp, silent_listener)
+    _echo_all_runs(qtbot, pacs_app, heartbeat, expected, MAX_GAP_BUSY_MS, 6 * HANG_TIMEOUT + 10)
+
+
+@pytest.mark.parametrize("count", [20, 200])
+def test_echo_all_of_answering_nodes_keeps_the_gui_responsive(
+    qtbot, pacs_app, storescp, heartbeat, count
+):
+    expected = _add_answering(pacs_app, storescp, count)
+    _echo_all_runs(qtbot, pacs_app, heartbeat, expected, MAX_GAP_MS, 60)
+
+
+@pytest.mark.parametrize("count", [20, 200])
+def test_echo_all_of_answering_nodes_keeps_the_gui_responsive_beside_a_busy_core(
+    qtbot, pacs_app, storescp, heartbeat, busy_core, count
+):
+    expected = _add_answering(pacs_app, storescp, count)
+    _echo_all_runs(qtbot, pacs_app, heartbeat, expected, MAX_GAP_BUSY_MS, 60)

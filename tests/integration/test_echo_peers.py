@@ -20,7 +20,7 @@ from pacsadmin.core.dimse.association import LocalAE
 from pacsadmin.core.dimse.echo import diagnose, echo
 from pacsadmin.core.nodes import DicomNode, NodeTimeouts, parse_target
 from pacsadmin.core.settings import Timeouts
-from tests.peers import free_port
+from tests.peers import app_cli, free_port
 
 pytestmark = pytest.mark.integration
 
@@ -240,6 +240,11 @@ def test_silent_listener_times_out_at_associate(socket_server):
     assert "within 1.5 s" in r.failed_step.detail
     assert "ACSE timeout" in r.failed_step.detail
     assert 1.4 <= elapsed < 6.0, elapsed  # the configured timeout, plus slack for a busy box
+    # the A-ABORT after the timeout is ours: the transcript says so, not "by the peer"
+    aborts = [line for line in r.transcript if line.kind == "A-ABORT"]
+    assert [line.direction for line in aborts] == [">>"], _explain(r)
+    assert "aborted by us" in aborts[0].text, aborts[0].text
+    assert "peer" not in aborts[0].text, aborts[0].text
 
 
 def test_per_node_acse_timeout_applies(socket_server):
@@ -265,7 +270,59 @@ def test_abort_instead_of_association_answer(socket_server):
     assert r.failed_step is not None and r.failed_step.key == "associate", _explain(r)
     assert "aborted" in r.failed_step.detail.lower()
     assert "service user" in r.failed_step.detail
-    assert "A-ABORT" in [line.kind for line in r.transcript]
+    received = [line for line in r.transcript if line.kind == "A-ABORT" and line.direction == "<<"]
+    assert len(received) == 1, _explain(r)
+    assert "aborted by the peer (service user)" in received[0].text
+
+
+def test_an_http_answer_is_named_not_dicom_and_not_a_timeout(socket_server):
+    def handler(conn):
+        _read_pdu(conn)  # our A-ASSOCIATE-RQ, as a web server reads a bad request
+        conn.sendall(b"HTTP/1.0 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
+        time.sleep(0.5)
+        conn.close()
+
+    server = socket_server(handler)
+    t0 = time.monotonic()
+    r = diagnose(LOCAL, parse_target(f"WEB@127.0.0.1:{server.port}"), timeout=10)
+    assert time.monotonic() - t0 < 5  # not the ACSE timeout
+    f = r.failed_step
+    assert f is not None and f.key == "associate", _explain(r)
+    assert "not DICOM" in f.detail and '"HTTP/1.0 400 Bad Request"' in f.detail, f.detail
+    assert "timeout" not in f.detail.lower()
+    assert "web (HTTP) server" in f.advice
+    lines = [line for line in r.transcript if line.kind == "NOT DICOM"]
+    assert len(lines) == 1 and "HTTP/1.0 400 Bad Request" in lines[0].text
+
+
+def test_a_tls_answer_to_plain_dicom_says_turn_tls_on(socket_server):
+    def handler(conn):
+        _read_pdu(conn)
+        conn.sendall(b"\x15\x03\x03\x00\x02\x02\x46")  # a TLS alert record
+        time.sleep(0.5)
+        conn.close()
+
+    server = socket_server(handler)
+    r = diagnose(LOCAL, parse_target(f"TLSONLY@127.0.0.1:{server.port}"), timeout=10)
+    f = r.failed_step
+    assert f is not None and f.key == "associate", _explain(r)
+    assert "not DICOM" in f.detail and "\\x15\\x03\\x03" in f.detail, f.detail
+    assert "turn TLS on" in f.advice
+
+
+def test_doctor_against_orthancs_http_port_says_what_came_back(orthanc, pacs_home):
+    node = replace(orthanc.node(), port=orthanc.http_port, ae_title="ORTHANC")
+    r = diagnose(LOCAL, node, timeout=10)
+    f = r.failed_step
+    assert f is not None and f.key == "associate", _explain(r)
+    assert "not DICOM" in f.detail and "HTTP/1." in f.detail, f.detail
+    assert r.total_ms < 5000
+    # the command a user runs says the same
+    p = app_cli(pacs_home, "doctor", f"ORTHANC@127.0.0.1:{orthanc.http_port}", "-t", "5")
+    out = p.stdout.decode()
+    assert p.returncode == 1
+    assert "A-ASSOCIATE" in out and "not DICOM" in out and '"HTTP/1.' in out, out
+    assert "ACSE timeout" not in out and "no answer" not in out.lower(), out
 
 
 def test_connection_closed_without_answer(socket_server):

@@ -101,3 +101,8 @@ def test_rejection_sentences():
     s, _ = describe_rejection(2, 3, 2)
     assert "transiently" in s and "local limit exceeded" in s
     assert "unexpected PDU" in describe_abort(2, 2)
+    assert describe_abort(0, 0) == "Association aborted by the peer (service user)"
+    assert describe_abort(0, 0, ours=True) == "Association aborted by us (service user)"
+    assert describe_abort(2, 1, ours=True) == (
+        "Association aborted by our DICOM layer (service provider): unrecognized PDU"
+    )

@@ -17,7 +17,9 @@ Importing this module imports nothing of pynetdicom: each function imports what 
 
 from __future__ import annotations
 
+import select
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -125,19 +127,24 @@ def current_association() -> Any:
 
 
 # ------------------------------------------------------------------ our own socket
-def preconnected_ae_class(sock: socket.socket) -> type:
+def preconnected_ae_class(
+    sock: socket.socket, on_first_bytes: Callable[[bytes], None] | None = None
+) -> type:
     """An AE class whose association runs over ``sock``, already connected (and wrapped
     in TLS) by the caller: the Connectivity Doctor times DNS, TCP and TLS as separate
     steps on the connection that then carries the association.  Overrides
     ``AE._create_socket``; the socket skips ``AssociationSocket.__init__`` (which would
-    bind a new socket, or treat ours as an incoming one) and sets its attributes itself."""
+    bind a new socket, or treat ours as an incoming one) and sets its attributes itself.
+
+    ``on_first_bytes(data)``: called once with the first bytes the peer sends (see
+    :func:`_first_bytes_seen`)."""
     from pynetdicom import AE
 
     sock_cls = _preconnected_socket_class()
 
     class PreconnectedAE(AE):
         def _create_socket(self, assoc: Any, address: Any, tls_args: Any) -> Any:
-            return sock_cls(assoc, sock)
+            return sock_cls(assoc, sock, on_first_bytes)
 
     return PreconnectedAE
 
@@ -149,13 +156,26 @@ def _make_preconnected_socket_class() -> type:
     class PreconnectedSocket(AssociationSocket):
         """An AssociationSocket over a socket we connected ourselves (requestor side)."""
 
-        def __init__(self, assoc: Any, sock: socket.socket) -> None:  # no super(): see above
+        def __init__(
+            self,
+            assoc: Any,
+            sock: socket.socket,
+            on_first_bytes: Callable[[bytes], None] | None = None,
+        ) -> None:  # no super(): see above
             self._assoc = assoc
             self._ready = threading.Event()
             self.socket = sock
             self._is_connected = False
             self._tls_args = None
             self.select_timeout = 0.5
+            self._on_first_bytes = on_first_bytes  # ours, not pynetdicom's
+
+        def recv(self, nr_bytes: int) -> bytearray:
+            data: bytearray = super().recv(nr_bytes)
+            if self._on_first_bytes is not None:
+                tap, self._on_first_bytes = self._on_first_bytes, None
+                tap(_first_bytes_seen(self.socket, bytes(data)))
+            return data
 
         def connect(self, primitive: Any) -> None:
             try:
@@ -180,6 +200,22 @@ def _make_preconnected_socket_class() -> type:
                 self._ready.set()
 
     return PreconnectedSocket
+
+
+# The first bytes the peer sent.  The DUL reads a PDU's 6-byte header with its first
+# AssociationSocket.recv and, for an unknown PDU type (an HTTP server's "HTTP/1.0 400
+# ..."), drops them and aborts: without them the Doctor could only say "no answer".  recv
+# is overridden in our own socket class above; what follows is peeked, never consumed.
+def _first_bytes_seen(sock: socket.socket | None, data: bytes, limit: int = 256) -> bytes:
+    """``data`` and, when it is not the start of a DICOM PDU (types 01H-07H), what follows
+    it on the socket (peeked, waiting at most 0.1 s for it)."""
+    if sock is None or not data or 0x01 <= data[0] <= 0x07 or isinstance(sock, ssl.SSLSocket):
+        return data
+    try:
+        select.select([sock], [], [], 0.1)
+        return data + sock.recv(limit, socket.MSG_PEEK | socket.MSG_DONTWAIT)
+    except (OSError, ValueError):
+        return data
 
 
 _PRECONNECTED: type | None = None

@@ -17,6 +17,7 @@ import logging
 import socket
 import ssl
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -124,12 +125,19 @@ def tls_context(node: DicomNode, passphrase: str | None) -> ssl.SSLContext:
     return ctx
 
 
-def make_ae(local: LocalAE, node: DicomNode, timeouts: Timeouts, sock: socket.socket | None) -> Any:
-    """A pynetdicom AE configured for one association to ``node``."""
+def make_ae(
+    local: LocalAE,
+    node: DicomNode,
+    timeouts: Timeouts,
+    sock: socket.socket | None,
+    on_first_bytes: Callable[[bytes], None] | None = None,
+) -> Any:
+    """A pynetdicom AE configured for one association to ``node``; with ``sock`` (ours,
+    connected), ``on_first_bytes`` gets the first bytes the peer answers with."""
     _init_pynetdicom()
     from pynetdicom import AE
 
-    cls = AE if sock is None else _pynetdicom.preconnected_ae_class(sock)
+    cls = AE if sock is None else _pynetdicom.preconnected_ae_class(sock, on_first_bytes)
     ae = cls(ae_title=calling_ae(local, node))
     ae.connection_timeout = timeouts.connect
     ae.acse_timeout = timeouts.acse

@@ -46,7 +46,7 @@ from pacsadmin.core.dimse.probe import (
     tls_step,
 )
 from pacsadmin.core.dimse.status import Outcome, describe_abort, describe_rejection, status_info
-from pacsadmin.core.dimse.transcript import Transcript
+from pacsadmin.core.dimse.transcript import Transcript, is_pdu_start, printable_start
 from pacsadmin.core.jobs import JobContext, null_context
 from pacsadmin.core.nodes import DicomNode
 from pacsadmin.core.settings import Timeouts
@@ -102,6 +102,8 @@ def _association_failure(
             "contexts (not even Verification), so the association was aborted.",
             "Enable the Verification SOP class (C-ECHO) at the peer.",
         )
+    if tr.first_bytes and not is_pdu_start(tr.first_bytes):
+        return _not_dicom(tr.first_bytes, elapsed_ms)
     if tr.conn_closed_at is not None and tr.abort_sent is None and elapsed_ms < t.acse * 1000:
         return Step(
             "associate",
@@ -119,6 +121,28 @@ def _association_failure(
         "the association was aborted.",
         "The port accepts connections but nothing answers in DICOM: check that it is "
         "the DICOM port (not HTTP or TLS), and that the service is not stuck.",
+    )
+
+
+def _not_dicom(first: bytes, elapsed_ms: float) -> Step:
+    """The peer answered the A-ASSOCIATE-RQ in another protocol: say what came back."""
+    shown = printable_start(first)
+    if first.startswith(b"HTTP/"):
+        advice = (
+            "This port is a web (HTTP) server, not DICOM: many PACS have both (Orthanc's "
+            "HTTP port is 8042, its DICOM port 4242); use the node's DICOM port."
+        )
+    elif first[0] in (0x15, 0x16):  # TLS alert or handshake record
+        advice = "The port speaks TLS: turn TLS on for this node (or use its plain DICOM port)."
+    else:
+        advice = "This port runs another protocol: check the node's DICOM port number."
+    return Step(
+        "associate",
+        FAILED,
+        elapsed_ms,
+        f'The peer answered with something that is not DICOM: "{shown}" '
+        f"(after {elapsed_ms:.0f} ms); the association was aborted.",
+        advice,
     )
 
 
@@ -169,7 +193,7 @@ def diagnose(
             step(Step("tls", SKIPPED, None, "TLS is off for this node: plain DICOM."))
         ctx.check()
 
-        ae = make_ae(local, node, t, sock)
+        ae = make_ae(local, node, t, sock, on_first_bytes=tr.note_first_bytes)
         t0 = time.perf_counter()
         # a cancel while the peer has not answered yet closes the socket: pynetdicom then
         # gives up at once instead of waiting for the ACSE timeout

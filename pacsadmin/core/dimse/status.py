@@ -258,6 +258,12 @@ ABORT_SOURCE = {
     1: "reserved source",
     2: "the peer's DICOM layer (service provider)",
 }
+# the same sources when the A-ABORT is ours (sent by this program)
+OWN_ABORT_SOURCE = {
+    0: "us (service user)",
+    1: "us (reserved source)",
+    2: "our DICOM layer (service provider)",
+}
 ABORT_REASON = {
     0: "reason not specified",
     1: "unrecognized PDU",
@@ -268,8 +274,9 @@ ABORT_REASON = {
 }
 
 
-def describe_abort(source: int, reason: int) -> str:
-    src = ABORT_SOURCE.get(source, f"source {source}")
+def describe_abort(source: int, reason: int, *, ours: bool = False) -> str:
+    """One sentence for an A-ABORT; ``ours``: this program sent it (not the peer)."""
+    src = (OWN_ABORT_SOURCE if ours else ABORT_SOURCE).get(source, f"source {source}")
     if source == 2:
         return f"Association aborted by {src}: {ABORT_REASON.get(reason, f'reason {reason}')}"
     return f"Association aborted by {src}"

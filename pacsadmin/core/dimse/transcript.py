@@ -81,6 +81,13 @@ class Transcript:
         self.conn_closed_at: float | None = None
         self.peer_max_pdu: int | None = None
         self.peer_implementation: str = ""
+        self.first_bytes: bytes = b""  # the start of the peer's first answer
+
+    def note_first_bytes(self, data: bytes) -> None:
+        """The peer's first bytes (from the socket): a line when they are not DICOM."""
+        self.first_bytes = data
+        if data and not is_pdu_start(data):
+            self.add("<<", "NOT DICOM", f"{len(data)}+ bytes: {printable_start(data)}")
 
     def add(self, direction: str, kind: str, text: str) -> None:
         line = TranscriptLine((time.perf_counter() - self.t0) * 1000, direction, kind, text)
@@ -248,7 +255,7 @@ class Transcript:
                 self.abort_received = (src, reason)
             else:
                 self.abort_sent = (src, reason)
-            self.add(direction, "A-ABORT", describe_abort(src, reason))
+            self.add(direction, "A-ABORT", describe_abort(src, reason, ours=direction == ">>"))
         else:
             self.add(direction, kind, "")
 
@@ -261,3 +268,14 @@ def uid_name_str(uid: str) -> str:
     except Exception:
         return uid
     return name if name and name != uid else uid
+
+
+def is_pdu_start(data: bytes) -> bool:
+    """Whether ``data`` can start a DICOM upper layer PDU (types 01H-07H, PS3.8 9.3)."""
+    return bool(data) and 0x01 <= data[0] <= 0x07
+
+
+def printable_start(data: bytes, limit: int = 80) -> str:
+    """The first line of ``data`` for people: ASCII as it is, anything else as \\xNN."""
+    line = data.split(b"\n", 1)[0].rstrip(b"\r")[:limit]
+    return "".join(chr(b) if 0x20 <= b < 0x7F else f"\\x{b:02x}" for b in line)

@@ -227,7 +227,7 @@ class DoctorPanel(QWidget):
         self.run_button.setEnabled(False)
         self.cancel_button.setEnabled(True)
         self.steps_table.setRowCount(0)
-        self.contexts_table.setRowCount(0)
+        self._clear_contexts()
         self.transcript_view.clear()
         self.copy_button.setEnabled(False)
         self.export_button.setEnabled(False)
@@ -280,6 +280,7 @@ class DoctorPanel(QWidget):
         self._running = False
         self.run_button.setEnabled(True)
         self.cancel_button.setEnabled(False)
+        self._clear_contexts()  # no previous run's contexts under this failure
         self._set_banner(Light.FAILED, message, "", "")
 
     def show_result(self, r: EchoResult) -> None:
@@ -292,7 +293,7 @@ class DoctorPanel(QWidget):
             light = Light.WARNING
         extra = "; ".join(s.advice for s in r.steps if s.status == "warning" and s.advice)
         self._set_banner(light, r.summary, r.advice or extra, "")
-        self.contexts_table.setRowCount(0)
+        self._clear_contexts()
         for c in r.contexts:
             row = self.contexts_table.rowCount()
             self.contexts_table.insertRow(row)
@@ -315,10 +316,15 @@ class DoctorPanel(QWidget):
         self.transcript_view.setPlainText(escape_controls(r.transcript_text(), limit=2_000_000))
         self.copy_button.setEnabled(True)
         self.export_button.setEnabled(True)
-        if r.contexts:
-            self.tabs.setTabText(0, f"Presentation contexts ({len(r.contexts)})")
+        self.tabs.setTabText(0, f"Presentation contexts ({len(r.contexts)})")
 
     # ------------------------------------------------------------------ internals
+    def _clear_contexts(self) -> None:
+        """The table and its tab's count together (a run that fails before the
+        association has no contexts: the tab says so, not the previous run's count)."""
+        self.contexts_table.setRowCount(0)
+        self.tabs.setTabText(0, "Presentation contexts")
+
     def _append_step(self, s: Step) -> None:
         row = self.steps_table.rowCount()
         self.steps_table.insertRow(row)
