@@ -161,7 +161,7 @@ def main(out: pathlib.Path) -> None:
         skip = ("Viewer Lab", "Research PACS")
         app.echoes.echo_all([n for n in app.nodes.list() if n.name not in skip])
         loop(3.5)
-        app.echoes.submit(app.nodes.get("Research PACS"), "echo_all")  # left running
+        app.echoes.echo_all([app.nodes.get("Research PACS")])  # left running
         app.node_browser.select_node("Main PACS")
         app.act_doctor.trigger()
         loop(1.5)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import sys
-import time
 
 from PySide6.QtCore import QObject, Qt, QTimer, Slot
 from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox, QTabWidget
@@ -34,9 +33,9 @@ from pacsadmin.core.paths import AppPaths
 from pacsadmin.core.secrets import SecretStore
 from pacsadmin.core.settings import Settings, load_settings
 from pacsadmin.gui.controllers.archive import ArchiveController
+from pacsadmin.gui.controllers.echo import EchoController
 from pacsadmin.gui.controllers.nodes import NodeActions
 from pacsadmin.gui.controllers.scp import ScpProcess, describe_event
-from pacsadmin.gui.echo_controller import EchoController
 from pacsadmin.gui.errors import ActivityLog, ErrorPresenter
 from pacsadmin.gui.gc_guard import GuiGarbageCollector
 from pacsadmin.gui.help import install_help
@@ -277,7 +276,7 @@ class PacsAdminApp(QObject):
             nodes=self.nodes,
             audit=self.audit,
             secrets=self.secrets,
-            runner=self.runner,
+            bridge=self.bridge,
             model=self.node_model,
             doctor_panel=self.doctor_panel,
             activity=self.activity,
@@ -308,7 +307,6 @@ class PacsAdminApp(QObject):
         self.bridge.jobSubmitted.connect(self._on_bridge_job_submitted)
         self.bridge.jobStarted.connect(self._on_bridge_job_started)
         self.bridge.jobProgress.connect(self._on_bridge_job_progress)
-        self.bridge.jobPartials.connect(self._on_bridge_job_partials)
         self.bridge.jobLog.connect(self._on_bridge_job_log)
         self.bridge.jobFinished.connect(self._on_bridge_job_finished)
         # actions
@@ -356,6 +354,7 @@ class PacsAdminApp(QObject):
         self._audit_timer.setInterval(400)
         self._audit_timer.timeout.connect(self._on_audit_view_refresh_requested)
         self.node_actions.audited.connect(self._audit_timer.start)
+        self.echoes.echoFinished.connect(self._audit_timer.start)  # reload once per burst
 
     def _start(self, start_scp: bool, startup_problems: list[str]) -> None:
         """The initial state: lists loaded in the background, geometry, the local SCP."""
@@ -582,11 +581,6 @@ class PacsAdminApp(QObject):
     @Slot(object)
     def _on_bridge_job_progress(self, ev: JobProgress) -> None:
         self.jobs_model.progress(ev)
-        self.echoes.on_progress(ev)
-
-    @Slot(int, list)
-    def _on_bridge_job_partials(self, job_id: int, items: list[object]) -> None:
-        self.echoes.on_partials(job_id, items)
 
     @Slot(object)
     def _on_bridge_job_log(self, ev: JobLog) -> None:
@@ -596,8 +590,6 @@ class PacsAdminApp(QObject):
     def _on_bridge_job_finished(self, ev: JobFinished) -> None:
         self.jobs_model.finished(ev)
         self._update_jobs_label()
-        if self.echoes.on_finished(ev, time.time()):
-            self._audit_timer.start()  # reload once per burst
 
     # ------------------------------------------------------------------ shutdown
     def shutdown(self, timeout: float = 5.0) -> bool:

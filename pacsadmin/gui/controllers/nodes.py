@@ -31,9 +31,9 @@ from pacsadmin.core.node_exchange import export_csv, export_json, format_for_pat
 from pacsadmin.core.node_service import NodeService, passphrase_for
 from pacsadmin.core.nodes import DicomNode, NodeDirectory
 from pacsadmin.core.secrets import SecretStore
+from pacsadmin.gui.controllers.echo import status_from_series
 from pacsadmin.gui.dialogs.confirm import ask
 from pacsadmin.gui.dialogs.node_dialog import NodeDialog
-from pacsadmin.gui.echo_controller import status_from_series
 from pacsadmin.gui.errors import ErrorPresenter
 from pacsadmin.gui.job_bridge import JobBridge
 from pacsadmin.gui.models.node_model import NodeTableModel

@@ -1,14 +1,15 @@
-"""Echo, Doctor and Echo all: submits the core's ``echo`` as jobs and turns their events
-(from the job bridge, on the GUI thread) into status lights and Doctor panel updates."""
+"""Echo, Doctor and Echo all: submits the core's ``echo`` as jobs and turns what each job
+reports (its own callbacks, on the GUI thread) into status lights and Doctor panel
+updates."""
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QObject, QTimer, Slot
+from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
 from pacsadmin.core.audit import AuditLog
 from pacsadmin.core.dimse.association import LocalAE
@@ -17,20 +18,16 @@ from pacsadmin.core.dimse.echo_all import EchoAllSummary, echo_all_in_process
 from pacsadmin.core.dimse.echo_events import EchoNodeResult
 from pacsadmin.core.dimse.echo_result import EchoSeries, Step
 from pacsadmin.core.errors import ValidationError
-from pacsadmin.core.jobs import JobContext, JobFinished, JobProgress, JobRunner, JobState
+from pacsadmin.core.jobs import Job, JobContext, JobFinished, JobProgress, JobState
+from pacsadmin.core.node_service import passphrase_for
 from pacsadmin.core.nodes import DicomNode, NodeDirectory, parse_target
-from pacsadmin.core.secrets import SecretStore, tls_passphrase_key
+from pacsadmin.core.secrets import SecretStore
 from pacsadmin.gui.errors import ActivityLog, ErrorPresenter
+from pacsadmin.gui.job_bridge import JobBridge
 from pacsadmin.gui.models.node_model import NodeStatus, NodeTableModel
 from pacsadmin.gui.widgets.doctor_panel import DoctorPanel
 
 FLUSH_MS = 100  # Echo all: lights and log lines applied at most this often
-
-
-@dataclass(frozen=True)
-class _Tracked:
-    kind: str  # "echo" (one node, shown in the doctor), "echo_all", "doctor"
-    node: str | None  # the directory node whose light this job sets (echo_all: several)
 
 
 def status_from_series(series: EchoSeries, when: float) -> NodeStatus:
@@ -73,9 +70,7 @@ def echo_job(
     action = "doctor" if mode == "survey" else "echo"
 
     def run(ctx: JobContext) -> EchoSeries:
-        passphrase = None
-        if node.tls.enabled and node.tls.client_key:
-            passphrase = secrets.get(tls_passphrase_key(node.name))
+        passphrase = passphrase_for(secrets, node)
         series = echo(local, node, count=count, mode=mode, passphrase=passphrase, ctx=ctx)
         audit_echo(audit, series, action)
         return series
@@ -84,6 +79,11 @@ def echo_job(
 
 
 class EchoController(QObject):
+    """Runs echoes and Doctor runs; each job's progress, steps and result come back to
+    the callbacks given with it (``JobBridge.submit``)."""
+
+    echoFinished = Signal()  # an echo, Doctor run or Echo all ended (the audit log grew)
+
     def __init__(
         self,
         *,
@@ -91,7 +91,7 @@ class EchoController(QObject):
         nodes: NodeDirectory,
         audit: AuditLog,
         secrets: SecretStore,
-        runner: JobRunner,
+        bridge: JobBridge,
         model: NodeTableModel,
         doctor_panel: DoctorPanel,
         activity: ActivityLog,
@@ -101,16 +101,12 @@ class EchoController(QObject):
     ) -> None:
         super().__init__(parent)
         self.local, self.nodes, self.audit, self.secrets = local, nodes, audit, secrets
-        self.runner, self.model, self.doctor_panel = runner, model, doctor_panel
+        self.bridge, self.model, self.doctor_panel = bridge, model, doctor_panel
         self.activity, self.errors = activity, errors
-        self.doctor_job: int | None = None
-        self._tracked: dict[int, _Tracked] = {}
+        self.doctor_job: Job[Any] | None = None  # the run shown in the Doctor panel
         self.config_dir = config_dir
-        # Echo-all jobs: job id -> the directory name of each requested node (None: not
-        # in the directory), by request index, for the lights
-        self._batches: dict[int, list[str | None]] = {}
-        # their results, applied at most every FLUSH_MS (200 nodes answer within a second:
-        # one update each kept the GUI thread busy re-sorting the table and the log)
+        # Echo-all results, applied at most every FLUSH_MS (200 nodes answer within a
+        # second: one update each kept the GUI thread busy re-sorting the table and the log)
         self._pending: dict[str, NodeStatus] = {}
         self._pending_lines: list[str] = []
         self._flush_timer = QTimer(self)
@@ -134,51 +130,57 @@ class EchoController(QObject):
             statuses[name] = NodeStatus(e.outcome == "success", lat, e.ts, e.summary)
         self.model.set_statuses(statuses)
 
-    # ------------------------------------------------------------------ submitting
+    # ------------------------------------------------------------------ one node
     def submit(self, node: DicomNode, kind: str, *, count: int = 1, mode: str = "echo") -> int:
         """kind: "echo" or "doctor": one node, in this process (two pynetdicom threads),
         shown in the Doctor panel, on the priority lane.  Many nodes: :meth:`echo_all`."""
-        in_directory = self.model.row_of(node.name) >= 0
+        light = node.name if self.model.row_of(node.name) >= 0 else None
         label = {"echo": "Echo", "doctor": "Doctor"}[kind]
-        job = self.runner.submit(
+        job: Job[Any] | None = None
+
+        def progress(ev: JobProgress) -> None:
+            if job is self.doctor_job:
+                self.doctor_panel.set_progress(ev.done, ev.total)
+
+        def partials(items: list[Any]) -> None:
+            if job is self.doctor_job:
+                for item in items:
+                    if isinstance(item, Step):
+                        self.doctor_panel.add_step(item)
+
+        def done(ev: JobFinished) -> None:
+            series = ev.result if isinstance(ev.result, EchoSeries) else None
+            if light is not None:
+                if series is not None and series.results:
+                    self.model.set_status(light, status_from_series(series, time.time()))
+                else:
+                    self.model.set_status(light, replace(self.model.status(light), running=False))
+            if job is self.doctor_job:
+                self.doctor_job = None
+                if series is not None:
+                    self.doctor_panel.show_series(series)
+                else:
+                    self.doctor_panel.show_failure(ev.error or "The run did not complete.")
+            if ev.state is JobState.FAILED:
+                self.errors.present(f"{label} failed: {ev.error}", user_action=True)
+            self.echoFinished.emit()
+
+        job = self.bridge.submit(
             echo_job(self.local, self.audit, self.secrets, node, count=count, mode=mode),
             name=f"{label} {node.name}" + (f" ×{count}" if count > 1 else ""),
             node=node.name,
             lane="priority",
             summarize=describe_result,
+            on_progress=progress,
+            on_partials=partials,
+            on_done=done,
         )
-        self._tracked[job.id] = _Tracked(kind, node.name if in_directory else None)
         old = self.model.status(node.name)
-        if in_directory and not old.running:
-            self.model.set_status(node.name, replace(old, running=True))
-        self.doctor_job = job.id  # a single-node run is shown in the Doctor panel
+        if light is not None and not old.running:
+            self.model.set_status(light, replace(old, running=True))
+        self.doctor_job = job  # a single-node run is shown in the Doctor panel
         self.doctor_panel.set_target(node.name)
         self.doctor_panel.begin(node.address, count)
-        return job.id
-
-    def echo_all(self, nodes: list[DicomNode] | None = None) -> int | None:
-        """Echo every node (or ``nodes``) as one job whose network work runs in a
-        ``pacsadmin echo-all`` process (see :mod:`pacsadmin.core.dimse.echo_all`: forty
-        pynetdicom threads in this process stalled the GUI thread for 50-110 ms on the
-        GIL).  Each node's light changes as its result arrives; the job's cancel ends
-        the process's echoes."""
-        nodes = self.nodes.list() if nodes is None else nodes
-        if not nodes or self._closed:
-            return None
-        self.errors.info(f"Echoing {len(nodes)} node(s)...")
-        names = [n.name if self.model.row_of(n.name) >= 0 else None for n in nodes]
-        self.model.set_statuses(
-            {n: replace(self.model.status(n), running=True) for n in names if n is not None}
-        )
-        home, batch = self.config_dir, list(nodes)
-        job = self.runner.submit(
-            lambda ctx: echo_all_in_process(home, batch, ctx),
-            name=f"Echo all ({len(batch)} node{'s' if len(batch) != 1 else ''})",
-            lane="priority",
-            summarize=describe_result,
-        )
-        self._tracked[job.id] = _Tracked("echo_all", None)
-        self._batches[job.id] = names
         return job.id
 
     def run_target(self, target: str, count: int, survey: bool) -> None:
@@ -199,32 +201,60 @@ class EchoController(QObject):
 
     def cancel_doctor(self) -> None:
         if self.doctor_job is not None:
-            self.runner.cancel(self.doctor_job)
+            self.doctor_job.cancel()
 
-    # ------------------------------------------------------------------ job events
-    def on_progress(self, ev: JobProgress) -> None:
-        if ev.job_id == self.doctor_job:
-            self.doctor_panel.set_progress(ev.done, ev.total)
+    # ------------------------------------------------------------------ many nodes
+    def echo_all(self, nodes: list[DicomNode] | None = None) -> int | None:
+        """Echo every node (or ``nodes``) as one job whose network work runs in a
+        ``pacsadmin echo-all`` process (see :mod:`pacsadmin.core.dimse.echo_all`: forty
+        pynetdicom threads in this process stalled the GUI thread for 50-110 ms on the
+        GIL).  Each node's light changes as its result arrives; the job's cancel ends
+        the process's echoes."""
+        nodes = self.nodes.list() if nodes is None else nodes
+        if not nodes or self._closed:
+            return None
+        self.errors.info(f"Echoing {len(nodes)} node(s)...")
+        # the directory name of each requested node, by request index (None: not in it)
+        names = [n.name if self.model.row_of(n.name) >= 0 else None for n in nodes]
+        self.model.set_statuses(
+            {n: replace(self.model.status(n), running=True) for n in names if n is not None}
+        )
 
-    def on_partials(self, job_id: int, items: list[Any]) -> None:
-        if job_id == self.doctor_job:
+        def partials(items: list[Any]) -> None:
+            now = time.time()
             for item in items:
-                if isinstance(item, Step):
-                    self.doctor_panel.add_step(item)
-            return
-        names = self._batches.get(job_id)
-        if names is None:
-            return
-        now = time.time()
-        for item in items:
-            if not isinstance(item, EchoNodeResult) or not item.series.results:
-                continue
-            name = names[item.index] if 0 <= item.index < len(names) else None
-            if name is not None:
-                self._pending[name] = status_from_series(item.series, now)
-            self._pending_lines.append(item.series.results[-1].summary)
-        if (self._pending or self._pending_lines) and not self._flush_timer.isActive():
-            self._flush_timer.start()
+                if not isinstance(item, EchoNodeResult) or not item.series.results:
+                    continue
+                name = names[item.index] if 0 <= item.index < len(names) else None
+                if name is not None:
+                    self._pending[name] = status_from_series(item.series, now)
+                self._pending_lines.append(item.series.results[-1].summary)
+            if (self._pending or self._pending_lines) and not self._flush_timer.isActive():
+                self._flush_timer.start()
+
+        def done(ev: JobFinished) -> None:
+            self._flush()  # lights still "running" had no result (cancelled, failed)
+            stale = {
+                n: replace(self.model.status(n), running=False)
+                for n in names
+                if n is not None and self.model.status(n).running
+            }
+            if stale:
+                self.model.set_statuses(stale)
+            if ev.state is JobState.FAILED:
+                self.errors.present(f"Echo failed: {ev.error}")
+            self.echoFinished.emit()
+
+        home, batch = self.config_dir, list(nodes)
+        job = self.bridge.submit(
+            lambda ctx: echo_all_in_process(home, batch, ctx),
+            name=f"Echo all ({len(batch)} node{'s' if len(batch) != 1 else ''})",
+            lane="priority",
+            summarize=describe_result,
+            on_partials=partials,
+            on_done=done,
+        )
+        return job.id
 
     @Slot()
     def _flush(self) -> None:
@@ -237,41 +267,6 @@ class EchoController(QObject):
         if self._pending_lines:
             lines, self._pending_lines = self._pending_lines, []
             self.activity.add_many("echo", lines)
-
-    def on_finished(self, ev: JobFinished, now: float) -> bool:
-        """Update lights and the Doctor panel; True when the job was an echo of ours."""
-        tracked = self._tracked.pop(ev.job_id, None)
-        if tracked is None:
-            return False
-        names = self._batches.pop(ev.job_id, None)
-        if names is not None:  # lights still "running" had no result (cancelled, failed)
-            self._flush()
-            stale = {
-                n: replace(self.model.status(n), running=False)
-                for n in names
-                if n is not None and self.model.status(n).running
-            }
-            if stale:
-                self.model.set_statuses(stale)
-        series = ev.result if isinstance(ev.result, EchoSeries) else None
-        if tracked.node is not None:
-            if series is not None and series.results:
-                self.model.set_status(tracked.node, status_from_series(series, now))
-            else:
-                old = self.model.status(tracked.node)
-                self.model.set_status(tracked.node, replace(old, running=False))
-        if ev.job_id == self.doctor_job:
-            self.doctor_job = None
-            if series is not None:
-                self.doctor_panel.show_series(series)
-            else:
-                self.doctor_panel.show_failure(ev.error or "The run did not complete.")
-        if ev.state is JobState.FAILED:
-            self.errors.present(
-                f"{'Doctor' if tracked.kind == 'doctor' else 'Echo'} failed: {ev.error}",
-                user_action=tracked.kind != "echo_all",
-            )
-        return True
 
     def close(self) -> None:
         self._closed = True
