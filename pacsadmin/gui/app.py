@@ -103,10 +103,11 @@ class PacsAdminApp(QObject):
     ) -> list[str]:
         """The core services of the session; returns the problems met, to tell once the
         window shows."""
-        # Echo-all runs many worker and pynetdicom threads; with Python's default 5 ms
-        # switch interval the GUI thread queued behind them for 30-40 ms at a time
-        # (measured); at 1 ms it gets the GIL back quickly.  Throughput is unchanged
-        # (measured: the switch interval has no measurable effect on transfers).
+        # Worker threads (a Doctor run's pynetdicom threads, decoding, the index) share the
+        # GIL with the GUI thread; with Python's default 5 ms switch interval the GUI
+        # thread queued behind many of them for 30-40 ms at a time (measured when Echo
+        # all still ran here; it now has a process of its own); at 1 ms it gets the GIL
+        # back quickly.  Transfers are not measurably slower (docs/notes.md).
         self._old_switch = sys.getswitchinterval()
         sys.setswitchinterval(0.001)
         _warm_up_dicom()
