@@ -173,7 +173,7 @@ class _QtViewer:
             if (
                 "all" not in marks
                 and v.series is not None
-                and v._fill_job is None
+                and not v.jobs.busy
                 and v.decoded_count() >= n
             ):
                 marks["all"] = now

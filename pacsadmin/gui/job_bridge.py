@@ -141,7 +141,8 @@ class JobBridge(QObject):
 
         ``on_done(JobFinished)`` is called exactly once, whatever the job's end (success,
         failure, cancelled, even cancelled before it started), after its last partials and
-        progress.  Call this on the GUI thread only: events are delivered there, so the
+        progress.  Each callback runs before the matching broadcast signal, so the views
+        of all jobs see the state the job's owner made of the event.  Call this on the GUI thread only: events are delivered there, so the
         callbacks are registered before any event of the job can be.
         """
         if self._runner is None:
@@ -237,26 +238,28 @@ class JobBridge(QObject):
                     items.append(self._pending.popleft().item)
                 else:
                     break
+            # the submitter's callback first, then the views of all jobs: a broadcast
+            # listener sees the state the job's owner made of the event
             self.delivered += len(items)
-            self.jobPartials.emit(ev.job_id, items)
             cbs = self._callbacks.get(ev.job_id)
             if cbs is not None and cbs.on_partials is not None:
                 self._call(cbs.on_partials, items)
+            self.jobPartials.emit(ev.job_id, items)
             return
         if isinstance(ev, JobProgress):  # the newest of its job
             del self._latest_progress[ev.job_id]
             self.delivered += 1
-            self.jobProgress.emit(ev)
             cbs = self._callbacks.get(ev.job_id)
             if cbs is not None and cbs.on_progress is not None:
                 self._call(cbs.on_progress, ev)
+            self.jobProgress.emit(ev)
             return
         self.delivered += 1
         if isinstance(ev, JobFinished):
-            self.jobFinished.emit(ev)
             cbs = self._callbacks.pop(ev.job_id, None)
             if cbs is not None and cbs.on_done is not None:
                 self._call(cbs.on_done, ev)
+            self.jobFinished.emit(ev)
             return
         signal = {
             JobSubmitted: self.jobSubmitted,

@@ -37,6 +37,11 @@ class FrameJobs:
         self._fill: Job[Any] | None = None
         self._frames: dict[int, Job[Any]] = {}  # slot -> its decode job (to cancel)
 
+    @property
+    def busy(self) -> bool:
+        """Scanning, or filling the series in the background."""
+        return self._open is not None or self._fill is not None
+
     # ------------------------------------------------------------------ opening
     def open(self, paths: list[str]) -> None:
         """Scan files/folders; frames of the first series are shown as they decode."""
