@@ -28,8 +28,14 @@ import types
 import typing
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
+
+class _Kind(Protocol):
+    KIND: ClassVar[str]  # the "event" of its lines
+
+
+E = TypeVar("E", bound=_Kind)
 INLINE = {"inline": True}  # field(metadata=INLINE): the dataclass's fields sit on the line
 
 
@@ -74,13 +80,13 @@ def _not(path: str, tp: Any) -> _Bad:
     return _Bad(f"{path!r} is not {name} (a field of the wrong type)")
 
 
-class Codec:
-    """The JSON lines of one event stream: ``kinds`` are its event dataclasses."""
+class Codec(Generic[E]):
+    """The JSON lines of one event stream: ``kinds`` are its event dataclasses (``E``)."""
 
     def __init__(
         self,
         version: int,
-        kinds: Iterable[type],
+        kinds: Iterable[type[E]],
         max_line: int,
         *,
         writer: str = "the process",
@@ -88,12 +94,12 @@ class Codec:
         max_depth: int = 32,
     ) -> None:
         self.version, self.max_line, self.writer = version, max_line, writer
-        self.kinds: dict[str, type] = {k.KIND: k for k in kinds}  # type: ignore[attr-defined]
+        self.kinds: dict[str, type[E]] = {k.KIND: k for k in kinds}
         self.arrays, self.max_depth = frozenset(arrays), max_depth
         self._hints: dict[type, dict[str, Any]] = {}
 
     # ------------------------------------------------------------------ writing
-    def to_json_line(self, event: Any) -> str:
+    def to_json_line(self, event: E) -> str:
         """One JSON line (no newline) for ``event``: the version and kind first."""
         data: dict[str, Any] = {"v": self.version, "event": event.KIND}
         data.update(self._plain(event))
@@ -118,7 +124,7 @@ class Codec:
         return value
 
     # ------------------------------------------------------------------ reading
-    def parse_line(self, line: str | bytes) -> Any:
+    def parse_line(self, line: str | bytes) -> E | Unreadable | Unsupported:
         """The event on ``line`` (bytes from a pipe too), or why there is none; never raises."""
         if isinstance(line, bytes):
             line = line.decode("utf-8", "replace")
@@ -142,7 +148,8 @@ class Codec:
         if cls is None:
             return Unreadable(head, f"unknown event kind {cut(kind, 64)!r}")
         try:
-            return self._record(cls, data, "")
+            event: E = self._record(cls, data, "")
+            return event
         except _Bad as bad:
             return Unreadable(head, f"{kind}: {bad}")
         except (TypeError, ValueError, RecursionError) as exc:  # a __post_init__ refused it
@@ -171,7 +178,7 @@ class Codec:
     def _value(self, tp: Any, v: Any, path: str) -> Any:
         """``v`` converted to the annotation ``tp``; raises :class:`_Bad` naming ``path``."""
         origin, args = typing.get_origin(tp), typing.get_args(tp)
-        if isinstance(tp, type) and dataclasses.is_dataclass(tp):
+        if _is_record(tp):
             return self._record(tp, v, path)
         if tp is Any or origin is dict:
             if (origin is dict and not isinstance(v, dict)) or not self._shallow(v):
@@ -181,15 +188,18 @@ class Codec:
             if v is None and type(None) in args:
                 return None
             rest = [a for a in args if a is not type(None)]
-            if len(rest) == 1:
-                return self._value(rest[0], v, path)
-        elif origin in (tuple, list) and isinstance(v, list):
-            item = args[0]
-            nested = isinstance(item, type) and dataclasses.is_dataclass(item)
+            try:
+                if len(rest) == 1:
+                    return self._value(rest[0], v, path)
+            except _Bad:
+                if _is_record(rest[0]):
+                    raise  # it names the nested field
+        elif origin in (tuple, list) and isinstance(v, list) and args[1:] in ((), (...,)):
+            item = args[0]  # tuple[X, ...] or list[X]; a fixed-length tuple is not a field type
             try:
                 return origin(self._value(item, x, f"{path}[{i}]") for i, x in enumerate(v))
             except _Bad:
-                if nested:
+                if _is_record(item):
                     raise
         elif tp is float and type(v) in (int, float) and math.isfinite(v):
             return float(v)
@@ -199,16 +209,15 @@ class Codec:
 
     def _shallow(self, v: Any) -> bool:
         """Whether the JSON value ``v`` nests at most ``max_depth`` deep."""
-        level, depth = [v], 0
-        while level:
-            depth += 1
-            if depth > self.max_depth:
-                return False
-            nxt: list[Any] = []
-            for x in level:
-                if isinstance(x, dict):
-                    nxt.extend(x.values())
-                elif isinstance(x, list):
-                    nxt.extend(x)
-            level = nxt
-        return True
+        level: list[Any] = [v]
+        for _ in range(self.max_depth):
+            level = [y for x in level if isinstance(x, (dict, list)) for y in _items(x)]
+        return not level
+
+
+def _is_record(tp: Any) -> bool:
+    return isinstance(tp, type) and dataclasses.is_dataclass(tp)
+
+
+def _items(x: dict[str, Any] | list[Any]) -> Iterable[Any]:
+    return x.values() if isinstance(x, dict) else x

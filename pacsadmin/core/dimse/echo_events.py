@@ -66,18 +66,9 @@ EchoEvent = EchoRunStarted | EchoNodeResult | EchoRunEnded | EchoRunFailed
 EVENT_TYPES = (EchoRunStarted, EchoNodeResult, EchoRunEnded, EchoRunFailed)
 
 
-_CODEC = Codec(
+_CODEC: Codec[EchoEvent] = Codec(
     SCHEMA_VERSION, EVENT_TYPES, MAX_LINE, writer="the echo process", arrays=[TranscriptLine]
 )
 Parsed = EchoEvent | Unreadable | Unsupported
-
-
-def to_json_line(ev: EchoEvent) -> str:
-    """One JSON line (no newline) for ``ev``: the version and kind first."""
-    return _CODEC.to_json_line(ev)
-
-
-def parse_line(line: str | bytes) -> Parsed:
-    """The event on ``line``, or why there is none; never raises."""
-    parsed: Parsed = _CODEC.parse_line(line)
-    return parsed
+to_json_line = _CODEC.to_json_line  # one JSON line (no newline): the version and kind first
+parse_line = _CODEC.parse_line  # the event on a line (str or bytes), or why not; never raises

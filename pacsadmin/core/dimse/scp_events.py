@@ -183,19 +183,10 @@ EVENT_TYPES: tuple[type[Event], ...] = (
 )
 
 
-_CODEC = Codec(SCHEMA_VERSION, EVENT_TYPES, MAX_LINE, writer="the SCP process")
+_CODEC: Codec[Event] = Codec(SCHEMA_VERSION, EVENT_TYPES, MAX_LINE, writer="the SCP process")
 Parsed = Event | Unreadable | Unsupported
-
-
-def to_json_line(event: Event) -> str:
-    """One JSON line (no newline) for ``event``: the version and kind first."""
-    return _CODEC.to_json_line(event)
-
-
-def parse_line(line: str | bytes) -> Parsed:
-    """The event on ``line``, or why there is none; never raises."""
-    parsed: Parsed = _CODEC.parse_line(line)
-    return parsed
+to_json_line = _CODEC.to_json_line  # one JSON line (no newline): the version and kind first
+parse_line = _CODEC.parse_line  # the event on a line (str or bytes), or why not; never raises
 
 
 # ------------------------------------------------------------------ start-up failures
