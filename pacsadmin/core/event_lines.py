@@ -1,27 +1,22 @@
 """One codec for the typed events a child process prints as JSON lines for the window.
 
 A stream (``serve --events``, ``echo-all --events``) defines its events as frozen
-dataclasses, each with a ``KIND`` class variable, and one :class:`Codec`; the writer calls
-:meth:`Codec.to_json_line` and the reader :meth:`Codec.parse_line`, so both sides of the
-pipe share one definition.  A line is ``{"v": version, "event": kind, field: value, ...}``.
-
-Reading converts and checks each field from the dataclass's type annotations: ``str``,
-``bool``, ``int`` (not a bool), ``float`` (finite; JSON may give an int), ``X | None``,
-``tuple[X, ...]`` and ``list[X]`` (JSON arrays), ``dict[str, Any]`` and ``Any`` (any JSON,
-nested at most ``max_depth`` deep), and nested dataclasses (JSON objects, or arrays of the
-field values in order for the classes named in ``arrays``).  A field whose metadata is
-:data:`INLINE` holds a dataclass whose own fields sit on the line itself.  Unknown fields
-are ignored and missing ones take their defaults, so adding a field with a default keeps the
-version; removing or retyping a field, or adding a kind, bumps it.
-
-:meth:`Codec.parse_line` never raises: a line longer than ``max_line`` characters, not JSON,
-of a wrong shape or an unknown kind is :class:`Unreadable`, one of another schema version
-:class:`Unsupported`, each saying why.
+dataclasses with a ``KIND`` class variable and one :class:`Codec`: the writer and the reader
+share one definition.  A line is ``{"v": version, "event": kind, field: value, ...}``.
+Reading checks each field against its annotation: ``str``, ``bool``, ``int`` (not a bool),
+``float`` (finite; JSON may give an int), ``X | None``, ``tuple[X, ...]``, ``list[X]``,
+``dict[str, Any]`` and ``Any`` (JSON nested at most ``max_depth`` deep), and dataclasses
+(objects; arrays of the field values for the classes in ``arrays``; the fields of an
+:data:`INLINE` one sit on the line itself).  Unknown fields are ignored and missing ones take
+their defaults: adding a field with a default keeps the version, any other change bumps it.
+:meth:`Codec.parse_line` never raises: a line that is too long, not JSON, of a wrong shape or
+an unknown kind is :class:`Unreadable`, one of another version :class:`Unsupported`.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import math
 import types
@@ -96,7 +91,6 @@ class Codec(Generic[E]):
         self.version, self.max_line, self.writer = version, max_line, writer
         self.kinds: dict[str, type[E]] = {k.KIND: k for k in kinds}
         self.arrays, self.max_depth = frozenset(arrays), max_depth
-        self._hints: dict[type, dict[str, Any]] = {}
 
     # ------------------------------------------------------------------ writing
     def to_json_line(self, event: E) -> str:
@@ -161,9 +155,7 @@ class Codec(Generic[E]):
             data = {f.name: v for f, v in zip(fields, data, strict=False)}
         if not isinstance(data, dict):
             raise _not(path, cls)
-        hints = self._hints.get(cls)
-        if hints is None:
-            hints = self._hints[cls] = typing.get_type_hints(cls)
+        hints = _hints(cls)
         kw: dict[str, Any] = {}
         for f in fields:
             where = f"{path}.{f.name}" if path else f.name
@@ -211,13 +203,13 @@ class Codec(Generic[E]):
         """Whether the JSON value ``v`` nests at most ``max_depth`` deep."""
         level: list[Any] = [v]
         for _ in range(self.max_depth):
-            level = [y for x in level if isinstance(x, (dict, list)) for y in _items(x)]
+            level = [y for x in level if isinstance(x, (dict, list))
+                     for y in (x.values() if isinstance(x, dict) else x)]  # fmt: skip
         return not level
+
+
+_hints = functools.cache(typing.get_type_hints)  # a dataclass's field types, resolved
 
 
 def _is_record(tp: Any) -> bool:
     return isinstance(tp, type) and dataclasses.is_dataclass(tp)
-
-
-def _items(x: dict[str, Any] | list[Any]) -> Iterable[Any]:
-    return x.values() if isinstance(x, dict) else x
