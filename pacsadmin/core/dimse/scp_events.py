@@ -14,17 +14,19 @@ counts, reasons and a transcript file name (the transcript itself is redacted).
 
 :func:`parse_line` never raises: a line that is not an event of this schema comes back as
 :class:`Unreadable` (not JSON, a wrong type, an unknown kind) or :class:`Unsupported` (a
-different schema version), each with a sentence saying why.
+different schema version), each with a sentence saying why.  The codec is
+:mod:`pacsadmin.core.event_lines`, shared with the other event streams.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import errno
-import json
-import math
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import ClassVar
+
+from pacsadmin.core.event_lines import Codec, cut
+from pacsadmin.core.event_lines import Unreadable as Unreadable  # re-exported
+from pacsadmin.core.event_lines import Unsupported as Unsupported
 
 SCHEMA_VERSION = 1
 MAX_ERRORS = 20  # error strings per association event; the rest are counted
@@ -50,8 +52,7 @@ STOP_WORKER_FAILED = "worker_failed"  # one of several worker processes stopped
 
 
 def _cut(text: object, limit: int = MAX_TEXT) -> str:
-    t = str(text)
-    return t if len(t) <= limit else t[: limit - 1] + "…"
+    return cut(text, limit)
 
 
 @dataclass(frozen=True)
@@ -180,98 +181,12 @@ EVENT_TYPES: tuple[type[Event], ...] = (
     AssociationProgress,
     AssociationClosed,
 )
-_BY_KIND: dict[str, type[Event]] = {t.KIND: t for t in EVENT_TYPES}
 
 
-@dataclass(frozen=True)
-class Unreadable:
-    """A line that is not an event: not JSON, a wrong field type, an unknown kind."""
-
-    line: str  # its start, for a debug log
-    why: str
-
-
-@dataclass(frozen=True)
-class Unsupported:
-    """An event line of another schema version (a newer or older pacsadmin wrote it)."""
-
-    version: int
-    kind: str
-
-    @property
-    def message(self) -> str:
-        side = "newer" if self.version > SCHEMA_VERSION else "older"
-        return (
-            f"the SCP process speaks events schema {self.version} (a {side} pacsadmin); "
-            f"this one reads schema {SCHEMA_VERSION}"
-        )
-
-
+_CODEC: Codec[Event] = Codec(SCHEMA_VERSION, EVENT_TYPES, MAX_LINE, writer="the SCP process")
 Parsed = Event | Unreadable | Unsupported
-
-
-def to_json_line(event: Event) -> str:
-    """One JSON line (no newline) for ``event``: the version and kind first."""
-    data: dict[str, Any] = {"v": SCHEMA_VERSION, "event": event.KIND}
-    for f in dataclasses.fields(event):
-        value = getattr(event, f.name)
-        data[f.name] = list(value) if isinstance(value, tuple) else value
-    return json.dumps(data, ensure_ascii=True, allow_nan=False, separators=(",", ":"))
-
-
-def parse_line(line: str | bytes) -> Parsed:
-    """The event on ``line``, or why there is none; never raises."""
-    if isinstance(line, bytes):
-        line = line.decode("utf-8", "replace")
-    head = _cut(line.strip(), 200)
-    if len(line) > MAX_LINE:
-        return Unreadable(head, f"longer than {MAX_LINE} bytes")
-    try:
-        data = json.loads(line)
-    except (ValueError, RecursionError):
-        return Unreadable(head, "not JSON")
-    if not isinstance(data, dict):
-        return Unreadable(head, "not a JSON object")
-    version, kind = data.get("v"), data.get("event")
-    if type(version) is not int:
-        return Unreadable(head, "no schema version")
-    if not isinstance(kind, str):
-        return Unreadable(head, "no event kind")
-    if version != SCHEMA_VERSION:
-        return Unsupported(version, _cut(kind, 64))
-    cls = _BY_KIND.get(kind)
-    if cls is None:
-        return Unreadable(head, f"unknown event kind {_cut(kind, 64)!r}")
-    kw: dict[str, Any] = {}
-    for f in dataclasses.fields(cls):
-        if f.name not in data:
-            if f.default is dataclasses.MISSING:
-                return Unreadable(head, f"{kind}: no {f.name!r}")
-            continue
-        ok, value = _convert(str(f.type), data[f.name])
-        if not ok:
-            return Unreadable(head, f"{kind}: {f.name!r} is not {f.type}")
-        kw[f.name] = value
-    return cls(**kw)
-
-
-def _convert(type_name: str, value: Any) -> tuple[bool, Any]:
-    """``value`` as the field type named ``type_name`` (JSON gives ints for floats)."""
-    if type_name == "str":
-        return isinstance(value, str), value
-    if type_name == "bool":
-        return isinstance(value, bool), value
-    if type_name == "int":
-        return type(value) is int, value
-    if type_name in ("float", "float | None"):
-        if value is None:
-            return type_name != "float", None
-        ok = type(value) in (int, float) and math.isfinite(value)
-        return ok, float(value) if ok else None
-    if type_name == "tuple[str, ...]":
-        ok = isinstance(value, list) and all(isinstance(v, str) for v in value)
-        return ok, tuple(value) if ok else ()
-    return False, None  # a field type this parser does not know: a bug, caught by tests
+to_json_line = _CODEC.to_json_line  # one JSON line (no newline): the version and kind first
+parse_line = _CODEC.parse_line  # the event on a line (str or bytes), or why not; never raises
 
 
 # ------------------------------------------------------------------ start-up failures
