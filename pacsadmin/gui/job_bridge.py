@@ -142,8 +142,9 @@ class JobBridge(QObject):
         ``on_done(JobFinished)`` is called exactly once, whatever the job's end (success,
         failure, cancelled, even cancelled before it started), after its last partials and
         progress.  Each callback runs before the matching broadcast signal, so the views
-        of all jobs see the state the job's owner made of the event.  Call this on the GUI thread only: events are delivered there, so the
-        callbacks are registered before any event of the job can be.
+        of all jobs see the state the job's owner made of the event.  Call this on the GUI
+        thread only: events are delivered there, so the callbacks are registered before any
+        event of the job can be.
         """
         if self._runner is None:
             raise RuntimeError("JobBridge.submit before attach(runner)")
