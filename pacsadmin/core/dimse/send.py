@@ -187,6 +187,8 @@ class _Run:
                     continue
                 stored_before = len([r for r in self.rows if r.ok])
                 while pending and not self.ctx.cancelled:
+                    if not session.up:  # lost between files: the next one goes over a new one
+                        break
                     row, alive = session.send_one(pending[0])
                     pending.pop(0)
                     self.add(row)
@@ -221,7 +223,7 @@ class _Session:
 
     def open(self) -> str | None:
         """None when established, else why not (one sentence)."""
-        from pynetdicom import build_context
+        from pynetdicom import build_context, evt
 
         run, node = self.run, self.run.node
         try:
@@ -236,7 +238,14 @@ class _Session:
         contexts = [build_context(sop, [ts]) for sop, ts in self.batch.pairs]
         unhook = run.ctx.token.on_cancel(lambda: close_quietly(sock))
         try:
-            self.assoc = associate(ae, node, contexts, self.tr, address=sockaddr[0])
+            self.assoc = associate(
+                ae,
+                node,
+                contexts,
+                self.tr,
+                address=sockaddr[0],
+                extra_handlers=[(evt.EVT_CONN_CLOSE, _pynetdicom.wake_on_close)],
+            )
         finally:
             unhook()
         if not self.assoc.is_established:
@@ -254,6 +263,7 @@ class _Session:
             for c in self.assoc.accepted_contexts
         }
         _quiet_transcript(self.assoc, self.tr)
+        _pynetdicom.responses_to_the_caller(self.assoc)
         self._unhook = run.ctx.token.on_cancel(self._arm_grace)
         return None
 
@@ -303,6 +313,10 @@ class _Session:
             )
         return _row(item, FileState.FAILED, meaning=why)
 
+    @property
+    def up(self) -> bool:
+        return self.assoc is not None and bool(self.assoc.is_established)
+
     def send_one(self, item: SendItem) -> tuple[FileResult, bool]:
         """The file's row, and whether the association is still up."""
         pair = (item.sop_class, item.transfer_syntax)
@@ -327,9 +341,9 @@ class _Session:
         try:
             rsp = self.assoc.send_c_store(payload, msg_id=self._msg_id)
         except (OSError, ValueError, AttributeError, RuntimeError) as exc:
-            alive = bool(self.assoc.is_established)
+            # the association's state after a failed send is unknown: never reused
             why = f"Could not be sent: {type(exc).__name__}: {exc}"
-            return _row(item, FileState.FAILED, accepted, meaning=why), alive
+            return _row(item, FileState.FAILED, accepted, meaning=why), False
         alive = bool(self.assoc.is_established)
         if rsp is not None and "Status" in rsp:
             code = int(rsp.Status)
@@ -340,7 +354,9 @@ class _Session:
                 meaning = f"{info.name}: {info.advice}"
             state = FileState.STORED if ok else FileState.FAILED
             return _row(item, state, accepted, code, meaning, decompressed), alive
-        return _row(item, FileState.FAILED, accepted, None, self._lost(), decompressed), alive
+        # no response: pynetdicom aborts, but the association may still look established
+        # for a moment; it is never reused (the rest go over a new one)
+        return _row(item, FileState.FAILED, accepted, None, self._lost(), decompressed), False
 
     def _lost(self) -> str:
         if self.run.ctx.cancelled:
@@ -389,11 +405,12 @@ def _row(
 
 def _decompressed(path: str) -> Any:
     """The file's data set decoded to Explicit VR Little Endian (the pylibjpeg plugins
-    decode JPEG, JPEG-LS, JPEG 2000 and RLE)."""
+    decode JPEG, JPEG-LS, JPEG 2000 and RLE).  The SOP Instance UID is kept: a change of
+    transfer syntax on the way is the same instance (pydicom would make a new UID)."""
     from pydicom import dcmread
 
     ds = dcmread(path)
-    ds.decompress()
+    ds.decompress(generate_instance_uid=False)
     return ds
 
 
