@@ -9,7 +9,8 @@ storescp, minus an ``echoscu`` process to it (the tools' start-up, association a
 release not counted).  Printed beside: bare tuned pynetdicom (logging off, TCP_NODELAY,
 ``send_c_store(path)`` in one association, which decodes and re-encodes each file; with
 the seam's ``responses_to_the_caller``, without which its reactor now and then takes a
-response and the send stalls for the DIMSE timeout) and the same with the chunked send.  Goal: at least 0.6x storescu.
+response and the send stalls for the DIMSE timeout) and the same with the chunked send.
+Goal: at least 0.6x storescu.
 Median of ``ROUNDS`` rounds, interleaved.  ``PACSADMIN_BENCH_N`` sets the image count.
 """
 
