@@ -56,3 +56,49 @@ def test_cancel_between_files(storescp, tmp_path):
     assert all(f.state is FileState.NOT_SENT for f in result.files[10:])
     assert all("cancelled" in f.meaning for f in result.files[10:])
     assert len(received(storescp)) == 10
+
+
+def test_cancel_mid_file_closes_the_connection_after_the_grace_period(tmp_path):
+    """A peer that never answers the second C-STORE: the cancel waits the grace period
+    for it, then closes the connection; the file says so, the rest are not sent."""
+    import threading
+    import time
+
+    from pynetdicom import AE, evt
+    from pynetdicom.sop_class import CTImageStorage
+
+    from pacsadmin.core.nodes import DicomNode
+
+    files = make_series(tmp_path / "in", 4)
+    entered, release = threading.Event(), threading.Event()
+    calls = []
+
+    def on_store(event):
+        calls.append(1)
+        if len(calls) == 2:
+            entered.set()
+            release.wait(20)  # bounded: the test sets it at the end
+        return 0x0000
+
+    scp = AE("HANG")
+    scp.add_supported_context(CTImageStorage, "1.2.840.10008.1.2.1")
+    server = scp.start_server(
+        ("127.0.0.1", 0), block=False, evt_handlers=[(evt.EVT_C_STORE, on_store)]
+    )
+    token = CancelToken()
+    threading.Thread(target=lambda: entered.wait(20) and token.cancel(), daemon=True).start()
+    try:
+        node = DicomNode("hang", "HANG", "127.0.0.1", server.server_address[1]).validated()
+        t0 = time.monotonic()
+        result = send(
+            LocalAE(), node, files, ctx=JobContext(0, token, lambda e: None), cancel_grace=0.5
+        )
+        took = time.monotonic() - t0
+    finally:
+        release.set()
+        server.shutdown()
+    assert took < 10  # not the DIMSE timeout (30 s)
+    states = [f.state for f in result.files]
+    assert states == [FileState.STORED, FileState.FAILED, FileState.NOT_SENT, FileState.NOT_SENT]
+    assert "Cancelled while it was being sent" in result.files[1].meaning
+    assert result.cancelled
