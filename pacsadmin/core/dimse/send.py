@@ -124,7 +124,10 @@ class Run:
     def start(self, items: list[SendItem]) -> None:
         self.total = len(items)
         self.bytes_total = sum(i.size for i in items)
-        _pynetdicom.set_chunked_send(True)  # only send_c_store(path) reads this setting
+        # process-wide, and left on: from now on every send_c_store(path) in this process
+        # sends the file's bytes as they are (and needs a context with the file's own
+        # transfer syntax); code that wants pynetdicom's conversion passes a Dataset
+        _pynetdicom.set_chunked_send(True)
 
     def add(self, row: FileResult) -> None:
         self.rows.append(row)
