@@ -462,3 +462,99 @@ def test_stall_reading_stops_and_resumes_the_dul():
             assoc.release()
     finally:
         server.shutdown()
+
+
+def test_chunked_send_sends_the_file_bytes_without_decoding(tmp_path, monkeypatch):
+    """set_chunked_send(True): send_c_store(path) reads the file meta group only and sends
+    the data set's bytes as they are in the file (core/dimse/send.py relies on it: no
+    decode, no re-encode); pydicom's dcmread is never called for the file."""
+    from pynetdicom import association as assoc_module
+
+    ds = Dataset()
+    ds.SOPClassUID = CTImageStorage
+    ds.SOPInstanceUID = pydicom.uid.generate_uid()
+    ds.PatientID = "SEAM"
+    ds.PixelData = bytes(range(256)) * 64
+    ds["PixelData"].VR = "OW"
+    ds.file_meta = FileMetaDataset()
+    ds.file_meta.MediaStorageSOPClassUID = ds.SOPClassUID
+    ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
+    ds.file_meta.TransferSyntaxUID = pydicom.uid.ExplicitVRLittleEndian
+    path = tmp_path / "seam.dcm"
+    ds.save_as(path, enforce_file_format=True)
+    data = path.read_bytes()
+    offset = 132 + 12 + int.from_bytes(data[140:144], "little")  # after the meta group
+    got: list[bytes] = []
+
+    def on_store(event):
+        got.append(event.request.DataSet.getvalue())
+        return 0x0000
+
+    def no_decoding(*a, **k):
+        raise AssertionError("the chunked send decoded the file")
+
+    core_assoc._init_pynetdicom()
+    scp = AE("SCP")
+    scp.add_supported_context(CTImageStorage, pydicom.uid.ExplicitVRLittleEndian)
+    server = scp.start_server(
+        ("127.0.0.1", 0), block=False, evt_handlers=[(evt.EVT_C_STORE, on_store)]
+    )
+    previous = _pynetdicom.set_chunked_send(True)
+    monkeypatch.setattr(assoc_module, "dcmread", no_decoding)
+    try:
+        ae = AE("SCU")
+        ae.add_requested_context(CTImageStorage, pydicom.uid.ExplicitVRLittleEndian)
+        assoc = ae.associate("127.0.0.1", server.server_address[1], ae_title="SCP")
+        assert assoc.is_established
+        try:
+            assert assoc.send_c_store(path).Status == 0x0000
+        finally:
+            assoc.release()
+    finally:
+        _pynetdicom.set_chunked_send(previous)
+        server.shutdown()
+    assert got == [data[offset:]], REVIEW_NET
+
+
+def test_reactor_and_senders_read_dimse_messages_as_responses_to_the_caller_assumes():
+    """responses_to_the_caller: the reactor reads with get_msg(block=False), every send_*
+    with get_msg(block=True); get_msg reads msg_queue, where wake_on_close puts
+    (None, None), which send_c_store takes as "no response" (it aborts and returns)."""
+    from pynetdicom.dimse import DIMSEServiceProvider
+
+    reactor = inspect.getsource(Association._run_reactor)
+    assert "self.dimse.get_msg(block=False)" in reactor, REVIEW_NET
+    store = inspect.getsource(Association.send_c_store)
+    assert "self.dimse.get_msg(block=True)" in store, REVIEW_NET
+    assert "if rsp is None:" in store, REVIEW_NET
+    get_msg = inspect.getsource(DIMSEServiceProvider.get_msg)
+    assert "self.msg_queue.get(" in get_msg, REVIEW_NET
+    assert list(inspect.signature(DIMSEServiceProvider.get_msg).parameters) == ["self", "block"]
+
+    class FakeDimse:
+        def __init__(self):
+            import queue
+
+            self.msg_queue = queue.Queue()
+
+        def get_msg(self, block=False):
+            return DIMSEServiceProvider.get_msg(self, block)
+
+        dimse_timeout = 1
+
+    class FakeAssoc:
+        dimse = FakeDimse()
+
+    assoc = FakeAssoc()
+    assoc.dimse.msg_queue.put((1, "RSP"))
+    _pynetdicom.responses_to_the_caller(assoc)
+    assert assoc.dimse.get_msg(block=False) == (None, None)  # the reactor gets nothing
+    assert assoc.dimse.get_msg(block=True) == (1, "RSP")  # the sender gets the response
+
+    class Event:
+        pass
+
+    ev = Event()
+    ev.assoc = assoc
+    _pynetdicom.wake_on_close(ev)
+    assert assoc.dimse.get_msg(block=True) == (None, None)
