@@ -22,6 +22,7 @@ from pacsadmin import __version__
 COMMAND_MODULES = (
     "pacsadmin.cli.cmd_echo",
     "pacsadmin.cli.cmd_find",
+    "pacsadmin.cli.cmd_retrieve",
     "pacsadmin.cli.cmd_nodes",
     "pacsadmin.cli.cmd_audit",
     "pacsadmin.cli.cmd_settings",

@@ -93,10 +93,18 @@ def explain(
             if to_local
             else f"Register {dest} at the PACS with its host and port.",
         )
+    if exp.count == 0 and raw.completed == 0 and raw.failed == 0 and not cancelled:
+        return (
+            Outcome.FAILURE,
+            "The PACS holds nothing for this selection (its C-FIND found no instance, and "
+            f"it sent none: {info.label}).",
+            "Check the UIDs (copy them from a query of this PACS).",
+        )
     if method == "C-MOVE" and 0xC000 <= code <= 0xCFFF:
         nothing = raw.completed == 0 and raw.failed == 0 and raw.warning == 0
         sure = (
-            "likely (no sub-operation was attempted)"
+            "likely (the PACS holds the instances, its C-FIND said, yet it attempted no "
+            "sub-operation)"
             if nothing
             else "possible, but some sub-operations ran, so another failure is more likely"
         )
