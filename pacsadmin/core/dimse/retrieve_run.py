@@ -22,6 +22,7 @@ import contextlib
 import os
 import shutil
 import socket
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -63,11 +64,13 @@ class Raw:
     failed_uids: list[str] = field(default_factory=list)
     local_address: str = ""
     msg_id: int = 0
+    t_request: float | None = None  # perf_counter when the first request was sent
     cancel_sent: bool = False
     aborted: bool = False
     no_response: bool = False
     refused: tuple[str, str] | None = None  # (sentence, advice): no association
     abort_received: Any = None
+    error_comment: str = ""  # (0000,0902) of the final response, when the PACS gave one
     stored: int = 0  # C-GET: instances written into the archive over this association
     store_errors: list[str] = field(default_factory=list)
     transcript: tuple[Any, ...] = ()
@@ -223,6 +226,8 @@ def run(
                 break
             raw.msg_id = _next_msg_id()
             ds = identifier(item)
+            if raw.t_request is None:
+                raw.t_request = time.perf_counter()
             if method == "C-MOVE":
                 responses = assoc.send_c_move(ds, dest_ae, sop, msg_id=raw.msg_id)
             else:
@@ -295,6 +300,8 @@ def _read(
                 on_progress(RetrieveProgress(rem, raw.completed, raw.failed, raw.warning, None))
             continue
         raw.remaining = rem if rem is not None else 0
+        with contextlib.suppress(Exception):
+            raw.error_comment = str(status.get("ErrorComment", "") or "").strip()
         raw.failed_uids += _uids(ident)
         return code
     raw.no_response = True
