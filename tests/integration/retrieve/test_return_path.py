@@ -17,9 +17,7 @@ def test_return_path_works(qr, local, archive, job):
 
 def test_return_path_with_a_given_instance(qr, local, archive, dataset, job):
     uid = dataset[0][1].instances[2]
-    r = return_path(
-        local, qr.node(), archive=archive, ctx=job.job, instance=uid, bind="127.0.0.1"
-    )
+    r = return_path(local, qr.node(), archive=archive, ctx=job.job, instance=uid, bind="127.0.0.1")
     assert r.verdict == "ok", (r.sentence, r.advice)
     assert r.instance == uid
 
@@ -41,3 +39,48 @@ def test_return_path_pacs_has_a_wrong_port(qr, ports, archive, job):
     assert "wrong address or port" in r.sentence
     assert f"port {ports['local']}" in r.advice
     assert archive.counts()["instances"] == 0
+
+
+def _doctor(home, qr, ports, *args):
+    import json
+
+    from tests.peers import app_cli
+
+    p = app_cli(
+        home,
+        "doctor",
+        qr.target,
+        "--return-path",
+        "--port",
+        str(ports["local"]),
+        "--bind",
+        "127.0.0.1",
+        "--wait",
+        "5",
+        *args,
+    )
+    out = json.loads(p.stdout.decode()) if "--json" in args else p.stdout.decode()
+    return p.returncode, out, p.stderr.decode()
+
+
+def test_doctor_return_path_cli_ok(qr, ports, tmp_path):
+    code, out, err = _doctor(tmp_path / "home", qr, ports)
+    assert code == 0, out + err
+    assert "[OK  ] return path" in out and "opened an association back" in out
+
+
+def test_doctor_return_path_cli_json_unknown_ae(qr, ports, tmp_path):
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "settings.json").write_text('{"schema_version": 1, "local_ae_title": "STRANGER"}')
+    code, out, err = _doctor(home, qr, ports, "--json")
+    assert code == 1, (out, err)
+    assert out["return_path"]["verdict"] == "unknown_ae"
+    assert "STRANGER" in out["return_path"]["advice"]
+
+
+def test_doctor_instance_needs_return_path(tmp_path):
+    from tests.peers import app_cli
+
+    p = app_cli(tmp_path / "home", "doctor", "X@127.0.0.1:104", "--instance", "1.2.3")
+    assert p.returncode == 2 and b"--return-path" in p.stderr
