@@ -121,3 +121,70 @@ class Ctx:
 @pytest.fixture
 def job() -> Ctx:
     return Ctx()
+
+
+BIG = 120  # instances of the "big" study: enough pending responses to act in the middle
+
+
+@pytest.fixture(scope="module")
+def big_study(tmp_path_factory) -> tuple[str, list[str], list[Any]]:
+    """(study UID, SOP Instance UIDs, files) of one series of BIG 256x256 CT images."""
+    from pydicom.uid import generate_uid
+
+    from tests.unit.archive.dsgen import make_ds, write
+
+    root = tmp_path_factory.mktemp("big")
+    study, series = generate_uid(), generate_uid()
+    uids, files = [], []
+    for i in range(BIG):
+        ds = make_ds(
+            patient_id="PIDBIG",
+            study_uid=study,
+            series_uid=series,
+            instance_number=i + 1,
+            rows=256,
+            columns=256,
+            seed=i,
+        )
+        uids.append(ds.SOPInstanceUID)
+        files.append(write(ds, root / f"{i:03d}.dcm"))
+    return study, uids, files
+
+
+def store_into(peer: Peer, files: list[Any]) -> None:
+    """C-STORE files into a peer with DCMTK storescu (Orthanc and dcmqrscp accept it)."""
+    p = subprocess.run(
+        ["storescu", "-aec", peer.aet, "-aet", "LOADER", HOST, str(peer.port)]
+        + [str(f) for f in files],
+        env={**os.environ, "TCP_NODELAY": "1"},
+        capture_output=True,
+        timeout=300,
+    )
+    assert p.returncode == 0, (p.stdout + p.stderr).decode(errors="replace")
+
+
+_loaded: set[int] = set()
+
+
+@pytest.fixture
+def qr_big(qr, big_study) -> Peer:
+    """``qr`` holding the big study too (loaded once per peer)."""
+    if id(qr) not in _loaded:
+        store_into(qr, big_study[2])
+        _loaded.add(id(qr))
+    return qr
+
+
+def children(pid: int) -> list[int]:
+    """The PIDs whose parent is ``pid`` (dcmqrscp forks one per association)."""
+    out = []
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                with open(f"/proc/{d}/stat") as f:
+                    stat = f.read()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                out.append(int(d))
+    return out
