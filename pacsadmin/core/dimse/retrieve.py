@@ -37,6 +37,7 @@ from pacsadmin.core.dimse.retrieve_model import (
     RetrieveProgress,
     RetrieveResult,
     Selection,
+    retry_items,
 )
 from pacsadmin.core.dimse.status import Outcome
 from pacsadmin.core.jobs import JobContext
@@ -157,10 +158,11 @@ def retry_missing(
     archive: Any = None,
     **kw: Any,
 ) -> RetrieveResult:
-    """Ask again for only the instances ``previous`` found missing, at IMAGE level."""
-    items = previous.missing_items
+    """Ask again for only the instances ``previous`` found missing: a whole series (or
+    study) when all of it is missing, else instance by instance."""
+    items = retry_items(previous.instances, previous.missing_items)
     sel = Selection(items)
-    exp = Expected(items, items, len(items), how="the instances missing before")
+    exp = Expected(items, previous.missing_items, len(previous.missing_items), how="missing before")
     if previous.method == "C-GET":
         return get(local, node, sel, archive=archive, ctx=ctx, expected=exp, **kw)
     return move(
@@ -245,6 +247,7 @@ def _go(
         already_had=len(already),
         missing=tuple(i.instance for i in missing),
         missing_items=tuple(missing),
+        instances=exp.instances,
         local_address=raw.local_address,
         receiver=receiver,
         cancelled=ctx.cancelled,

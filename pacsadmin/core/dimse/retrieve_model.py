@@ -68,6 +68,31 @@ class Selection:
         return f"{len(self.items)} items"
 
 
+def retry_items(instances: tuple[Item, ...], missing: tuple[Item, ...]) -> tuple[Item, ...]:
+    """The requests that ask for exactly the ``missing`` instances: a whole study or
+    series when every instance of it is missing, else the instances one by one (the
+    level falls from study to series to instance)."""
+    miss = {i.instance for i in missing}
+    by_study: dict[str, list[Item]] = {}
+    by_series: dict[tuple[str, str], list[Item]] = {}
+    for i in instances:
+        by_study.setdefault(i.study, []).append(i)
+        by_series.setdefault((i.study, i.series), []).append(i)
+    out: list[Item] = []
+    covered: set[str] = set()
+    for study, items in by_study.items():
+        if study and all(i.instance in miss for i in items):
+            out.append(Item("STUDY", study))
+            covered |= {i.instance for i in items}
+    for (study, series), items in by_series.items():
+        todo = [i for i in items if i.instance not in covered]
+        if study and series and len(todo) == len(items) and all(i.instance in miss for i in items):
+            out.append(Item("SERIES", study, series))
+            covered |= {i.instance for i in items}
+    out += [i for i in missing if i.instance not in covered]
+    return tuple(out)
+
+
 @dataclass(frozen=True)
 class Expected:
     """What the PACS holds for the selection, learnt by C-FIND before the retrieve."""
@@ -123,6 +148,7 @@ class RetrieveResult:
     already_had: int = 0  # of those, in the archive before the retrieve began
     missing: tuple[str, ...] = ()  # SOP Instance UIDs expected but not in the archive
     missing_items: tuple[Item, ...] = field(default=(), repr=False)  # for retry_missing
+    instances: tuple[Item, ...] = field(default=(), repr=False)  # every expected instance
     local_address: str = ""  # this computer's address as the PACS sees it
     receiver: Receiver | None = None
     cancelled: bool = False
