@@ -76,3 +76,16 @@ def test_uid_argument():
     for bad in ("", "1.2.abc", "1..2", "1.02", "1." + "2" * 70):
         with pytest.raises(argparse.ArgumentTypeError):
             uid(bad)
+
+
+def test_return_path_nat_verdict_names_both_addresses():
+    from pacsadmin.core.dimse.return_path import _verdict
+
+    raw = Raw(final=0, completed=1, local_address="10.0.0.9")
+    node = DicomNode(name="pacs", ae_title="PACS", host="127.0.0.1", port=104)
+    seen = {"t": 2.0, "address": "192.168.7.7"}
+    r = _verdict(LOCAL, node, A1, raw, RECV, seen, set(), 1.5)
+    assert r.verdict == "nat" and r.ok
+    assert "192.168.7.7" in r.sentence and "127.0.0.1" in r.sentence
+    assert "10.0.0.9" in r.advice and "11112" in r.advice
+    assert r.first_inbound_ms == pytest.approx(500.0)

@@ -107,3 +107,14 @@ def test_retry_missing_asks_only_for_those(qr, local, archive, dataset, job):
     assert r2.expected == 3 and r2.received == 3 and r2.missing == ()
     assert r2.completed == 3  # only those: the one still here was not sent again
     assert archive.counts()["instances"] == 4
+
+
+def test_move_uses_the_local_scp_already_running(qr, local, archive, dataset, job, start_scp):
+    scp = start_scp(ae_title=local.ae_title, port=local.port)
+    st = dataset[0][1]
+    r = move(local, _node(qr), Selection.of(studies=[st.uid]), ctx=job.job, archive=archive)
+    assert r.ok, r.summary
+    assert r.receiver is not None and not r.receiver.started
+    assert "already running" in r.receiver.detail
+    assert r.received == 3
+    assert sum(rec.stored for rec in scp.finished) == 3  # it was that SCP that received them
