@@ -106,6 +106,7 @@ def run_retrieve(args: argparse.Namespace, ctx: Any) -> int:
     from pacsadmin.core.archive import Archive
     from pacsadmin.core.dimse import retrieve
     from pacsadmin.core.dimse.retrieve_model import Selection
+    from pacsadmin.core.dimse.scp import ScpConfig
     from pacsadmin.core.jobs import CancelToken, JobContext
     from pacsadmin.core.node_service import passphrase_for
 
@@ -151,6 +152,10 @@ def run_retrieve(args: argparse.Namespace, ctx: Any) -> int:
                     archive=archive,
                     late_grace=args.grace,
                     bind=args.bind,
+                    nodes=ctx.nodes,
+                    scp_config=replace(
+                        ScpConfig.from_settings(ctx.settings, bind=args.bind), port=local.port
+                    ),
                     **common,
                 )
         except BaseException as exc:  # handed to the main thread

@@ -90,10 +90,12 @@ def move(
     bind: str = "",
     nodes: Any = None,
     expected: Expected | None = None,
+    scp_config: Any = None,
 ) -> RetrieveResult:
     """C-MOVE ``selection`` from ``node`` to ``dest_ae`` (default: this node's AE title,
     into ``archive``, which is then required).  ``bind``: the address a receiver started
-    for the move listens on ("" all)."""
+    for the move listens on ("" all); ``scp_config``: that receiver's configuration (the
+    settings' access rules; ``nodes`` is the directory its whitelist reads)."""
     opts = _opts(passphrase, timeout, cancel_grace, late_grace)
     dest = (dest_ae or local.ae_title).strip()
     to_local = dest == local.ae_title
@@ -108,7 +110,10 @@ def move(
     from pacsadmin.core.dimse.retrieve_listener import ListenerError, local_receiver
 
     try:
-        with local_receiver(local, archive, bind=bind, nodes=nodes) as (receiver, _):
+        with local_receiver(local, archive, bind=bind, nodes=nodes, config=scp_config) as (
+            receiver,
+            _,
+        ):
             return _go("C-MOVE", local, node, selection, exp, ctx, archive, dest, receiver, opts)
     except ListenerError as exc:
         return _result(

@@ -39,16 +39,20 @@ def local_receiver(
     bind: str = "",
     nodes: Any = None,
     on_association: Callable[[str, Any], None] | None = None,
+    config: Any = None,
 ) -> Iterator[tuple[Receiver, Any]]:
     """Yield (:class:`Receiver`, the LocalScp started here or None when one already ran).
 
     ``on_association(kind, record)``: the started receiver's association events ("open",
     "store", "close"; the record has the peer's address).  Raises :class:`ListenerError`
     when the port is taken by something that is not a DICOM node answering our AE title.
+    ``config``: the receiver's :class:`ScpConfig` (the settings' access rules: whitelist,
+    address check, association cap), else one built from ``local`` that accepts any
+    calling AE title.
     """
     from pacsadmin.core.dimse.scp import LocalScp, ScpConfig
 
-    cfg = ScpConfig(
+    cfg = config or ScpConfig(
         ae_title=local.ae_title,
         port=local.port,
         bind=bind,
