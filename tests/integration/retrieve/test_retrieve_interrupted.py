@@ -88,3 +88,40 @@ def test_peer_dies_in_the_middle_of_a_move(dcmqrscp_qr, local, archive, big_stud
     assert r.received == len(got) and set(r.missing) == set(uids) - got
     assert f"{len(got)} of {BIG} instances are in the archive" in r.sentence
     _no_partial_files(archive)
+
+
+def test_ctrl_c_in_the_cli_cancels_the_move_and_exits_130(qr_big, ports, big_study, tmp_path):
+    """SIGINT at the first progress line: a C-CANCEL naming the request's Message ID,
+    the accounting of what arrived printed, exit 130."""
+    import json
+    import subprocess
+
+    from tests.peers import app_argv
+
+    proc = subprocess.Popen(
+        app_argv(
+            tmp_path / "home",
+            "move",
+            qr_big.target,
+            "--study",
+            big_study[0],
+            "--port",
+            str(ports["local"]),
+            "--bind",
+            "127.0.0.1",
+            "--json",
+        ),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    lines = []
+    for raw in proc.stderr:
+        lines.append(raw.decode(errors="replace"))
+        if "completed" in lines[-1]:
+            proc.send_signal(signal.SIGINT)
+            break
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, "".join(lines) + err.decode(errors="replace")
+    result = json.loads(out.decode().split("\n", 1)[1])
+    assert result["cancelled"] and result["cancel_msg_id"] is not None
+    assert result["received"] < BIG and len(result["missing"]) == BIG - result["received"]
