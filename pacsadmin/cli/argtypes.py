@@ -51,3 +51,22 @@ def key_value(text: str) -> tuple[str, str]:
 
 
 key_value.__name__ = "KEY=VALUE"
+
+
+def uid(text: str) -> str:
+    """A DICOM UID (PS3.5 9.1): digits in dot-separated parts, at most 64 characters."""
+    v = text.strip()
+    parts = v.split(".")
+    if (
+        not v
+        or len(v) > 64
+        or not all(p.isdigit() and p.isascii() for p in parts)
+        or any(len(p) > 1 and p[0] == "0" for p in parts)
+    ):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a DICOM UID (digits and dots, at most 64 characters)"
+        )
+    return v
+
+
+uid.__name__ = "UID"

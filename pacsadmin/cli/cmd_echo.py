@@ -7,7 +7,7 @@ import json
 import sys
 from typing import Any
 
-from pacsadmin.cli.argtypes import int_range, seconds
+from pacsadmin.cli.argtypes import int_range, port, seconds, uid
 
 _count = int_range(1, 10000)
 _seconds = seconds(3600)
@@ -47,6 +47,36 @@ def register(sub: Any) -> None:
                 "--transcript",
                 action="store_true",
                 help="also print the association transcript (redacted)",
+            )
+            p.add_argument(
+                "--return-path",
+                action="store_true",
+                help="also test that the node can connect back: a C-MOVE of one object to "
+                "this computer (the local SCP listens, started for the test if needed)",
+            )
+            p.add_argument(
+                "--instance",
+                type=uid,
+                metavar="UID",
+                help="the object the return-path test moves (default: found by a query)",
+            )
+            p.add_argument(
+                "--wait",
+                type=_seconds,
+                default=10.0,
+                metavar="S",
+                help="return path: seconds to wait for the inbound association (default 10)",
+            )
+            p.add_argument(
+                "--port",
+                type=port,
+                help="return path: the port this computer receives on (default: settings)",
+            )
+            p.add_argument(
+                "--bind",
+                default="",
+                metavar="ADDR",
+                help="return path: a receiver started for the test listens on ADDR only",
             )
         p.set_defaults(func=run_echo if name == "echo" else run_doctor, survey=name == "doctor")
 
@@ -116,11 +146,64 @@ def _print_diagnosis(r: Any, out: Any) -> None:
         print(f"What to do: {r.advice}", file=out)
 
 
+def _return_path(args: argparse.Namespace, ctx: Any) -> Any:
+    from dataclasses import replace
+
+    from pacsadmin.core.archive import Archive
+    from pacsadmin.core.dimse.return_path import return_path
+    from pacsadmin.core.jobs import null_context
+
+    node = ctx.resolve_target(args.target)
+    local = ctx.local if not args.port else replace(ctx.local, port=args.port)
+    archive = Archive(ctx.paths.archive_dir, sweep=False)
+    try:
+        r = return_path(
+            local,
+            node,
+            archive=archive,
+            ctx=null_context(),
+            instance=args.instance,
+            wait=args.wait,
+            bind=args.bind,
+            passphrase=_passphrase(ctx, node),
+            timeout=args.timeout,
+        )
+    finally:
+        archive.close()
+    ctx.audit.record(
+        "doctor",
+        "success" if r.ok else "failure",
+        node=node.name,
+        target=node.address,
+        summary=f"return path: {r.verdict}: {r.sentence}"[:500],
+        details={"verdict": r.verdict, "status": r.status},
+    )
+    return r
+
+
+def _print_return_path(r: Any) -> None:
+    mark = "OK  " if r.verdict == "ok" else ("WARN" if r.ok else "FAIL")
+    ms = "" if r.first_inbound_ms is None else f"{r.first_inbound_ms:8.1f} ms"
+    print(f"  [{mark}] {'return path':<15} {ms:>11}  {r.sentence}")
+    if r.receiver is not None:
+        print(f"  {'':6} {'':15} {'':>11}  ({r.receiver.detail})")
+    if r.advice:
+        print(f"  {'':6} {'':15} {'':>11}  -> {r.advice}")
+
+
 def run_doctor(args: argparse.Namespace, ctx: Any) -> int:
+    if args.instance and not args.return_path:
+        from pacsadmin.cli.main import UsageError
+
+        raise UsageError("--instance goes with --return-path")
     series = _run(args, ctx)
+    rp = _return_path(args, ctx) if args.return_path and series.ok else None
     if args.json:
-        print(json.dumps(series.to_json(), indent=2))
-        return 0 if series.ok else 1
+        data = series.to_json()
+        if args.return_path:
+            data["return_path"] = None if rp is None else rp.to_json()
+        print(json.dumps(data, indent=2))
+        return 0 if series.ok and (rp is None or rp.ok) else 1
     for i, r in enumerate(series.results):
         if len(series.results) > 1:
             print(f"--- run {i + 1} of {len(series.results)}")
@@ -148,4 +231,14 @@ def run_doctor(args: argparse.Namespace, ctx: Any) -> int:
             print()
             print(r.transcript_text())
     _print_latency(series, sys.stdout)
-    return 0 if series.ok else 1
+    if args.return_path:
+        if rp is None:
+            print("Return path: not tested (the echo failed).")
+        else:
+            print("Return path (can the node connect back to this computer?):")
+            _print_return_path(rp)
+            if not rp.ok:
+                print(f"Return path FAILED: {rp.sentence}", file=sys.stderr)
+                if rp.advice:
+                    print(f"What to do: {rp.advice}", file=sys.stderr)
+    return 0 if series.ok and (rp is None or rp.ok) else 1

@@ -24,6 +24,7 @@ COMMAND_MODULES = (
     "pacsadmin.cli.cmd_echo",
     "pacsadmin.cli.cmd_echo_all",
     "pacsadmin.cli.cmd_find",
+    "pacsadmin.cli.cmd_retrieve",
     "pacsadmin.cli.cmd_send",
     "pacsadmin.cli.cmd_nodes",
     "pacsadmin.cli.cmd_audit",
