@@ -111,47 +111,16 @@ def _query(args: argparse.Namespace) -> Any:
 
 
 def _run(q: Any, node: Any, ctx: Any, timeout: float | None) -> Any:
-    """Run the query on a worker thread so Ctrl-C can cancel it properly (C-CANCEL)."""
-    import threading
-
+    """Run the query so Ctrl-C can cancel it properly (C-CANCEL)."""
+    from pacsadmin.cli.cancellable import run_cancellable
     from pacsadmin.core.dimse.find import find
-    from pacsadmin.core.jobs import CancelToken, JobContext
     from pacsadmin.core.node_service import passphrase_for
 
-    token = CancelToken()
-    job = JobContext(0, token, lambda e: None)
-    box: dict[str, Any] = {}
-    done = threading.Event()
-
-    def work() -> None:
-        try:
-            box["result"] = find(
-                ctx.local,
-                node,
-                q,
-                ctx=job,
-                passphrase=passphrase_for(ctx.secrets, node),
-                timeout=timeout,
-            )
-        except BaseException as exc:  # handed to the main thread
-            box["error"] = exc
-        finally:
-            done.set()
-
-    th = threading.Thread(target=work, name="pacsadmin-find", daemon=True)
-    th.start()
-    interrupted = False
-    # an Event, not Thread.join: a KeyboardInterrupt inside join() can leave is_alive()
-    # saying False while the thread still runs
-    while not done.is_set():
-        try:
-            done.wait(0.2)
-        except KeyboardInterrupt:
-            interrupted = True
-            token.cancel()
-    if "error" in box:
-        raise box["error"]
-    return box["result"], interrupted
+    passphrase = passphrase_for(ctx.secrets, node)
+    return run_cancellable(
+        lambda job: find(ctx.local, node, q, ctx=job, passphrase=passphrase, timeout=timeout),
+        name="find",
+    )
 
 
 def run_find(args: argparse.Namespace, ctx: Any) -> int:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import threading
 import time
 from typing import Any
 
@@ -102,12 +101,13 @@ class _Printer:
 def run_retrieve(args: argparse.Namespace, ctx: Any) -> int:
     from dataclasses import replace
 
+    from pacsadmin.cli.cancellable import run_cancellable
     from pacsadmin.cli.main import UsageError
     from pacsadmin.core.archive import Archive
     from pacsadmin.core.dimse import retrieve
     from pacsadmin.core.dimse.retrieve_model import Selection
     from pacsadmin.core.dimse.scp import ScpConfig
-    from pacsadmin.core.jobs import CancelToken, JobContext
+    from pacsadmin.core.jobs import JobContext
     from pacsadmin.core.node_service import passphrase_for
 
     if not (args.study_uids or args.series_uids or args.instance_uids):
@@ -129,57 +129,36 @@ def run_retrieve(args: argparse.Namespace, ctx: Any) -> int:
         if to_archive
         else None
     )
-    token = CancelToken()
     printer = _Printer()
-    job = JobContext(0, token, printer)
-    box: dict[str, Any] = {}
-    done = threading.Event()
     passphrase = passphrase_for(ctx.secrets, node)
 
-    def work() -> None:
-        try:
-            common = {"ctx": job, "passphrase": passphrase, "timeout": args.timeout}
-            if args.method == "get":
-                box["result"] = retrieve.get(
-                    local, node, sel, archive=archive, late_grace=args.grace or 0.0, **common
-                )
-            else:
-                box["result"] = retrieve.move(
-                    local,
-                    node,
-                    sel,
-                    dest_ae=dest,
-                    archive=archive,
-                    late_grace=args.grace,
-                    bind=args.bind,
-                    nodes=ctx.nodes,
-                    scp_config=replace(
-                        ScpConfig.from_settings(ctx.settings, bind=args.bind), port=local.port
-                    ),
-                    **common,
-                )
-        except BaseException as exc:  # handed to the main thread
-            box["error"] = exc
-        finally:
-            done.set()
+    def work(job: JobContext) -> Any:
+        common = {"ctx": job, "passphrase": passphrase, "timeout": args.timeout}
+        if args.method == "get":
+            return retrieve.get(
+                local, node, sel, archive=archive, late_grace=args.grace or 0.0, **common
+            )
+        return retrieve.move(
+            local,
+            node,
+            sel,
+            dest_ae=dest,
+            archive=archive,
+            late_grace=args.grace,
+            bind=args.bind,
+            nodes=ctx.nodes,
+            scp_config=replace(
+                ScpConfig.from_settings(ctx.settings, bind=args.bind), port=local.port
+            ),
+            **common,
+        )
 
     print(f"{args.method}: {sel.describe()} from {node.ae_title}@{node.host}:{node.port}")
-    th = threading.Thread(target=work, name="pacsadmin-retrieve", daemon=True)
-    th.start()
-    interrupted = False
     try:
-        while not done.is_set():
-            try:
-                done.wait(0.2)
-            except KeyboardInterrupt:
-                interrupted = True
-                token.cancel()
+        r, interrupted = run_cancellable(work, name="retrieve", on_event=printer)
     finally:
-        if done.is_set() and archive is not None:
+        if archive is not None:
             archive.close()
-    if "error" in box:
-        raise box["error"]
-    r = box["result"]
     _audit(ctx, r)
     _print(r, args.json)
     if interrupted:

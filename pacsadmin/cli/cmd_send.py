@@ -51,13 +51,11 @@ def register(sub: Any) -> None:
 def _run(args: argparse.Namespace, ctx: Any, node: Any) -> tuple[Any, bool]:
     """Send on a worker thread so Ctrl-C cancels between files (and closes the connection
     after the grace period when a file hangs)."""
-    import threading
-
+    from pacsadmin.cli.cancellable import run_cancellable
     from pacsadmin.core.dimse.send import send
-    from pacsadmin.core.jobs import CancelToken, JobContext, JobProgress
+    from pacsadmin.core.jobs import JobProgress
     from pacsadmin.core.node_service import passphrase_for
 
-    token = CancelToken()
     last = [0.0]
 
     def on_event(e: Any) -> None:
@@ -68,37 +66,20 @@ def _run(args: argparse.Namespace, ctx: Any, node: Any) -> tuple[Any, bool]:
             last[0] = now
             print(e.message, file=sys.stderr, flush=True)
 
-    job = JobContext(0, token, on_event)
-    box: dict[str, Any] = {}
-    done = threading.Event()
-
-    def work() -> None:
-        try:
-            box["result"] = send(
-                ctx.local,
-                node,
-                args.paths,
-                ctx=job,
-                decompress_if_needed=args.decompress_if_needed,
-                passphrase=passphrase_for(ctx.secrets, node),
-                timeout=args.timeout,
-            )
-        except BaseException as exc:  # handed to the main thread
-            box["error"] = exc
-        finally:
-            done.set()
-
-    threading.Thread(target=work, name="pacsadmin-send", daemon=True).start()
-    interrupted = False
-    while not done.is_set():  # an Event, not join(): Ctrl-C inside join() is unreliable
-        try:
-            done.wait(0.2)
-        except KeyboardInterrupt:
-            interrupted = True
-            token.cancel()
-    if "error" in box:
-        raise box["error"]
-    return box["result"], interrupted
+    passphrase = passphrase_for(ctx.secrets, node)
+    return run_cancellable(
+        lambda job: send(
+            ctx.local,
+            node,
+            args.paths,
+            ctx=job,
+            decompress_if_needed=args.decompress_if_needed,
+            passphrase=passphrase,
+            timeout=args.timeout,
+        ),
+        name="send",
+        on_event=on_event,
+    )
 
 
 def _table(result: Any) -> list[str]:
