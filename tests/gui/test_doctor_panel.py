@@ -99,7 +99,8 @@ def test_status_lights_come_back_from_the_audit_log_at_start(qtbot, storescp):
 
     app = PacsAdminApp(paths)
     qtbot.addWidget(app.window)
-    try:
+    try:  # read on the io lane, not on the GUI thread
+        qtbot.waitUntil(lambda: app.node_model.status("Up").ok is not None, timeout=WAIT)
         up_st, down_st = app.node_model.status("Up"), app.node_model.status("Down")
         assert up_st.ok is True and up_st.latency_ms and up_st.when
         assert down_st.ok is False and "refused" in down_st.summary

@@ -117,18 +117,36 @@ class EchoController(QObject):
 
     # ------------------------------------------------------------------ start-up
     def load_statuses(self) -> None:
-        """The lights as the audit log left them (this app's or the CLI's echoes)."""
-        latest = self.audit.last_per_node("echo")
-        for name, e in self.audit.last_per_node("doctor").items():
-            if name not in latest or e.ts > latest[name].ts:
-                latest[name] = e
-        statuses = {}
-        for name, e in latest.items():
-            lat = (e.details.get("latency_ms") or {}).get("median")
-            if lat is None and e.outcome == "success":
-                lat = e.details.get("total_ms")
-            statuses[name] = NodeStatus(e.outcome == "success", lat, e.ts, e.summary)
-        self.model.set_statuses(statuses)
+        """The lights as the audit log left them (this app's or the CLI's echoes), read
+        on the io lane (SQLite is never read on the GUI thread)."""
+        audit = self.audit
+
+        def read(ctx: JobContext) -> dict[str, NodeStatus]:
+            latest = audit.last_per_node("echo")
+            for name, e in audit.last_per_node("doctor").items():
+                if name not in latest or e.ts > latest[name].ts:
+                    latest[name] = e
+            statuses = {}
+            for name, e in latest.items():
+                lat = (e.details.get("latency_ms") or {}).get("median")
+                if lat is None and e.outcome == "success":
+                    lat = e.details.get("total_ms")
+                statuses[name] = NodeStatus(e.outcome == "success", lat, e.ts, e.summary)
+            return statuses
+
+        def done(ev: JobFinished) -> None:
+            if isinstance(ev.result, dict):  # a light set since (an echo already) wins
+                fresh = self.model.status
+                old = {
+                    n: s
+                    for n, s in ev.result.items()
+                    if fresh(n).when is None and not fresh(n).running
+                }
+                self.model.set_statuses(old)
+            elif ev.error:
+                self.errors.present(f"Cannot read the last echoes from the audit log: {ev.error}")
+
+        self.bridge.submit(read, name="Audit: last echoes", lane="io", quiet=True, on_done=done)
 
     # ------------------------------------------------------------------ one node
     def submit(self, node: DicomNode, kind: str, *, count: int = 1, mode: str = "echo") -> int:
