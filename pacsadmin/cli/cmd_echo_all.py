@@ -116,8 +116,20 @@ def run_echo_all(args: argparse.Namespace, ctx: Any) -> int:
         value = ctx.secrets.get(tls_passphrase_key(node.name))
         return None if value is None else str(value)
 
-    def on_signal(signum: int, frame: Any) -> None:  # the window's cancel
+    # The window's cancel is SIGTERM.  The handler only sets an Event: it runs in the main
+    # thread between two bytecodes, possibly while that thread holds the token's lock
+    # (registering an echo's cancel callback), so cancelling from the handler itself could
+    # deadlock; a watcher thread does the cancel and the forced exit.
+    stop_requested = threading.Event()
+
+    def watch_for_stop() -> None:
+        stop_requested.wait()
         cancel_then_exit(token)
+
+    threading.Thread(target=watch_for_stop, name="echo-sigterm", daemon=True).start()
+
+    def on_signal(signum: int, frame: Any) -> None:
+        stop_requested.set()
 
     signal.signal(signal.SIGTERM, on_signal)
     try:

@@ -176,22 +176,28 @@ def diagnose(
         done_steps.add(s.key)
         ctx.report(s)
 
+    def check(key: str) -> None:
+        """A cancel between two steps ends the run as the next step's failure, so the
+        result (and Echo all's report of this node) says it was cancelled."""
+        if ctx.cancelled:
+            raise Failed(Step(key, FAILED, None, "Cancelled by the user."))
+
     try:
-        ctx.check()
+        check("dns")
         s, (family, sockaddr) = dns_step(node.host, node.port, t.connect)
         step(s)
-        ctx.check()
+        check("tcp")
         s, sock = tcp_step(family, sockaddr, t.connect, ctx)
         tr.add("--", "TCP", s.detail)
         step(s)
-        ctx.check()
+        check("tls")
         if node.tls.enabled:
             s, sock, tls_info = tls_step(sock, node, node.host, t.connect, passphrase)
             tr.add("--", "TLS", s.detail)
             step(s)
         else:
             step(Step("tls", SKIPPED, None, "TLS is off for this node: plain DICOM."))
-        ctx.check()
+        check("associate")
 
         ae = make_ae(local, node, t, sock, on_first_bytes=tr.note_first_bytes)
         t0 = time.perf_counter()

@@ -125,10 +125,10 @@ def cancel_then_exit(token: CancelToken, grace: float = CANCEL_GRACE) -> None:
     """Cancel the echoes (each closes its socket and reports "Cancelled"), and end the
     process after ``grace`` seconds whatever they do: an association whose reactor did
     not notice its socket closing would otherwise wait for its ACSE timeout (minutes)."""
-    token.cancel()
-    timer = threading.Timer(grace, os._exit, args=(1,))
+    timer = threading.Timer(grace, os._exit, args=(1,))  # first: whatever cancel() does
     timer.daemon = True
     timer.start()
+    token.cancel()
 
 
 def cancel_when_stdin_closes(stream: IO[str], token: CancelToken) -> threading.Thread:
@@ -241,6 +241,14 @@ def echo_all_in_process(
                 proc.terminate()
             except OSError:
                 pass
+            # and its stdin's end: a thread of its own reads it, so the cancel arrives even
+            # when the signal handler does not get to run in its main thread
+            close_stdin()
+            # it ends itself CANCEL_GRACE s after the signal; should it not (stuck before
+            # it could act on it), it is killed, so the job always ends
+            killer = threading.Timer(CANCEL_GRACE + 5.0, _kill_if_running, args=(proc,))
+            killer.daemon = True
+            killer.start()
 
         unhook = ctx.token.on_cancel(stop)
         try:
@@ -289,6 +297,15 @@ def echo_all_in_process(
     return EchoAllSummary(
         len(nodes), results, cancelled=ctx.cancelled or bool(ended and ended.cancelled)
     )
+
+
+def _kill_if_running(proc: subprocess.Popen[str]) -> None:
+    if proc.poll() is None:
+        log.warning("echo process %s did not end after its cancel: killed", proc.pid)
+        try:
+            proc.kill()
+        except OSError:
+            pass
 
 
 def _wait(proc: subprocess.Popen[str]) -> int:
