@@ -25,7 +25,15 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import Result, app_cli, free_port, serve_argv, wait_for_port, workdir
+from common import (
+    Result,
+    app_cli,
+    free_port,
+    serve_argv,
+    wait_for_port,
+    workdir,
+    write_ct_images,
+)
 
 NAME = "receive"
 N = int(os.environ.get("PACSADMIN_BENCH_N", "500"))
@@ -72,33 +80,6 @@ def _stop(proc: subprocess.Popen) -> None:
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
-
-
-def _make_images(folder: Path) -> None:
-    import numpy as np
-    from pydicom.dataset import Dataset, FileMetaDataset
-    from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, generate_uid
-
-    folder.mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(1)
-    pixels = rng.integers(0, 4096, size=(512, 512), dtype=np.uint16).tobytes()
-    study, series = generate_uid(), generate_uid()
-    for i in range(N):
-        ds = Dataset()
-        ds.SOPClassUID = CTImageStorage
-        ds.SOPInstanceUID = generate_uid()
-        ds.StudyInstanceUID, ds.SeriesInstanceUID = study, series
-        ds.PatientName, ds.PatientID, ds.Modality = "BENCH^RECEIVE", "BENCH1", "CT"
-        ds.StudyDate, ds.InstanceNumber = "20240101", i + 1
-        ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME2"
-        ds.Rows = ds.Columns = 512
-        ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 12, 11, 0
-        ds.PixelData = pixels
-        ds.file_meta = FileMetaDataset()
-        ds.file_meta.MediaStorageSOPClassUID = ds.SOPClassUID
-        ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
-        ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
-        ds.save_as(folder / f"{i:04d}.dcm", enforce_file_format=True)
 
 
 def _send(port: int, aec: str, folders: list[Path]) -> float:
@@ -186,7 +167,7 @@ def run() -> list[Result]:
     work = workdir("bench-receive-")
     try:
         images = work / "images"
-        _make_images(images)
+        write_ct_images(images, N, "BENCH^RECEIVE")
         half_a, half_b = work / "a", work / "b"
         half_a.mkdir()
         half_b.mkdir()

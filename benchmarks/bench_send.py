@@ -23,40 +23,13 @@ import subprocess
 import time
 from pathlib import Path
 
-from common import Result, workdir
+from common import Result, workdir, write_ct_images
 
 NAME = "send"
 N = int(os.environ.get("PACSADMIN_BENCH_N", "500"))
 ROUNDS = int(os.environ.get("PACSADMIN_BENCH_ROUNDS", "3"))
 GOAL = 0.6
 ENV = {**os.environ, "TCP_NODELAY": "1"}
-
-
-def _make_images(folder: Path, n: int) -> None:
-    import numpy as np
-    from pydicom.dataset import Dataset, FileMetaDataset
-    from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, generate_uid
-
-    folder.mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(1)
-    pixels = rng.integers(0, 4096, size=(512, 512), dtype=np.uint16).tobytes()
-    study, series = generate_uid(), generate_uid()
-    for i in range(n):
-        ds = Dataset()
-        ds.SOPClassUID = CTImageStorage
-        ds.SOPInstanceUID = generate_uid()
-        ds.StudyInstanceUID, ds.SeriesInstanceUID = study, series
-        ds.PatientName, ds.PatientID, ds.Modality = "BENCH^SEND", "BENCH1", "CT"
-        ds.StudyDate, ds.InstanceNumber = "20240101", i + 1
-        ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME2"
-        ds.Rows = ds.Columns = 512
-        ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 12, 11, 0
-        ds.PixelData = pixels
-        ds.file_meta = FileMetaDataset()
-        ds.file_meta.MediaStorageSOPClassUID = ds.SOPClassUID
-        ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
-        ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
-        ds.save_as(folder / f"{i:04d}.dcm", enforce_file_format=True)
 
 
 def _proc(argv: list[str]) -> float:
@@ -122,9 +95,9 @@ def run() -> list[Result]:
     work = workdir("send-")
     try:
         folder = work / "images"
-        _make_images(folder, N)
+        write_ct_images(folder, N, "BENCH^SEND")
         warm = work / "warm"
-        _make_images(warm, 3)
+        write_ct_images(warm, 3, "BENCH^SEND")
         files = sorted(folder.iterdir())
         with start_storescp(work / "storescp") as peer:
             node = peer.node()

@@ -129,3 +129,32 @@ def workdir(prefix: str) -> Path:
     work = Path(tempfile.mkdtemp(prefix=prefix, dir=base))
     print(f"  (work folder, archive and source files: {work})", flush=True)
     return work
+
+
+def write_ct_images(folder: Path, n: int, patient: str) -> None:
+    """``n`` CT images of 512x512 (random 12-bit values), one study and series: what the
+    transfer benchmarks send and receive."""
+    import numpy as np
+    from pydicom.dataset import Dataset, FileMetaDataset
+    from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, generate_uid
+
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(1)
+    pixels = rng.integers(0, 4096, size=(512, 512), dtype=np.uint16).tobytes()
+    study, series = generate_uid(), generate_uid()
+    for i in range(n):
+        ds = Dataset()
+        ds.SOPClassUID = CTImageStorage
+        ds.SOPInstanceUID = generate_uid()
+        ds.StudyInstanceUID, ds.SeriesInstanceUID = study, series
+        ds.PatientName, ds.PatientID, ds.Modality = patient, "BENCH1", "CT"
+        ds.StudyDate, ds.InstanceNumber = "20240101", i + 1
+        ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME2"
+        ds.Rows = ds.Columns = 512
+        ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 12, 11, 0
+        ds.PixelData = pixels
+        ds.file_meta = FileMetaDataset()
+        ds.file_meta.MediaStorageSOPClassUID = ds.SOPClassUID
+        ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
+        ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+        ds.save_as(folder / f"{i:04d}.dcm", enforce_file_format=True)
