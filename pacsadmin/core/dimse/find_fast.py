@@ -21,6 +21,25 @@ from collections.abc import Callable
 from typing import Any
 
 from pacsadmin.core.dimse.find_decode import decode_identifier as decode_identifier
+from pacsadmin.core.dimse.pdu import (
+    PduReader as PduReader,
+)
+from pacsadmin.core.dimse.pdu import (
+    ProtocolError as ProtocolError,
+)
+from pacsadmin.core.dimse.pdu import (
+    command as command,
+)
+from pacsadmin.core.dimse.pdu import (
+    element,
+    item,
+)
+from pacsadmin.core.dimse.pdu import (
+    p_data as p_data,
+)
+from pacsadmin.core.dimse.pdu import (
+    parse_command as parse_command,
+)
 
 APP_CONTEXT = b"1.2.840.10008.3.1.1.1"
 IMPL_UID = b"1.2.826.0.1.3680043.10.1442.1"
@@ -28,47 +47,25 @@ IMPL_VERSION = b"PACSADMIN_FIND"
 EXPLICIT, IMPLICIT = "1.2.840.10008.1.2.1", "1.2.840.10008.1.2"
 
 
-class ProtocolError(Exception):
-    pass
-
-
 # ------------------------------------------------------------------ encoding
-def _pad(b: bytes) -> bytes:
-    return b + b"\x00" if len(b) % 2 else b
-
-
-def _item(kind: int, data: bytes) -> bytes:
-    return struct.pack(">BxH", kind, len(data)) + data
-
-
 def associate_rq(called: str, calling: str, sop_class: str, max_pdu: int) -> bytes:
-    pc = b"\x01\x00\x00\x00" + _item(0x30, sop_class.encode())
-    pc += _item(0x40, EXPLICIT.encode()) + _item(0x40, IMPLICIT.encode())
-    user = _item(0x51, struct.pack(">I", max_pdu)) + _item(0x52, IMPL_UID)
-    user += _item(0x55, IMPL_VERSION)
+    pc = b"\x01\x00\x00\x00" + item(0x30, sop_class.encode())
+    pc += item(0x40, EXPLICIT.encode()) + item(0x40, IMPLICIT.encode())
+    user = item(0x51, struct.pack(">I", max_pdu)) + item(0x52, IMPL_UID)
+    user += item(0x55, IMPL_VERSION)
     body = struct.pack(">HH", 1, 0) + called.encode().ljust(16) + calling.encode().ljust(16)
-    body += b"\x00" * 32 + _item(0x10, APP_CONTEXT) + _item(0x20, pc) + _item(0x50, user)
+    body += b"\x00" * 32 + item(0x10, APP_CONTEXT) + item(0x20, pc) + item(0x50, user)
     return struct.pack(">BxI", 0x01, len(body)) + body
-
-
-def _element(tag: int, vr_fmt: str | None, value: Any) -> bytes:
-    data = struct.pack("<" + vr_fmt, value) if vr_fmt else _pad(value)
-    return struct.pack("<HHI", tag >> 16, tag & 0xFFFF, len(data)) + data
-
-
-def command(elements: list[bytes]) -> bytes:
-    body = b"".join(elements)
-    return _element(0x00000000, "I", len(body)) + body
 
 
 def find_rq(sop_class: str, msg_id: int, priority: int = 2) -> bytes:
     return command(
         [
-            _element(0x00000002, None, sop_class.encode()),
-            _element(0x00000100, "H", 0x0020),
-            _element(0x00000110, "H", msg_id),
-            _element(0x00000700, "H", priority),
-            _element(0x00000800, "H", 0x0001),
+            element(0x00000002, None, sop_class.encode()),
+            element(0x00000100, "H", 0x0020),
+            element(0x00000110, "H", msg_id),
+            element(0x00000700, "H", priority),
+            element(0x00000800, "H", 0x0001),
         ]
     )
 
@@ -76,65 +73,14 @@ def find_rq(sop_class: str, msg_id: int, priority: int = 2) -> bytes:
 def cancel_rq(msg_id: int) -> bytes:
     return command(
         [
-            _element(0x00000100, "H", 0x0FFF),
-            _element(0x00000120, "H", msg_id),
-            _element(0x00000800, "H", 0x0101),
+            element(0x00000100, "H", 0x0FFF),
+            element(0x00000120, "H", msg_id),
+            element(0x00000800, "H", 0x0101),
         ]
     )
 
 
-def p_data(context_id: int, data: bytes, is_command: bool, peer_max: int) -> bytes:
-    """P-DATA-TF PDUs carrying ``data``, fragmented to the peer's maximum PDU length."""
-    step = (peer_max - 6) if peer_max else max(len(data), 1)
-    out = []
-    for i in range(0, max(len(data), 1), step):
-        chunk = data[i : i + step]
-        mch = (1 if is_command else 0) | (2 if i + step >= len(data) else 0)
-        pdv = struct.pack(">IBB", len(chunk) + 2, context_id, mch) + chunk
-        out.append(struct.pack(">BxI", 0x04, len(pdv)) + pdv)
-    return b"".join(out)
-
-
 # ------------------------------------------------------------------ reading PDUs
-class PduReader:
-    """Whole PDUs from a socket, each read bounded by ``timeout`` seconds."""
-
-    def __init__(self, sock: socket.socket, timeout: float) -> None:
-        self.sock = sock
-        self.buf = bytearray()
-        self.timeout = timeout
-        self.deadline: float | None = None  # a hard end (the cancel's grace period)
-        self.on_idle: Callable[[], None] | None = None  # called while waiting (cancel)
-
-    def _fill(self, n: int) -> None:
-        if len(self.buf) >= n:
-            return
-        end = time.monotonic() + self.timeout
-        while len(self.buf) < n:
-            if self.on_idle is not None:
-                self.on_idle()
-            limit = end if self.deadline is None else min(end, self.deadline)
-            left = limit - time.monotonic()
-            if left <= 0:
-                raise TimeoutError("no data within the time limit")
-            self.sock.settimeout(min(left, 0.1))
-            try:
-                chunk = self.sock.recv(max(65536, n - len(self.buf)))
-            except TimeoutError:
-                continue
-            if not chunk:
-                raise ConnectionError("the peer closed the connection")
-            self.buf += chunk
-
-    def next(self) -> tuple[int, bytes]:
-        self._fill(6)
-        kind, length = self.buf[0], struct.unpack_from(">I", self.buf, 2)[0]
-        self._fill(6 + length)
-        body = bytes(self.buf[6 : 6 + length])
-        del self.buf[: 6 + length]
-        return kind, body
-
-
 def parse_ac(body: bytes) -> tuple[int | None, str, int]:
     """(accepted context id or None, transfer syntax, peer max PDU) of an A-ASSOCIATE-AC."""
     pos, ctx_id, ts, peer_max = 68, None, "", 0
@@ -153,23 +99,6 @@ def parse_ac(body: bytes) -> tuple[int | None, str, int]:
                 sub += 4 + sl
         pos += 4 + length
     return ctx_id, ts, peer_max
-
-
-def parse_command(data: bytes) -> dict[int, Any]:
-    out: dict[int, Any] = {}
-    pos = 0
-    while pos + 8 <= len(data):
-        group, elem, length = struct.unpack_from("<HHI", data, pos)
-        value = data[pos + 8 : pos + 8 + length]
-        tag = group << 16 | elem
-        if length == 2:
-            out[tag] = struct.unpack("<H", value)[0]
-        elif length == 4 and tag == 0:
-            out[tag] = struct.unpack("<I", value)[0]
-        else:
-            out[tag] = value
-        pos += 8 + length
-    return out
 
 
 # ------------------------------------------------------------------ the exchange
