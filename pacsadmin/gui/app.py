@@ -35,6 +35,7 @@ from pacsadmin.core.settings import Settings, load_settings
 from pacsadmin.gui.controllers.archive import ArchiveController
 from pacsadmin.gui.controllers.echo import EchoController
 from pacsadmin.gui.controllers.nodes import NodeActions
+from pacsadmin.gui.controllers.preferences import PreferencesController
 from pacsadmin.gui.controllers.scp import ScpProcess, describe_event
 from pacsadmin.gui.errors import ActivityLog, ErrorPresenter
 from pacsadmin.gui.gc_guard import GuiGarbageCollector
@@ -86,6 +87,7 @@ class PacsAdminApp(QObject):
         secrets: SecretStore | None = None,
         settings: Settings | None = None,
         start_scp: bool = False,
+        first_run: bool = False,
     ) -> None:
         """``start_scp``: start the local SCP process when the settings ask for it
         (``scp_autostart``); :func:`run_gui` passes True, tests choose."""
@@ -96,6 +98,8 @@ class PacsAdminApp(QObject):
         self._build_controllers()
         self._wire()
         self._start(start_scp, startup_problems)
+        if first_run:  # no settings file yet: the welcome (it saves one)
+            QTimer.singleShot(0, lambda: self.prefs.welcome(None))
 
     # ------------------------------------------------------------------ building
     def _build_services(
@@ -183,6 +187,9 @@ class PacsAdminApp(QObject):
             "Local SCP running", "scp", "Run the local DICOM node (storage and Q/R SCP)"
         )
         self.act_scp.setCheckable(True)
+        self.act_preferences = w.make_action(
+            "Preferences...", "settings", "Every setting, with its checks", "Ctrl+,"
+        )
         node_actions = [
             self.act_add,
             self.act_edit,
@@ -249,7 +256,7 @@ class PacsAdminApp(QObject):
                     *node_actions,
                     self.act_echo_all,
                 ],
-                "&Tools": [self.act_scp],
+                "&Tools": [self.act_scp, None, self.act_preferences],
             },
         )
         self.help = install_help(w, self.bridge)  # Help > Keyboard shortcuts, About
@@ -299,6 +306,16 @@ class PacsAdminApp(QObject):
             parent=self,
         )
         self.scp = ScpProcess(self.paths.home, self.local.ae_title, self.local.port, self)
+        self.prefs = PreferencesController(
+            settings_file=self.paths.settings_file,
+            archive_dir=self.paths.archive_dir,
+            bridge=self.bridge,
+            errors=self.errors,
+            current=lambda: self.settings,
+            own_port=lambda: self.scp.port if self.scp.running else None,
+            parent_widget=w,
+            parent=self,
+        )
         w.on_close = self.shutdown
         self._show_scp_state()
 
@@ -316,6 +333,8 @@ class PacsAdminApp(QObject):
         self.act_duplicate.triggered.connect(self.node_actions.duplicate)
         self.act_delete.triggered.connect(self.node_actions.delete)
         self.act_import.triggered.connect(self.node_actions.import_with_dialog)
+        self.act_preferences.triggered.connect(self.prefs.open)
+        self.prefs.applied.connect(self._on_prefs_applied)
         self.act_export.triggered.connect(self.node_actions.export_with_dialog)
         self.act_echo.triggered.connect(self._on_echo_triggered)
         self.act_doctor.triggered.connect(self._on_doctor_triggered)
@@ -433,6 +452,27 @@ class PacsAdminApp(QObject):
             self.activity.add("scp", describe_event(ev))
             if ev.stored or ev.duplicates:
                 self.archive.refresh_soon()
+
+    @Slot(object, object)
+    def _on_prefs_applied(self, new: Settings, old: Settings) -> None:
+        """Use the saved settings: every holder of the old local AE gets the new one, and
+        the local SCP restarts on a new AE title or port (settings the runner read at
+        start-up wait for the next start: the controller says so)."""
+        self.settings = new
+        old_local, self.local = self.local, LocalAE.from_settings(new)
+        for obj in list(vars(self).values()):
+            if getattr(obj, "local", None) is old_local:
+                obj.local = self.local
+        scp = self.scp
+        if (scp.ae_title, scp.port) != (self.local.ae_title, self.local.port):
+            was_running = scp.running
+            if was_running:
+                scp.stop()
+            scp.ae_title, scp.port = self.local.ae_title, self.local.port
+            scp.status = scp.message = f"SCP {scp.ae_title}:{scp.port} not running"
+            if was_running:
+                scp.start()
+            self._show_scp_state()
 
     # ------------------------------------------------------------------ action slots
     @Slot()
@@ -627,7 +667,8 @@ def run_gui(config_dir: str | None = None) -> int:
     try:
         paths = AppPaths.resolve(config_dir).ensure()
         setup_logging(paths.logs_dir)
-        app = PacsAdminApp(paths, start_scp=True)
+        first_run = not paths.settings_file.exists()
+        app = PacsAdminApp(paths, start_scp=True, first_run=first_run)
     except (PacsAdminError, OSError) as exc:
         box = QMessageBox(QMessageBox.Icon.Critical, "pacsadmin", str(exc))
         box.setTextFormat(Qt.TextFormat.PlainText)

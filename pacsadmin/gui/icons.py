@@ -63,6 +63,7 @@ GLYPHS: dict[str, str] = {
     "about": "information-outline",
     "image": "image-outline",
     "failed": "alert-circle-outline",
+    "settings": "cog-outline",
 }
 FALLBACK = "help-circle-outline"
 _FONT = "materialdesignicons6-webfont-*.ttf"  # MDI 6: the code points are stable within it

@@ -47,3 +47,22 @@ def test_resolving_name_gives_no_warning(monkeypatch):
         socket, "getaddrinfo", lambda *a: [(socket.AF_INET, 1, 6, "", ("10.0.0.9", 0))]
     )
     assert netutil.host_warning("pacs.example") == ""
+
+
+def test_port_problem_free_busy_and_out_of_range():
+    import socket
+
+    from pacsadmin.core.netutil import port_problem
+
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    s.listen(1)
+    port = s.getsockname()[1]
+    try:
+        busy = port_problem(port, "127.0.0.1")
+        assert f"Port {port} is in use by another program" in busy
+    finally:
+        s.close()
+    assert port_problem(port, "127.0.0.1") == ""
+    assert "between 1 and 65535" in port_problem(0)
+    assert "between 1 and 65535" in port_problem(70000)

@@ -1,0 +1,156 @@
+"""Preferences and the first-start welcome: the dialogs, the port check off the GUI
+thread, and saving the settings on the io lane.  ``applied(new, old)`` tells the app
+what changed; it restarts what has to be restarted (the local SCP on a new AE title or
+port)."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QObject, Signal
+from PySide6.QtWidgets import QDialog, QWidget
+
+from pacsadmin.core.jobs import JobFinished, JobState
+from pacsadmin.core.netutil import port_problem
+from pacsadmin.core.settings import Settings, save_settings
+from pacsadmin.gui.dialogs.preferences import PreferencesDialog
+from pacsadmin.gui.dialogs.welcome import WelcomeDialog
+
+# settings read once at start-up: a change is saved and takes effect at the next start
+NEEDS_RESTART = ("worker_count", "per_node_limit")
+
+
+def changed_fields(new: Settings, old: Settings) -> list[str]:
+    """The names of the settings that differ (timeouts as ``timeouts.<name>``)."""
+    out = []
+    for f in dataclasses.fields(Settings):
+        a, b = getattr(new, f.name), getattr(old, f.name)
+        if f.name == "timeouts":
+            out += [
+                f"timeouts.{t.name}"
+                for t in dataclasses.fields(a)
+                if getattr(a, t.name) != getattr(b, t.name)
+            ]
+        elif a != b:
+            out.append(f.name)
+    return out
+
+
+class PreferencesController(QObject):
+    applied = Signal(object, object)  # new Settings, old Settings (saved)
+
+    def __init__(
+        self,
+        *,
+        settings_file: Path,
+        archive_dir: Path,
+        bridge: Any,
+        errors: Any,
+        current: Callable[[], Settings],
+        own_port: Callable[[], int | None],
+        parent_widget: QWidget,
+        parent: QObject | None = None,
+    ) -> None:
+        """``current()``: the settings in use; ``own_port()``: the port this window's
+        local SCP listens on now (None when it is not running): that port is "free" for
+        the settings, since the SCP is restarted on a change."""
+        super().__init__(parent)
+        self.settings_file = settings_file
+        self.archive_dir = archive_dir
+        self.bridge = bridge
+        self.errors = errors
+        self.current = current
+        self.own_port = own_port
+        self.parent_widget = parent_widget
+        self.dialog: QDialog | None = None  # the open one (tests drive it)
+
+    # ------------------------------------------------------------------ the port check
+    def port_check(self, port: int, on_answer: Callable[[str], None]) -> None:
+        if port == self.own_port():
+            on_answer("")
+            return
+
+        def done(ev: JobFinished) -> None:
+            if ev.state is JobState.SUCCEEDED and isinstance(ev.result, str):
+                on_answer(ev.result)
+            else:
+                on_answer(f"Could not check port {port}: {ev.error}")
+
+        self.bridge.submit(
+            lambda ctx: port_problem(port), name="Check port", lane="io", quiet=True, on_done=done
+        )
+
+    # ------------------------------------------------------------------ dialogs
+    def open(self) -> None:
+        if self.dialog is not None:
+            self.dialog.raise_()
+            self.dialog.activateWindow()
+            return
+        dlg = PreferencesDialog(self.current(), self.parent_widget, port_check=self.port_check)
+        self.dialog = dlg
+        dlg.finished.connect(lambda code: self._on_preferences_finished(dlg, code))
+        dlg.open()
+
+    def _on_preferences_finished(self, dlg: PreferencesDialog, code: int) -> None:
+        self.dialog = None
+        new = dlg.result_settings()
+        dlg.deleteLater()
+        if code == QDialog.DialogCode.Accepted and new is not None:
+            self.save(new)
+
+    def welcome(self, on_demo: Callable[[], None] | None) -> None:
+        """The first-start dialog; saves the AE title and port (the file then exists,
+        so it is shown once) and starts the demo PACS when asked."""
+        s = self.current()
+        dlg = WelcomeDialog(
+            s.local_ae_title,
+            s.scp_port,
+            str(self.archive_dir),
+            self.parent_widget,
+            port_check=self.port_check,
+            demo_available=on_demo is not None,
+        )
+        self.dialog = dlg
+
+        def finished(code: int) -> None:
+            self.dialog = None
+            dlg.deleteLater()
+            new = dataclasses.replace(s, local_ae_title=dlg.ae_title(), scp_port=dlg.port())
+            if code != QDialog.DialogCode.Accepted:
+                new = s  # closed with the window's button: keep the defaults, once
+            self.save(new)
+            if code == QDialog.DialogCode.Accepted and dlg.start_demo() and on_demo:
+                on_demo()
+
+        dlg.finished.connect(finished)
+        dlg.open()
+
+    # ------------------------------------------------------------------ saving
+    def save(self, new: Settings) -> None:
+        old = self.current()
+        path = self.settings_file
+
+        def done(ev: JobFinished) -> None:
+            if ev.state is not JobState.SUCCEEDED:
+                self.errors.present(f"The settings could not be saved to {path}: {ev.error}")
+                return
+            self.applied.emit(new, old)
+            changed = changed_fields(new, old)
+            later = [c for c in changed if c in NEEDS_RESTART]
+            if later:
+                self.errors.info(
+                    "Settings saved; " + ", ".join(later) + " take effect at the next start."
+                )
+            elif changed:
+                self.errors.info("Settings saved.")
+
+        self.bridge.submit(
+            lambda ctx: save_settings(path, new),
+            name="Save settings",
+            lane="io",
+            quiet=True,
+            on_done=done,
+        )
