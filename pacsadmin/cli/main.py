@@ -26,6 +26,7 @@ COMMAND_MODULES = (
     "pacsadmin.cli.cmd_find",
     "pacsadmin.cli.cmd_retrieve",
     "pacsadmin.cli.cmd_send",
+    "pacsadmin.cli.cmd_anonymize",
     "pacsadmin.cli.cmd_nodes",
     "pacsadmin.cli.cmd_audit",
     "pacsadmin.cli.cmd_settings",
