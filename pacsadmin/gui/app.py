@@ -187,6 +187,9 @@ class PacsAdminApp(QObject):
             "Local SCP running", "scp", "Run the local DICOM node (storage and Q/R SCP)"
         )
         self.act_scp.setCheckable(True)
+        self.act_anonymize = w.make_action(
+            "Anonymize...", "anonymize", "De-identify DICOM files into a new folder (PS3.15)"
+        )
         self.act_preferences = w.make_action(
             "Preferences...", "settings", "Every setting, with its checks", "Ctrl+,"
         )
@@ -246,6 +249,8 @@ class PacsAdminApp(QObject):
                     None,
                     self.act_archive_import,
                     self.act_archive_import_folder,
+                    None,
+                    self.act_anonymize,
                     None,
                     self.act_import,
                     self.act_export,
@@ -334,6 +339,7 @@ class PacsAdminApp(QObject):
         self.act_delete.triggered.connect(self.node_actions.delete)
         self.act_import.triggered.connect(self.node_actions.import_with_dialog)
         self.act_preferences.triggered.connect(self.prefs.open)
+        self.act_anonymize.triggered.connect(lambda: self.open_anonymize([]))
         self.prefs.applied.connect(self._on_prefs_applied)
         self.act_export.triggered.connect(self.node_actions.export_with_dialog)
         self.act_echo.triggered.connect(self._on_echo_triggered)
@@ -452,6 +458,14 @@ class PacsAdminApp(QObject):
             self.activity.add("scp", describe_event(ev))
             if ev.stored or ev.duplicates:
                 self.archive.refresh_soon()
+
+    def open_anonymize(self, inputs: list[str]) -> None:
+        from pacsadmin.gui.dialogs.anonymize_dialog import AnonymizeDialog
+
+        dlg = AnonymizeDialog(inputs, bridge=self.bridge, audit=self.audit, parent=self.window)
+        dlg.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        self.anonymize_dialog = dlg
+        dlg.show()
 
     @Slot(object, object)
     def _on_prefs_applied(self, new: Settings, old: Settings) -> None:

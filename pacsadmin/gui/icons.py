@@ -64,6 +64,7 @@ GLYPHS: dict[str, str] = {
     "image": "image-outline",
     "failed": "alert-circle-outline",
     "settings": "cog-outline",
+    "anonymize": "incognito",
 }
 FALLBACK = "help-circle-outline"
 _FONT = "materialdesignicons6-webfont-*.ttf"  # MDI 6: the code points are stable within it
