@@ -48,7 +48,8 @@ MAX_SHOWN = 256  # characters of a value shown before it is elided
 
 class UnencodableText(PacsAdminError):
     def __init__(self, element: str, text: str, charset: str) -> None:
-        bad = "".join(dict.fromkeys(c for c in text if not _fits(c, charset)))[:10]
+        terms = charset.split("\\") if charset else []
+        bad = "".join(dict.fromkeys(c for c in text if not _fits(c, terms)))[:10]
         super().__init__(
             f"{element}: the file's character set ({charset or 'ISO_IR 6, ASCII'}) cannot "
             f"hold {bad!r}; nothing was written (allow the upgrade to ISO_IR 192, UTF-8, "
@@ -57,12 +58,15 @@ class UnencodableText(PacsAdminError):
         self.element = element
 
 
-def _fits(c: str, charset: str) -> bool:
-    try:
-        encode_text("LO", c, [charset] if charset else [])
-    except UnencodableText:
-        return False
-    return True
+def _fits(c: str, terms: list[str]) -> bool:
+    encs = python_encodings(terms)
+    for enc in encs:
+        try:
+            c.encode(enc)
+            return True
+        except (UnicodeError, LookupError):
+            pass
+    return False
 
 
 def charset_of(df: DicomFile) -> list[str]:
@@ -159,7 +163,7 @@ def decode_value(raw: bytes, vr: str, terms: list[str], little: bool) -> str:
     if vr in TEXT_VRS:
         return decode_text(raw, vr, terms)
     if vr in NUMERIC:
-        size = struct.calcsize(NUMERIC[vr])
+        size = struct.calcsize("<" + NUMERIC[vr])
         n = len(raw) // size
         if n * size != len(raw) or n > 64:
             return f"<{len(raw)} bytes>"

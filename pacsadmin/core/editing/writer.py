@@ -19,8 +19,8 @@ from __future__ import annotations
 import struct
 import zlib
 
-from pacsadmin.core.editing.doc import Doc, EItem, ENode, actual, expected
 from pacsadmin.core.dicombytes import LONG_VRS, UNDEFINED
+from pacsadmin.core.editing.doc import Doc, EItem, ENode, actual, expected
 from pacsadmin.core.editing.model import DicomFile, parse
 from pacsadmin.core.errors import PacsAdminError
 
