@@ -177,7 +177,7 @@ def precheck(edits: list[FileEdit]) -> list[tuple[str, str]]:
             e.stamp.inode,
         ):
             out.append((str(p), "changed on disk since it was loaded: reload it"))
-        elif not os.access(p, os.W_OK):
+        elif not st.st_mode & 0o200 or not os.access(p, os.W_OK):  # root may write 0444
             out.append((str(p), "is read-only"))
         elif not os.access(p.parent, os.W_OK | os.X_OK):
             out.append((str(p), "its folder is read-only"))
