@@ -104,6 +104,11 @@ class EditSession:
         except UnencodableText as exc:
             raise EditRefused([Problem(p.name, "character set", str(exc))]) from None
 
+    def copy(self, src: str | TagPath, dest: str | TagPath) -> None:
+        """Put the current value of ``src`` (its bytes as they are, not validated: an old
+        value kept for the record) at ``dest`` (the Original Attributes Sequence)."""
+        self._push([Edit("copy", _to_path(dest), str(_to_path(src)))])
+
     def delete(self, path: str | TagPath) -> None:
         p = _to_path(path)
         kind = "remove_item" if p.steps[-1][1] is not None else "delete"
@@ -213,6 +218,9 @@ def _apply(state: _State, e: Edit) -> None:
     if e.kind == "charset":
         _upgrade(state)
         return
+    if e.kind == "copy":
+        _copy(state, TagPath.parse(e.text), p)
+        return
     if e.kind == "add_item":
         lst, implicit, little = doc.container(p, create=True)
         node = d.find(lst, p.tag)
@@ -253,6 +261,30 @@ def _apply(state: _State, e: Edit) -> None:
         node.value, node.dirty = raw, True
         if node.vr == "UN" or implicit:
             node.vr = e.vr
+
+
+def _copy(state: _State, src: TagPath, dest: TagPath) -> None:
+    doc = state.doc
+    try:
+        lst, _, _ = doc.container(src)
+        node = d.find(lst, src.tag)
+    except d.PathNotFound:
+        node = None
+    if node is not None and node.is_sequence:
+        raise d.PathNotFound(f"{src}: a sequence cannot be copied")
+    if node is None:
+        vr, raw = implicit_vr(src.tag), b""
+    elif node.value is not None:
+        vr, raw = node.vr, node.value
+    else:
+        assert node.orig is not None
+        buf = doc.buf_of(src.tag >> 16 == 2 and len(src.steps) == 1)
+        vr, raw = node.vr, buf[node.orig.value_start : node.orig.end]
+    lst, implicit, little = doc.container(dest, create=True)
+    old = d.find(lst, dest.tag)
+    if old is not None:
+        lst.remove(old)
+    d.insert(lst, d.ENode(dest.tag, vr, None, implicit, little, value=bytes(raw), dirty=True))
 
 
 def _upgrade(state: _State) -> None:
