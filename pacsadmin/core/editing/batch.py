@@ -184,6 +184,44 @@ def precheck(edits: list[FileEdit]) -> list[tuple[str, str]]:
     return out
 
 
+def _syncfs() -> Callable[[int], int] | None:
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        fn = libc.syncfs
+    except (OSError, AttributeError):
+        return None
+    fn.argtypes = [ctypes.c_int]
+
+    def call(fd: int) -> int:
+        return int(fn(fd))
+
+    return call
+
+
+_SYNCFS = _syncfs()
+
+
+def sync_files(fds: list[int]) -> None:
+    """Make the files durable: one ``syncfs(2)`` per file system (Linux; the batched
+    fsync: each fsync of a chunk's files would wait for its own journal commit, ~5 ms
+    each on a busy disk), else an fsync per file."""
+    if _SYNCFS is not None:
+        seen: set[int] = set()
+        for fd in fds:
+            dev = os.fstat(fd).st_dev
+            if dev in seen:
+                continue
+            seen.add(dev)
+            if _SYNCFS(fd) != 0:
+                break
+        else:
+            return
+    for fd in fds:
+        os.fsync(fd)
+
+
 def write_temp(tmp: Path, data: bytes, mode: int) -> int:
     """Create ``tmp`` with ``data``; returns the open descriptor (fsynced later)."""
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode & 0o7777)
@@ -313,8 +351,7 @@ def _run_chunk(
         for e, tmp, new, mode in staged:
             temps.append((e, tmp, write_temp(tmp, new, mode)))
         staged.clear()
-        for _, _, fd in temps:
-            os.fsync(fd)
+        sync_files([fd for _, _, fd in temps])
     except BaseException:
         for _, tmp, fd in temps:
             with contextlib.suppress(OSError):

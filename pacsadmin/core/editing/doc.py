@@ -81,19 +81,21 @@ class Doc:
         return self.df.head if meta else self.df.body
 
     # -------------------------------------------------------------- navigation
-    def _top(self, tag: int) -> tuple[list[ENode], bool]:
+    def _top(self, tag: int, mark: bool) -> tuple[list[ENode], bool]:
         if tag >> 16 == 2:
-            self.meta_dirty = True
+            self.meta_dirty = self.meta_dirty or mark
             return self.meta, True
-        self.body_dirty = True
+        self.body_dirty = self.body_dirty or mark
         return self.elements, False
 
-    def container(self, path: TagPath, *, create: bool = False) -> tuple[list[ENode], bool, bool]:
+    def container(
+        self, path: TagPath, *, create: bool = False, mark: bool = True
+    ) -> tuple[list[ENode], bool, bool]:
         """The element list the last step of ``path`` lives in, the byte order of that
-        list (implicit, little) and marks everything on the way dirty.  ``create``: a
+        list (implicit, little) and (``mark``) marks everything on the way dirty.  ``create``: a
         missing sequence or the item one past the end is made (so ``Seq[0].X`` can be set
         in a new sequence)."""
-        lst, _ = self._top(path.steps[0][0])
+        lst, _ = self._top(path.steps[0][0], mark)
         implicit, little = self.df.syntax.implicit, self.df.syntax.little
         if path.steps[0][0] >> 16 == 2:
             implicit, little = False, True
@@ -108,7 +110,7 @@ class Doc:
                 insert(lst, node)
             if not node.is_sequence:
                 raise PathNotFound(f"{element_name(tag)} is not a sequence.")
-            node.dirty = True
+            node.dirty = node.dirty or mark
             items = node.items
             if index == len(items) and create:
                 items.append(EItem(None, implicit, little, []))
@@ -117,7 +119,7 @@ class Doc:
                     f"{where}: the sequence has {len(items)} item(s); there is no item {index}."
                 )
             item = items[index]
-            item.dirty = True
+            item.dirty = item.dirty or mark
             implicit, little = item.implicit, item.little
             lst = item.elements
         return lst, implicit, little

@@ -70,21 +70,32 @@ class EditSession:
         self.upgrade_charset = upgrade_charset
         self._edits: list[Edit] = []
         self._pos = 0
+        self._state: _State | None = None  # the data set with the active edits applied
 
     # ------------------------------------------------------------------ commands
     @property
     def edits(self) -> list[Edit]:
         return self._edits[: self._pos]
 
+    def _current(self) -> _State:
+        if self._state is None:
+            self._state = _replay(self.df, self.edits)
+        return self._state
+
     def _push(self, edits: list[Edit]) -> None:
-        trial = self.edits + edits
-        _replay(self.df, trial)  # raises before anything changes
-        self._edits = trial
-        self._pos = len(trial)
+        state = self._current()
+        try:
+            for e in edits:
+                _apply(state, e)
+        except BaseException:
+            self._state = None  # half applied: replayed from the list when next needed
+            raise
+        self._edits = self.edits + edits
+        self._pos = len(self._edits)
 
     def set(self, path: str | TagPath, text: str, vr: str | None = None) -> None:
         p = _to_path(path)
-        state = _replay(self.df, self.edits)
+        state = self._current()
         vr = vr or _current_vr(state, p) or implicit_vr(p.tag)
         if vr == "SQ":
             raise EditRefused(
@@ -118,8 +129,7 @@ class EditSession:
         """Append an empty item to the sequence at ``path`` (made if missing); its index."""
         p = _to_path(path)
         self._push([Edit("add_item", p)])
-        state = _replay(self.df, self.edits)
-        lst, _, _ = state.doc.container(p)
+        lst, _, _ = self._current().doc.container(p, mark=False)
         node = d.find(lst, p.tag)
         return len(node.items) - 1 if node is not None else 0
 
@@ -129,6 +139,7 @@ class EditSession:
     def undo(self) -> bool:
         if self._pos == 0:
             return False
+        self._state = None
         self._pos -= 1
         if self._pos and self._edits[self._pos - 1].kind == "charset":
             self._pos -= 1  # an upgrade goes with the edit that needed it
@@ -137,6 +148,7 @@ class EditSession:
     def redo(self) -> bool:
         if self._pos >= len(self._edits):
             return False
+        self._state = None
         self._pos += 1
         if self._edits[self._pos - 1].kind == "charset" and self._pos < len(self._edits):
             self._pos += 1
@@ -152,7 +164,7 @@ class EditSession:
 
     # ------------------------------------------------------------------ results
     def doc(self) -> d.Doc:
-        return _replay(self.df, self.edits).doc
+        return self._current().doc
 
     def preview(self) -> list[Change]:
         """Old and new value of every element the active edits touch, in edit order."""
@@ -183,7 +195,7 @@ def _replay(df: DicomFile, edits: list[Edit]) -> _State:
 
 def _current_vr(state: _State, p: TagPath) -> str | None:
     try:
-        lst, _, _ = state.doc.container(p)
+        lst, _, _ = state.doc.container(p, mark=False)
     except d.PathNotFound:
         return None
     node = d.find(lst, p.tag)
@@ -196,7 +208,7 @@ def _read(state: _State, p: TagPath) -> str | None:
     if p.steps[-1][1] is not None:  # an item
         p = TagPath((*p.steps[:-1], (p.tag, None)))
     try:
-        lst, _, _ = state.doc.container(p)
+        lst, _, _ = state.doc.container(p, mark=False)
     except d.PathNotFound:
         return None
     node = d.find(lst, p.tag)
@@ -266,7 +278,7 @@ def _apply(state: _State, e: Edit) -> None:
 def _copy(state: _State, src: TagPath, dest: TagPath) -> None:
     doc = state.doc
     try:
-        lst, _, _ = doc.container(src)
+        lst, _, _ = doc.container(src, mark=False)
         node = d.find(lst, src.tag)
     except d.PathNotFound:
         node = None

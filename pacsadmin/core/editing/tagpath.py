@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 from pacsadmin.core.errors import ValidationError
 
@@ -14,6 +15,7 @@ _STEP = re.compile(
 )
 
 
+@lru_cache(maxsize=4096)
 def keyword_of(tag: int) -> str:
     from pydicom.datadict import keyword_for_tag
 
@@ -44,6 +46,10 @@ class TagPath:
 
     @classmethod
     def parse(cls, text: str) -> TagPath:
+        return _parse(cls, text)
+
+    @classmethod
+    def _parse(cls, text: str) -> TagPath:
         from pydicom.datadict import tag_for_keyword
 
         if not text or not text.strip():
@@ -115,6 +121,11 @@ class TagPath:
     def name(self) -> str:
         """How messages name it: ``ProcedureCodeSequence[0].CodeMeaning (0008,0104)``."""
         return f"{self} {tag_text(self.tag)}" if keyword_of(self.tag) else str(self)
+
+
+@lru_cache(maxsize=4096)
+def _parse(cls: type[TagPath], text: str) -> TagPath:
+    return cls._parse(text)
 
 
 def _split(text: str) -> list[str]:
