@@ -46,7 +46,7 @@ class TagPath:
 
     @classmethod
     def parse(cls, text: str) -> TagPath:
-        return _parse(cls, text)
+        return _parse(text)
 
     @classmethod
     def _parse(cls, text: str) -> TagPath:
@@ -124,8 +124,8 @@ class TagPath:
 
 
 @lru_cache(maxsize=4096)
-def _parse(cls: type[TagPath], text: str) -> TagPath:
-    return cls._parse(text)
+def _parse(text: str) -> TagPath:
+    return TagPath._parse(text)
 
 
 def _split(text: str) -> list[str]:

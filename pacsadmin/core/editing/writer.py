@@ -175,9 +175,7 @@ def verify(doc: Doc, out: bytes) -> None:
             "nothing was written."
         )
     for (k1, v1), (k2, v2) in zip(want, got, strict=True):
-        if k1 != k2 or (
-            v1 != v2 if isinstance(v1, int) or isinstance(v2, int) else bytes(v1) != bytes(v2)  # type: ignore[arg-type]
-        ):  # bytes(): comparing memoryviews goes item by item
+        if k1 != k2 or not _same(v1, v2):
             from pacsadmin.core.editing.tagpath import TagPath
 
             where = TagPath.of(k1[1:]) if len(k1) > 1 else "?"
@@ -187,6 +185,13 @@ def verify(doc: Doc, out: bytes) -> None:
             )
     if doc.df.preamble and out[:128] != b"\x00" * 128:
         raise RewriteMismatch("The preamble is not zeros.")
+
+
+def _same(a: object, b: object) -> bool:
+    """Equal values; memoryviews compared as bytes (``==`` on them goes item by item)."""
+    if isinstance(a, memoryview) and isinstance(b, memoryview):
+        return a.tobytes() == b.tobytes()
+    return a == b
 
 
 def undefined(n: int) -> bool:
