@@ -33,6 +33,7 @@ COMMAND_MODULES = (
     "pacsadmin.cli.cmd_serve",
     "pacsadmin.cli.cmd_archive",
     "pacsadmin.cli.cmd_render",
+    "pacsadmin.cli.cmd_tags",
 )
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
