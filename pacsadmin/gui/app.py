@@ -34,6 +34,7 @@ from pacsadmin.core.secrets import SecretStore
 from pacsadmin.core.settings import Settings, load_settings
 from pacsadmin.gui.controllers.archive import ArchiveController
 from pacsadmin.gui.controllers.echo import EchoController
+from pacsadmin.gui.controllers.editing import EditingController
 from pacsadmin.gui.controllers.nodes import NodeActions
 from pacsadmin.gui.controllers.preferences import PreferencesController
 from pacsadmin.gui.controllers.scp import ScpProcess, describe_event
@@ -190,6 +191,18 @@ class PacsAdminApp(QObject):
         self.act_anonymize = w.make_action(
             "Anonymize...", "anonymize", "De-identify DICOM files into a new folder (PS3.15)"
         )
+        self.act_edit_tags = w.make_action(
+            "Edit tags of a file...", "tags", "Open a DICOM file in the tag editor", "Ctrl+T"
+        )
+        self.act_correct = w.make_action(
+            "Correct files...", "correct", "Fix a mislabeled study from a folder of files"
+        )
+        self.act_undo_edit = w.make_action(
+            "Undo last change",
+            "undo",
+            "Restore the files of the last tag edit or correction byte for byte",
+            "Ctrl+Alt+Z",
+        )
         self.act_preferences = w.make_action(
             "Preferences...", "settings", "Every setting, with its checks", "Ctrl+,"
         )
@@ -261,6 +274,7 @@ class PacsAdminApp(QObject):
                     *node_actions,
                     self.act_echo_all,
                 ],
+                "&Edit": [self.act_edit_tags, self.act_correct, None, self.act_undo_edit],
                 "&Tools": [self.act_scp, None, self.act_preferences],
             },
         )
@@ -311,6 +325,19 @@ class PacsAdminApp(QObject):
             parent=self,
         )
         self.scp = ScpProcess(self.paths.home, self.local.ae_title, self.local.port, self)
+        self.editing = EditingController(
+            home=self.paths.home,
+            archive_root=self.paths.archive_dir,
+            archive=self.archive.handle.get,
+            bridge=self.bridge,
+            audit=self.audit,
+            errors=self.errors,
+            nodes=self.nodes,
+            local=lambda: self.local,
+            secrets=self.secrets,
+            parent_widget=w,
+            parent=self,
+        )
         self.prefs = PreferencesController(
             settings_file=self.paths.settings_file,
             archive_dir=self.paths.archive_dir,
@@ -340,6 +367,10 @@ class PacsAdminApp(QObject):
         self.act_import.triggered.connect(self.node_actions.import_with_dialog)
         self.act_preferences.triggered.connect(self.prefs.open)
         self.act_anonymize.triggered.connect(lambda: self.open_anonymize([]))
+        self.act_edit_tags.triggered.connect(self._on_edit_tags_triggered)
+        self.act_correct.triggered.connect(self._on_correct_triggered)
+        self.act_undo_edit.triggered.connect(self.editing.undo_last)
+        self.editing.changed.connect(self.archive.refresh_soon)
         self.prefs.applied.connect(self._on_prefs_applied)
         self.act_export.triggered.connect(self.node_actions.export_with_dialog)
         self.act_echo.triggered.connect(self._on_echo_triggered)
@@ -388,6 +419,7 @@ class PacsAdminApp(QObject):
         self.echoes.load_statuses()
         self._on_audit_view_refresh_requested()
         self.archive.refresh()
+        self.editing.recover()  # an edit batch a crash interrupted: rolled back
         self._on_node_browser_selection_changed()
         self._update_jobs_label()
         self.window.restore_geometry()
@@ -458,6 +490,18 @@ class PacsAdminApp(QObject):
             self.activity.add("scp", describe_event(ev))
             if ev.stored or ev.duplicates:
                 self.archive.refresh_soon()
+
+    @Slot()
+    def _on_edit_tags_triggered(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self.window, "Edit the tags of a DICOM file")
+        if path:
+            self.editing.open_tags(path)
+
+    @Slot()
+    def _on_correct_triggered(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self.window, "The folder of the study to correct")
+        if folder:
+            self.editing.open_correction(files=[folder])
 
     def open_anonymize(self, inputs: list[str]) -> None:
         from pacsadmin.gui.dialogs.anonymize_dialog import AnonymizeDialog

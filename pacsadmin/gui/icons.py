@@ -65,6 +65,9 @@ GLYPHS: dict[str, str] = {
     "failed": "alert-circle-outline",
     "settings": "cog-outline",
     "anonymize": "incognito",
+    "tags": "tag-text-outline",
+    "correct": "account-edit-outline",
+    "undo": "undo",
 }
 FALLBACK = "help-circle-outline"
 _FONT = "materialdesignicons6-webfont-*.ttf"  # MDI 6: the code points are stable within it

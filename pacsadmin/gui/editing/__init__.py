@@ -1,0 +1,1 @@
+"""Tag editing and study correction dialogs (the core: pacsadmin.core.editing)."""
