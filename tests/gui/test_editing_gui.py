@@ -134,3 +134,30 @@ def test_correct_send_check_and_undo(pacs_app, qtbot, tmp_path, start_scp, archi
     qtbot.waitUntil(lambda: "Undone" in dlg.status.text(), timeout=15000)
     assert all(p.read_bytes() == before[p] for p in files)
     dlg.close()
+
+
+def test_a_name_the_charset_cannot_hold_is_refused_or_upgraded(pacs_app, qtbot, tmp_path):
+    user = tmp_path / "user"
+    user.mkdir()
+    path = user / "ct.dcm"
+    shutil.copy(get_testdata_file("CT_small.dcm"), path)  # ISO_IR 100
+    ed = pacs_app.editing.open_tags(str(path))
+    ed.confirm_discard = lambda: True
+    qtbot.waitUntil(lambda: _find_item(ed.tree, "PatientName") is not None, timeout=10000)
+    ed.tree.setCurrentItem(_find_item(ed.tree, "PatientName"))
+    ed.confirm_upgrade = lambda why: False
+    ed.value.setText("山田^太郎")
+    ed.apply_value()
+    assert "character set" in ed.message.text()
+    assert not ed.session.can_undo  # refused: nothing changed
+    ed.confirm_upgrade = lambda why: True
+    ed.apply_value()
+    qtbot.waitUntil(
+        lambda: (
+            (i := _find_item(ed.tree, "SpecificCharacterSet")) is not None
+            and "ISO_IR 192" in i.text(5)
+        ),
+        timeout=10000,
+    )
+    assert _find_item(ed.tree, "PatientName").text(5) == "山田^太郎"
+    ed.close()

@@ -262,6 +262,8 @@ class EditingController(QObject):
         archive, store, audit, reindex = self.archive, self.store, self.audit, self._reindex
 
         def preview(c: Correction, all_studies: bool) -> None:
+            upgrade = dlg.upgrade.isChecked()
+
             def work(ctx: JobContext) -> CorrectionPlan:
                 from pacsadmin.core.editing.correction import patient_studies, plan_correction
 
@@ -273,6 +275,7 @@ class EditingController(QObject):
                     )
                 return plan_correction(
                     c,
+                    upgrade_charset=upgrade,
                     files=[Path(f) for f in files],
                     archive=a,
                     study_uids=study_uids or None,

@@ -127,6 +127,12 @@ class CorrectionDialog(QDialog):
         self.all_studies.setObjectName("fixAllStudies")
         self.all_studies.setVisible(False)
         self.all_studies.toggled.connect(self._on_field_changed)
+        self.upgrade = QCheckBox(
+            "Where a new value does not fit a file's character set, convert that file to "
+            "UTF-8 (ISO_IR 192) (otherwise the file is refused, never written with '?')"
+        )
+        self.upgrade.setObjectName("fixUpgradeCharset")
+        self.upgrade.toggled.connect(self._on_field_changed)
 
         self.diff = QTreeWidget()
         self.diff.setObjectName("correctionDiff")
@@ -180,6 +186,7 @@ class CorrectionDialog(QDialog):
         lay.addLayout(forms)
         lay.addWidget(uid_box)
         lay.addWidget(self.all_studies)
+        lay.addWidget(self.upgrade)
         lay.addWidget(self.diff, 1)
         lay.addWidget(self.warnings)
         lay.addWidget(self.status)

@@ -80,8 +80,10 @@ class TagEditor(QDialog):
         self.changed_paths: set[str] = set()
         self._refreshing = False
         self.note = ""  # the last save's outcome
-        # asked before closing with unsaved edits; tests replace it
+        # asked before closing with unsaved edits, and before upgrading the character set
+        # to UTF-8 for a value the file's cannot hold; tests replace them
         self.confirm_discard: Callable[[], bool] = self._ask_discard
+        self.confirm_upgrade: Callable[[str], bool] = self._ask_upgrade
 
         self.search = QLineEdit()
         self.search.setObjectName("tagSearch")
@@ -299,7 +301,19 @@ class TagEditor(QDialog):
             return False
         try:
             what(self.session)
-        except (EditRefused, PacsAdminError, ValueError) as exc:
+        except EditRefused as exc:
+            charset = [p for p in exc.problems if p.rule == "character set"]
+            if (
+                charset
+                and not self.session.upgrade_charset
+                and self.confirm_upgrade(charset[0].message)
+            ):
+                self.session.upgrade_charset = True  # UTF-8, every text re-encoded
+                return self._edit(what, touched)
+            self.message.setText(_problems_text(exc))
+            self.message.setStyleSheet("color: #c0392b;")
+            return False
+        except (PacsAdminError, ValueError) as exc:
             self.message.setText(
                 _problems_text(exc) if isinstance(exc, PacsAdminError) else str(exc)
             )
@@ -405,6 +419,19 @@ class TagEditor(QDialog):
             event.ignore()
             return
         super().closeEvent(event)
+
+    def _ask_upgrade(self, why: str) -> bool:
+        box = QMessageBox(self)
+        box.setTextFormat(Qt.TextFormat.PlainText)
+        box.setIcon(QMessageBox.Icon.Question)
+        box.setWindowTitle("Character set")
+        box.setText(
+            why + "\n\nUpgrade this file to UTF-8 (ISO_IR 192)? Every text of the file is "
+            "re-encoded; nothing is written until you save. No: the value is refused."
+        )
+        box.setStandardButtons(QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No)
+        box.setDefaultButton(QMessageBox.StandardButton.No)
+        return box.exec() == QMessageBox.StandardButton.Yes
 
     def _ask_discard(self) -> bool:
         box = QMessageBox(self)
