@@ -194,6 +194,9 @@ class PacsAdminApp(QObject):
         self.act_edit_tags = w.make_action(
             "Edit tags of a file...", "tags", "Open a DICOM file in the tag editor", "Ctrl+T"
         )
+        self.act_edit_many = w.make_action(
+            "Edit tags of many files...", "tags", "A grid of a folder's files: set, delete, replace"
+        )
         self.act_correct = w.make_action(
             "Correct files...", "correct", "Fix a mislabeled study from a folder of files"
         )
@@ -274,7 +277,13 @@ class PacsAdminApp(QObject):
                     *node_actions,
                     self.act_echo_all,
                 ],
-                "&Edit": [self.act_edit_tags, self.act_correct, None, self.act_undo_edit],
+                "&Edit": [
+                    self.act_edit_tags,
+                    self.act_edit_many,
+                    self.act_correct,
+                    None,
+                    self.act_undo_edit,
+                ],
                 "&Tools": [self.act_scp, None, self.act_preferences],
             },
         )
@@ -369,6 +378,7 @@ class PacsAdminApp(QObject):
         self.act_anonymize.triggered.connect(lambda: self.open_anonymize([]))
         self.act_edit_tags.triggered.connect(self._on_edit_tags_triggered)
         self.act_correct.triggered.connect(self._on_correct_triggered)
+        self.act_edit_many.triggered.connect(self._on_edit_many_triggered)
         self.act_undo_edit.triggered.connect(self.editing.undo_last)
         self.editing.changed.connect(self.archive.refresh_soon)
         self.prefs.applied.connect(self._on_prefs_applied)
@@ -496,6 +506,12 @@ class PacsAdminApp(QObject):
         path, _ = QFileDialog.getOpenFileName(self.window, "Edit the tags of a DICOM file")
         if path:
             self.editing.open_tags(path)
+
+    @Slot()
+    def _on_edit_many_triggered(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self.window, "The folder of files to edit")
+        if folder:
+            self.editing.open_grid([folder])
 
     @Slot()
     def _on_correct_triggered(self) -> None:

@@ -11,6 +11,7 @@ from pathlib import Path
 import pydicom
 from pydicom import dcmread
 from pydicom.data import get_testdata_file
+from PySide6.QtCore import Qt
 
 from pacsadmin.gui.editing.correction_dialog import CorrectionDialog
 from tests.conftest import SCP_AET
@@ -161,3 +162,37 @@ def test_a_name_the_charset_cannot_hold_is_refused_or_upgraded(pacs_app, qtbot, 
     )
     assert _find_item(ed.tree, "PatientName").text(5) == "山田^太郎"
     ed.close()
+
+
+def test_many_files_grid_set_and_replace(pacs_app, qtbot, tmp_path):
+    folder = tmp_path / "many"
+    folder.mkdir()
+    files = _study(folder, 4)
+    odd = pydicom.dcmread(files[2])
+    odd.AccessionNumber = "OTHER"
+    odd.save_as(files[2])
+    before = {p: p.read_bytes() for p in files}
+    grid = pacs_app.editing.open_grid([str(folder)])
+    qtbot.waitUntil(lambda: grid.table.rowCount() == 4, timeout=10000)
+    col = grid.columns.index("AccessionNumber") + 1
+    highlighted = [
+        r for r in range(4) if grid.table.item(r, col).background().style() != Qt.BrushStyle.NoBrush
+    ]
+    assert highlighted == [2]  # the value that differs from the column's usual one
+
+    grid.table.selectAll()
+    grid.attr.setCurrentText("PatientBirthDate")
+    grid.value.setText("2024-13-45")
+    grid.set_selected()
+    qtbot.waitUntil(lambda: "nothing was changed" in grid.status.text(), timeout=15000)
+    assert {p: p.read_bytes() for p in files} == before
+
+    grid.table.selectAll()
+    grid.attr.setCurrentText("AccessionNumber")
+    grid.only_where.setText("OTHER")
+    grid.value.setText("FIXED1")
+    grid.set_selected()
+    qtbot.waitUntil(lambda: "1 file(s) changed" in grid.status.text(), timeout=15000)
+    assert pydicom.dcmread(files[2]).AccessionNumber == "FIXED1"
+    assert all(files[i].read_bytes() == before[files[i]] for i in (0, 1, 3))
+    grid.close()

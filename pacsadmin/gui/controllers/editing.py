@@ -84,6 +84,7 @@ class EditingController(QObject):
         self.parent_widget = parent_widget
         self.editors: list[TagEditor] = []
         self.dialog: CorrectionDialog | None = None
+        self.grid: Any = None
         self.confirm: Callable[[str, str], bool] = lambda title, text: ask(
             parent_widget, title, text, warning=True
         )
@@ -175,6 +176,61 @@ class EditingController(QObject):
                 self.changed.emit()
 
         self.bridge.submit(work, name=f"Save tags of {p.name}", lane="io", on_done=done)
+
+    # ------------------------------------------------------------------ many files
+    def open_grid(self, inputs: list[str]) -> Any:
+        from pacsadmin.gui.editing.batch_grid import BatchGrid
+
+        grid = BatchGrid(inputs, bridge=self.bridge, apply=self._apply_recipe,
+                         parent=self.parent_widget)  # fmt: skip
+        grid.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        self.grid = grid
+        grid.show()
+        return grid
+
+    def _apply_recipe(
+        self, paths: list[str], recipe: Any, label: str, on_done: Callable[[str, bool], None]
+    ) -> None:
+        """Plan (every file validated; one refusal and nothing is written), then one batch."""
+        from pacsadmin.core.editing.archive_link import archive_rel
+        from pacsadmin.core.editing.ops import apply_plan, plan_edits
+
+        store, audit, root, reindex = self.store, self.audit, self.archive_root, self._reindex
+
+        def work(ctx: JobContext) -> str:
+            files = [Path(p) for p in paths]
+            rels = {f: r for f in files if (r := archive_rel(root, f))}
+            plan = plan_edits(files, recipe, label=label, archive_rels=rels,
+                              progress=lambda i, t: ctx.progress(i, t, f"checked {i} of {t}"))  # fmt: skip
+            if plan.refused:
+                first = "; ".join(f"{Path(p).name}: {why}" for p, why in plan.refused[:3])
+                raise ValueError(
+                    f"nothing was changed: {len(plan.refused)} file(s) refused ({first})"
+                )
+            if not plan.changing:
+                return "Nothing to change: the files already hold that."
+            result = apply_plan(
+                store, plan, audit=audit,
+                on_changed=lambda done: reindex([e.archive_rel for e in done if e.archive_rel]),
+            )  # fmt: skip
+            if result.stopped:
+                raise ValueError(
+                    f"STOPPED: {result.stopped}; {len(result.changed)} file(s) were changed "
+                    "(Edit > Undo last change restores them)"
+                )
+            return (
+                f"{label}: {len(result.changed)} file(s) changed (batch {result.batch_id}; "
+                "Edit > Undo last change restores them)."
+            )
+
+        def done(ev: JobFinished) -> None:
+            if ev.state is JobState.SUCCEEDED:
+                on_done(ev.result, True)
+                self.changed.emit()
+            else:
+                on_done(str(ev.error), False)
+
+        self.bridge.submit(work, name=f"Edit tags: {label}", lane="io", on_done=done)
 
     # ------------------------------------------------------------------ undo
     def undo_last(self) -> None:
