@@ -381,6 +381,7 @@ class PacsAdminApp(QObject):
         self.act_edit_many.triggered.connect(self._on_edit_many_triggered)
         self.act_undo_edit.triggered.connect(self.editing.undo_last)
         self.editing.changed.connect(self.archive.refresh_soon)
+        self.viewer.tags_panel.editRequested.connect(self.editing.open_tags)
         self.prefs.applied.connect(self._on_prefs_applied)
         self.act_export.triggered.connect(self.node_actions.export_with_dialog)
         self.act_echo.triggered.connect(self._on_echo_triggered)

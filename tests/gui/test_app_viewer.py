@@ -72,3 +72,32 @@ def test_a_single_series_hides_the_picker(pacs_app, qtbot, tmp_path):
     pacs_app.open_in_viewer([str(tmp_path)])
     qtbot.waitUntil(lambda: pacs_app.viewer.count() == 2, timeout=WAIT)
     assert not pacs_app.viewer.series_combo.isVisibleTo(pacs_app.viewer)
+
+
+def test_the_current_images_tags_beside_it_and_edit(pacs_app, qtbot, tmp_path):
+    app = pacs_app
+    folder = tmp_path / "series"
+    folder.mkdir()
+    _ct_series(folder)
+    app.open_in_viewer([str(folder)])
+    qtbot.waitUntil(lambda: app.viewer.count() == 5, timeout=WAIT)
+    panel = app.viewer.tags_panel
+    app.viewer.tabs.setCurrentWidget(panel)
+    qtbot.waitUntil(lambda: panel.tree.topLevelItemCount() > 10, timeout=WAIT)
+    first = panel.path
+    texts = [panel.tree.topLevelItem(i).text(1) for i in range(panel.tree.topLevelItemCount())]
+    assert "PatientName" in texts and "InstanceNumber" in texts
+    app.viewer.set_index(3)
+    qtbot.waitUntil(lambda: panel.path != first and panel._shown == panel.path, timeout=WAIT)
+    panel.search.setText("InstanceNumber")
+    shown = [
+        panel.tree.topLevelItem(i)
+        for i in range(panel.tree.topLevelItemCount())
+        if not panel.tree.topLevelItem(i).isHidden()
+    ]
+    assert [i.text(1) for i in shown] == ["InstanceNumber"]
+    panel.edit.click()
+    ed = app.editing.editors[-1]
+    assert ed.path == panel.path
+    ed.confirm_discard = lambda: True
+    ed.close()

@@ -46,6 +46,7 @@ from pacsadmin.gui.viewer.histogram import HistogramView
 from pacsadmin.gui.viewer.measure_tools import MeasureTools
 from pacsadmin.gui.viewer.panels import PipelineInspector, SeriesQcPanel
 from pacsadmin.gui.viewer.placeholder import ViewerPlaceholder
+from pacsadmin.gui.viewer.tags_panel import TagsPanel
 
 
 class ViewerWidget(QWidget):
@@ -116,6 +117,8 @@ class ViewerWidget(QWidget):
         self.tabs.addTab(self.inspector, "Pipeline inspector")
         self.histogram = HistogramView(self)
         self.tabs.addTab(self.histogram, "Histogram")
+        self.tags_panel = TagsPanel(self.bridge, self)  # the current image's tags
+        self.tabs.addTab(self.tags_panel, "Tags")
         self.qc_tabs = QTabWidget(self)
         self.qc_tabs.addTab(self.qc_panel, "Series QC")
         side = QSplitter(Qt.Orientation.Vertical, self)
@@ -269,6 +272,8 @@ class ViewerWidget(QWidget):
             self.slider.setValue(index)
             self.slider.blockSignals(False)
         self.slice_label.setText(f"{index + 1} / {self.model.count()}")
+        if 0 <= index < len(self.model.slots):
+            self.tags_panel.show_path(self.model.slots[index][0])
         self.jobs.request(index)
         self._display()
         if changed:
