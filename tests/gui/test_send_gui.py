@@ -212,3 +212,25 @@ def test_the_send_dialog_offers_both_choices(qtbot):
     assert dlg.choice() == SendChoice(node, False)  # failing loudly is the default
     dlg.opt_decompress.setChecked(True)
     assert dlg.choice() == SendChoice(node, True)
+
+
+def test_progress_rate_and_cancel_from_the_results_window(qtbot, pacs_app, storescp, tmp_path):
+    app = pacs_app
+    add_node(app, "Consultant", storescp.port)
+    make_series(tmp_path / "many", 400, rows=128, columns=128)
+    choose(app, decompress=False)
+    with qtbot.waitSignal(app.sends.sendStarted, timeout=WAIT) as sig:
+        app.sends.send_paths(None, [str(tmp_path / "many")])
+    run = sig.args[0]
+    dlg = app.sends.show(run.job_id)
+    qtbot.waitUntil(lambda: dlg.bar.value() >= 5, timeout=WAIT)
+    assert "files/s" in dlg.rate.text() and "left" in dlg.rate.text()
+    assert dlg.cancel_button.isEnabled()
+    with qtbot.waitSignal(app.sends.sendFinished, timeout=WAIT):
+        dlg.cancel_button.click()
+    res = run.result
+    assert res is not None and res.cancelled
+    not_sent = [f for f in res.files if f.state is FileState.NOT_SENT]
+    assert not_sent and all("cancelled" in f.meaning for f in not_sent)
+    assert len(received(storescp)) == len(res.stored) < 400
+    assert not dlg.cancel_button.isEnabled() and dlg.resend_button.isEnabled()

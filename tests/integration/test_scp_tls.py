@@ -226,3 +226,55 @@ def test_serve_says_why_it_does_not_start(pki, capsys, memory_keyring):
     assert '"reason": "tls_unusable"' in out.replace('":"', '": "')
     assert "wrong" in err and "wrong" not in err.replace("is wrong", "")  # never the secret
     assert main(["serve", "--tls", "--port", "11112"]) == 2  # no certificate: usage
+
+
+def test_serve_process_with_two_workers_serves_tls(pki, tmp_path):
+    """``pacsadmin serve --tls`` as a process with two workers: the flags reach the workers
+    (a key without a passphrase: a child process cannot see this test's keyring)."""
+    import os
+    import signal
+
+    from pacsadmin.core.dimse.scp_events import Listening, parse_line
+    from tests.peers import free_port, serve_argv
+
+    _ssl(
+        "req", "-newkey", "rsa:2048", "-nodes", "-keyout", "plain.key", "-out", "plain.csr",
+        "-subj", "/CN=localhost", cwd=pki,
+    )  # fmt: skip
+    _ssl(
+        "x509", "-req", "-in", "plain.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
+        "-CAcreateserial", "-out", "plain.pem", "-days", "30", "-extfile", "san.ext", cwd=pki,
+    )  # fmt: skip
+    port = free_port()
+    argv = serve_argv(
+        tmp_path / "home", AET, port, "--events", "--tls", "--tls-cert", str(pki / "plain.pem"),
+        "--tls-key", str(pki / "plain.key"), "--tls-client-ca", str(pki / "ca.pem"),
+        "--deadline", "600", workers=2,
+    )  # fmt: skip
+    p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        listening = []
+        while len(listening) < 2:
+            line = p.stdout.readline()
+            assert line, p.stderr.read().decode(errors="replace")
+            ev = parse_line(line)
+            if isinstance(ev, Listening):
+                listening.append(ev)
+        for _ in range(3):  # the kernel spreads the connections over the workers
+            r = dcmtk("echoscu", pki, port)
+            assert r.returncode == 0, r.stderr
+        assert dcmtk("echoscu", pki, port, anonymous=True).returncode != 0
+    finally:
+        os.kill(p.pid, signal.SIGTERM)
+        p.communicate(timeout=30)
+
+
+def test_tls_passphrase_stdin_stores_it_in_the_keyring(monkeypatch, capsys, memory_keyring):
+    import io
+
+    from pacsadmin.cli.main import main
+
+    monkeypatch.setattr("sys.stdin", io.StringIO("s3cret\n"))
+    assert main(["serve", "--tls-passphrase-stdin"]) == 0
+    assert memory_keyring.get_password("pacsadmin", SCP_TLS_PASSPHRASE_KEY) == "s3cret"
+    assert "s3cret" not in capsys.readouterr().err
