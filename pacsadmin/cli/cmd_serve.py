@@ -10,8 +10,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from pacsadmin.cli import serve_security
 from pacsadmin.cli.argtypes import port
-from pacsadmin.core.settings import MAX_DEADLINE
 
 
 def register(sub: Any) -> None:
@@ -47,45 +47,9 @@ def register(sub: Any) -> None:
         help="stop when the process that started this one ends (its end of stdin closes, or "
         "it goes away): how the window starts it",
     )
-    _register_security(p)
+    serve_security.register(p)
     p.add_argument("--worker-child", action="store_true", help=argparse.SUPPRESS)
     p.set_defaults(func=run_serve)
-
-
-def _register_security(p: Any) -> None:
-    from pacsadmin.cli.argtypes import seconds
-
-    g = p.add_argument_group("TLS and limits (defaults: the settings)")
-    g.add_argument(
-        "--tls",
-        action=argparse.BooleanOptionalAction,
-        default=None,
-        help="accept TLS connections only (TLS 1.2 or later) (settings: scp_tls)",
-    )
-    g.add_argument("--tls-cert", metavar="FILE", help="PEM certificate (chain) (scp_tls_cert)")
-    g.add_argument(
-        "--tls-key",
-        metavar="FILE",
-        help="PEM private key, when not in the certificate file (scp_tls_key); an encrypted "
-        "key's passphrase is read from the OS keyring",
-    )
-    g.add_argument(
-        "--tls-client-ca",
-        metavar="FILE",
-        help="require a client certificate issued by this CA (PEM) (scp_tls_client_ca)",
-    )
-    g.add_argument(
-        "--tls-passphrase-stdin",
-        action="store_true",
-        help="read the TLS key's passphrase from stdin, store it in the OS keyring, and exit",
-    )
-    g.add_argument(
-        "--deadline",
-        type=seconds(MAX_DEADLINE),
-        metavar="S",
-        help="end any association that lasts longer than S seconds "
-        "(scp_association_deadline, default 3600)",
-    )
 
 
 def _config(args: argparse.Namespace, ctx: Any, *, reuse_port: bool) -> Any:
@@ -109,68 +73,7 @@ def _config(args: argparse.Namespace, ctx: Any, *, reuse_port: bool) -> Any:
         cfg = replace(cfg, whitelist=args.whitelist)
     if args.deadline is not None:
         cfg = replace(cfg, association_deadline=args.deadline)
-    return _tls_config(args, ctx, cfg)
-
-
-def _tls_config(args: argparse.Namespace, ctx: Any, cfg: Any) -> Any:
-    """The settings' TLS with the command line's changes."""
-    from dataclasses import replace
-
-    from pacsadmin.cli.main import UsageError
-    from pacsadmin.core.dimse.scp_tls import ScpTls
-
-    s = ctx.settings
-    on = s.scp_tls if args.tls is None else args.tls
-    if not on:
-        return replace(cfg, tls=None)
-    tls = ScpTls(
-        args.tls_cert if args.tls_cert is not None else s.scp_tls_cert,
-        args.tls_key if args.tls_key is not None else s.scp_tls_key,
-        args.tls_client_ca if args.tls_client_ca is not None else s.scp_tls_client_ca,
-    )
-    if not tls.cert:
-        raise UsageError("TLS needs a certificate file: --tls-cert FILE (or scp_tls_cert)")
-    return replace(cfg, tls=tls)
-
-
-def _tls_passphrase(ctx: Any) -> str | None:
-    from pacsadmin.core.secrets import SCP_TLS_PASSPHRASE_KEY
-
-    return ctx.secrets.get(SCP_TLS_PASSPHRASE_KEY)  # type: ignore[no-any-return]
-
-
-def _store_passphrase(ctx: Any) -> int:
-    """``--tls-passphrase-stdin``: one line from stdin into the OS keyring."""
-    import sys
-
-    from pacsadmin.core.secrets import SCP_TLS_PASSPHRASE_KEY
-
-    value = sys.stdin.readline().rstrip("\n")
-    if not value:
-        ctx.secrets.delete(SCP_TLS_PASSPHRASE_KEY)
-        print("No passphrase given: the stored one (if any) was removed.", file=sys.stderr)
-        return 0
-    problem = ctx.secrets.set(SCP_TLS_PASSPHRASE_KEY, value)
-    if problem:
-        print(f"pacsadmin serve: the passphrase was NOT stored: {problem}", file=sys.stderr)
-        return 1
-    print("The SCP's TLS key passphrase is stored in the OS keyring.", file=sys.stderr)
-    _audit(ctx, "ok", "scp-tls", "the SCP's TLS key passphrase was stored in the keyring")
-    return 0
-
-
-def _check_tls(cfg: Any, ctx: Any) -> tuple[str, str] | None:
-    """Load the certificate and key once: (reason, sentence) when they cannot be used."""
-    from pacsadmin.core.dimse import scp_events
-    from pacsadmin.core.dimse.scp_tls import ScpTlsError, server_context
-
-    if cfg.tls is None:
-        return None
-    try:
-        server_context(cfg.tls, _tls_passphrase(ctx))
-    except ScpTlsError as exc:
-        return scp_events.TLS_UNUSABLE, str(exc)
-    return None
+    return serve_security.tls_config(args, ctx, cfg)
 
 
 def _console_log(worker: bool = False) -> None:
@@ -226,7 +129,7 @@ def run_serve(args: argparse.Namespace, ctx: Any) -> int:
     from pacsadmin.core.dimse import scp_events
 
     if args.tls_passphrase_stdin:
-        return _store_passphrase(ctx)
+        return serve_security.store_passphrase(ctx, _audit)
     events = EventPrinter() if args.events else None
     target = f"{args.aet or ctx.settings.local_ae_title}:{args.port or ctx.settings.scp_port}"
     workers = args.workers if args.workers is not None else ctx.settings.scp_worker_processes
@@ -244,7 +147,7 @@ def run_serve(args: argparse.Namespace, ctx: Any) -> int:
     except UsageError as exc:
         return _not_started(ctx, events, target, scp_events.BAD_AE_TITLE, str(exc), code=EXIT_USAGE)
     if not args.worker_child:  # a worker's parent has checked (and said why)
-        bad_tls = _check_tls(cfg, ctx)
+        bad_tls = serve_security.check_tls(cfg, ctx)
         if bad_tls is not None:
             return _not_started(ctx, events, target, *bad_tls)
     if workers > 1 and not args.worker_child:
@@ -299,7 +202,7 @@ def _run_single(args: argparse.Namespace, ctx: Any, cfg: Any, events: Any) -> in
                 nodes=ctx.nodes,
                 listener=events,
                 transcript_dir=ctx.paths.logs_dir / "scp-transcripts",
-                tls_passphrase=_tls_passphrase(ctx) if cfg.tls is not None else None,
+                tls_passphrase=serve_security.tls_passphrase(ctx) if cfg.tls is not None else None,
                 audit=ctx.audit,
             ).start()
         except OSError as exc:

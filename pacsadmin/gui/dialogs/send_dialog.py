@@ -96,6 +96,7 @@ class SendDialog(QDialog):
         if not nodes:
             lay.addWidget(plain_label("No node in the directory: add one first (Nodes > Add)."))
         lay.addWidget(buttons)
+        self.setMinimumWidth(self.fontMetrics().averageCharWidth() * 72)
 
     def choice(self) -> SendChoice | None:
         i = self.node_combo.currentIndex()
