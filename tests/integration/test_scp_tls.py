@@ -278,3 +278,26 @@ def test_tls_passphrase_stdin_stores_it_in_the_keyring(monkeypatch, capsys, memo
     assert main(["serve", "--tls-passphrase-stdin"]) == 0
     assert memory_keyring.get_password("pacsadmin", SCP_TLS_PASSPHRASE_KEY) == "s3cret"
     assert "s3cret" not in capsys.readouterr().err
+
+
+def test_the_association_deadline_cuts_a_tls_connection(archive, pki):
+    """The watchdog's cut works under TLS too: a caller that completes the handshake and
+    then says nothing is disconnected at the deadline (not after the network timeout)."""
+    import time
+
+    tls = ScpTls(str(pki / "server.pem"), str(pki / "server.key"))
+    cfg = ScpConfig(ae_title=AET, port=0, bind="127.0.0.1", tls=tls, association_deadline=2)
+    scp = LocalScp(archive, cfg, tls_passphrase=SERVER_PASS).start()
+    try:
+        ctx = ssl.create_default_context(cafile=str(pki / "ca.pem"))
+        raw = socket.create_connection(("127.0.0.1", scp.port), timeout=30)
+        with ctx.wrap_socket(raw, server_hostname="localhost") as s:
+            t0 = time.monotonic()
+            try:
+                data = s.recv(1)
+            except (ssl.SSLError, OSError):
+                data = b""
+            waited = time.monotonic() - t0
+        assert data == b"" and waited < 8, waited
+    finally:
+        scp.stop()
