@@ -301,3 +301,44 @@ def test_the_association_deadline_cuts_a_tls_connection(archive, pki):
         assert data == b"" and waited < 8, waited
     finally:
         scp.stop()
+
+
+def test_a_tls_hello_dripped_a_byte_a_second_is_cut_at_the_handshake_limit(archive, pki):
+    """The handshake is bounded in all (the ACSE timeout), not per read: a ClientHello sent
+    one byte a second is cut off, and the refusal says why."""
+    import time
+
+    from pacsadmin.core.settings import Timeouts
+
+    hello_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    hello_ctx.check_hostname, hello_ctx.verify_mode = False, ssl.CERT_NONE
+    incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+    obj = hello_ctx.wrap_bio(incoming, outgoing)
+    with pytest.raises(ssl.SSLWantReadError):
+        obj.do_handshake()
+    hello = outgoing.read()
+    assert len(hello) > 10
+    s = Scp(archive, pki, client_ca=False, passphrase=SERVER_PASS)
+    s.scp.config = ScpConfig(
+        ae_title=AET, port=0, bind="127.0.0.1", tls=s.scp.config.tls,
+        timeouts=Timeouts(acse=2.0),
+    )  # fmt: skip
+    s.scp.start()
+    try:
+        with socket.create_connection(("127.0.0.1", s.scp.port), timeout=1) as c:
+            t0 = time.monotonic()
+            for b in hello:
+                try:
+                    c.sendall(bytes([b]))
+                    if c.recv(1) == b"":
+                        break
+                except TimeoutError:
+                    continue
+                except OSError:
+                    break
+            waited = time.monotonic() - t0
+        assert waited < 6, waited
+        assert s.done.wait(10)
+        assert "no TLS handshake within 2 s" in s.closed[-1].rejected
+    finally:
+        s.scp.stop()

@@ -15,9 +15,11 @@ handshake of each incoming connection.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import ssl
+import threading
 from dataclasses import dataclass
 
 from pacsadmin.core.errors import PacsAdminError
@@ -110,8 +112,21 @@ def wrap_unshaken(ctx: ssl.SSLContext, sock: socket.socket) -> ssl.SSLSocket:
 
 
 def handshake(sock: ssl.SSLSocket, timeout: float) -> str | None:
-    """Do the TLS handshake within ``timeout`` seconds; None when done, else why not (a
-    sentence without patient data: the peer's address is added by the caller)."""
+    """Do the TLS handshake within ``timeout`` seconds in all; None when done, else why
+    not (a sentence without patient data: the peer's address is added by the caller).
+
+    The socket's timeout bounds each read; a timer bounds the whole, so a peer that sends
+    its hello a byte at a time is cut off too (the socket is shut down under the read)."""
+    late = threading.Event()
+
+    def cut() -> None:
+        late.set()
+        with contextlib.suppress(OSError):
+            socket.socket.shutdown(sock, socket.SHUT_RDWR)
+
+    timer = threading.Timer(timeout, cut)
+    timer.daemon = True
+    timer.start()
     try:
         sock.settimeout(timeout)
         sock.do_handshake()
@@ -119,7 +134,15 @@ def handshake(sock: ssl.SSLSocket, timeout: float) -> str | None:
     except TimeoutError:
         return f"no TLS handshake within {timeout:g} s"
     except ssl.SSLError as exc:
+        if late.is_set():
+            return f"no TLS handshake within {timeout:g} s"
         return f"TLS handshake failed ({exc.reason or exc.strerror or type(exc).__name__})"
     except OSError as exc:
+        if late.is_set():
+            return f"no TLS handshake within {timeout:g} s"
         return f"TLS handshake failed ({exc.strerror or type(exc).__name__})"
+    finally:
+        timer.cancel()
+    if late.is_set():  # finished just as the timer cut it: the connection is gone
+        return f"no TLS handshake within {timeout:g} s"
     return None
