@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from pacsadmin.cli import serve_security
 from pacsadmin.cli.argtypes import port
 
 
@@ -46,6 +47,7 @@ def register(sub: Any) -> None:
         help="stop when the process that started this one ends (its end of stdin closes, or "
         "it goes away): how the window starts it",
     )
+    serve_security.register(p)
     p.add_argument("--worker-child", action="store_true", help=argparse.SUPPRESS)
     p.set_defaults(func=run_serve)
 
@@ -69,7 +71,9 @@ def _config(args: argparse.Namespace, ctx: Any, *, reuse_port: bool) -> Any:
         cfg = replace(cfg, port=args.port)
     if args.whitelist is not None:
         cfg = replace(cfg, whitelist=args.whitelist)
-    return cfg
+    if args.deadline is not None:
+        cfg = replace(cfg, association_deadline=args.deadline)
+    return serve_security.tls_config(args, ctx, cfg)
 
 
 def _console_log(worker: bool = False) -> None:
@@ -124,6 +128,8 @@ def run_serve(args: argparse.Namespace, ctx: Any) -> int:
     from pacsadmin.cli.serve_support import EventPrinter
     from pacsadmin.core.dimse import scp_events
 
+    if args.tls_passphrase_stdin:
+        return serve_security.store_passphrase(ctx, _audit)
     events = EventPrinter() if args.events else None
     target = f"{args.aet or ctx.settings.local_ae_title}:{args.port or ctx.settings.scp_port}"
     workers = args.workers if args.workers is not None else ctx.settings.scp_worker_processes
@@ -140,6 +146,10 @@ def run_serve(args: argparse.Namespace, ctx: Any) -> int:
         cfg = _config(args, ctx, reuse_port=args.worker_child or workers > 1)
     except UsageError as exc:
         return _not_started(ctx, events, target, scp_events.BAD_AE_TITLE, str(exc), code=EXIT_USAGE)
+    if not args.worker_child:  # a worker's parent has checked (and said why)
+        bad_tls = serve_security.check_tls(cfg, ctx)
+        if bad_tls is not None:
+            return _not_started(ctx, events, target, *bad_tls)
     if workers > 1 and not args.worker_child:
         return _run_parent(args, ctx, cfg, workers, events)
     return _run_single(args, ctx, cfg, events)
@@ -156,6 +166,7 @@ def _run_single(args: argparse.Namespace, ctx: Any, cfg: Any, events: Any) -> in
     from pacsadmin.core.dimse import scp_events
     from pacsadmin.core.dimse.scp import LocalScp
     from pacsadmin.core.dimse.scp_events import Listening, Stopped
+    from pacsadmin.core.dimse.scp_tls import ScpTlsError
     from pacsadmin.core.errors import PacsAdminError
 
     _console_log(args.worker_child)
@@ -191,9 +202,13 @@ def _run_single(args: argparse.Namespace, ctx: Any, cfg: Any, events: Any) -> in
                 nodes=ctx.nodes,
                 listener=events,
                 transcript_dir=ctx.paths.logs_dir / "scp-transcripts",
+                tls_passphrase=serve_security.tls_passphrase(ctx) if cfg.tls is not None else None,
+                audit=ctx.audit,
             ).start()
         except OSError as exc:
             return not_started(*scp_events.listen_failure(exc, cfg.port, cfg.bind))
+        except ScpTlsError as exc:  # the key changed since the check, say
+            return not_started(scp_events.TLS_UNUSABLE, str(exc))
         except PacsAdminError as exc:  # a damaged node directory, say
             return not_started(scp_events.BAD_CONFIG, str(exc))
         except Exception as exc:
@@ -260,6 +275,12 @@ def _run_parent(args: argparse.Namespace, ctx: Any, cfg: Any, workers: int, even
         cmd += ["--bind", args.bind]
     if args.whitelist is not None:
         cmd.append("--whitelist" if args.whitelist else "--no-whitelist")
+    cmd += ["--deadline", str(cfg.association_deadline)]
+    if cfg.tls is None:
+        cmd.append("--no-tls")
+    else:
+        cmd += ["--tls", "--tls-cert", cfg.tls.cert, "--tls-key", cfg.tls.key]
+        cmd += ["--tls-client-ca", cfg.tls.client_ca]
     if args.events:
         cmd.append("--events")
     stop = stop_on_signals()

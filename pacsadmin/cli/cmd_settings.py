@@ -37,6 +37,11 @@ KEYS: dict[str, Callable[[str], Any]] = {
     "duplicate_policy": str,
     "archive_fsync": _bool,
     "scp_autostart": _bool,
+    "scp_tls": _bool,
+    "scp_tls_cert": str,
+    "scp_tls_key": str,
+    "scp_tls_client_ca": str,
+    "scp_association_deadline": float,
 }
 
 

@@ -137,5 +137,8 @@ class SecretStore:
             pass
 
 
+SCP_TLS_PASSPHRASE_KEY = "scp/tls-key-passphrase"  # the local SCP's TLS key
+
+
 def tls_passphrase_key(node_name: str) -> str:
     return f"node/{node_name}/tls-key-passphrase"

@@ -17,6 +17,7 @@ from pacsadmin.core.errors import SettingsError, ValidationError
 from pacsadmin.core.fileio import atomic_write_text
 
 SCHEMA_VERSION = 1
+MAX_DEADLINE = 7 * 24 * 3600  # seconds: an association deadline of a week at most
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,15 @@ class Settings:
     duplicate_policy: str = "keep_first"  # or "overwrite" (same SOP Instance UID)
     archive_fsync: bool = False  # fsync each received file before it is renamed into place
     scp_autostart: bool = True  # the GUI starts the local SCP (its own process) with it
+    # TLS on the local SCP (issue 10): the key's passphrase is in the OS keyring
+    # (core/secrets.py: SCP_TLS_PASSPHRASE_KEY), never here
+    scp_tls: bool = False
+    scp_tls_cert: str = ""  # PEM certificate (chain) file
+    scp_tls_key: str = ""  # PEM private key file ("": the key is in the certificate file)
+    scp_tls_client_ca: str = ""  # CA file: when set, callers must present a certificate from it
+    # seconds an association may last, from its TCP connection to its end (a slow-drip
+    # peer cannot hold one of the scp_max_associations slots for ever)
+    scp_association_deadline: float = 3600.0
     schema_version: int = SCHEMA_VERSION
 
     def validate(self) -> Settings:
@@ -86,6 +96,14 @@ class Settings:
             raise ValidationError(
                 "scp_worker_processes", "SCP worker processes must be between 0 (auto) and 64."
             )
+        validate_scp_tls(self)
+        d = self.scp_association_deadline
+        if isinstance(d, bool) or not isinstance(d, (int, float)) or not 1 <= d <= MAX_DEADLINE:
+            raise ValidationError(
+                "scp_association_deadline",
+                f"The association deadline must be between 1 and {MAX_DEADLINE} seconds "
+                f"(got {d!r}).",
+            )
         if self.duplicate_policy not in ("keep_first", "overwrite"):
             raise ValidationError(
                 "duplicate_policy", "Duplicate policy must be 'keep_first' or 'overwrite'."
@@ -116,6 +134,20 @@ class Settings:
         tk = {f.name for f in fields(Timeouts)}
         timeouts = Timeouts(**{k: v for k, v in t.items() if k in tk})
         return cls(timeouts=timeouts, **kwargs).validate()
+
+
+def validate_scp_tls(s: Settings) -> None:
+    """The TLS settings of the local SCP: types, and a certificate whenever TLS is on (the
+    files themselves are checked when the SCP starts: they may live on a share)."""
+    if not isinstance(s.scp_tls, bool):
+        raise ValidationError("scp_tls", "scp_tls must be true or false.")
+    for name in ("scp_tls_cert", "scp_tls_key", "scp_tls_client_ca"):
+        if not isinstance(getattr(s, name), str):
+            raise ValidationError(name, f"{name} must be a file name (text).")
+    if s.scp_tls and not s.scp_tls_cert:
+        raise ValidationError(
+            "scp_tls_cert", "TLS on the local SCP needs a certificate file (scp_tls_cert)."
+        )
 
 
 # Each entry upgrades a file *from* that version to the next one.

@@ -38,6 +38,7 @@ from pacsadmin.gui.controllers.editing import EditingController
 from pacsadmin.gui.controllers.nodes import NodeActions
 from pacsadmin.gui.controllers.preferences import PreferencesController
 from pacsadmin.gui.controllers.scp import ScpProcess, describe_event
+from pacsadmin.gui.controllers.send import SendController
 from pacsadmin.gui.errors import ActivityLog, ErrorPresenter
 from pacsadmin.gui.gc_guard import GuiGarbageCollector
 from pacsadmin.gui.help import install_help
@@ -184,6 +185,9 @@ class PacsAdminApp(QObject):
             "archive-import",
             "Copy every DICOM file under a folder into the local archive",
         )
+        self.act_send_files = w.make_action(
+            "Send files to node...", "export", "C-STORE DICOM files or folders to a node"
+        )
         self.act_scp = w.make_action(
             "Local SCP running", "scp", "Run the local DICOM node (storage and Q/R SCP)"
         )
@@ -265,6 +269,7 @@ class PacsAdminApp(QObject):
                     None,
                     self.act_archive_import,
                     self.act_archive_import_folder,
+                    self.act_send_files,
                     None,
                     self.act_anonymize,
                     None,
@@ -357,8 +362,38 @@ class PacsAdminApp(QObject):
             parent_widget=w,
             parent=self,
         )
+
+        self._build_send()
         w.on_close = self.shutdown
         self._show_scp_state()
+
+    def _build_send(self) -> None:
+        """The send tool: Send to… on archive rows, files dropped onto a node, File > Send
+        files; each send's per-file results open from the Jobs panel."""
+        self.sends = SendController(
+            local=self.local,
+            nodes=self.node_model.nodes,
+            secrets=self.secrets,
+            bridge=self.bridge,
+            archive=self.archive.handle,
+            errors=self.errors,
+            show_job=lambda job_id: self.window.docks["jobs"].raise_(),
+            parent_widget=self.window,
+            parent=self,
+        )
+        self.archive_browser.sendRequested.connect(self.sends.send_archive_nodes)
+        self.node_browser.filesDropped.connect(self.sends.send_paths)
+        self.jobs_panel.has_details = self.sends.has_results
+        self.jobs_panel.detailsRequested.connect(self.sends.show)
+        self.act_send_files.triggered.connect(self._on_send_files_triggered)
+
+    @Slot()
+    def _on_send_files_triggered(self) -> None:
+        paths, _ = QFileDialog.getOpenFileNames(
+            self.window, "Send DICOM files", "", "DICOM (*.dcm *.DCM DICOMDIR *);;All files (*)"
+        )
+        if paths:
+            self.sends.send_paths(self.node_browser.current_node(), paths)
 
     # ------------------------------------------------------------------ wiring
     def _wire(self) -> None:
@@ -714,6 +749,7 @@ class PacsAdminApp(QObject):
             return True
         self._closed = True
         self.echoes.close()
+        self.sends.close()
         self.node_actions.close()
         self.viewer.close()  # stops cine, cancels its decode jobs
         self._clock.stop()

@@ -558,3 +558,32 @@ def test_reactor_and_senders_read_dimse_messages_as_responses_to_the_caller_assu
     ev.assoc = assoc
     _pynetdicom.wake_on_close(ev)
     assert assoc.dimse.get_msg(block=True) == (None, None)
+
+
+def test_cut_connection_ends_an_association_from_another_thread():
+    """cut_connection (the SCP's association deadline): the socket at
+    ``assoc.dul.socket.socket``, shut down from this thread, ends the association on both
+    sides as a lost connection (the acceptor's EVT_CONN_CLOSE runs)."""
+    core_assoc._init_pynetdicom()
+    closed = threading.Event()
+    accepted: list = []
+    scp = AE("SCP")
+    scp.add_supported_context(Verification)
+    handlers = [
+        (evt.EVT_ACCEPTED, lambda e: accepted.append(e.assoc)),
+        (evt.EVT_CONN_CLOSE, lambda e: closed.set()),
+    ]
+    server = scp.start_server(("127.0.0.1", 0), block=False, evt_handlers=handlers)
+    try:
+        scu = AE("SCU")
+        scu.add_requested_context(Verification)
+        scu.network_timeout = scu.acse_timeout = 30
+        assoc = scu.associate("127.0.0.1", server.server_address[1], ae_title="SCP")
+        assert assoc.is_established and accepted
+        assert _pynetdicom.cut_connection(accepted[0])
+        assert closed.wait(5), REVIEW_NET
+        assoc.join(5)
+        assert not assoc.is_established
+        assert not _pynetdicom.cut_connection(accepted[0])  # nothing left to cut
+    finally:
+        server.shutdown()

@@ -77,3 +77,29 @@ def test_paths_resolution(tmp_path, monkeypatch):
     assert AppPaths.resolve(tmp_path / "cli").home == (tmp_path / "cli").resolve()
     monkeypatch.delenv("PACSADMIN_HOME")
     assert "pacsadmin" in str(AppPaths.resolve().home)
+
+
+def test_scp_tls_and_deadline_settings(tmp_path):
+    s = Settings()
+    assert s.scp_tls is False and s.scp_association_deadline == 3600
+    with pytest.raises(ValidationError, match="certificate file"):
+        Settings(scp_tls=True).validate()
+    with pytest.raises(ValidationError, match="deadline"):
+        Settings(scp_association_deadline=0).validate()
+    ok = Settings(scp_tls=True, scp_tls_cert="/etc/cert.pem", scp_association_deadline=120)
+    p = tmp_path / "settings.json"
+    save_settings(p, ok)
+    assert load_settings(p) == ok
+    assert "passphrase" not in p.read_text()
+
+
+def test_scp_config_from_settings():
+    from pacsadmin.core.dimse.scp import ScpConfig
+
+    cfg = ScpConfig.from_settings(
+        Settings(scp_tls=True, scp_tls_cert="c.pem", scp_tls_client_ca="ca.pem",
+                 scp_association_deadline=90)
+    )  # fmt: skip
+    assert cfg.tls is not None and cfg.tls.client_ca == "ca.pem"
+    assert cfg.association_deadline == 90
+    assert ScpConfig.from_settings(Settings()).tls is None

@@ -86,6 +86,24 @@ def set_nodelay(event: Any) -> None:
             pass
 
 
+def cut_connection(assoc: Any) -> bool:
+    """Shut the association's TCP connection down from any thread (both directions, at the
+    file descriptor: for a TLS socket too, without touching its SSL state).  Whatever reads
+    it (pynetdicom's DUL, a fast receive loop) sees the end of the connection and the
+    association ends as after a peer's disconnect: ``EVT_CONN_CLOSE`` runs.  No A-ABORT is
+    written: another thread may be in the middle of writing a PDU.  False when the
+    association had no socket left."""
+    s = getattr(getattr(assoc, "dul", None), "socket", None)
+    s = getattr(s, "socket", None)
+    if s is None:
+        return False
+    try:
+        socket.socket.shutdown(s, socket.SHUT_RDWR)
+    except OSError:  # already closed
+        return False
+    return True
+
+
 def set_low_latency(assoc: Any) -> None:
     """The DUL polls every 0.2 ms instead of 1 ms: an echo round trip 18 -> 6 ms, at the
     cost of CPU (not for long transfers).  Call from ``EVT_CONN_OPEN``."""

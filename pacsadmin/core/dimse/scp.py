@@ -36,6 +36,8 @@ from pacsadmin.core.archive import Archive, is_disk_full, read_meta
 from pacsadmin.core.archive.archive import StoreOutcome
 from pacsadmin.core.dimse import _pynetdicom, scp_access, scp_events, scp_receive
 from pacsadmin.core.dimse.association import _init_pynetdicom
+from pacsadmin.core.dimse.scp_deadline import Watchdog
+from pacsadmin.core.dimse.scp_tls import ScpTls, server_context
 from pacsadmin.core.dimse.transcript import Transcript
 from pacsadmin.core.nodes import NodeDirectory
 from pacsadmin.core.settings import Settings, Timeouts
@@ -156,9 +158,14 @@ class ScpConfig:
     check_address: bool = False
     max_associations: int = 10
     reuse_port: bool = False  # several processes on one port (SO_REUSEPORT)
+    tls: ScpTls | None = None  # TLS on (the key's passphrase is given to LocalScp)
+    association_deadline: float = 3600.0  # seconds from the connection to the end
 
     @classmethod
     def from_settings(cls, s: Settings, **kw: Any) -> ScpConfig:
+        if s.scp_tls and "tls" not in kw:
+            kw["tls"] = ScpTls(s.scp_tls_cert, s.scp_tls_key, s.scp_tls_client_ca)
+        kw.setdefault("association_deadline", s.scp_association_deadline)
         return cls(
             ae_title=s.local_ae_title,
             port=s.scp_port,
@@ -186,9 +193,14 @@ class LocalScp:
         listener: Listener | None = None,
         keep_transcripts: int = 50,
         transcript_dir: Path | None = None,
+        tls_passphrase: str | None = None,
+        audit: Any = None,
     ) -> None:
         """``transcript_dir``: also write each association's transcript (redacted) there,
         as ``assoc-<pid>-<n>.txt``, keeping the newest 200 (for a GUI in another process).
+        ``tls_passphrase``: the TLS key's (from the OS keyring).  ``audit``: an
+        :class:`~pacsadmin.core.audit.AuditLog` for the associations the SCP ends itself
+        (the deadline) and the TLS handshakes it refuses.
         """
         self.archive = archive
         self.config = config
@@ -203,6 +215,9 @@ class LocalScp:
         self._nodes_mtime: float | None = None
         self._nodes_lock = threading.Lock()
         self.transcript_dir = transcript_dir
+        self.audit = audit
+        self._tls_passphrase = tls_passphrase
+        self._watchdog = Watchdog(config.association_deadline, self._on_deadline)
 
     def _current_nodes(self) -> NodeDirectory | None:
         """The node directory, re-read when its file changed (move destinations)."""
@@ -238,8 +253,9 @@ class LocalScp:
         if self.nodes is not None:  # the directory as loaded now; re-read when it changes
             with contextlib.suppress(OSError, TypeError):
                 self._nodes_mtime = os.stat(self.nodes.path).st_mtime
-        scp_receive.install()
         cfg = self.config
+        ssl_context = None if cfg.tls is None else server_context(cfg.tls, self._tls_passphrase)
+        scp_receive.install()
         ae = scp_access.make_ae_class()(ae_title=cfg.ae_title)
         ae.pacs_tmp_dir = self.archive.layout.tmp_dir
         ae.maximum_pdu_size = cfg.max_pdu
@@ -283,15 +299,22 @@ class LocalScp:
             (evt.EVT_DIMSE_SENT, self._tx("_on_dimse_sent")),
             (evt.EVT_DIMSE_RECV, self._tx("_on_dimse_recv")),
         ]
-        sc = scp_access.server_class(cfg.reuse_port)
+        sc = scp_access.server_class(
+            cfg.reuse_port,
+            tls_handshake_timeout=None if ssl_context is None else cfg.timeouts.acse,
+            on_tls_refused=self._on_tls_refused,
+        )
         try:
             if sc is None:
                 self._server = ae.start_server(
                     (cfg.bind, cfg.port), block=False, evt_handlers=handlers
                 )
-            else:  # start_server(block=False) with our server class (SO_REUSEPORT)
+            else:  # start_server(block=False) with our server class (SO_REUSEPORT, TLS)
                 server = ae.make_server(
-                    (cfg.bind, cfg.port), evt_handlers=handlers, server_class=sc
+                    (cfg.bind, cfg.port),
+                    evt_handlers=handlers,
+                    server_class=sc,
+                    ssl_context=ssl_context,
                 )
                 threading.Thread(
                     target=server.serve_forever, name="pacsadmin-scp-server", daemon=True
@@ -302,12 +325,15 @@ class LocalScp:
             scp_receive.uninstall()
             raise
         self.ae = ae
+        self._watchdog.start()
         log.info(
-            "SCP %s listening on %s:%d (whitelist %s)",
+            "SCP %s listening on %s:%d (whitelist %s, %s, association deadline %g s)",
             cfg.ae_title,
             cfg.bind or "*",
             self.port,
             "on" if cfg.whitelist else "off",
+            "no TLS" if cfg.tls is None else cfg.tls.describe(),
+            cfg.association_deadline,
         )
         return self
 
@@ -319,6 +345,7 @@ class LocalScp:
         if self._server is not None:
             self._server.shutdown()
             self._server = None
+            self._watchdog.stop()
             scp_receive.uninstall()
             log.info("SCP %s stopped", self.config.ae_title)
 
@@ -365,6 +392,7 @@ class LocalScp:
     def _on_open(self, event: Any) -> None:
         _pynetdicom.set_nodelay(event)
         rec = self._rec(event.assoc, create=True)
+        self._watchdog.add(event.assoc)
         addr = event.address or ("", 0)
         rec.address, rec.port = str(addr[0]), int(addr[1])
         rec.transcript.add("--", "TCP", f"connection from {rec.address}:{rec.port}")
@@ -395,6 +423,7 @@ class LocalScp:
     def _on_close(self, event: Any) -> None:
         with self._lock:  # stays among the active ones until it is among the finished
             rec = self._records.get(id(event.assoc))
+        self._watchdog.remove(event.assoc)
         removed = scp_receive.forget(event.assoc)
         if rec is None:
             return
@@ -417,6 +446,38 @@ class LocalScp:
             self._records.pop(id(event.assoc), None)
             self.finished.append(rec)
         self._emit("close", rec)
+
+    def _on_deadline(self, assoc: Any) -> None:
+        """The watchdog's thread, just before it cuts ``assoc``'s connection."""
+        rec = self._rec(assoc)
+        limit = self.config.association_deadline
+        why = f"association deadline of {limit:g} s passed: connection closed by the SCP"
+        rec.aborted = True
+        rec.add_error(why)
+        rec.transcript.add("--", "SCP", why)
+        who = f"{rec.calling_ae or '?'}@{rec.address}:{rec.port}"
+        log.warning("association #%d %s: %s", rec.id, who, why)
+        self._audit("scp-deadline", who, f"association #{rec.id}: {why}")
+
+    def _on_tls_refused(self, address: Any, why: str) -> None:
+        """A TLS handshake that failed (no client certificate, TLS 1.1, plain DICOM ...):
+        logged, audited and shown as a rejected association (no DICOM was exchanged)."""
+        host, port = (str(address[0]), int(address[1])) if address else ("?", 0)
+        rec = AssociationRecord(next(self._ids), address=host, port=port, rejected=why)
+        rec.ended = time.time()
+        log.warning("connection from %s:%d refused: %s", host, port, why)
+        self._audit("scp-tls", f"{host}:{port}", f"connection refused: {why}", "refused")
+        with self._lock:
+            self.finished.append(rec)
+        self._emit("close", rec)
+
+    def _audit(self, action: str, target: str, summary: str, outcome: str = "aborted") -> None:
+        if self.audit is None:
+            return
+        try:
+            self.audit.record(action, outcome, target=target, summary=summary)
+        except Exception as exc:  # the audit database unwritable: said, never fatal
+            log.warning("SCP: cannot write the audit log: %s", type(exc).__name__)
 
     def _write_transcript(self, rec: AssociationRecord) -> str:
         from pacsadmin.core.fileio import atomic_write_text

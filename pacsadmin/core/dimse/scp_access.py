@@ -10,8 +10,9 @@ import contextlib
 import os
 import socket
 import threading
+from collections.abc import Callable
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
 from pacsadmin.core.dimse import _pynetdicom
 from pacsadmin.core.nodes import NodeDirectory
@@ -89,15 +90,49 @@ def make_ae_class() -> type:
     return ScpAE
 
 
-def server_class(reuse_port: bool) -> type | None:
-    if not reuse_port:
+def server_class(
+    reuse_port: bool,
+    *,
+    tls_handshake_timeout: float | None = None,
+    on_tls_refused: Callable[[tuple[str, int], str], None] | None = None,
+) -> type | None:
+    """The SCP's server class: SO_REUSEPORT (several worker processes on one port) and/or
+    TLS with the handshake on each connection's own thread, bounded by
+    ``tls_handshake_timeout`` (pynetdicom's own server does it on the accepting thread,
+    unbounded: one silent peer would stop every other connection).  A failed handshake is
+    told to ``on_tls_refused((address, port), why)`` and the connection closed.  None:
+    pynetdicom's own class will do."""
+    if not reuse_port and tls_handshake_timeout is None:
         return None
+    import ssl
+
     from pynetdicom.transport import ThreadedAssociationServer
 
-    class ReusePortServer(ThreadedAssociationServer):
+    from pacsadmin.core.dimse import scp_tls
+
+    class ScpServer(ThreadedAssociationServer):
         def server_bind(self) -> None:
             assert self.socket is not None  # socketserver makes it before server_bind
-            self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+            if reuse_port:
+                self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
             super().server_bind()
 
-    return ReusePortServer
+        def get_request(self) -> tuple[socket.socket, tuple[str, int]]:
+            assert self.socket is not None
+            sock, address = self.socket.accept()
+            if self.ssl_context:
+                sock = scp_tls.wrap_unshaken(self.ssl_context, sock)
+            return sock, address
+
+        def process_request_thread(self, request: Any, client_address: Any) -> None:
+            if isinstance(request, ssl.SSLSocket) and tls_handshake_timeout is not None:
+                why = scp_tls.handshake(request, tls_handshake_timeout)
+                if why is not None:
+                    if on_tls_refused is not None:
+                        with contextlib.suppress(Exception):
+                            on_tls_refused(client_address, why)
+                    self.shutdown_request(request)
+                    return
+            super().process_request_thread(request, client_address)
+
+    return ScpServer

@@ -43,6 +43,7 @@ BAD_AE_TITLE = "bad_ae_title"
 BAD_ARGUMENT = "bad_argument"
 BAD_CONFIG = "bad_config"  # a damaged settings or node directory file
 ARCHIVE_UNUSABLE = "archive_unusable"  # the archive folder or its index cannot be used
+TLS_UNUSABLE = "tls_unusable"  # the TLS certificate, key, passphrase or client CA
 INTERNAL = "internal"  # a bug: the message names the exception type
 
 # Stopped.reason: why a running serve stopped

@@ -54,6 +54,7 @@ class ArchiveBrowser(QWidget):
     searchChanged = Signal(str)  # debounced
     deleteRequested = Signal(list)  # [TreeNode]
     openRequested = Signal(object)  # TreeNode (a study or a series)
+    sendRequested = Signal(list)  # [TreeNode]: "Send to…"
 
     SEARCH_DELAY_MS = 200
     EXPAND_AT_MOST = 10  # a search matching this few studies shows their series
@@ -73,10 +74,13 @@ class ArchiveBrowser(QWidget):
             icon("open-images"), "Open the selected study or series in the viewer"
         )
         self.btn_delete = self._button(icon("delete"), "Delete the selected rows (files and index)")
+        self.btn_send = self._button(
+            icon("export"), "Send the selected studies or series to a node"
+        )
         top = QHBoxLayout()
         top.setContentsMargins(0, 0, 0, 0)
         top.addWidget(self.search, 1)
-        for b in (self.btn_open, self.btn_delete, self.btn_refresh):
+        for b in (self.btn_open, self.btn_send, self.btn_delete, self.btn_refresh):
             top.addWidget(b)
         self.tree = QTreeView()
         self.tree.setModel(model)
@@ -121,6 +125,7 @@ class ArchiveBrowser(QWidget):
         self.btn_refresh.clicked.connect(self.refreshRequested)
         self.btn_open.clicked.connect(self._on_open_clicked)
         self.btn_delete.clicked.connect(self._on_delete_clicked)
+        self.btn_send.clicked.connect(self._on_send_clicked)
         self.tree.doubleClicked.connect(self._on_tree_double_clicked)
         self.tree.expanded.connect(self._on_tree_expanded)
         self.tree.collapsed.connect(self._on_tree_collapsed)
@@ -212,6 +217,12 @@ class ArchiveBrowser(QWidget):
             self.openRequested.emit(nodes[0])
 
     @Slot()
+    def _on_send_clicked(self) -> None:
+        nodes = self.selected_nodes()
+        if nodes:
+            self.sendRequested.emit(nodes)
+
+    @Slot()
     def _on_delete_clicked(self) -> None:
         nodes = self.selected_nodes()
         if nodes:
@@ -240,12 +251,14 @@ class ArchiveBrowser(QWidget):
         nodes = self.selected_nodes()
         self.btn_delete.setEnabled(bool(nodes))
         self.btn_open.setEnabled(bool(nodes))
+        self.btn_send.setEnabled(bool(nodes))
 
     @Slot(object)
     def _on_tree_context_menu(self, pos: Any) -> None:
         menu = QMenu(self)
         for text, slot, enabled in (
             ("Open in viewer", self._on_open_clicked, self.btn_open.isEnabled()),
+            ("Send to…", self._on_send_clicked, self.btn_send.isEnabled()),
             ("Delete…", self._on_delete_clicked, self.btn_delete.isEnabled()),
             ("Refresh", self.refreshRequested.emit, True),
         ):

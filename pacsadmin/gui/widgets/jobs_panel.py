@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRect, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QBrush, QColor, QFont, QPainter, QPalette, QPen
 from PySide6.QtWidgets import (
@@ -106,6 +108,7 @@ class ProgressDelegate(QStyledItemDelegate):
 
 class JobsPanel(QWidget):
     cancelRequested = Signal(list)  # [job_id, ...]
+    detailsRequested = Signal(int)  # job_id: double click, Enter or Results… (a send's table)
 
     def __init__(self, model: JobsModel, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -143,11 +146,18 @@ class JobsPanel(QWidget):
         self.cancel_button.clicked.connect(self._on_cancel_button_clicked)
         self.clear_button = QPushButton(icon("clear"), "Clear finished", self)
         self.clear_button.clicked.connect(self._on_clear_button_clicked)
+        self.details_button = QPushButton(icon("view"), "Results…", self)
+        self.details_button.setToolTip("The per-file results of the selected send")
+        self.details_button.setEnabled(False)
+        self.details_button.clicked.connect(self._on_details_button_clicked)
+        # which jobs have a results window (the app sets it: the sends)
+        self.has_details: Callable[[int], bool] = lambda job_id: False
 
         buttons = QHBoxLayout()
         buttons.setContentsMargins(0, 0, 0, 0)
         buttons.addWidget(self.cancel_button)
         buttons.addWidget(self.clear_button)
+        buttons.addWidget(self.details_button)
         buttons.addStretch(1)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(4, 4, 4, 4)
@@ -156,6 +166,7 @@ class JobsPanel(QWidget):
         lay.addWidget(self.view, 1)
 
         self.view.selectionModel().selectionChanged.connect(self._on_selection_changed)
+        self.view.activated.connect(self._on_view_activated)
         model.dataChanged.connect(self._on_selection_changed)
         self._ticker = QTimer(self)
         self._ticker.setInterval(500)
@@ -178,6 +189,20 @@ class JobsPanel(QWidget):
         self.cancel_button.setEnabled(
             any(not self.model.job(r).state.finished for r in rows if r < self.model.rowCount())
         )
+        ids = self.selected_job_ids()
+        self.details_button.setEnabled(len(ids) == 1 and self.has_details(ids[0]))
+
+    @Slot(QModelIndex)
+    def _on_view_activated(self, index: QModelIndex) -> None:
+        job_id = self.model.index(index.row(), 0).data(JOB_ID_ROLE)
+        if job_id is not None and self.has_details(job_id):
+            self.detailsRequested.emit(job_id)
+
+    @Slot()
+    def _on_details_button_clicked(self) -> None:
+        ids = self.selected_job_ids()
+        if len(ids) == 1:
+            self.detailsRequested.emit(ids[0])
 
     @Slot()
     def _on_cancel_button_clicked(self) -> None:

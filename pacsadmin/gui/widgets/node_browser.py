@@ -36,6 +36,7 @@ from pacsadmin.gui.widgets.empty_state import EmptyAction, EmptyState
 class NodeBrowser(QWidget):
     nodeActivated = Signal(object)  # DicomNode (double click / Enter)
     selectionChanged = Signal()
+    filesDropped = Signal(object, list)  # DicomNode, [path]: files/folders dropped onto it
 
     def __init__(
         self,
@@ -122,6 +123,9 @@ class NodeBrowser(QWidget):
         lay.addLayout(top)
         lay.addWidget(self.pages, 1)
         self._update_empty()
+        from pacsadmin.gui.widgets.node_drop import NodeDropFilter
+
+        self.drop_filter = NodeDropFilter(self)
 
     # ------------------------------------------------------------------ API
     def selected_nodes(self) -> list[DicomNode]:
