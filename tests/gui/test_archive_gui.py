@@ -496,3 +496,36 @@ def test_opening_the_archive_tab_never_changes_the_window_size(pacs_app, qtbot, 
     assert w.minimumSizeHint().width() <= before.width()
     # the whole summary is in its tooltip
     assert "a-search-longer-than-any-window" in app.archive_browser.summary.toolTip()
+
+
+def test_correct_an_archive_study_from_the_browser(pacs_app, qtbot, tmp_path):
+    """Correct study… on an archive row: applied through the archive (the browser and the
+    index show the new name at once, verify stays clean), then undone."""
+    from pacsadmin.gui.editing.correction_dialog import CorrectionDialog
+
+    app = pacs_app
+    src = tmp_path / "src"
+    s1, _, _ = make_studies(src)
+    _import(app, qtbot, [src])
+    _select(app, qtbot, _study(app, uid=s1))
+    app.archive_browser._tool("correct")
+    qtbot.waitUntil(lambda: isinstance(app.editing.dialog, CorrectionDialog), timeout=WAIT)
+    dlg = app.editing.dialog
+    dlg.edits["PatientName"].setText("CORRECTED^NAME")
+    dlg.new_uids.setChecked(True)
+    dlg.preview_btn.click()
+    qtbot.waitUntil(lambda: dlg.diff.topLevelItemCount() == 5, timeout=WAIT)
+    with qtbot.waitSignal(app.editing.changed, timeout=WAIT):
+        dlg.apply_btn.click()
+    assert "Applied: 5 file(s)" in dlg.status.text()
+    with Archive(app.paths.archive_dir, sweep=False) as a:
+        names = {s["study_uid"]: s["patient_name"] for s in a.studies()}
+        assert "CORRECTED^NAME" in names.values()
+        assert s1 not in names  # new UIDs: the index knows the study by its new UID
+        assert a.verify().ok
+    with qtbot.waitSignal(app.editing.changed, timeout=WAIT):
+        dlg.undo_btn.click()
+    with Archive(app.paths.archive_dir, sweep=False) as a:
+        assert s1 in {s["study_uid"] for s in a.studies()}
+        assert a.verify().ok
+    dlg.close()

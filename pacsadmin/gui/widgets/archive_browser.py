@@ -55,6 +55,7 @@ class ArchiveBrowser(QWidget):
     deleteRequested = Signal(list)  # [TreeNode]
     openRequested = Signal(object)  # TreeNode (a study or a series)
     sendRequested = Signal(list)  # [TreeNode]: "Send to…"
+    toolRequested = Signal(str, list)  # "tags" | "correct" | "anonymize", [TreeNode]
 
     SEARCH_DELAY_MS = 200
     EXPAND_AT_MOST = 10  # a search matching this few studies shows their series
@@ -259,11 +260,27 @@ class ArchiveBrowser(QWidget):
         for text, slot, enabled in (
             ("Open in viewer", self._on_open_clicked, self.btn_open.isEnabled()),
             ("Send to…", self._on_send_clicked, self.btn_send.isEnabled()),
+            (None, None, False),
+            ("Edit tags…", lambda: self._tool("tags"), self.btn_open.isEnabled()),
+            ("Correct study…", lambda: self._tool("correct"), self._studies_selected()),
+            ("Anonymize…", lambda: self._tool("anonymize"), self.btn_open.isEnabled()),
+            (None, None, False),
             ("Delete…", self._on_delete_clicked, self.btn_delete.isEnabled()),
             ("Refresh", self.refreshRequested.emit, True),
         ):
+            if text is None:
+                menu.addSeparator()
+                continue
             a = QAction(text, menu)
             a.setEnabled(enabled)
             a.triggered.connect(slot)
             menu.addAction(a)
         menu.popup(self.tree.viewport().mapToGlobal(pos))
+
+    def _studies_selected(self) -> bool:
+        return any(n.level == "study" for n in self.selected_nodes())
+
+    def _tool(self, name: str) -> None:
+        nodes = self.selected_nodes()
+        if nodes:
+            self.toolRequested.emit(name, nodes)
