@@ -63,6 +63,10 @@ GLYPHS: dict[str, str] = {
     "about": "information-outline",
     "image": "image-outline",
     "failed": "alert-circle-outline",
+    "retrieve": "download-network-outline",
+    "retry": "backup-restore",
+    "move-to": "send-outline",
+    "archive-show": "database-search-outline",
 }
 FALLBACK = "help-circle-outline"
 _FONT = "materialdesignicons6-webfont-*.ttf"  # MDI 6: the code points are stable within it
