@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from PySide6.QtCore import QObject, Signal, Slot
@@ -31,13 +30,12 @@ from pacsadmin.core.dimse.retrieve_model import (
     Item,
     RetrieveProgress,
     RetrieveResult,
-    Selection,
 )
 from pacsadmin.core.jobs import JobContext, JobFinished, JobProgress, JobState
-from pacsadmin.core.node_service import passphrase_for
 from pacsadmin.core.nodes import DicomNode, NodeDirectory
 from pacsadmin.core.secrets import SecretStore
 from pacsadmin.core.settings import Settings
+from pacsadmin.gui.controllers.retrieve_job import RetrieveSpec, describe_retrieve, run_retrieve
 from pacsadmin.gui.errors import ErrorPresenter
 from pacsadmin.gui.job_bridge import JobBridge
 from pacsadmin.gui.models.retrieve_list import (
@@ -49,97 +47,6 @@ from pacsadmin.gui.models.retrieve_list import (
     final_state,
 )
 from pacsadmin.gui.widgets.retrieve_panel import RetrievePanel
-
-
-@dataclass(frozen=True)
-class _Spec:
-    """Everything a retrieve job needs: plain values, never a QObject."""
-
-    local: LocalAE
-    node: DicomNode
-    items: tuple[Item, ...]
-    method: str
-    dest_ae: str | None  # None: this computer
-    to_archive: bool
-    archive: Any  # ArchiveHandle (opens the archive on the worker)
-    nodes: NodeDirectory
-    secrets: SecretStore
-    audit: AuditLog
-    scp_config: Any
-    previous: RetrieveResult | None = None  # retry the missing instances of this
-
-
-def describe_retrieve(result: Any) -> tuple[str, bool | None]:
-    """The Jobs panel's one line for a retrieve."""
-    if not isinstance(result, RetrieveResult):
-        return "", None
-    text = result.sentence
-    if result.expected is not None and result.received is not None:
-        text = f"{result.received}/{result.expected} in the archive · {text}"
-    return text, result.ok
-
-
-def run_retrieve(spec: _Spec, ctx: JobContext) -> RetrieveResult:
-    """The worker's function (core calls only)."""
-    from pacsadmin.core.dimse.retrieve import get, move, retry_missing
-    from pacsadmin.core.dimse.retrieve_account import learn_expected
-
-    ctx.progress(0, None, "Asking the PACS what the selection holds…")
-    pw = passphrase_for(spec.secrets, spec.node)
-    archive = spec.archive.get() if spec.to_archive else None
-    move_kw: dict[str, Any] = {"nodes": spec.nodes, "scp_config": spec.scp_config}
-    if spec.previous is not None:
-        prev = spec.previous
-        ctx.report(Expected((), prev.missing_items, len(prev.missing_items), how="missing before"))
-        ctx.progress(0, len(prev.missing_items), "Retrieving the missing instances…")
-        r = retry_missing(
-            spec.local,
-            spec.node,
-            prev,
-            ctx=ctx,
-            archive=archive,
-            passphrase=pw,
-            **(move_kw if prev.method == "C-MOVE" else {}),
-        )
-    else:
-        sel = Selection(spec.items)
-        exp = learn_expected(spec.local, spec.node, sel, ctx=ctx, passphrase=pw)
-        ctx.report(exp)
-        ctx.progress(0, exp.count, "Retrieving…")
-        if spec.method == "C-GET":
-            r = get(
-                spec.local, spec.node, sel, archive=archive, ctx=ctx, passphrase=pw, expected=exp
-            )
-        else:
-            r = move(
-                spec.local,
-                spec.node,
-                sel,
-                ctx=ctx,
-                dest_ae=spec.dest_ae,
-                archive=archive,
-                passphrase=pw,
-                expected=exp,
-                **move_kw,
-            )
-    spec.audit.record(
-        r.method.lower().replace("c-", ""),
-        "success" if r.ok else "failure",
-        node=r.node_name,
-        target=r.target,
-        summary=r.summary[:500],
-        details={
-            "status": r.status,
-            "completed": r.completed,
-            "failed": r.failed,
-            "expected": r.expected,
-            "received": r.received,
-            "missing": len(r.missing),
-            "destination": r.destination,
-            "from": "window",
-        },
-    )
-    return r
 
 
 class RetrieveController(QObject):
@@ -218,7 +125,7 @@ class RetrieveController(QObject):
             note = f"C-MOVE to {dest}: the PACS sends to it directly (third party)"
         from pacsadmin.core.dimse.scp import ScpConfig
 
-        spec = _Spec(
+        spec = RetrieveSpec(
             local=self.local,
             node=node,
             items=items,

@@ -110,12 +110,12 @@ class RetrieveRow:
         p = self.progress
         r = self.result
         if r is not None:
-            total = r.expected if r.expected else (r.completed + r.failed + r.warning) or 1
-            return r.completed + r.failed + r.warning, total
+            answered = r.completed + r.failed + r.warning
+            return answered, (r.expected or answered or 1)
         if p is None:
             return 0, None if self.state == RUNNING else 1
         done = p.completed + p.failed + p.warning
-        total = self.expected
+        total: int | None = self.expected
         if total is None and p.remaining is not None:
             total = done + p.remaining
         return done, total

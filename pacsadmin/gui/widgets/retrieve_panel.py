@@ -10,7 +10,7 @@ retrieve controller does the work.
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, QTimer, Signal, Slot
+from PySide6.QtCore import Qt, QTimer, Signal, SignalInstance, Slot
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QFrame,
@@ -300,10 +300,10 @@ class RetrievePanel(QWidget):
         self._ticker.stop()
 
     # ------------------------------------------------------------------ slots
-    def _emit(self, signal: Signal) -> None:  # type: ignore[type-arg]
+    def _emit(self, signal: SignalInstance) -> None:
         row = self.current()
         if row is not None:
-            signal.emit(row.key)  # type: ignore[attr-defined]
+            signal.emit(row.key)
 
     @Slot()
     def _on_model_rows_inserted(self) -> None:
