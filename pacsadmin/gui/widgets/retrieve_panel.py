@@ -11,6 +11,7 @@ retrieve controller does the work.
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, QTimer, Signal, SignalInstance, Slot
+from PySide6.QtGui import QFontDatabase
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QFrame,
@@ -20,6 +21,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QPlainTextEdit,
     QPushButton,
+    QScrollArea,
     QSplitter,
     QTableView,
     QVBoxLayout,
@@ -42,7 +44,7 @@ from pacsadmin.gui.models.retrieve_list import (
     RetrieveRow,
     state_light,
 )
-from pacsadmin.gui.text import escape_controls, plain_label
+from pacsadmin.gui.text import escape_controls, plain_label, plain_tooltip
 from pacsadmin.gui.widgets.jobs_panel import ProgressDelegate
 from pacsadmin.gui.widgets.lights import Light, light_pixmap
 
@@ -77,31 +79,34 @@ class RetrieveReport(QWidget):
         texts.addWidget(self.advice)
         bl.addLayout(texts, 1)
 
+        # the accounting, two facts a row: the report must fit a bottom dock's height
         self.grid = QGridLayout()
-        self.grid.setHorizontalSpacing(12)
-        self.grid.setVerticalSpacing(2)
+        self.grid.setHorizontalSpacing(10)
+        self.grid.setVerticalSpacing(1)
         self.values: dict[str, QLabel] = {}
-        for r, (key, title) in enumerate(
-            (
-                ("expected", "Expected"),
-                ("pacs", "PACS reports"),
-                ("received", "Received here"),
-                ("missing", "Missing"),
-                ("how", "How"),
-            )
+        for key, title, r, c in (
+            ("expected", "Expected", 0, 0),
+            ("pacs", "PACS reports", 0, 2),
+            ("received", "Received here", 1, 0),
+            ("missing", "Missing", 1, 2),
+            ("how", "How", 2, 0),
         ):
             t = plain_label(title)
-            t.setStyleSheet("color: palette(dark);")
+            t.setStyleSheet("color: #5b6470;")
             v = plain_label("", wrap=True, selectable=True)
             self.values[key] = v
-            self.grid.addWidget(t, r, 0, Qt.AlignmentFlag.AlignTop)
-            self.grid.addWidget(v, r, 1)
+            self.grid.addWidget(t, r, c, Qt.AlignmentFlag.AlignTop)
+            self.grid.addWidget(v, r, c + 1, 1, 3 if key == "how" else 1)
         self.grid.setColumnStretch(1, 1)
+        self.grid.setColumnStretch(3, 1)
         self.missing_list = QPlainTextEdit(self)
         self.missing_list.setReadOnly(True)
         self.missing_list.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
         self.missing_list.setPlaceholderText("No instance is missing.")
-        self.missing_list.setMaximumHeight(self.fontMetrics().height() * 5 + 12)
+        mono = QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont)
+        self.missing_list.setFont(mono)
+        self.missing_list.setToolTip("The SOP Instance UIDs expected and not in the archive")
+        self.missing_list.setMinimumHeight(self.fontMetrics().height() * 2 + 10)
 
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
@@ -145,7 +150,7 @@ class RetrieveReport(QWidget):
         v["expected"].setText(
             "not known yet"
             if exp is None and r is None
-            else ("unknown" if exp is None else f"{exp} instance(s)") + (f" ({how})" if how else "")
+            else ("unknown" if exp is None else f"{exp}") + (f" ({how})" if how else "")
         )
         v["pacs"].setText(
             row.pacs_text()
@@ -159,13 +164,9 @@ class RetrieveReport(QWidget):
                 text += f", {had} already there before"
             v["received"].setText(text)
         else:
-            v["received"].setText(
-                f"not counted: the instances go to {row.dest_label}, not to this computer"
-            )
+            v["received"].setText(f"not counted (sent to {row.dest_label})")
         if r is not None and r.received is not None:
-            v["missing"].setText(
-                "none" if not r.missing else f"{len(r.missing)} instance(s), listed below"
-            )
+            v["missing"].setText("none" if not r.missing else f"{len(r.missing)}, listed below")
             shown = r.missing[:MISSING_SHOWN]
             more = len(r.missing) - len(shown)
             self.missing_list.setPlainText(
@@ -174,14 +175,22 @@ class RetrieveReport(QWidget):
         elif r is not None and r.failed_uids:
             v["missing"].setText(f"{len(r.failed_uids)} failed at the PACS, listed below")
             self.missing_list.setPlainText("\n".join(r.failed_uids[:MISSING_SHOWN]))
-        how_text = f"{row.method} from {row.node.address}"
+        how_text = f"{row.method} from {row.node.name}"
         if row.method == "C-MOVE":
             how_text += f" to {row.dest_ae}"
+        detail = row.note
         if r is not None and r.receiver is not None:
-            how_text += f"; {r.receiver.detail}"
-        elif row.note:
-            how_text += f"; {row.note}"
+            detail = r.receiver.detail
+            how_text += (
+                f"; a receiver was started on port {r.receiver.port}"
+                if r.receiver.started
+                else f"; the local SCP (port {r.receiver.port}) received"
+            )
+        v["how"].setToolTip(plain_tooltip(f"{row.node.address}: {detail}"))
         v["how"].setText(how_text)
+        for label in v.values():
+            if not label.text():
+                label.setText("—")
 
 
 class RetrievePanel(QWidget):
@@ -215,15 +224,14 @@ class RetrievePanel(QWidget):
             self.view,
             {
                 COL_NODE: "MainPACS",
-                COL_WHAT: "DOE, JANE · 2024-01-20 · CT",
                 COL_DEST: "this computer",
-                COL_STATE: "incomplete",
-                COL_PROGRESS: "Cancelled at 100/100",
+                COL_STATE: "incomplete+++",  # + the light
+                COL_PROGRESS: "Failed at 99/120",
                 COL_PACS: "118 completed · 2 failed",
-                COL_RECEIVED: "1180 of 1200",
-                COL_ELAPSED: "59 min 59 s",
+                COL_RECEIVED: "118 of 120",
+                COL_ELAPSED: "10 min 5 s",
             },
-            pad=28,
+            pad=20,
         )
 
         def button(name: str, text: str, tip: str) -> QPushButton:
@@ -258,13 +266,19 @@ class RetrievePanel(QWidget):
         bar.addWidget(self.clear_button)
 
         self.report = RetrieveReport(self)
+        scroll = QScrollArea(self)  # a low dock: the report scrolls, it is never clipped
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll.setWidget(self.report)
         split = QSplitter(Qt.Orientation.Horizontal, self)
         split.addWidget(self.view)
-        split.addWidget(self.report)
-        split.setStretchFactor(0, 3)
-        split.setStretchFactor(1, 2)
+        split.addWidget(scroll)
+        split.setStretchFactor(0, 5)
+        split.setStretchFactor(1, 3)
         split.setChildrenCollapsible(False)
-        self.report.setMinimumWidth(chars(self, 40))
+        scroll.setMinimumWidth(chars(self, 44))
+        self.view.setMinimumWidth(chars(self, 60))
         self.splitter = split
         lay = QVBoxLayout(self)
         lay.setContentsMargins(4, 4, 4, 4)

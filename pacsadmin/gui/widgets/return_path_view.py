@@ -12,7 +12,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from pacsadmin.core.dimse.return_path import ReturnPathResult
-from pacsadmin.gui.text import escape_controls, plain_label
+from pacsadmin.gui.text import escape_controls, plain_label, plain_tooltip
 from pacsadmin.gui.widgets.lights import Light, light_pixmap
 
 COLOURS = {  # background, border (the Doctor's banner colours)
@@ -62,14 +62,11 @@ class ReturnPathView(QFrame):
     def show_result(self, r: ReturnPathResult) -> None:
         light = {"ok": Light.OK, "nat": Light.WARNING}.get(r.verdict, Light.FAILED)
         stats = []
-        if r.first_inbound_ms is not None:
-            stats.append(f"first inbound association {r.first_inbound_ms:.0f} ms after the C-MOVE")
         if r.inbound_address:
-            stats.append(f"from {r.inbound_address}")
+            stats.append(f"inbound association from {r.inbound_address}")
         if r.local_address:
             stats.append(f"this computer as the PACS sees it: {r.local_address}, port {r.port}")
         if r.status is not None:
-            stats.append(f"status 0x{r.status:04X}")
-        if r.receiver is not None:
-            stats.append(r.receiver.detail)
+            stats.append(f"C-MOVE status 0x{r.status:04X}")
         self.set_state(light, r.sentence, r.advice, " · ".join(stats))
+        self.setToolTip(plain_tooltip(r.receiver.detail if r.receiver is not None else ""))
