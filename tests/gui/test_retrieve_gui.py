@@ -239,6 +239,17 @@ def test_retry_missing_asks_only_for_what_is_missing(qtbot, make_app, qr_big, bi
     first = row.result
     assert not first.ok and 0 < len(first.missing) < BIG, first.summary
     app.retrieve_panel.select(key)
+    rep = app.retrieve_panel.report
+    assert rep.missing_list.toPlainText().split("\n") == list(first.missing)
+    assert rep.values["missing"].text() == f"{len(first.missing)}, listed below"
+    assert row.received_text() == f"{first.received} of {BIG}"
+    if shots := os.environ.get("PACSADMIN_SHOTS"):  # the README's picture of the panel
+        from PySide6.QtCore import Qt
+
+        app.window.docks["retrieve"].raise_()
+        app.window.resizeDocks([app.window.docks["retrieve"]], [330], Qt.Orientation.Vertical)
+        qtbot.wait(200)
+        app.window.grab().save(os.path.join(shots, f"screenshot-retrieve-{qr_big.kind}.png"))
     assert app.retrieve_panel.retry_button.isEnabled()
     app.retrieve_panel.retry_button.click()
     qtbot.waitUntil(lambda: app.retrieve_model.rowCount() == 2, timeout=5000)
@@ -346,3 +357,17 @@ def test_doctor_return_path_pacs_lacks_our_ae(qtbot, make_app, qr, ports):  # no
     assert (
         "AE title STRANGER" in view.advice.text() and f"port {ports['local']}" in view.advice.text()
     )
+
+
+def test_doctor_return_path_through_the_window_scp(qtbot, make_app, dcmqrscp_qr):  # noqa: F811
+    """The window's SCP listens on our port: the object lands through it, and the time
+    comes from the index (when the object was stored after the C-MOVE request)."""
+    app = make_app(scp=True)
+    qtbot.waitUntil(lambda: app.scp.state == "listening", timeout=30_000)
+    add_node(qtbot, app, dcmqrscp_qr.node("PACS"))
+    _doctor(qtbot, app, "PACS")
+    rp = app.doctor_panel.return_path
+    assert rp is not None and rp.verdict == "ok", (rp and rp.sentence, rp and rp.advice)
+    assert rp.receiver is not None and not rp.receiver.started
+    assert "through the local SCP already running, stored" in rp.sentence
+    assert "ms after the C-MOVE request" in app.doctor_panel.rp_view.sentence.text()

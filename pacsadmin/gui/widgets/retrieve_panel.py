@@ -227,8 +227,8 @@ class RetrievePanel(QWidget):
                 COL_DEST: "this computer",
                 COL_STATE: "incomplete+++",  # + the light
                 COL_PROGRESS: "Failed at 99/120",
-                COL_PACS: "118 completed · 2 failed",
-                COL_RECEIVED: "118 of 120",
+                COL_PACS: "25 completed · 2 failed",
+                COL_RECEIVED: "99 of 120",
                 COL_ELAPSED: "10 min 5 s",
             },
             pad=20,
