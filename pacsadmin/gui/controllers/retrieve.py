@@ -231,14 +231,18 @@ class RetrieveController(QObject):
         if r is None:
             self.errors.present(f"Retrieve from {row.node.name}: {row.message}")
             return
-        text = f"Retrieve from {row.node.name}: {r.sentence}"
-        if r.received is not None and r.expected is not None:
-            text += f" ({r.received} of {r.expected} in the archive)"
-        if r.ok:
-            self.errors.info(text, timeout_ms=15000)
+        head = f"Retrieve from {row.node.name}: "
+        if r.received is not None and r.expected is not None and not r.cancelled:
+            text = head + f"{r.received} of {r.expected} instance(s) in the archive"
         else:
-            self.errors.activity.add("retrieve", text + (f" {r.advice}" if r.advice else ""))
-            self.errors.info(text, timeout_ms=15000)
+            text = head + r.sentence.rstrip(".")
+        if r.ok:
+            self.errors.info(text + ".", timeout_ms=15000)
+        else:
+            self.errors.activity.add(
+                "retrieve", f"{head}{r.sentence}" + (f" {r.advice}" if r.advice else "")
+            )
+            self.errors.info(f"{text} ({row.state}: see the Retrieve dock).", timeout_ms=15000)
         if row.to_archive and (r.received or 0) > r.already_had:
             self.archive.refresh_soon()
 

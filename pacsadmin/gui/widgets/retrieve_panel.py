@@ -165,6 +165,15 @@ class RetrieveReport(QWidget):
             v["received"].setText(text)
         else:
             v["received"].setText(f"not counted (sent to {row.dest_label})")
+        self.missing_list.setPlaceholderText(
+            "The missing instances are listed when the retrieve ends."
+            if r is None
+            else (
+                "No instance is missing."
+                if row.to_archive
+                else "Nothing to list: this computer does not see what another node receives."
+            )
+        )
         if r is not None and r.received is not None:
             v["missing"].setText("none" if not r.missing else f"{len(r.missing)}, listed below")
             shown = r.missing[:MISSING_SHOWN]
