@@ -31,6 +31,7 @@ from pacsadmin.core.dimse.retrieve_model import (
     RetrieveProgress,
     RetrieveResult,
 )
+from pacsadmin.core.dimse.scp import ScpConfig  # at start-up, not in the first request
 from pacsadmin.core.jobs import JobContext, JobFinished, JobProgress, JobState
 from pacsadmin.core.nodes import DicomNode, NodeDirectory
 from pacsadmin.core.secrets import SecretStore
@@ -123,8 +124,6 @@ class RetrieveController(QObject):
             named = next((n.name for n in self.node_list() if n.ae_title == dest), "")
             dest_label = f"{named} ({dest})" if named and named != dest else dest
             note = f"C-MOVE to {dest}: the PACS sends to it directly (third party)"
-        from pacsadmin.core.dimse.scp import ScpConfig
-
         spec = RetrieveSpec(
             local=self.local,
             node=node,
