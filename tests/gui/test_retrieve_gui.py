@@ -371,3 +371,28 @@ def test_doctor_return_path_through_the_window_scp(qtbot, make_app, dcmqrscp_qr)
     assert rp.receiver is not None and not rp.receiver.started
     assert "through the local SCP already running, stored" in rp.sentence
     assert "ms after the C-MOVE request" in app.doctor_panel.rp_view.sentence.text()
+
+
+def test_retrieve_by_uid_from_the_node_browser(qtbot, make_app, dcmqrscp_qr, dataset, monkeypatch):  # noqa: F811
+    """Nodes > Retrieve by UID... on the selected node: the dialog's study UID is
+    retrieved into the archive (the dialog answered here: a modal box waits offscreen)."""
+    from PySide6.QtWidgets import QDialog
+
+    from pacsadmin.gui.dialogs.retrieve_dialogs import RetrieveByUidDialog
+
+    app = make_app()
+    add_node(qtbot, app, dcmqrscp_qr.node("PACS"))
+    app.node_browser.select_node("PACS")
+    assert app.act_retrieve_uid.isEnabled()
+    st = dataset[0][3]  # one instance, a Latin-1 name
+
+    def answer(dlg):
+        dlg.uid_edit.setPlainText(st.uid)
+        return QDialog.DialogCode.Accepted
+
+    monkeypatch.setattr(RetrieveByUidDialog, "exec", answer)
+    app.act_retrieve_uid.trigger()
+    qtbot.waitUntil(lambda: app.retrieve_model.rowCount() == 1, timeout=5000)
+    row = wait_done(qtbot, app, app.retrieve_model.row(0).key)
+    assert row.state == "done" and row.result.received == row.result.expected == 1
+    assert row.what.startswith("MÜLLER, Jürgen")
