@@ -26,6 +26,7 @@ KEYS: dict[str, Callable[[str], Any]] = {
     "max_pdu": int,
     "worker_count": int,
     "per_node_limit": int,
+    "retrieve_per_node_limit": int,
     "timeout_connect": float,
     "timeout_acse": float,
     "timeout_dimse": float,

@@ -188,6 +188,10 @@ class Job(Generic[T]):
     error: str = ""
     _fn: Callable[[JobContext], T] | None = field(default=None, repr=False)
     _summarize: Summarize | None = field(default=None, repr=False)
+    # the concurrency slot the job counts against (dimse lane): its node's, unless the
+    # submitter named one of its own ("retrieve:PACS" with its own limit)
+    slot: str | None = None
+    slot_limit: int | None = None
 
     def cancel(self) -> None:
         self.token.cancel()
@@ -251,8 +255,14 @@ class JobRunner:
         lane: str = "dimse",
         quiet: bool = False,
         summarize: Summarize | None = None,
+        slot: str | None = None,
+        slot_limit: int | None = None,
     ) -> Job[T]:
         """Run ``fn(ctx)`` in the background.  ``node`` keys the per-node limit.
+
+        ``slot``/``slot_limit``: on the dimse lane, count the job against ``slot`` with
+        its own limit instead of the node's (retrieves: at most N at once to one PACS,
+        queued beyond that, without taking the node's slots from queries and echoes).
 
         ``summarize(result) -> (text, ok)`` gives the one-line result shown for the job
         (the Jobs panel, the CLI); it runs on the worker whenever the job returns a result
@@ -272,6 +282,8 @@ class JobRunner:
                 time.monotonic(),
                 _fn=fn,
                 _summarize=summarize,
+                slot=slot if slot is not None else node,
+                slot_limit=slot_limit,
             )
             self._jobs[job.id] = job
         self._emit(JobSubmitted(job.id, name, node, job.submitted_at, quiet))
@@ -281,19 +293,20 @@ class JobRunner:
 
     def _dispatch_or_wait(self, job: Job[Any]) -> None:
         with self._lock:
-            if job.node is not None and job.lane == "dimse":
-                running = self._node_running.get(job.node, 0)
-                if running >= self.per_node_limit:
-                    self._node_waiting.setdefault(job.node, deque()).append(job)
+            if job.slot is not None and job.lane == "dimse":
+                running = self._node_running.get(job.slot, 0)
+                limit = job.slot_limit or self.per_node_limit
+                if running >= limit:
+                    self._node_waiting.setdefault(job.slot, deque()).append(job)
                     return
-                self._node_running[job.node] = running + 1
+                self._node_running[job.slot] = running + 1
             self._executors[job.lane].submit(self._run, job)
 
     def _drop_if_queued(self, job: Job[Any]) -> None:
         with self._lock:
             if job.state is not JobState.QUEUED:
                 return
-            waiting = self._node_waiting.get(job.node or "")
+            waiting = self._node_waiting.get(job.slot or "")
             if waiting and job in waiting:
                 waiting.remove(job)
             job.state = JobState.CANCELLED
@@ -350,10 +363,10 @@ class JobRunner:
         self._emit(JobFinished(job.id, state, result, error, elapsed, summary, ok))
 
     def _release_node_slot(self, job: Job[Any]) -> None:
-        if job.node is None or job.lane != "dimse":
+        if job.slot is None or job.lane != "dimse":
             return
         nxt = None
-        waiting = self._node_waiting.get(job.node)
+        waiting = self._node_waiting.get(job.slot)
         while waiting:
             candidate = waiting.popleft()
             if candidate.state is JobState.QUEUED:
@@ -362,7 +375,7 @@ class JobRunner:
         if nxt is not None:
             self._executors[nxt.lane].submit(self._run, nxt)
         else:
-            self._node_running[job.node] = max(0, self._node_running.get(job.node, 1) - 1)
+            self._node_running[job.slot] = max(0, self._node_running.get(job.slot, 1) - 1)
 
     # ------------------------------------------------------------------ queries
     def get(self, job_id: int) -> Job[Any] | None:

@@ -48,6 +48,7 @@ class Settings:
     max_pdu: int = 0  # 0: unlimited (peers then send large PDUs, see docs/notes.md)
     worker_count: int = 8
     per_node_limit: int = 2
+    retrieve_per_node_limit: int = 2  # retrieves at once from one node; more wait, queued
     # local storage / Q/R SCP and archive (issue 3)
     scp_whitelist: bool = False  # accept only calling AE titles of nodes in the directory
     scp_check_address: bool = False  # ... and only from the node's host address
@@ -81,6 +82,12 @@ class Settings:
             raise ValidationError("worker_count", "Worker count must be between 1 and 64.")
         if not isinstance(self.per_node_limit, int) or not 1 <= self.per_node_limit <= 16:
             raise ValidationError("per_node_limit", "Per-node limit must be between 1 and 16.")
+        if not isinstance(self.retrieve_per_node_limit, int) or not (
+            1 <= self.retrieve_per_node_limit <= 16
+        ):
+            raise ValidationError(
+                "retrieve_per_node_limit", "Retrieves at once per node must be between 1 and 16."
+            )
         for name in ("scp_whitelist", "scp_check_address", "archive_fsync", "scp_autostart"):
             if not isinstance(getattr(self, name), bool):
                 raise ValidationError(name, f"{name} must be true or false.")

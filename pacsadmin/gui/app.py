@@ -40,6 +40,7 @@ from pacsadmin.gui.controllers.echo import EchoController
 from pacsadmin.gui.controllers.editing import EditingController
 from pacsadmin.gui.controllers.nodes import NodeActions
 from pacsadmin.gui.controllers.preferences import PreferencesController
+from pacsadmin.gui.controllers.retrieve import RetrieveController
 from pacsadmin.gui.controllers.scp import ScpProcess, describe_event
 from pacsadmin.gui.controllers.send import SendController
 from pacsadmin.gui.errors import ActivityLog, ErrorPresenter
@@ -51,6 +52,7 @@ from pacsadmin.gui.models.archive_model import ArchiveTreeModel
 from pacsadmin.gui.models.audit_model import AuditModel
 from pacsadmin.gui.models.jobs_model import JobsModel
 from pacsadmin.gui.models.node_model import NodeTableModel
+from pacsadmin.gui.models.retrieve_list import RetrieveListModel
 from pacsadmin.gui.text import plain_tooltip
 from pacsadmin.gui.viewer import ViewerWidget
 from pacsadmin.gui.widgets.archive_browser import ArchiveBrowser
@@ -64,6 +66,7 @@ from pacsadmin.gui.widgets.received_view import (
     ReceivedView,
     transcript_text,
 )
+from pacsadmin.gui.widgets.retrieve_panel import RetrievePanel
 
 log = logging.getLogger("pacsadmin.gui")
 
@@ -150,6 +153,7 @@ class PacsAdminApp(QObject):
         self.audit_model = AuditModel(self)
         self.archive_model = ArchiveTreeModel(self)
         self.received_model = ReceivedModel(self)
+        self.retrieve_model = RetrieveListModel(self)
 
     def _build_window(self) -> None:
         """The window, its actions and widgets, laid out (nothing connected yet)."""
@@ -216,6 +220,12 @@ class PacsAdminApp(QObject):
         self.act_preferences = w.make_action(
             "Preferences...", "settings", "Every setting, with its checks", "Ctrl+,"
         )
+
+        self.act_retrieve_uid = w.make_action(
+            "Retrieve by UID...",
+            "retrieve",
+            "Retrieve a study, series or instance of the selected node by its UID",
+        )
         node_actions = [
             self.act_add,
             self.act_edit,
@@ -224,6 +234,8 @@ class PacsAdminApp(QObject):
             None,
             self.act_echo,
             self.act_doctor,
+            None,
+            self.act_retrieve_uid,
         ]
         self.node_browser = NodeBrowser(
             self.node_model,
@@ -244,6 +256,7 @@ class PacsAdminApp(QObject):
         self.activity = ActivityLog()
         self.archive_browser = ArchiveBrowser(self.archive_model)
         self.received_view = ReceivedView(self.received_model)
+        self.retrieve_panel = RetrievePanel(self.retrieve_model)
         w.build(
             central=self.central_tabs,
             nodes=self.node_browser,
@@ -252,6 +265,7 @@ class PacsAdminApp(QObject):
             audit=self.audit_view,
             archive=self.archive_browser,
             received=self.received_view,
+            retrieve=self.retrieve_panel,
             toolbar_actions=[
                 self.act_add,
                 self.act_edit,
@@ -369,6 +383,33 @@ class PacsAdminApp(QObject):
         self._build_send()
         w.on_close = self.shutdown
         self._show_scp_state()
+        self._build_retrieve()
+
+    def _build_retrieve(self) -> None:
+        """Retrieve (C-MOVE, C-GET): its controller; the query panel's
+        ``retrieveRequested(node, items, dest_ae)`` goes to ``self.retrieve.request``."""
+        self.retrieve = RetrieveController(
+            local=self.local,
+            settings=self.settings,
+            nodes=self.nodes,
+            secrets=self.secrets,
+            audit=self.audit,
+            bridge=self.bridge,
+            archive=self.archive,
+            panel=self.retrieve_panel,
+            errors=self.errors,
+            scp_listening=lambda: self.scp.state == "listening",
+            show_in_archive=self._show_in_archive,
+            node_list=self.node_model.nodes,
+            parent_widget=self.window,
+            parent=self,
+        )
+        self.echoes.archive_handle = self.archive.handle  # the Doctor's return-path test
+
+    def _show_in_archive(self, search: str) -> None:
+        self.window.docks["archive"].show()
+        self.window.docks["archive"].raise_()
+        self.archive_browser.search.setText(search)
 
     def _build_send(self) -> None:
         """The send tool: Send to… on archive rows, files dropped onto a node, File > Send
@@ -432,6 +473,7 @@ class PacsAdminApp(QObject):
         self.act_archive_import.triggered.connect(self._on_archive_import_triggered)
         self.act_archive_import_folder.triggered.connect(self._on_archive_import_folder_triggered)
         self.act_scp.toggled.connect(self._on_scp_toggled)
+        self.act_retrieve_uid.triggered.connect(self._on_retrieve_uid_triggered)
         # the SCP process (its stdout is read on the GUI thread: small JSON lines)
         self.scp.listening.connect(self._on_scp_listening)
         self.scp.failed.connect(self._on_scp_failed)
@@ -462,6 +504,7 @@ class PacsAdminApp(QObject):
         self._audit_timer.timeout.connect(self._on_audit_view_refresh_requested)
         self.node_actions.audited.connect(self._audit_timer.start)
         self.echoes.echoFinished.connect(self._audit_timer.start)  # reload once per burst
+        self.retrieve.finished.connect(self._audit_timer.start)
 
     def _start(self, start_scp: bool, startup_problems: list[str]) -> None:
         """The initial state: lists loaded in the background, geometry, the local SCP."""
@@ -669,6 +712,11 @@ class PacsAdminApp(QObject):
     def _on_echo_all_triggered(self) -> None:
         self.echoes.echo_all()
 
+    @Slot()
+    def _on_retrieve_uid_triggered(self) -> None:
+        if self.retrieve.request_by_uid(self.node_browser.current_node()):
+            self.window.docks["retrieve"].raise_()
+
     # ------------------------------------------------------------------ widget slots
     @Slot(object)
     def _on_node_browser_node_activated(self, node: DicomNode) -> None:
@@ -678,7 +726,7 @@ class PacsAdminApp(QObject):
     @Slot()
     def _on_node_browser_selection_changed(self) -> None:
         n = len(self.node_browser.selected_nodes())
-        for a in (self.act_edit, self.act_duplicate, self.act_doctor):
+        for a in (self.act_edit, self.act_duplicate, self.act_doctor, self.act_retrieve_uid):
             a.setEnabled(n == 1)
         for a in (self.act_delete, self.act_echo):
             a.setEnabled(n >= 1)
@@ -783,6 +831,8 @@ class PacsAdminApp(QObject):
         self._closed = True
         self.echoes.close()
         self.sends.close()
+
+        self.retrieve.close()
         self.node_actions.close()
         self.viewer.close()  # stops cine, cancels its decode jobs
         self._clock.stop()

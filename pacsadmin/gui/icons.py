@@ -68,6 +68,10 @@ GLYPHS: dict[str, str] = {
     "tags": "tag-text-outline",
     "correct": "account-edit-outline",
     "undo": "undo",
+    "retrieve": "download-network-outline",
+    "retry": "backup-restore",
+    "move-to": "send-outline",
+    "archive-show": "database-search-outline",
 }
 FALLBACK = "help-circle-outline"
 _FONT = "materialdesignicons6-webfont-*.ttf"  # MDI 6: the code points are stable within it

@@ -136,6 +136,8 @@ class JobBridge(QObject):
         on_done: Callable[[JobFinished], None] | None = None,
         on_partials: Callable[[list[Any]], None] | None = None,
         on_progress: Callable[[JobProgress], None] | None = None,
+        slot: str | None = None,
+        slot_limit: int | None = None,
     ) -> Job[T]:
         """Run ``fn(ctx)`` on the attached runner; the callbacks run on the GUI thread.
 
@@ -144,12 +146,19 @@ class JobBridge(QObject):
         progress.  Each callback runs before the matching broadcast signal, so the views
         of all jobs see the state the job's owner made of the event.  Call this on the GUI
         thread only: events are delivered there, so the callbacks are registered before any
-        event of the job can be.
+        event of the job can be.  ``slot``, ``slot_limit``: see :meth:`JobRunner.submit`.
         """
         if self._runner is None:
             raise RuntimeError("JobBridge.submit before attach(runner)")
         job = self._runner.submit(
-            fn, name=name, node=node, lane=lane, quiet=quiet, summarize=summarize
+            fn,
+            name=name,
+            node=node,
+            lane=lane,
+            quiet=quiet,
+            summarize=summarize,
+            slot=slot,
+            slot_limit=slot_limit,
         )
         if on_done or on_partials or on_progress:
             self._callbacks[job.id] = JobCallbacks(on_done, on_partials, on_progress)

@@ -69,6 +69,7 @@ class MainWindow(QMainWindow):
         audit: QWidget,
         archive: QWidget | None = None,
         received: QWidget | None = None,
+        retrieve: QWidget | None = None,
         toolbar_actions: list[QAction | None],
         menus: dict[str, list[QAction | None]],
     ) -> None:
@@ -106,6 +107,11 @@ class MainWindow(QMainWindow):
                 "received", "Received", received, Qt.DockWidgetArea.BottomDockWidgetArea
             )
             self.tabifyDockWidget(audit_dock, rec)
+        if retrieve is not None:  # beside Jobs: both list work under way
+            ret = self.add_dock(
+                "retrieve", "Retrieve", retrieve, Qt.DockWidgetArea.BottomDockWidgetArea
+            )
+            self.tabifyDockWidget(jobs_dock, ret)
         jobs_dock.raise_()
         self.setCorner(Qt.Corner.BottomLeftCorner, Qt.DockWidgetArea.BottomDockWidgetArea)
         self._default_layout = True

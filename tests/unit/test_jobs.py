@@ -97,6 +97,37 @@ def test_per_node_limit():
         assert runner.shutdown(timeout=5)
 
 
+def test_a_slot_of_its_own_with_its_own_limit():
+    """Retrieves count against "retrieve:PACS" (limit 1 here): the second waits, queued,
+    while a job of the node itself (a query) runs at once; a cancelled queued one never
+    runs and the next takes the slot."""
+    release = threading.Event()
+    ran = []
+
+    def work(ctx):
+        ran.append(ctx.job_id)
+        release.wait(5)
+
+    runner = JobRunner(workers=4, per_node_limit=2)
+    try:
+        kw = {"node": "PACS", "slot": "retrieve:PACS", "slot_limit": 1}
+        first = runner.submit(work, name="r1", **kw)
+        second = runner.submit(work, name="r2", **kw)
+        third = runner.submit(work, name="r3", **kw)
+        assert wait_for(lambda: first.state is JobState.RUNNING)
+        query = runner.submit(lambda ctx: "q", name="query", node="PACS")
+        assert query.future.result(5) == "q"  # the node's own slots are free
+        assert second.state is JobState.QUEUED and third.state is JobState.QUEUED
+        second.cancel()
+        release.set()
+        assert third.future.result(5) is None and first.future.result(5) is None
+        assert ran == [first.id, third.id]
+        assert second.state is JobState.CANCELLED
+    finally:
+        release.set()
+        assert runner.shutdown(timeout=5)
+
+
 def test_cancel_running_job_sets_token_and_state(runner):
     started = threading.Event()
 

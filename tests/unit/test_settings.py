@@ -54,6 +54,8 @@ def test_newer_schema_is_refused():
         {"scp_port": 0},
         {"max_pdu": 100},
         {"worker_count": 0},
+        {"retrieve_per_node_limit": 0},
+        {"retrieve_per_node_limit": "2"},
         {"timeouts": {"connect": 0}},
     ],
 )

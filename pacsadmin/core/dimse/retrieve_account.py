@@ -17,6 +17,7 @@ from typing import Any
 
 from pacsadmin.core.dimse.association import LocalAE
 from pacsadmin.core.dimse.retrieve_model import Expected, Item, Selection
+from pacsadmin.core.format import format_da, format_pn
 from pacsadmin.core.jobs import JobContext
 from pacsadmin.core.nodes import DicomNode
 
@@ -59,6 +60,31 @@ class _Finder:
         return [dict(m.values) for m in r.matches if not m.unreadable]
 
 
+# the keys that say what a study or series is, asked with its count (no extra query)
+_STUDY_LABEL = ("PatientName", "StudyDate", "StudyDescription")
+_SERIES_LABEL = ("Modality", "SeriesDescription")
+
+
+def _label(row: dict[str, Any], keys: tuple[str, ...]) -> str:
+    parts = []
+    for k in keys:
+        v = str(row.get(k) or "").strip()
+        if k == "PatientName":
+            v = format_pn(v)
+        elif k == "StudyDate":
+            v = format_da(v)
+        if v:
+            parts.append(v)
+    return " · ".join(parts)
+
+
+def _join_labels(labels: list[str]) -> str:
+    labels = [x for x in labels if x]
+    if len(labels) > 1:
+        return f"{labels[0]} (+{len(labels) - 1} more)"
+    return labels[0] if labels else ""
+
+
 def _int(v: Any) -> int | None:
     try:
         return int(str(v).strip())
@@ -83,6 +109,7 @@ def learn_expected(
     instances: dict[str, Item] = {}
     classes: dict[str, None] = {}
     counted: int | None = 0  # from Number of ... Related Instances, when every item had one
+    labels: list[str] = []  # what each study or series is, for people (the GUI's list)
     listed = True
 
     def list_series(study: str, series: str) -> bool:
@@ -110,8 +137,15 @@ def learn_expected(
             break
         if it.level == "STUDY":
             rows = find(
-                "STUDY", {"StudyInstanceUID": it.study, "NumberOfStudyRelatedInstances": ""}
+                "STUDY",
+                {
+                    "StudyInstanceUID": it.study,
+                    "NumberOfStudyRelatedInstances": "",
+                    **dict.fromkeys(_STUDY_LABEL, ""),
+                },
             )
+            if rows:
+                labels.append(_label(rows[0], _STUDY_LABEL))
             n = _int(rows[0].get("NumberOfStudyRelatedInstances")) if rows else None
             counted = None if n is None or counted is None else counted + n
             items.append(it)
@@ -130,8 +164,11 @@ def learn_expected(
                     "StudyInstanceUID": study,
                     "SeriesInstanceUID": it.series,
                     "NumberOfSeriesRelatedInstances": "",
+                    **dict.fromkeys(_SERIES_LABEL, ""),
                 },
             )
+            if rows:
+                labels.append(_label(rows[0], _SERIES_LABEL))
             if rows and not study:
                 study = str(rows[0].get("StudyInstanceUID", ""))
             n = _int(rows[0].get("NumberOfSeriesRelatedInstances")) if rows else None
@@ -167,6 +204,7 @@ def learn_expected(
             len(instances),
             tuple(classes),
             "IMAGE-level C-FIND",
+            label=_join_labels(labels),
         )
     how = "Number of Related Instances (C-FIND)" if counted is not None else ""
     return Expected(
@@ -176,6 +214,7 @@ def learn_expected(
         tuple(classes),
         how,
         find.problem or ("cancelled" if ctx.cancelled else "the PACS did not list the instances"),
+        label=_join_labels(labels),
     )
 
 

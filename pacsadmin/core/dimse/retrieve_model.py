@@ -103,6 +103,9 @@ class Expected:
     sop_classes: tuple[str, ...] = ()
     how: str = ""  # "IMAGE-level C-FIND", "NumberOfStudyRelatedInstances", ...
     problem: str = ""  # why the count is unknown
+    # what the selection is, for people: "DOE^JANE · 20240120 · CT chest" (patient data:
+    # shown in the window, never logged)
+    label: str = field(default="", repr=False)
 
 
 @dataclass(frozen=True)

@@ -242,7 +242,7 @@ def return_path(
             seen["address"] = rec.address
             inbound.set()
 
-    since = time.time()
+    since, p0 = time.time(), time.perf_counter()
     try:
         with local_receiver(local, archive, bind=bind, on_association=on_association) as (
             receiver,
@@ -264,6 +264,18 @@ def return_path(
                 remaining = wait - (time.perf_counter() - (t_req or time.perf_counter()))
                 inbound.wait(max(0.0, remaining))
             arrived, _old = retrieve_account.present(archive, [item.instance], since)
+            if not receiver.started and item.instance in arrived and t_req is not None:
+                # the SCP running in another process saw the association; the index
+                # says when the object was stored: an upper bound of the inbound time
+                row = (
+                    archive.reader()
+                    .execute(
+                        "SELECT received_at FROM instances WHERE sop_uid = ?", (item.instance,)
+                    )
+                    .fetchone()
+                )
+                if row is not None and row[0] >= since:  # not a copy it had before
+                    seen["stored_ms"] = (row[0] - (since + (t_req - p0))) * 1000
     except ListenerError as exc:
         return ReturnPathResult(
             "failed", f"No listener for the test: {exc}", instance=item.instance
@@ -349,10 +361,17 @@ def _verdict(
             **base,
         )
     if not receiver.started and item.instance in arrived:
+        stored = seen.get("stored_ms")
+        when = (
+            f", stored {max(0.0, stored):.0f} ms after the C-MOVE request (the inbound "
+            "association came before: the local SCP's process saw it)"
+            if stored is not None
+            else " (the time of the inbound association is not known to this process)"
+        )
         return ReturnPathResult(
             "ok",
-            "The object arrived in the archive through the local SCP already running (the "
-            "time of the inbound association is not known to this process).",
+            "The PACS connected back: the object arrived in the archive through the local "
+            f"SCP already running{when}.",
             **base,
         )
     if not receiver.started and raw.completed > 0:

@@ -5,7 +5,7 @@ updates."""
 from __future__ import annotations
 
 import time
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +17,7 @@ from pacsadmin.core.dimse.echo import audit_echo, echo
 from pacsadmin.core.dimse.echo_all import EchoAllSummary, echo_all_in_process
 from pacsadmin.core.dimse.echo_events import EchoNodeResult
 from pacsadmin.core.dimse.echo_result import EchoSeries, Step
+from pacsadmin.core.dimse.return_path import ReturnPathResult
 from pacsadmin.core.errors import ValidationError
 from pacsadmin.core.jobs import Job, JobContext, JobFinished, JobProgress, JobState
 from pacsadmin.core.node_service import passphrase_for
@@ -57,6 +58,13 @@ def describe_result(result: Any) -> tuple[str, bool | None]:
     return text, result.ok
 
 
+@dataclass(frozen=True)
+class ReturnPathStarted:
+    """A Doctor job's partial: the echo is done, the return-path test begins."""
+
+    wait: float
+
+
 def echo_job(
     local: LocalAE,
     audit: AuditLog,
@@ -65,14 +73,34 @@ def echo_job(
     *,
     count: int = 1,
     mode: str = "echo",
+    return_path_archive: Any = None,
 ) -> Any:
-    """The worker's function: plain values only, never a QObject."""
+    """The worker's function: plain values only, never a QObject.  With
+    ``return_path_archive`` (an ArchiveHandle), a Doctor run whose echo succeeded also
+    runs the return-path test (a C-MOVE of one object back to this computer) and reports
+    its :class:`ReturnPathResult` as a partial."""
     action = "doctor" if mode == "survey" else "echo"
 
     def run(ctx: JobContext) -> EchoSeries:
         passphrase = passphrase_for(secrets, node)
         series = echo(local, node, count=count, mode=mode, passphrase=passphrase, ctx=ctx)
         audit_echo(audit, series, action)
+        if return_path_archive is not None and series.ok and not ctx.cancelled:
+            from pacsadmin.core.dimse.return_path import WAIT, return_path
+
+            ctx.report(ReturnPathStarted(WAIT))
+            rp = return_path(
+                local, node, archive=return_path_archive.get(), ctx=ctx, passphrase=passphrase
+            )
+            ctx.report(rp)
+            audit.record(
+                "doctor",
+                "success" if rp.ok else "failure",
+                node=node.name,
+                target=node.address,
+                summary=f"return path: {rp.verdict}: {rp.sentence}"[:500],
+                details={"verdict": rp.verdict, "status": rp.status, "from": "window"},
+            )
         return series
 
     return run
@@ -105,6 +133,7 @@ class EchoController(QObject):
         self.activity, self.errors = activity, errors
         self.doctor_job: Job[Any] | None = None  # the run shown in the Doctor panel
         self.config_dir = config_dir
+        self.archive_handle: Any = None  # the archive, for the Doctor's return-path test
         # Echo-all results, applied at most every FLUSH_MS (200 nodes answer within a
         # second: one update each kept the GUI thread busy re-sorting the table and the log)
         self._pending: dict[str, NodeStatus] = {}
@@ -155,6 +184,12 @@ class EchoController(QObject):
         light = node.name if self.model.row_of(node.name) >= 0 else None
         label = {"echo": "Echo", "doctor": "Doctor"}[kind]
         job: Job[Any] | None = None
+        rp_archive = (
+            self.archive_handle
+            if kind == "doctor" and self.doctor_panel.wants_return_path()
+            else None
+        )
+        tested: list[ReturnPathResult] = []
 
         def progress(ev: JobProgress) -> None:
             if job is self.doctor_job:
@@ -165,6 +200,11 @@ class EchoController(QObject):
                 for item in items:
                     if isinstance(item, Step):
                         self.doctor_panel.add_step(item)
+                    elif isinstance(item, ReturnPathStarted):
+                        self.doctor_panel.return_path_running(item.wait)
+                    elif isinstance(item, ReturnPathResult):
+                        tested.append(item)
+                        self.doctor_panel.show_return_path(item)
 
         def done(ev: JobFinished) -> None:
             series = ev.result if isinstance(ev.result, EchoSeries) else None
@@ -179,12 +219,26 @@ class EchoController(QObject):
                     self.doctor_panel.show_series(series)
                 else:
                     self.doctor_panel.show_failure(ev.error or "The run did not complete.")
+                if rp_archive is not None and not tested:
+                    self.doctor_panel.return_path_skipped(
+                        "Cancelled."
+                        if ev.state is JobState.CANCELLED
+                        else "Not tested: the echo failed (the PACS must answer first)."
+                    )
             if ev.state is JobState.FAILED:
                 self.errors.present(f"{label} failed: {ev.error}", user_action=True)
             self.echoFinished.emit()
 
         job = self.bridge.submit(
-            echo_job(self.local, self.audit, self.secrets, node, count=count, mode=mode),
+            echo_job(
+                self.local,
+                self.audit,
+                self.secrets,
+                node,
+                count=count,
+                mode=mode,
+                return_path_archive=rp_archive,
+            ),
             name=f"{label} {node.name}" + (f" ×{count}" if count > 1 else ""),
             node=node.name,
             lane="priority",
@@ -198,7 +252,7 @@ class EchoController(QObject):
             self.model.set_status(light, replace(old, running=True))
         self.doctor_job = job  # a single-node run is shown in the Doctor panel
         self.doctor_panel.set_target(node.name)
-        self.doctor_panel.begin(node.address, count)
+        self.doctor_panel.begin(node.address, count, return_path=rp_archive is not None)
         return job.id
 
     def run_target(self, target: str, count: int, survey: bool) -> None:

@@ -29,10 +29,12 @@ from PySide6.QtWidgets import (
 )
 
 from pacsadmin.core.dimse.echo_result import STEP_TITLES, EchoResult, EchoSeries, Step
+from pacsadmin.core.dimse.return_path import ReturnPathResult
 from pacsadmin.gui.icons import icon
 from pacsadmin.gui.metrics import fit_columns
 from pacsadmin.gui.text import escape_controls, one_line, plain_label, plain_tooltip
 from pacsadmin.gui.widgets.lights import Light, light_icon, light_pixmap, step_light
+from pacsadmin.gui.widgets.return_path_view import ReturnPathView
 
 STEP_HEADERS = ("Step", "Status", "Time", "Detail", "Advice")
 STEP_ROWS = len(STEP_TITLES)  # DNS, TCP, TLS, A-ASSOCIATE, C-ECHO, A-RELEASE
@@ -94,6 +96,12 @@ class DoctorPanel(QWidget):
             "Also propose query/retrieve and common storage SOP classes, to see what the "
             "peer supports"
         )
+        self.return_path_check = QCheckBox("Return path", self)
+        self.return_path_check.setToolTip(
+            "Test the return path (C-MOVE back to this computer): after the echo, one "
+            "object is moved from the node to this computer, to see that the PACS can "
+            "connect back (it needs our AE title, address and port)"
+        )
         self.run_button = QPushButton(icon("run"), "Run", self)
         self.run_button.setDefault(True)
         self.run_button.clicked.connect(self._on_run_button_clicked)
@@ -105,6 +113,7 @@ class DoctorPanel(QWidget):
         row.addWidget(self.target_combo, 1)
         row.addWidget(self.count_spin)
         row.addWidget(self.survey_check)
+        row.addWidget(self.return_path_check)
         row.addWidget(self.run_button)
         row.addWidget(self.cancel_button)
 
@@ -133,6 +142,11 @@ class DoctorPanel(QWidget):
         texts.addWidget(self.stats_label)
         bl.addLayout(texts, 1)
         self._set_banner_style(Light.UNKNOWN)
+
+        # ---- the return-path test's verdict (shown when it was asked for)
+        self.rp_view = ReturnPathView(self)
+        self.rp_view.setVisible(False)
+        self.return_path: ReturnPathResult | None = None
 
         # ---- steps
         self.steps_table = _table(STEP_HEADERS, self)
@@ -204,6 +218,7 @@ class DoctorPanel(QWidget):
         lay.setSpacing(6)
         lay.addLayout(row)
         lay.addWidget(self.banner)
+        lay.addWidget(self.rp_view)
         lay.addWidget(split, 1)
 
     # ------------------------------------------------------------------ feeding
@@ -221,8 +236,15 @@ class DoctorPanel(QWidget):
     def target_text(self) -> str:
         return self.target_combo.currentText().strip()
 
-    def begin(self, target: str, count: int) -> None:
-        """A run has started."""
+    def wants_return_path(self) -> bool:
+        return self.return_path_check.isChecked()
+
+    def begin(self, target: str, count: int, *, return_path: bool = False) -> None:
+        """A run has started (``return_path``: the return-path test follows the echo)."""
+        self.return_path = None
+        self.rp_view.setVisible(return_path)
+        if return_path:
+            self.rp_view.set_state(Light.UNKNOWN, "Waiting for the echo…")
         self._running = True
         self.run_button.setEnabled(False)
         self.cancel_button.setEnabled(True)
@@ -317,6 +339,24 @@ class DoctorPanel(QWidget):
         self.copy_button.setEnabled(True)
         self.export_button.setEnabled(True)
         self.tabs.setTabText(0, f"Presentation contexts ({len(r.contexts)})")
+
+    def return_path_running(self, wait: float) -> None:
+        self.rp_view.setVisible(True)
+        self.rp_view.set_state(
+            Light.RUNNING,
+            "Testing: a C-MOVE of one object back to this computer…",
+            stats=f"waiting up to {wait:.0f} s for the PACS to connect back",
+        )
+
+    def return_path_skipped(self, why: str) -> None:
+        self.rp_view.setVisible(True)
+        self.rp_view.set_state(Light.SKIPPED, why)
+
+    def show_return_path(self, r: ReturnPathResult) -> None:
+        """The return-path test's verdict, in plain words."""
+        self.return_path = r
+        self.rp_view.setVisible(True)
+        self.rp_view.show_result(r)
 
     # ------------------------------------------------------------------ internals
     def _clear_contexts(self) -> None:
