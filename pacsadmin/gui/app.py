@@ -377,6 +377,7 @@ class PacsAdminApp(QObject):
             current=lambda: self.settings,
             own_port=lambda: self.scp.port if self.scp.running else None,
             parent_widget=w,
+            secrets=self.secrets,
             parent=self,
         )
 

@@ -52,6 +52,7 @@ class PreferencesController(QObject):
         current: Callable[[], Settings],
         own_port: Callable[[], int | None],
         parent_widget: QWidget,
+        secrets: Any = None,
         parent: QObject | None = None,
     ) -> None:
         """``current()``: the settings in use; ``own_port()``: the port this window's
@@ -65,6 +66,7 @@ class PreferencesController(QObject):
         self.current = current
         self.own_port = own_port
         self.parent_widget = parent_widget
+        self.secrets = secrets
         self.dialog: QDialog | None = None  # the open one (tests drive it)
 
     # ------------------------------------------------------------------ the port check
@@ -97,9 +99,35 @@ class PreferencesController(QObject):
     def _on_preferences_finished(self, dlg: PreferencesDialog, code: int) -> None:
         self.dialog = None
         new = dlg.result_settings()
+        passphrase = dlg.passphrase.text()
         dlg.deleteLater()
         if code == QDialog.DialogCode.Accepted and new is not None:
+            if passphrase and self.secrets is not None:
+                self._store_passphrase(passphrase)
             self.save(new)
+
+    def _store_passphrase(self, passphrase: str) -> None:
+        """Into the OS keyring on the io lane (a keyring call may wait on a D-Bus)."""
+        from pacsadmin.core.secrets import SCP_TLS_PASSPHRASE_KEY
+
+        secrets = self.secrets
+
+        def done(ev: JobFinished) -> None:
+            if ev.state is not JobState.SUCCEEDED:
+                self.errors.present(f"The TLS key passphrase was not stored: {ev.error}")
+            elif ev.result:  # kept for this session only: the SCP process cannot read it
+                self.errors.present(
+                    f"The TLS key passphrase could not go to the keyring ({ev.result}); the "
+                    "local SCP, a process of its own, will not be able to read it."
+                )
+
+        self.bridge.submit(
+            lambda ctx: secrets.set(SCP_TLS_PASSPHRASE_KEY, passphrase),
+            name="Store the TLS passphrase",
+            lane="io",
+            quiet=True,
+            on_done=done,
+        )
 
     def welcome(self, on_demo: Callable[[], None] | None) -> None:
         """The first-start dialog; saves the AE title and port (the file then exists,

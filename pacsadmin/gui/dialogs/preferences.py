@@ -92,6 +92,38 @@ FIELDS: dict[str, tuple[str, str, str]] = {
         "Jobs per node at once",
         "How many jobs may talk to one node at the same time (most PACS limit this).",
     ),
+    "retrieve_per_node_limit": (
+        "Background jobs",
+        "Retrieves per node at once",
+        "How many C-MOVE/C-GET retrieves run at once from one node; more wait, queued.",
+    ),
+    "scp_association_deadline": (
+        "Storage SCP: who may connect",
+        "Association deadline (s)",
+        "The longest an association may last, from its connection to its end: a peer "
+        "that drips bytes cannot hold a slot for ever.",
+    ),
+    "scp_tls": (
+        "Storage SCP: TLS",
+        "Accept TLS only",
+        "The local node speaks DICOM over TLS (1.2 or later) with the certificate below.",
+    ),
+    "scp_tls_cert": (
+        "Storage SCP: TLS",
+        "Certificate file (PEM)",
+        "The local node's certificate (with its chain).",
+    ),
+    "scp_tls_key": (
+        "Storage SCP: TLS",
+        "Private key file (PEM)",
+        "Empty when the key is in the certificate file. Its passphrase is kept in the "
+        "operating system's keyring (below), never in a file.",
+    ),
+    "scp_tls_client_ca": (
+        "Storage SCP: TLS",
+        "Require client certificates from (CA file)",
+        "When set, callers must present a certificate signed by this CA.",
+    ),
     "scp_whitelist": (
         "Storage SCP: who may connect",
         "Only nodes in the directory",
@@ -133,6 +165,7 @@ GROUP_ORDER = [
     "Network",
     "Background jobs",
     "Storage SCP: who may connect",
+    "Storage SCP: TLS",
     "Local archive",
 ]
 OTHER = "Other"
@@ -215,6 +248,19 @@ class PreferencesDialog(QDialog):
                 self.port_status.setTextFormat(Qt.TextFormat.PlainText)
                 self.port_status.setWordWrap(True)
                 groups[name].addRow("", self.port_status)
+        tls_form = groups.get("Storage SCP: TLS")
+        self.passphrase = QLineEdit()
+        self.passphrase.setObjectName("pref_tls_passphrase")
+        self.passphrase.setEchoMode(QLineEdit.EchoMode.Password)
+        self.passphrase.setPlaceholderText("unchanged (stored in the keyring)")
+        self.passphrase.setToolTip(
+            "The TLS key's passphrase: saved in the operating system's keyring, never in "
+            "the settings file or a log. Leave empty to keep the stored one."
+        )
+        if tls_form is not None:
+            lab = QLabel("Key passphrase")
+            self.labels["tls_passphrase"] = lab
+            tls_form.addRow(lab, self.passphrase)
         col.addStretch(1)
         # one label column across the groups, one width for the numbers: a form, not a collage
         width = max(lab.sizeHint().width() for lab in self.labels.values())
