@@ -92,6 +92,22 @@ class _TempFile:
                     self._error = self._error or exc
         return self._error
 
+    def write_now(self, views: list[memoryview]) -> None:
+        """Write ``views`` at once (the fast receive's slices of its socket buffer, which
+        is reused after this call); the first call creates the file.  A failed write is
+        recorded as by :meth:`write` and what follows is dropped."""
+        if self._error is not None or self._closed:
+            return
+        if self._chunks:  # the preamble and file meta group, given to write()
+            views = [*(memoryview(c) for c in self._chunks), *views]
+            self._chunks, self._size = [], 0
+        try:
+            if self._fd is None:
+                self._fd = _create(self.name)
+            _writev(self._fd, views)
+        except OSError as exc:
+            self._error = exc
+
     def discard(self) -> None:
         """The transfer failed: drop what is held, close the file (the caller removes it)."""
         self._chunks, self._size = [], 0
@@ -114,7 +130,7 @@ def _create(name: str) -> int:
     return os.open(name, flags, 0o600)
 
 
-def _writev(fd: int, chunks: list[bytes]) -> None:
+def _writev(fd: int, chunks: list[bytes] | list[memoryview]) -> None:
     """Write every chunk (``writev`` may write less than asked: go on from there)."""
     views = [memoryview(c) for c in chunks if c]
     while views:
@@ -183,6 +199,19 @@ def file_meta_bytes(meta: _Meta) -> bytes:
     return pack_element(0x00020000, "UL", struct.pack("<I", len(body)), False) + body
 
 
+def file_meta_for(sop_class_uid: str, sop_instance_uid: str, transfer_syntax: str) -> bytes:
+    """The file meta group pynetdicom's chunked receive writes for a received data set
+    (:func:`file_meta_bytes`; ValueError / UnicodeEncodeError for a value it cannot
+    encode, which that receive leaves to pydicom)."""
+    return file_meta_bytes(
+        _create_file_meta(
+            sop_class_uid=sop_class_uid,
+            sop_instance_uid=sop_instance_uid,
+            transfer_syntax=transfer_syntax,
+        )
+    )
+
+
 def _write_file_meta_info(fp: Any, file_meta: Any, enforce_standard: bool = True) -> None:
     if isinstance(file_meta, _Meta):
         try:
@@ -239,6 +268,17 @@ def _temp_file(*args: Any, **kw: Any) -> Any:
     if folder is None:
         return NamedTemporaryFile(*args, **kw)
     # the PID first: a sweep keeps the temp files of live processes (layout.py)
+    f = _TempFile(Path(folder) / f"{os.getpid()}-rx-{uuid.uuid4().hex}.part")
+    with _tmp_lock:
+        _tmp_owner.setdefault(id(assoc), []).append(Path(f.name))
+        _open_files[f.name] = f
+    return f
+
+
+def open_for(assoc: Any, folder: Path) -> _TempFile:
+    """A temp file in ``folder`` for a data set the fast receive (``scp_fast.py``) is
+    reading for ``assoc``: registered like pynetdicom's, so :func:`take_write_error`,
+    :func:`claim` and :func:`forget` treat both alike."""
     f = _TempFile(Path(folder) / f"{os.getpid()}-rx-{uuid.uuid4().hex}.part")
     with _tmp_lock:
         _tmp_owner.setdefault(id(assoc), []).append(Path(f.name))

@@ -156,11 +156,16 @@ class Transcript:
             self.add(direction, name, "")
             return
         present = {int(tag): elem for tag, elem in cs.items()}
+        values = {tag: cs[tag].value for tag, _ in _COMMAND_FIELDS if tag in present}
+        self.command(direction, name, values)
+
+    def command(self, direction: str, name: str, values: dict[int, Any]) -> None:
+        """One line for a DIMSE message from its command set's values by tag (the fast
+        receive decodes them from bytes: ``scp_fast.py``)."""
         parts = []
         for tag, kw in _COMMAND_FIELDS:
-            elem = present.get(tag)
-            v = cs[tag].value if elem is not None else None
-            if v in (None, ""):
+            v = values.get(tag)
+            if v in (None, "", b""):
                 continue
             if tag == _STATUS:
                 from pacsadmin.core.dimse.status import status_info
