@@ -46,6 +46,13 @@ def register(sub: Any) -> None:
         help="stop when the process that started this one ends (its end of stdin closes, or "
         "it goes away): how the window starts it",
     )
+    p.add_argument(
+        "--fast-receive",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="read C-STORE data sets from the socket straight into the archive (default); "
+        "--no-fast-receive: pynetdicom's own receive for every message (slower; a fallback)",
+    )
     p.add_argument("--worker-child", action="store_true", help=argparse.SUPPRESS)
     p.set_defaults(func=run_serve)
 
@@ -69,6 +76,8 @@ def _config(args: argparse.Namespace, ctx: Any, *, reuse_port: bool) -> Any:
         cfg = replace(cfg, port=args.port)
     if args.whitelist is not None:
         cfg = replace(cfg, whitelist=args.whitelist)
+    if not args.fast_receive:
+        cfg = replace(cfg, fast_receive=False)
     return cfg
 
 
@@ -260,6 +269,8 @@ def _run_parent(args: argparse.Namespace, ctx: Any, cfg: Any, workers: int, even
         cmd += ["--bind", args.bind]
     if args.whitelist is not None:
         cmd.append("--whitelist" if args.whitelist else "--no-whitelist")
+    if not args.fast_receive:
+        cmd.append("--no-fast-receive")
     if args.events:
         cmd.append("--events")
     stop = stop_on_signals()

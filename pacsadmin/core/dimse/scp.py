@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 from pacsadmin.core import deflate
 from pacsadmin.core.archive import Archive, is_disk_full, read_meta
 from pacsadmin.core.archive.archive import StoreOutcome
+from pacsadmin.core.archive.meta import read_meta_head
 from pacsadmin.core.dimse import _pynetdicom, scp_access, scp_events, scp_fast, scp_receive
 from pacsadmin.core.dimse.association import _init_pynetdicom
 from pacsadmin.core.dimse.transcript import Transcript
@@ -471,10 +472,12 @@ class LocalScp:
         return _status(code, comment) if comment else code
 
     def _store_received(
-        self, rec: AssociationRecord, tmp: Path, transfer_syntax: str
+        self, rec: AssociationRecord, tmp: Path, transfer_syntax: str, head: bytes | None = None
     ) -> tuple[int, str]:
         """Archive a data set received whole into ``tmp`` (or answer why not; nothing is
-        kept then): the status of the C-STORE-RSP and its Error Comment ("" for none)."""
+        kept then): the status of the C-STORE-RSP and its Error Comment ("" for none).
+        ``head``: the file's first bytes, as ``read_meta_head`` takes them, when the
+        receiver kept them (the file is not read again)."""
         write_error = scp_receive.take_write_error(tmp)
         if write_error is not None:
             with contextlib.suppress(OSError):
@@ -486,8 +489,12 @@ class LocalScp:
         source = f"{rec.calling_ae}@{rec.address}"
         try:  # the data set's boundary: whatever a damaged one raises is answered, and the
             # SCP goes on; a deflated one is inflated bounded before any parse
-            deflated = transfer_syntax == DEFLATED
-            meta = read_meta(deflate.guard(tmp) if deflated else tmp)
+            if transfer_syntax == DEFLATED:
+                meta = read_meta(deflate.guard(tmp))
+            elif head is not None:
+                meta = read_meta_head(head, tmp)
+            else:
+                meta = read_meta(tmp)
         except Exception as exc:
             with contextlib.suppress(OSError):
                 tmp.unlink()

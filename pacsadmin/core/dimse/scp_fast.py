@@ -59,6 +59,7 @@ from pacsadmin.core.dimse.pdu import (
     p_data,
 )
 from pacsadmin.core.dimse.status import describe_abort
+from pacsadmin.core.dimse.transcript import command_text
 
 log = logging.getLogger("pacsadmin.scp")
 
@@ -77,8 +78,10 @@ _PDV = struct.Struct(">IBB")
 # A-ABORT reasons (source 2, service provider: PS3.8 table 9-26)
 REASON_UNSPECIFIED, UNEXPECTED_PARAMETER, INVALID_PARAMETER = 0, 5, 6
 
-# (record, temp file, transfer syntax) -> (status, error comment): archives a received file
-ArchiveFile = Callable[[Any, Path, str], tuple[int, str]]
+# (record, temp file, transfer syntax, the file's first HEAD bytes) -> (status, error
+# comment): archives a received file
+ArchiveFile = Callable[[Any, Path, str, bytes], tuple[int, str]]
+HEAD = 64 * 1024  # the first bytes of each file are kept: its header is parsed from them
 
 
 class _Abort(Exception):
@@ -100,11 +103,12 @@ class _HandBack(Exception):
 class _Store:
     """One C-STORE-RQ whose data set is arriving."""
 
-    __slots__ = ("context_id", "file", "message_id", "sop_class", "sop_instance", "ts")
+    __slots__ = ("context_id", "file", "head", "message_id", "sop_class", "sop_instance", "ts")
 
     def __init__(
         self, context_id: int, file: Any, message_id: int, sop_class: str, inst: str, ts: str
     ) -> None:
+        self.head = bytearray()
         self.context_id = context_id
         self.file = file
         self.message_id = message_id
@@ -176,6 +180,8 @@ class Receiver:
         self.cmd_items: list[bytes] = []  # its PDV items as received (handed back whole)
         self.cmd_context = 0
         self.store: _Store | None = None
+        self.spare: Any = None  # a temp file created ahead for the next data set
+        self.lines: dict[tuple[str, str, int | None], str] = {}  # see _line()
         self.pending: list[memoryview] = []  # data set slices of ``buf`` to write
         self.last_data = time.monotonic()
 
@@ -206,6 +212,9 @@ class Receiver:
             return b""
         finally:
             self._drop_store()
+            if self.spare is not None:
+                scp_receive.drop_spare(self.spare)
+                self.spare = None
             with contextlib.suppress(OSError):
                 self.sock.settimeout(old_timeout)
             if assoc is not None:
@@ -251,6 +260,9 @@ class Receiver:
                 if not n:
                     return
                 self.pending.append(self.view[start : start + n])
+                head = self.store.head  # type: ignore[union-attr]  # frag_left: a store
+                if len(head) < HEAD:
+                    head += self.view[start : start + min(n, HEAD - len(head))]
                 self.start = start + n
                 self.frag_left -= n
                 self.pdu_left -= n
@@ -340,10 +352,13 @@ class Receiver:
                 meta = scp_receive.file_meta_for(sop_class, inst, ts)
             except (ValueError, struct.error):
                 raise _HandBack from None
-            f = scp_receive.open_for(self.assoc, self.tmp_dir)
+            f, self.spare = self.spare or scp_receive.spare_file(self.tmp_dir), None
+            scp_receive.adopt(self.assoc, f)
             f.write(PREAMBLE)
             f.write(meta)
             self.store = _Store(self.cmd_context, f, message_id, sop_class, inst, ts)
+            self.store.head += PREAMBLE
+            self.store.head += meta
             self.rec.transcript.command("<<", "C-STORE-RQ", {0x0110: message_id, 0x0002: sop_class})
         elif field == C_ECHO_RQ and not has_data and abstract == VERIFICATION:
             self.rec.transcript.command("<<", "C-ECHO-RQ", {0x0110: message_id})
@@ -362,16 +377,29 @@ class Receiver:
         assert store is not None
         self._flush()
         self.store = None
-        tmp = Path(store.file.name)
+        tmp = store.file.path
         scp_receive.claim(self.assoc, tmp)  # received whole: archived or removed here
-        status, comment = self.archive_file(self.rec, tmp, store.ts)
+        status, comment = self.archive_file(self.rec, tmp, store.ts, bytes(store.head))
         rsp = store_rsp(store.sop_class, store.message_id, status, store.sop_instance, comment)
         self._send(p_data(store.context_id, rsp, True, self.peer_max))
-        self.rec.transcript.command(
-            ">>",
-            "C-STORE-RSP",
-            {0x0120: store.message_id, 0x0002: store.sop_class, 0x0900: status},
-        )
+        # the next file is created while the peer reads and sends the next data set
+        self.spare = scp_receive.spare_file(self.tmp_dir)
+        self._line(">>", "C-STORE-RSP", store.message_id, store.sop_class, status)
+
+    def _line(
+        self, direction: str, name: str, message_id: int, sop_class: str, status: int | None
+    ) -> None:
+        """The transcript's line of a C-STORE message (the text after the message ID is
+        formatted once per SOP class and status)."""
+        key = (name, sop_class, status)
+        rest = self.lines.get(key)
+        if rest is None:
+            values: dict[int, Any] = {0x0002: sop_class}
+            if status is not None:
+                values[0x0900] = status
+            rest = self.lines[key] = command_text(values)
+        field = "MessageID" if status is None else "MessageIDBeingRespondedTo"
+        self.rec.transcript.add(direction, name, f"{field}={message_id} {rest}")
 
     def _flush(self) -> None:
         pending, self.pending = self.pending, []
@@ -431,7 +459,7 @@ def _uid(value: int | bytes | None) -> str:
     return text if text.isascii() and "\\" not in text else ""
 
 
-def _no_archive(rec: Any, tmp: Path, ts: str) -> tuple[int, str]:
+def _no_archive(rec: Any, tmp: Path, ts: str, head: bytes) -> tuple[int, str]:
     raise RuntimeError("no archive")
 
 

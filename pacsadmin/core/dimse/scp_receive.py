@@ -56,6 +56,7 @@ class _TempFile:
     """
 
     def __init__(self, path: Path) -> None:
+        self.path = path
         self.name = str(path)
         self.file = self  # pynetdicom calls ``.file.flush()``
         self._chunks: list[bytes] = []
@@ -270,20 +271,38 @@ def _temp_file(*args: Any, **kw: Any) -> Any:
     # the PID first: a sweep keeps the temp files of live processes (layout.py)
     f = _TempFile(Path(folder) / f"{os.getpid()}-rx-{uuid.uuid4().hex}.part")
     with _tmp_lock:
-        _tmp_owner.setdefault(id(assoc), []).append(Path(f.name))
+        _tmp_owner.setdefault(id(assoc), []).append(f.path)
         _open_files[f.name] = f
     return f
 
 
-def open_for(assoc: Any, folder: Path) -> _TempFile:
-    """A temp file in ``folder`` for a data set the fast receive (``scp_fast.py``) is
-    reading for ``assoc``: registered like pynetdicom's, so :func:`take_write_error`,
-    :func:`claim` and :func:`forget` treat both alike."""
-    f = _TempFile(Path(folder) / f"{os.getpid()}-rx-{uuid.uuid4().hex}.part")
+def spare_file(folder: Path) -> _TempFile:
+    """A temp file in ``folder``, created now (a failure is recorded in it, as for a
+    write), for the next data set the fast receive (``scp_fast.py``) reads: it creates
+    the file while the peer prepares that data set, since creating a file costs up to
+    ~0.8 ms on some disks.  Not anyone's yet: :func:`adopt` it, or :func:`drop_spare`."""
+    f = _TempFile(Path(folder, f"{os.getpid()}-rx-{uuid.uuid4().hex}.part"))
+    try:
+        f._fd = _create(f.name)
+    except OSError as exc:
+        f._error = exc
+    return f
+
+
+def drop_spare(f: _TempFile) -> None:
+    """A spare file that was not used: closed and removed."""
+    f.discard()
+    with contextlib.suppress(OSError):
+        os.unlink(f.name)
+
+
+def adopt(assoc: Any, f: _TempFile) -> None:
+    """``f`` holds a data set being received for ``assoc``: registered like pynetdicom's
+    temp files, so :func:`take_write_error`, :func:`claim` and :func:`forget` treat the
+    two receive paths alike."""
     with _tmp_lock:
-        _tmp_owner.setdefault(id(assoc), []).append(Path(f.name))
+        _tmp_owner.setdefault(id(assoc), []).append(f.path)
         _open_files[f.name] = f
-    return f
 
 
 def forget(assoc: Any) -> int:
