@@ -168,3 +168,15 @@ def a_release_rp() -> bytes:
 def a_release_rq() -> bytes:
     """An A-RELEASE-RQ PDU (PS3.8 9.3.6)."""
     return struct.pack(">BxIxxxx", 0x05, 4)
+
+
+def pdv_item(context_id: int, control: int, data: bytes) -> bytes:
+    """One presentation data value item (PS3.8 9.3.5.1, Annex E.2): ``control`` is the
+    message control header (bit 0: command, bit 1: last fragment)."""
+    return struct.pack(">IBB", len(data) + 2, context_id, control) + data
+
+
+def p_data_tf(items: list[bytes]) -> bytes:
+    """One P-DATA-TF PDU carrying ``items`` (:func:`pdv_item`), of any contexts."""
+    body = b"".join(items)
+    return struct.pack(">BxI", 0x04, len(body)) + body

@@ -430,6 +430,7 @@ class Receiver:
                 raise _Stop  # pynetdicom's idle timer aborts it
 
     def _abort(self, reason: int, text: str) -> None:
+        self.rec.aborted = True
         self.rec.add_error(f"protocol error from the peer ({text}): A-ABORT sent")
         log.warning("SCP: association #%s aborted: %s", self.rec.id, text)
         self.rec.transcript.abort_sent = (2, reason)
