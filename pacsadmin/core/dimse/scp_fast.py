@@ -379,7 +379,15 @@ class Receiver:
         self.store = None
         tmp = store.file.path
         scp_receive.claim(self.assoc, tmp)  # received whole: archived or removed here
-        status, comment = self.archive_file(self.rec, tmp, store.ts, bytes(store.head))
+        try:
+            status, comment = self.archive_file(self.rec, tmp, store.ts, bytes(store.head))
+        except Exception as exc:  # a bug in archiving: answered as pynetdicom would (0xC211)
+            log.exception("SCP: archiving a received file failed")
+            self.rec.failed += 1
+            self.rec.add_error(f"archive failed: {type(exc).__name__}: 0xC211 sent")
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+            status, comment = 0xC211, ""
         rsp = store_rsp(store.sop_class, store.message_id, status, store.sop_instance, comment)
         self._send(p_data(store.context_id, rsp, True, self.peer_max))
         # the next file is created while the peer reads and sends the next data set

@@ -333,3 +333,28 @@ def test_spare_temp_files_do_not_outlive_the_association(start_scp, archive, tmp
     assert (rec.stored, rec.errors, rec.aborted) == (3, [], False)
     assert not list(archive.layout.tmp_dir.iterdir())
     assert not scp_receive.forget(object())  # nothing registered to anyone
+
+
+def test_a_failure_while_archiving_answers_c211_and_the_association_goes_on(
+    start_scp, archive, monkeypatch
+):
+    scp = start_scp()
+    real = scp._store_received
+    calls = {"n": 0}
+
+    def failing_once(*args):
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise RuntimeError("a bug")
+        return real(*args)
+
+    monkeypatch.setattr(scp, "_store_received", failing_once)
+    a = scu().associate("127.0.0.1", scp.port, ae_title=SCP_AET)
+    try:
+        assert a.send_c_store(make_ds()).Status == 0xC211
+        assert a.send_c_store(make_ds()).Status == 0
+    finally:
+        a.release()
+    rec = _closed(scp)
+    assert (rec.stored, rec.failed, rec.aborted) == (1, 1, False)
+    assert not list(archive.layout.tmp_dir.iterdir())
