@@ -98,7 +98,8 @@ class RawPeer:
         return self.reader.next()
 
     def response(self) -> dict[int, int | bytes]:
-        """The next DIMSE response's command set (reads P-DATA-TF PDUs until it is whole)."""
+        """The next DIMSE response's command set (reads P-DATA-TF PDUs until it is whole;
+        what follows it in its PDU is dropped: pynetdicom sends one PDV per PDU)."""
         cmd = b""
         while True:
             kind, body = self.reader.next()
@@ -107,7 +108,8 @@ class RawPeer:
             pos = 0
             while pos < len(body):
                 length, _cid, mch = struct.unpack_from(">IBB", body, pos)
-                cmd += body[pos + 6 : pos + 4 + length]
+                if mch & 1:  # data set fragments (a C-FIND's identifier) are skipped
+                    cmd += body[pos + 6 : pos + 4 + length]
                 pos += 4 + length
                 if mch & 3 == 3:
                     return command_values(cmd)

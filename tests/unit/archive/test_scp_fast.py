@@ -358,3 +358,46 @@ def test_a_failure_while_archiving_answers_c211_and_the_association_goes_on(
     rec = _closed(scp)
     assert (rec.stored, rec.failed, rec.aborted) == (1, 1, False)
     assert not list(archive.layout.tmp_dir.iterdir())
+
+
+def test_a_message_handed_back_in_the_middle_of_a_pdu_is_read_whole_by_pynetdicom(
+    start_scp, archive, tmp_path
+):
+    """A C-FIND after a C-STORE on a storage association: the fast path hands the C-FIND
+    to pynetdicom while its identifier's PDU has arrived only in part; pynetdicom reads the
+    part it is given, then the rest from the socket, and answers."""
+    from pydicom.dataset import Dataset
+    from pynetdicom.dsutils import encode
+
+    from pacsadmin.core.dimse.pdu import command, element
+
+    scp = start_scp()
+    ds, data = _data(tmp_path)
+    peer = RawPeer(scp.port, SCP_AET, CONTEXTS)
+    _send_fragments(peer, 1, ds, data, 4000, False)
+    assert peer.response()[0x0900] == 0
+    q = Dataset()
+    q.QueryRetrieveLevel = "STUDY"
+    q.StudyInstanceUID = ""
+    find = command(
+        [
+            element(0x00000002, None, FIND.encode()),
+            element(0x00000100, "H", 0x0020),
+            element(0x00000110, "H", 5),
+            element(0x00000700, "H", 0),
+            element(0x00000800, "H", 0x0000),
+        ]
+    )
+    identifier = p_data_tf([pdv_item(7, 2, encode(q, False, True))])
+    peer.send(p_data_tf([pdv_item(7, 3, find)]) + identifier[:9])  # a PDU cut short
+    time.sleep(0.3)
+    peer.send(identifier[9:])
+    got = [peer.response()]
+    while got[-1][0x0900] in (0xFF00, 0xFF01):
+        got.append(peer.response())
+    assert got[0][0x0100] == 0x8020 and got[0][0x0120] == 5
+    assert [r[0x0900] for r in got] == [0xFF00, 0x0000]  # the study stored just before
+    peer.send(a_release_rq())
+    assert peer.next_pdu()[0] == 0x06
+    rec = _closed(scp)
+    assert (rec.stored, rec.finds, rec.aborted) == (1, 1, False)
