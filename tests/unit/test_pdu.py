@@ -18,7 +18,7 @@ from pacsadmin.core.dimse.pdu import (
     p_data_tf,
     pdv_item,
 )
-from pacsadmin.core.dimse.scp_fast import echo_rsp, store_rsp
+from pacsadmin.core.dimse.scp_commands import echo_rsp, store_rsp
 
 
 def _command_set(**kw) -> bytes:

@@ -1,41 +1,24 @@
 """The storage SCP's fast receive: C-STORE data sets read from the socket into the
-archive's temp file, past pynetdicom's per-PDU and per-message work.
+archive's temp file, past pynetdicom's per-PDU and per-message work (docs/architecture.md,
+"The fast C-STORE receive", has the whole design).
 
-Through pynetdicom, each P-DATA-TF PDU becomes PDU and primitive objects on the DUL
-thread, goes through the state machine and two queues, and each message is handed to the
-association's thread (a GIL hand-off per image): 500 CT images arrived at ~0.25x the rate
-of DCMTK ``storescp`` writing the same files.  Here, once pynetdicom has accepted the
-association (negotiation, the whitelist, the association cap stay its job), the DUL thread
-runs :meth:`Receiver.run` instead of reading the next PDU itself
-(``_pynetdicom.take_over_reading``).  It reads the socket in large chunks into one
-buffer, walks the PDUs and PDV items in it (PS3.8 9.3.5, Annex E), decodes each command
-set from its bytes, writes every data set fragment to the temp file with one ``writev``
-per socket read (slices of the buffer, no copy), archives the file and answers the
-C-STORE-RSP as bytes, all on that one thread.
+Once pynetdicom has accepted the association (negotiation, the allow-list and the cap stay
+its job), its DUL thread runs :meth:`Receiver.run` instead of reading the next PDU
+(``_pynetdicom.take_over_reading``): large socket reads into one buffer, PDUs and PDV
+items walked in place (PS3.8 9.3.5, Annex E), each command set decoded from its bytes,
+every data set fragment written to the temp file with one ``writev`` per read, the file
+archived (``LocalScp._store_received``, as on pynetdicom's path) and the C-STORE-RSP sent
+as bytes, all on that one thread.
 
-What it handles: P-DATA-TF carrying C-STORE-RQ (on a storage context whose abstract syntax
-is the request's SOP class) and C-ECHO-RQ (on Verification).  Anything else ends the fast
-path for the rest of the association and goes to pynetdicom exactly as it arrived: an
-A-RELEASE-RQ (pynetdicom answers A-RELEASE-RP), an A-ABORT, any other PDU, a message
-other than those two (C-FIND, C-MOVE, C-GET, N-*), a C-STORE on another context or with
-UIDs that pynetdicom decodes its own way (non-ASCII, a backslash).  The bytes read and not
-used are given back to pynetdicom before its socket; no message is ever split between the
-two: a command is handed back whole (its PDV items re-framed), and only at a message
-boundary.  An association without a storage context never enters the fast path.
-
-What it refuses itself (A-ABORT, source service provider, with a reason; the temp file
-is removed when the connection closes, as for any incomplete transfer): PDV items that do
-not fit their PDU, a data set fragment without its command or on another presentation
-context than its command, a context ID that was not accepted, a new command before the
-data set is complete, a command set longer than 64 KiB or not decodable.
-
-Every wait is bounded: reads wait at most :data:`SLICE` seconds at a time; between them
-the reader looks whether pynetdicom has something to send (an A-ABORT queued by a
-watchdog, a kill): then it stops at once and pynetdicom goes on.  No data for the network
-timeout: it stops and pynetdicom's own idle timer aborts the association, as before.
-The rules of the receive are the same for both paths (docs/safety.md rules 9, 12-14):
-the same temp files in ``tmp/`` (``scp_receive``), the same archiving and statuses
-(``LocalScp._store_received``), the same record and events.
+It handles C-STORE-RQ on a storage context whose abstract syntax is the request's SOP
+class, and C-ECHO-RQ.  Anything else (A-RELEASE-RQ, A-ABORT, another PDU or message, UIDs
+pydicom would decode its own way) ends the fast path at that message boundary: the bytes
+read and not used go back to pynetdicom, before its socket, and it serves the rest of the
+association.  A peer that breaks the protocol is aborted (source: service provider, with
+a reason) and its incomplete file removed when the connection closes.  Every wait is
+bounded: reads wait :data:`SLICE` seconds at a time, and the reader stops at once when
+pynetdicom wants the socket back (an abort from another thread) or after the network
+timeout without data.
 """
 
 from __future__ import annotations
@@ -50,13 +33,15 @@ from pathlib import Path
 from typing import Any
 
 from pacsadmin.core.dimse import _pynetdicom, scp_receive
-from pacsadmin.core.dimse.pdu import (
-    ProtocolError,
-    a_abort,
-    command,
-    command_values,
-    element,
-    p_data,
+from pacsadmin.core.dimse.pdu import ProtocolError, a_abort, command_values, p_data
+from pacsadmin.core.dimse.scp_commands import (
+    C_ECHO_RQ,
+    C_STORE_RQ,
+    NO_DATA_SET,
+    VERIFICATION,
+    echo_rsp,
+    store_rsp,
+    uid_value,
 )
 from pacsadmin.core.dimse.status import describe_abort
 from pacsadmin.core.dimse.transcript import command_text
@@ -68,9 +53,6 @@ MIN_READ = 256 * 1024  # a read gets at least this much room (the rest is moved 
 MAX_COMMAND = 64 * 1024  # a command set is a few hundred bytes; more is refused
 SLICE = 0.2  # s: the longest one read waits before looking whether pynetdicom needs the socket
 PREAMBLE = b"\x00" * 128 + b"DICM"
-VERIFICATION = "1.2.840.10008.1.1"
-C_STORE_RQ, C_STORE_RSP, C_ECHO_RQ, C_ECHO_RSP = 0x0001, 0x8001, 0x0030, 0x8030
-NO_DATA_SET = 0x0101
 
 _PDU = struct.Struct(">BxI")
 _PDV = struct.Struct(">IBB")
@@ -344,8 +326,8 @@ class Receiver:
         if not isinstance(message_id, int):
             raise _HandBack
         if field == C_STORE_RQ and has_data and abstract in self.storage:
-            sop_class = _uid(values.get(0x0002))
-            inst = _uid(values.get(0x1000))
+            sop_class = uid_value(values.get(0x0002))
+            inst = uid_value(values.get(0x1000))
             if sop_class != abstract or not inst:
                 raise _HandBack  # pynetdicom's way (another service class, odd UIDs)
             try:
@@ -459,49 +441,5 @@ class Receiver:
         return b"".join(parts)
 
 
-def _uid(value: int | bytes | None) -> str:
-    """A UI value as pydicom decodes it (trailing NULs and spaces off); "" when pydicom
-    would make something else of it (several values, non-ASCII)."""
-    if not isinstance(value, bytes):
-        return ""
-    text = value.decode("latin-1").rstrip("\0 ")
-    return text if text.isascii() and "\\" not in text else ""
-
-
 def _no_archive(rec: Any, tmp: Path, ts: str, head: bytes) -> tuple[int, str]:
     raise RuntimeError("no archive")
-
-
-def _lo(tag: int, text: str) -> bytes:
-    data = text[:64].encode("ascii", "replace")
-    if len(data) % 2:
-        data += b" "
-    return struct.pack("<HHI", 0, tag, len(data)) + data
-
-
-def store_rsp(sop_class: str, message_id: int, status: int, inst: str, comment: str = "") -> bytes:
-    """The C-STORE-RSP command set, as pynetdicom encodes it (tests compare the bytes)."""
-    elements = [
-        element(0x00000002, None, sop_class.encode("ascii")),
-        element(0x00000100, "H", C_STORE_RSP),
-        element(0x00000120, "H", message_id),
-        element(0x00000800, "H", NO_DATA_SET),
-        element(0x00000900, "H", status),
-    ]
-    if comment:
-        elements.append(_lo(0x0902, comment))
-    elements.append(element(0x00001000, None, inst.encode("ascii")))
-    return command(elements)
-
-
-def echo_rsp(message_id: int) -> bytes:
-    """The C-ECHO-RSP command set (Success), as pynetdicom encodes it."""
-    return command(
-        [
-            element(0x00000002, None, VERIFICATION.encode("ascii")),
-            element(0x00000100, "H", C_ECHO_RSP),
-            element(0x00000120, "H", message_id),
-            element(0x00000800, "H", NO_DATA_SET),
-            element(0x00000900, "H", 0),
-        ]
-    )
