@@ -401,3 +401,25 @@ def test_a_message_handed_back_in_the_middle_of_a_pdu_is_read_whole_by_pynetdico
     assert peer.next_pdu()[0] == 0x06
     rec = _closed(scp)
     assert (rec.stored, rec.finds, rec.aborted) == (1, 1, False)
+
+
+def test_a_store_the_fast_path_does_not_take_is_pynetdicoms_as_before(both, tmp_path):
+    """A C-STORE of an MR image on the CT context: the fast path hands it (and the rest
+    of the association) to pynetdicom, which answers as it did before the fast path."""
+    mr, mr_data = _data(tmp_path, modality="MR")
+    ct, ct_data = _data(tmp_path)
+    got = []
+    for scp, _ in both:
+        peer = RawPeer(scp.port, SCP_AET, CONTEXTS)
+        _send_fragments(peer, 1, mr, mr_data, 3000, False)  # MR on context 1 (CT)
+        first = peer.response()
+        _send_fragments(peer, 1, ct, ct_data, 3000, False)
+        second = peer.response()
+        got.append((first[0x0900], second[0x0900]))
+        peer.send(a_release_rq())
+        assert peer.next_pdu()[0] == 0x06
+        peer.close()
+        _closed(scp)
+    assert got[0] == got[1]
+    (_, fast_archive), (_, old_archive) = both
+    assert _files(fast_archive) == _files(old_archive)
