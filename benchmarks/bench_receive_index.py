@@ -1,8 +1,10 @@
 """The archive index: import speed and a big STUDY-level C-FIND (issue 3, speed).
 
 (a) ``index.import``: files/s of ``import_paths`` (header read, byte copy into the
-    archive, index row) over 2,000 small CT files, vs a bare
-    ``pydicom.dcmread(stop_before_pixels=True)`` loop over the same files.  Goal >= 0.7x.
+    archive, index row) over 2,000 small CT files, vs a loop doing the same file work
+    bare: each file's header read with ``pydicom.dcmread(stop_before_pixels=True)`` and
+    the file copied (``shutil.copyfile``) into a folder on the same disk.  Goal (issue
+    10) >= 0.8x.  The bare ``dcmread`` loop (no file created) is printed beside.
 (b) ``index.find_first``: time to the first match of a STUDY-level C-FIND (all studies)
     over 10,000 indexed studies, asked of ``pacsadmin serve`` by a pynetdicom SCU.
     Goal < 0.1 s.
@@ -65,7 +67,8 @@ def _make(folder: Path, n: int, *, one_study: bool) -> None:
         ds.save_as(folder / f"{i:05d}.dcm", enforce_file_format=True)
 
 
-def _import(work: Path) -> tuple[float, float]:
+def _import(work: Path) -> tuple[float, float, float]:
+    """(import files/s, reference files/s, bare dcmread files/s), interleaved, best of 3."""
     from pydicom import dcmread
 
     from pacsadmin.core.archive import Archive
@@ -74,22 +77,33 @@ def _import(work: Path) -> tuple[float, float]:
     src = work / "import"
     _make(src, N_FILES, one_study=True)
     files = sorted(src.iterdir())
-    for f in files:  # warm the page cache for both
+    for f in files:  # warm the page cache for all
         f.read_bytes()
-    t0 = time.perf_counter()
-    for f in files:
-        dcmread(f, stop_before_pixels=True)
-    bare = N_FILES / (time.perf_counter() - t0)
-    archive = Archive(work / "import-archive")
-    try:
+    ours, ref, bare = [], [], []
+    for n in range(3):
         t0 = time.perf_counter()
-        rep = import_paths(archive, [src])
-        ours = N_FILES / (time.perf_counter() - t0)
-    finally:
-        archive.close()
-    if rep.stored != N_FILES:
-        raise RuntimeError(f"imported {rep.stored} of {N_FILES}: {rep.errors[:3]}")
-    return ours, bare
+        for f in files:
+            dcmread(f, stop_before_pixels=True)
+        bare.append(N_FILES / (time.perf_counter() - t0))
+        copies = work / f"copies{n}"  # the same disk as the archive (the work folder)
+        copies.mkdir()
+        t0 = time.perf_counter()
+        for f in files:
+            dcmread(f, stop_before_pixels=True)
+            shutil.copyfile(f, copies / f.name)
+        ref.append(N_FILES / (time.perf_counter() - t0))
+        shutil.rmtree(copies)
+        archive = Archive(work / f"import-archive{n}")
+        try:
+            t0 = time.perf_counter()
+            rep = import_paths(archive, [src])
+            ours.append(N_FILES / (time.perf_counter() - t0))
+        finally:
+            archive.close()
+        shutil.rmtree(work / f"import-archive{n}")
+        if rep.stored != N_FILES:
+            raise RuntimeError(f"imported {rep.stored} of {N_FILES}: {rep.errors[:3]}")
+    return max(ours), max(ref), max(bare)
 
 
 def _find(port: int, aet: str) -> tuple[float, float, int]:
@@ -226,7 +240,7 @@ def _query(work: Path) -> tuple[float, float, float | None, str]:
 def run() -> list[Result]:
     work = workdir("bench-index-")
     try:
-        ours, bare = _import(work)
+        ours, ref, bare = _import(work)
         first, total, orthanc_total, note = _query(work)
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -235,11 +249,12 @@ def run() -> list[Result]:
             "index.import",
             ours,
             "files/s",
-            bare,
-            "dcmread loop",
-            ">= 0.7x",
-            ours >= 0.7 * bare,
-            f"{N_FILES} CT 64x64",
+            ref,
+            "dcmread+copy loop",
+            ">= 0.8x",
+            ours >= 0.8 * ref,
+            f"{N_FILES} CT 64x64, best of 3 interleaved; bare dcmread loop {bare:.0f} files/s;"
+            f" load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}",
         ),
         Result(
             "index.find_first", first, "s", None, "", "< 0.1 s", first < 0.1, f"{N_STUDIES} studies"

@@ -48,6 +48,13 @@ def register(sub: Any) -> None:
         "it goes away): how the window starts it",
     )
     serve_security.register(p)
+    p.add_argument(
+        "--fast-receive",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="read C-STORE data sets from the socket straight into the archive (default); "
+        "--no-fast-receive: pynetdicom's own receive for every message (slower; a fallback)",
+    )
     p.add_argument("--worker-child", action="store_true", help=argparse.SUPPRESS)
     p.set_defaults(func=run_serve)
 
@@ -73,6 +80,8 @@ def _config(args: argparse.Namespace, ctx: Any, *, reuse_port: bool) -> Any:
         cfg = replace(cfg, whitelist=args.whitelist)
     if args.deadline is not None:
         cfg = replace(cfg, association_deadline=args.deadline)
+    if not args.fast_receive:
+        cfg = replace(cfg, fast_receive=False)
     return serve_security.tls_config(args, ctx, cfg)
 
 
@@ -281,6 +290,8 @@ def _run_parent(args: argparse.Namespace, ctx: Any, cfg: Any, workers: int, even
     else:
         cmd += ["--tls", "--tls-cert", cfg.tls.cert, "--tls-key", cfg.tls.key]
         cmd += ["--tls-client-ca", cfg.tls.client_ca]
+    if not args.fast_receive:
+        cmd.append("--no-fast-receive")
     if args.events:
         cmd.append("--events")
     stop = stop_on_signals()

@@ -12,6 +12,7 @@ source, and only then update the expectation here (and the version bound in pypr
 
 from __future__ import annotations
 
+import collections
 import dis
 import hashlib
 import inspect
@@ -587,3 +588,34 @@ def test_cut_connection_ends_an_association_from_another_thread():
         assert not _pynetdicom.cut_connection(accepted[0])  # nothing left to cut
     finally:
         server.shutdown()
+
+
+def test_fast_receive_hooks_rely_on_what_pynetdicom_does():
+    """take_over_reading / wants_control / restart_idle_timer / pause_reactor: the DUL
+    reads a PDU with ``self._read_pdu_data()`` once per ready socket, in the state kept
+    in ``state_machine.current_state`` ("Sta6": established), reading its bytes with
+    ``self.socket.recv(n)`` (header, then body) and queuing "Evt17" / "Evt19" on
+    ``event_queue`` when it cannot; primitives to send wait on ``to_provider_queue``; the
+    idle timer is ``_idle_timer`` with ``restart()``; the association's reactor waits on
+    ``_reactor_checkpoint`` and checks ``_kill``; ``abort()`` sets the checkpoint."""
+    ae = AE()
+    assoc = Association(ae, "acceptor")
+    dul = assoc.dul
+    assert dul.state_machine.current_state == "Sta1", REVIEW_NET
+    assert isinstance(dul.to_provider_queue.queue, collections.deque), REVIEW_NET
+    assert isinstance(dul.event_queue.queue, collections.deque), REVIEW_NET
+    assert callable(dul._idle_timer.restart), REVIEW_NET
+    assert isinstance(dul._kill_thread, bool), REVIEW_NET
+    read = _attrs_loaded(DULServiceProvider._read_pdu_data)
+    assert {"socket", "recv", "event_queue", "_recv_pdu"} <= read, REVIEW_NET
+    src = inspect.getsource(DULServiceProvider._read_pdu_data)
+    assert src.count("self.socket.recv(") == 2 and '"Evt19"' in src, REVIEW_NET
+    assert "_reactor_checkpoint" in _attrs_loaded(Association._run_reactor), REVIEW_NET
+    assert "_kill" in _attrs_loaded(Association._run_reactor), REVIEW_NET
+    assert "_reactor_checkpoint" in _attrs_loaded(Association._abort_blocking), REVIEW_NET
+    assert "_idle_timer" in _attrs_loaded(DULServiceProvider.idle_timer_expired), REVIEW_NET
+    # the override is an instance attribute that the run loop's read picks up
+    called = []
+    _pynetdicom.take_over_reading(assoc, lambda: called.append(1) or b"")
+    assert "_read_pdu_data" in vars(dul)
+    assert isinstance(inspect.getattr_static(Association, "accepted_contexts"), property)

@@ -186,6 +186,16 @@ def read_meta(path: str | os.PathLike[str] | BinaryIO) -> InstanceMeta:
     return meta if meta is not None else read_meta_pydicom(path)
 
 
+def read_meta_head(head: bytes, path: str | os.PathLike[str]) -> InstanceMeta:
+    """:func:`read_meta` of ``path`` given its first ``fastmeta.HEAD`` bytes (all of it
+    when shorter), which the caller already holds: the file is opened only when the fast
+    reader declines them."""
+    from pacsadmin.core.archive import fastmeta
+
+    meta = fastmeta.parse(head, complete=len(head) < fastmeta.HEAD)
+    return meta if meta is not None else read_meta_pydicom(path)
+
+
 def read_meta_bytes(data: bytes) -> InstanceMeta:
     """:func:`read_meta` of a whole file already in memory."""
     from pacsadmin.core.archive import fastmeta

@@ -348,3 +348,85 @@ def stall_reading(assoc: Any, gate: threading.Event) -> Iterator[None]:
         yield
     finally:
         del assoc.dul._read_pdu_data
+
+
+# ------------------------------------------------------------------ reading P-DATA ourselves
+# The storage SCP's fast receive (scp_fast.py) reads an established association's PDUs on
+# the DUL thread itself: pynetdicom's DUL calls ``_read_pdu_data`` when its socket has
+# data; the instance's override below runs the reader once, in Sta6 (established), and
+# gives pynetdicom back whatever the reader read and did not handle (A-RELEASE-RQ,
+# A-ABORT, a message other than C-STORE / C-ECHO): pynetdicom reads those bytes as if
+# they came from the socket, then the socket.  From then on pynetdicom reads as usual.
+def take_over_reading(assoc: Any, reader: Callable[[], bytes]) -> None:
+    """Install ``reader`` on ``assoc`` (call before its DUL thread starts: from
+    ``EVT_CONN_OPEN``).  ``reader()`` runs on the DUL thread with the association
+    established and returns the bytes it read and leaves to pynetdicom (b"" for none)."""
+    dul = assoc.dul
+    original = dul._read_pdu_data
+
+    def read() -> None:
+        if dul.state_machine.current_state != "Sta6":
+            original()  # the A-ASSOCIATE-RQ, or anything before or after Sta6
+            return
+        del dul._read_pdu_data  # the reader runs once; pynetdicom's own from now on
+        pushback = reader()
+        if pushback:
+            _read_from(dul, pushback, original)
+
+    dul._read_pdu_data = read
+
+
+def _read_from(dul: Any, data: bytes, read_pdu: Callable[[], None]) -> None:
+    """pynetdicom reads the PDUs in ``data`` before the socket (each ``read_pdu`` call
+    reads one PDU: from ``data`` first, the rest of a PDU cut short from the socket)."""
+    asock = dul.socket
+    view = memoryview(data)
+    pos = 0
+
+    def recv(n: int) -> bytearray:
+        nonlocal pos
+        out = bytearray(view[pos : pos + n])
+        pos += len(out)
+        if len(out) < n and asock.socket is not None:
+            del asock.recv  # data used up: the socket itself, by pynetdicom's own recv
+            out += asock.recv(n - len(out))
+        return out
+
+    asock.recv = recv
+    try:
+        while pos < len(data):
+            before = pos
+            read_pdu()
+            events = dul.event_queue.queue
+            if pos == before or (events and events[-1] in ("Evt17", "Evt19")):
+                break  # the connection closed, or a PDU pynetdicom cannot read: it aborts
+    finally:
+        if "recv" in vars(asock):
+            del asock.recv
+
+
+def dul_socket(assoc: Any) -> Any:
+    """The association's connected socket (plain or TLS), or None when closed."""
+    asock = assoc.dul.socket
+    return None if asock is None else asock.socket
+
+
+def wants_control(assoc: Any) -> bool:
+    """True when pynetdicom has something to do that the fast reader holds up: a
+    primitive queued to send (an A-ABORT from a watchdog or a cancel) or a kill."""
+    dul = assoc.dul
+    return bool(dul.to_provider_queue.queue) or bool(assoc._kill) or bool(dul._kill_thread)
+
+
+def restart_idle_timer(assoc: Any) -> None:
+    """Data arrived: pynetdicom's network (idle) timer starts again."""
+    assoc.dul._idle_timer.restart()
+
+
+def pause_reactor(assoc: Any, paused: bool) -> None:
+    """The association's reactor thread waits (no 1 ms polling) while the fast reader
+    has the association; ``abort()`` wakes it whatever this says."""
+    if paused:
+        assoc._reactor_checkpoint.clear()
+    else:
+        assoc._reactor_checkpoint.set()

@@ -101,3 +101,82 @@ def parse_command(data: bytes) -> dict[int, Any]:
             out[tag] = value
         pos += 8 + length
     return out
+
+
+# Command set elements whose value is a number (PS3.7 E.1-1, E.2-1): US, except the
+# group length (UL).  Every other command element is bytes (UI, AE, LO, AT, ...).
+_US_TAGS = frozenset(
+    {
+        0x00000100,  # Command Field
+        0x00000110,  # Message ID
+        0x00000120,  # Message ID Being Responded To
+        0x00000700,  # Priority
+        0x00000800,  # Command Data Set Type
+        0x00000900,  # Status
+        0x00000903,  # Error ID
+        0x00001002,  # Event Type ID
+        0x00001008,  # Action Type ID
+        0x00001020,  # Number of Remaining Sub-operations
+        0x00001021,  # Number of Completed Sub-operations
+        0x00001022,  # Number of Failed Sub-operations
+        0x00001023,  # Number of Warning Sub-operations
+        0x00001031,  # Move Originator Message ID
+    }
+)
+
+
+def command_values(data: bytes) -> dict[int, int | bytes]:
+    """A command set (Implicit VR Little Endian) as ``{tag: value}``: numbers for the US
+    and UL elements, the raw bytes (padding included) for the others.  ProtocolError when
+    an element runs past the end, a number has the wrong length, or a tag is not in group
+    0000 (PS3.7 E: a command set holds group 0000 only)."""
+    out: dict[int, int | bytes] = {}
+    pos, end = 0, len(data)
+    while pos < end:
+        if pos + 8 > end:
+            raise ProtocolError("a command element's header is cut short")
+        group, elem, length = struct.unpack_from("<HHI", data, pos)
+        pos += 8
+        if group != 0 or pos + length > end:
+            raise ProtocolError("a command element runs past the command set")
+        tag = elem
+        if tag in _US_TAGS:
+            if length != 2:
+                raise ProtocolError(f"command element (0000,{elem:04X}) is not a US")
+            out[tag] = data[pos] | data[pos + 1] << 8
+        elif tag == 0:
+            if length != 4:
+                raise ProtocolError("the command group length is not a UL")
+            out[tag] = struct.unpack_from("<I", data, pos)[0]
+        else:
+            out[tag] = data[pos : pos + length]
+        pos += length
+    return out
+
+
+def a_abort(source: int, reason: int) -> bytes:
+    """An A-ABORT PDU (PS3.8 9.3.8): source 0 service user, 2 service provider; the
+    reason is meaningful for source 2 only (0 otherwise)."""
+    return struct.pack(">BxIxxBB", 0x07, 4, source, reason)
+
+
+def a_release_rp() -> bytes:
+    """An A-RELEASE-RP PDU (PS3.8 9.3.7)."""
+    return struct.pack(">BxIxxxx", 0x06, 4)
+
+
+def a_release_rq() -> bytes:
+    """An A-RELEASE-RQ PDU (PS3.8 9.3.6)."""
+    return struct.pack(">BxIxxxx", 0x05, 4)
+
+
+def pdv_item(context_id: int, control: int, data: bytes) -> bytes:
+    """One presentation data value item (PS3.8 9.3.5.1, Annex E.2): ``control`` is the
+    message control header (bit 0: command, bit 1: last fragment)."""
+    return struct.pack(">IBB", len(data) + 2, context_id, control) + data
+
+
+def p_data_tf(items: list[bytes]) -> bytes:
+    """One P-DATA-TF PDU carrying ``items`` (:func:`pdv_item`), of any contexts."""
+    body = b"".join(items)
+    return struct.pack(">BxI", 0x04, len(body)) + body

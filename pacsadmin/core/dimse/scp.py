@@ -20,6 +20,7 @@ kept.  Logs: one line per association, no patient data.
 from __future__ import annotations
 
 import contextlib
+import functools
 import itertools
 import logging
 import os
@@ -34,7 +35,8 @@ from typing import TYPE_CHECKING, Any
 from pacsadmin.core import deflate
 from pacsadmin.core.archive import Archive, is_disk_full, read_meta
 from pacsadmin.core.archive.archive import StoreOutcome
-from pacsadmin.core.dimse import _pynetdicom, scp_access, scp_events, scp_receive
+from pacsadmin.core.archive.meta import read_meta_head
+from pacsadmin.core.dimse import _pynetdicom, scp_access, scp_events, scp_fast, scp_receive
 from pacsadmin.core.dimse.association import _init_pynetdicom
 from pacsadmin.core.dimse.scp_deadline import Watchdog
 from pacsadmin.core.dimse.scp_tls import ScpTls, server_context
@@ -78,6 +80,14 @@ def _status(code: int, comment: str) -> Dataset:
     ds.Status = code
     ds.ErrorComment = comment[:64]
     return ds
+
+
+@functools.cache
+def _storage_classes() -> frozenset[str]:
+    """The SOP classes the SCP stores (its storage contexts): the fast receive's."""
+    from pynetdicom.presentation import AllStoragePresentationContexts
+
+    return frozenset(str(cx.abstract_syntax) for cx in AllStoragePresentationContexts)
 
 
 # ------------------------------------------------------------------ per-association record
@@ -160,6 +170,9 @@ class ScpConfig:
     reuse_port: bool = False  # several processes on one port (SO_REUSEPORT)
     tls: ScpTls | None = None  # TLS on (the key's passphrase is given to LocalScp)
     association_deadline: float = 3600.0  # seconds from the connection to the end
+    # C-STORE data sets read from the socket by scp_fast.py (False: pynetdicom's chunked
+    # receive for every message, the path before it; kept for comparison and as a fallback)
+    fast_receive: bool = True
 
     @classmethod
     def from_settings(cls, s: Settings, **kw: Any) -> ScpConfig:
@@ -391,11 +404,21 @@ class LocalScp:
 
     def _on_open(self, event: Any) -> None:
         _pynetdicom.set_nodelay(event)
-        rec = self._rec(event.assoc, create=True)
-        self._watchdog.add(event.assoc)
+        assoc = event.assoc
+        rec = self._rec(assoc, create=True)
+        self._watchdog.add(assoc)
         addr = event.address or ("", 0)
         rec.address, rec.port = str(addr[0]), int(addr[1])
         rec.transcript.add("--", "TCP", f"connection from {rec.address}:{rec.port}")
+        if self.config.fast_receive:
+            scp_fast.install(
+                assoc,
+                record=lambda: self._rec(assoc),
+                archive_file=self._store_received,
+                tmp_dir=self.archive.layout.tmp_dir,
+                storage=_storage_classes(),
+                timeout=self.config.timeouts.network,
+            )
 
     def _names(self, event: Any, rec: AssociationRecord) -> None:
         with contextlib.suppress(Exception):
@@ -497,26 +520,42 @@ class LocalScp:
 
     # ------------------------------------------------------------------ C-STORE
     def _on_store(self, event: Any) -> int | Dataset:
+        """pynetdicom's C-STORE handler (the path when the fast receive is off or handed
+        an association back): the same archiving as the fast receive's."""
         rec = self._rec(event.assoc)
         try:
             tmp = Path(event.dataset_path)
         except Exception:
             rec.failed += 1
             return 0xC210  # cannot understand
-        write_error = scp_receive.take_write_error(tmp)
         scp_receive.claim(event.assoc, tmp)  # received whole: this handler disposes of it
+        code, comment = self._store_received(rec, tmp, str(event.context.transfer_syntax))
+        return _status(code, comment) if comment else code
+
+    def _store_received(
+        self, rec: AssociationRecord, tmp: Path, transfer_syntax: str, head: bytes | None = None
+    ) -> tuple[int, str]:
+        """Archive a data set received whole into ``tmp`` (or answer why not; nothing is
+        kept then): the status of the C-STORE-RSP and its Error Comment ("" for none).
+        ``head``: the file's first bytes, as ``read_meta_head`` takes them, when the
+        receiver kept them (the file is not read again)."""
+        write_error = scp_receive.take_write_error(tmp)
         if write_error is not None:
             with contextlib.suppress(OSError):
                 tmp.unlink()
             rec.failed += 1
             rec.add_error(f"write failed ({write_error.strerror}): 0xA700 sent")
             log.error("SCP: cannot write a received file (%s); 0xA700", write_error.strerror)
-            return 0xA700
+            return 0xA700, ""
         source = f"{rec.calling_ae}@{rec.address}"
         try:  # the data set's boundary: whatever a damaged one raises is answered, and the
             # SCP goes on; a deflated one is inflated bounded before any parse
-            deflated = str(event.context.transfer_syntax) == DEFLATED
-            meta = read_meta(deflate.guard(tmp) if deflated else tmp)
+            if transfer_syntax == DEFLATED:
+                meta = read_meta(deflate.guard(tmp))
+            elif head is not None:
+                meta = read_meta_head(head, tmp)
+            else:
+                meta = read_meta(tmp)
         except Exception as exc:
             with contextlib.suppress(OSError):
                 tmp.unlink()
@@ -533,12 +572,13 @@ class LocalScp:
             rec.stored += 1
             rec.bytes += res.size
         self._emit("store", rec)
-        return 0x0000
+        return 0x0000, ""
 
     def _store_failed(
         self, rec: AssociationRecord, exc: Exception, *, parsing: bool
-    ) -> int | Dataset:
-        """The status for a received data set that could not be archived (nothing is kept).
+    ) -> tuple[int, str]:
+        """The status (and Error Comment) for a received data set that could not be
+        archived (nothing is kept).
 
         A full disk or another system error: 0xA700 (out of resources: the sender may try
         again).  Anything a damaged data set makes the header parse raise (pydicom's
@@ -553,25 +593,25 @@ class LocalScp:
         if is_disk_full(exc):
             rec.add_error("disk full: 0xA700 sent")
             log.error("SCP: the archive's disk is full; C-STORE refused with 0xA700")
-            return 0xA700
+            return 0xA700, ""
         if isinstance(exc, DeflateError):  # a deflate bomb, a broken stream: say so
             rec.add_error(str(exc))
             log.warning("SCP: C-STORE refused: %s", exc)
-            return _status(0xC210, str(exc))
+            return 0xC210, str(exc)
         if isinstance(exc, OSError) and exc.errno is not None:  # the system's, not the data's
             rec.add_error(f"{exc.strerror or damaged.kind(exc)}: 0xA700 sent")
             log.error("SCP: C-STORE failed: %s", exc.strerror or damaged.kind(exc))
-            return 0xA700
+            return 0xA700, ""
         if isinstance(exc, NotIndexable):
             rec.add_error(f"cannot understand: {damaged.kind(exc)}")
-            return _status(0xC210, f"not archived: {exc}")
+            return 0xC210, f"not archived: {exc}"
         if not parsing:
             rec.add_error(f"archive failed: {damaged.kind(exc)}: 0xC211 sent")
             log.error("SCP: C-STORE failed in the archive: %s", damaged.kind(exc))
-            return 0xC211
+            return 0xC211, ""
         rec.add_error(f"cannot understand: {damaged.kind(exc)}")
         log.warning("SCP: a damaged data set refused with 0xC210 (%s)", damaged.kind(exc))
-        return _status(0xC210, damaged.reason(exc))
+        return 0xC210, damaged.reason(exc)
 
     # ------------------------------------------------------------------ Q/R
     def _on_find(self, event: Any) -> Any:

@@ -56,6 +56,7 @@ class _TempFile:
     """
 
     def __init__(self, path: Path) -> None:
+        self.path = path
         self.name = str(path)
         self.file = self  # pynetdicom calls ``.file.flush()``
         self._chunks: list[bytes] = []
@@ -92,6 +93,22 @@ class _TempFile:
                     self._error = self._error or exc
         return self._error
 
+    def write_now(self, views: list[memoryview]) -> None:
+        """Write ``views`` at once (the fast receive's slices of its socket buffer, which
+        is reused after this call); the first call creates the file.  A failed write is
+        recorded as by :meth:`write` and what follows is dropped."""
+        if self._error is not None or self._closed:
+            return
+        if self._chunks:  # the preamble and file meta group, given to write()
+            views = [*(memoryview(c) for c in self._chunks), *views]
+            self._chunks, self._size = [], 0
+        try:
+            if self._fd is None:
+                self._fd = _create(self.name)
+            _writev(self._fd, views)
+        except OSError as exc:
+            self._error = exc
+
     def discard(self) -> None:
         """The transfer failed: drop what is held, close the file (the caller removes it)."""
         self._chunks, self._size = [], 0
@@ -114,7 +131,7 @@ def _create(name: str) -> int:
     return os.open(name, flags, 0o600)
 
 
-def _writev(fd: int, chunks: list[bytes]) -> None:
+def _writev(fd: int, chunks: list[bytes] | list[memoryview]) -> None:
     """Write every chunk (``writev`` may write less than asked: go on from there)."""
     views = [memoryview(c) for c in chunks if c]
     while views:
@@ -183,6 +200,19 @@ def file_meta_bytes(meta: _Meta) -> bytes:
     return pack_element(0x00020000, "UL", struct.pack("<I", len(body)), False) + body
 
 
+def file_meta_for(sop_class_uid: str, sop_instance_uid: str, transfer_syntax: str) -> bytes:
+    """The file meta group pynetdicom's chunked receive writes for a received data set
+    (:func:`file_meta_bytes`; ValueError / UnicodeEncodeError for a value it cannot
+    encode, which that receive leaves to pydicom)."""
+    return file_meta_bytes(
+        _create_file_meta(
+            sop_class_uid=sop_class_uid,
+            sop_instance_uid=sop_instance_uid,
+            transfer_syntax=transfer_syntax,
+        )
+    )
+
+
 def _write_file_meta_info(fp: Any, file_meta: Any, enforce_standard: bool = True) -> None:
     if isinstance(file_meta, _Meta):
         try:
@@ -241,9 +271,38 @@ def _temp_file(*args: Any, **kw: Any) -> Any:
     # the PID first: a sweep keeps the temp files of live processes (layout.py)
     f = _TempFile(Path(folder) / f"{os.getpid()}-rx-{uuid.uuid4().hex}.part")
     with _tmp_lock:
-        _tmp_owner.setdefault(id(assoc), []).append(Path(f.name))
+        _tmp_owner.setdefault(id(assoc), []).append(f.path)
         _open_files[f.name] = f
     return f
+
+
+def spare_file(folder: Path) -> _TempFile:
+    """A temp file in ``folder``, created now (a failure is recorded in it, as for a
+    write), for the next data set the fast receive (``scp_fast.py``) reads: it creates
+    the file while the peer prepares that data set, since creating a file costs up to
+    ~0.8 ms on some disks.  Not anyone's yet: :func:`adopt` it, or :func:`drop_spare`."""
+    f = _TempFile(Path(folder, f"{os.getpid()}-rx-{uuid.uuid4().hex}.part"))
+    try:
+        f._fd = _create(f.name)
+    except OSError as exc:
+        f._error = exc
+    return f
+
+
+def drop_spare(f: _TempFile) -> None:
+    """A spare file that was not used: closed and removed."""
+    f.discard()
+    with contextlib.suppress(OSError):
+        os.unlink(f.name)
+
+
+def adopt(assoc: Any, f: _TempFile) -> None:
+    """``f`` holds a data set being received for ``assoc``: registered like pynetdicom's
+    temp files, so :func:`take_write_error`, :func:`claim` and :func:`forget` treat the
+    two receive paths alike."""
+    with _tmp_lock:
+        _tmp_owner.setdefault(id(assoc), []).append(f.path)
+        _open_files[f.name] = f
 
 
 def forget(assoc: Any) -> int:

@@ -156,21 +156,13 @@ class Transcript:
             self.add(direction, name, "")
             return
         present = {int(tag): elem for tag, elem in cs.items()}
-        parts = []
-        for tag, kw in _COMMAND_FIELDS:
-            elem = present.get(tag)
-            v = cs[tag].value if elem is not None else None
-            if v in (None, ""):
-                continue
-            if tag == _STATUS:
-                from pacsadmin.core.dimse.status import status_info
+        values = {tag: cs[tag].value for tag, _ in _COMMAND_FIELDS if tag in present}
+        self.command(direction, name, values)
 
-                parts.append(f"Status={status_info(int(v)).label}")
-            elif tag == _AFFECTED_CLASS:
-                parts.append(f"{kw}={_uid_label(str(v))}")
-            else:
-                parts.append(f"{kw}={v}")
-        self.add(direction, name, " ".join(parts))
+    def command(self, direction: str, name: str, values: dict[int, Any]) -> None:
+        """One line for a DIMSE message from its command set's values by tag (the fast
+        receive decodes them from bytes: ``scp_fast.py``)."""
+        self.add(direction, name, command_text(values))
 
     def _pdu(self, direction: str, pdu: Any) -> None:
         kind = type(pdu).__name__
@@ -279,3 +271,21 @@ def printable_start(data: bytes, limit: int = 80) -> str:
     """The first line of ``data`` for people: ASCII as it is, anything else as \\xNN."""
     line = data.split(b"\n", 1)[0].rstrip(b"\r")[:limit]
     return "".join(chr(b) if 0x20 <= b < 0x7F else f"\\x{b:02x}" for b in line)
+
+
+def command_text(values: dict[int, Any]) -> str:
+    """The text of a DIMSE message's line: its command fields by tag, in a fixed order."""
+    parts = []
+    for tag, kw in _COMMAND_FIELDS:
+        v = values.get(tag)
+        if v in (None, "", b""):
+            continue
+        if tag == _STATUS:
+            from pacsadmin.core.dimse.status import status_info
+
+            parts.append(f"Status={status_info(int(v)).label}")
+        elif tag == _AFFECTED_CLASS:
+            parts.append(f"{kw}={_uid_label(str(v))}")
+        else:
+            parts.append(f"{kw}={v}")
+    return " ".join(parts)

@@ -116,6 +116,40 @@ def test_storescu_files_arrive_byte_identical(local_scp, archive, tmp_path, star
     assert {"1.2.840.10008.1.2.5", "1.2.840.10008.1.2.4.90", "1.2.840.10008.1.2.4.80"} <= syntaxes
 
 
+def test_storescu_files_are_the_same_on_the_fast_and_the_old_receive(start_scp, archive, tmp_path):
+    """storescu sends the same files (several SOP classes and transfer syntaxes, 4 KiB
+    PDUs: many fragments per data set) to the fast receive and to the old path
+    (``fast_receive=False``): every archived file is byte-identical between the two."""
+    from pacsadmin.core.archive import Archive
+
+    folder = sample_folder(tmp_path)
+    old_archive = Archive(tmp_path / "old-archive")
+    try:
+        fast = start_scp(ae_title=AET, max_pdu=4096)
+        old = start_scp(old_archive, ae_title=AET, max_pdu=4096, fast_receive=False)
+        by_ts: dict[str, list[Path]] = {}
+        for f in sorted(folder.iterdir()):
+            by_ts.setdefault(dataset_digest(f)[0], []).append(f)
+        for scp in (fast, old):
+            for ts, files in by_ts.items():
+                argv = ["storescu", "-aet", "STORESCU", "-aec", AET, *PROPOSE.get(ts, [])]
+                p = run([*argv, "127.0.0.1", str(scp.port), *map(str, files)])
+                assert p.returncode == 0, p.stderr.decode(errors="replace")
+
+        def files(ar: Archive) -> dict[str, bytes]:
+            rows = ar.reader().execute("SELECT sop_uid, path FROM instances").fetchall()
+            return {uid: ar.path_of(rel).read_bytes() for uid, rel in rows}
+
+        got, want = files(archive), files(old_archive)
+        assert len(got) == len(list(folder.iterdir())) >= 12
+        assert got == want
+        rec = fast.finished[-1]
+        assert "C-STORE-RSP" in rec.transcript.text() and not rec.errors
+        assert not list(archive.layout.tmp_dir.iterdir())
+    finally:
+        old_archive.close()
+
+
 @pytest.fixture
 def filled(archive, tmp_path):
     """Three patients, one with a Latin-1 name, with studies on different dates."""

@@ -69,13 +69,22 @@ def dataset_bytes(path: Path) -> bytes:
         return fh.read()
 
 
-@pytest.mark.parametrize("spill", [False, True], ids=["in-memory", "streamed-to-disk"])
-def test_echo_store_and_find(archive, start_scp, tmp_path, monkeypatch, spill):
+# the fast receive (scp_fast.py) and pynetdicom's chunked receive (fast_receive=False),
+# whose data set is held in memory up to SPILL bytes, then streamed to the temp file
+PATHS = pytest.mark.parametrize(
+    "fast,spill",
+    [(True, False), (False, False), (False, True)],
+    ids=["fast", "pynetdicom-in-memory", "pynetdicom-streamed-to-disk"],
+)
+
+
+@PATHS
+def test_echo_store_and_find(archive, start_scp, tmp_path, monkeypatch, fast, spill):
     from pacsadmin.core.dimse import scp_receive
 
     if spill:  # larger than SPILL: streamed to the temp file fragment by fragment
         monkeypatch.setattr(scp_receive, "SPILL", 100)
-    scp = start_scp()
+    scp = start_scp(fast_receive=fast)
     assoc = scu().associate("127.0.0.1", scp.port, ae_title=AET)
     assert assoc.is_established
     try:
@@ -98,13 +107,13 @@ def test_echo_store_and_find(archive, start_scp, tmp_path, monkeypatch, spill):
     assert "ASSOCIATE" in rec.transcript.text()
 
 
-@pytest.mark.parametrize("spill", [False, True], ids=["in-memory", "streamed-to-disk"])
-def test_sender_abort_mid_file_leaves_nothing(archive, start_scp, monkeypatch, spill):
+@PATHS
+def test_sender_abort_mid_file_leaves_nothing(archive, start_scp, monkeypatch, fast, spill):
     from pacsadmin.core.dimse import scp_receive
 
     if spill:  # a data set larger than SPILL is written as it arrives: a partial file
         monkeypatch.setattr(scp_receive, "SPILL", 1000)
-    scp = start_scp(max_pdu=16384)
+    scp = start_scp(max_pdu=16384, fast_receive=fast)
     from pynetdicom import evt
 
     sent = {"n": 0}
@@ -464,7 +473,8 @@ def test_concurrent_senders_one_writer(start_scp, archive):
     assert archive.verify().ok
 
 
-def test_disk_full_while_receiving_answers_a700(archive, start_scp, monkeypatch):
+@pytest.mark.parametrize("fast", [True, False], ids=["fast", "pynetdicom"])
+def test_disk_full_while_receiving_answers_a700(archive, start_scp, monkeypatch, fast):
     """The write of the incoming data set itself fails (ENOSPC): 0xA700, and the SCP goes on."""
     import errno
 
@@ -480,7 +490,7 @@ def test_disk_full_while_receiving_answers_a700(archive, start_scp, monkeypatch)
         return real_writev(fd, chunks)
 
     monkeypatch.setattr(scp_mod, "_writev", writev)
-    scp = start_scp()
+    scp = start_scp(fast_receive=fast)
     assoc = scu().associate("127.0.0.1", scp.port, ae_title=AET)
     try:
         assert assoc.send_c_store(make_ds(rows=64, columns=64)).Status == 0xA700
