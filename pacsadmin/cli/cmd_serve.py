@@ -46,6 +46,12 @@ def register(sub: Any) -> None:
         help="stop when the process that started this one ends (its end of stdin closes, or "
         "it goes away): how the window starts it",
     )
+    p.add_argument(
+        "--demo",
+        action="store_true",
+        help="run the demo PACS instead (AE title DEMOPACS, port 11113 unless --port, its own "
+        "archive of generated studies, the node 'Demo PACS' of the directory while it runs)",
+    )
     p.add_argument("--worker-child", action="store_true", help=argparse.SUPPRESS)
     p.set_defaults(func=run_serve)
 
@@ -124,6 +130,10 @@ def run_serve(args: argparse.Namespace, ctx: Any) -> int:
     from pacsadmin.cli.serve_support import EventPrinter
     from pacsadmin.core.dimse import scp_events
 
+    if args.demo:
+        from pacsadmin.cli.serve_demo import run_demo
+
+        return run_demo(args, ctx)
     events = EventPrinter() if args.events else None
     target = f"{args.aet or ctx.settings.local_ae_title}:{args.port or ctx.settings.scp_port}"
     workers = args.workers if args.workers is not None else ctx.settings.scp_worker_processes
