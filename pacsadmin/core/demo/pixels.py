@@ -54,7 +54,7 @@ def ct_phantom(slices: int, size: int = 256, spacing: float = 0.9) -> list[U16]:
     body = _ellipse(yy, xx, 0, 0, 80, 105)
     inner = _ellipse(yy, xx, 0, 0, 72, 97)
     spine_out = _ellipse(yy, xx, 50, 0, 14, 14)
-    spine_in = _ellipse(yy, xx, 50, 0, 10, 10)
+    spine_in = _ellipse(yy, xx, 50, 0, 9, 9)
     canal = _ellipse(yy, xx, 68, 0, 5, 6)
     liver = _ellipse(yy, xx, -10, -40, 35, 45)
     vial = _ellipse(yy, xx, -30, 45, 9, 9)
