@@ -33,6 +33,7 @@ from pacsadmin.core.paths import AppPaths
 from pacsadmin.core.secrets import SecretStore
 from pacsadmin.core.settings import Settings, load_settings
 from pacsadmin.gui.controllers.archive import ArchiveController
+from pacsadmin.gui.controllers.demo import DemoController
 from pacsadmin.gui.controllers.echo import EchoController
 from pacsadmin.gui.controllers.nodes import NodeActions
 from pacsadmin.gui.controllers.scp import ScpProcess, describe_event
@@ -183,6 +184,9 @@ class PacsAdminApp(QObject):
             "Local SCP running", "scp", "Run the local DICOM node (storage and Q/R SCP)"
         )
         self.act_scp.setCheckable(True)
+        self.act_demo = w.make_action(
+            "Start demo PACS", "demo", "Run a demo PACS on this computer, to try every feature"
+        )
         node_actions = [
             self.act_add,
             self.act_edit,
@@ -195,7 +199,11 @@ class PacsAdminApp(QObject):
         self.node_browser = NodeBrowser(
             self.node_model,
             [a for a in node_actions if a],
-            empty_actions=[(self.act_add, "Add a node..."), (self.act_import, "Import a list...")],
+            empty_actions=[
+                (self.act_add, "Add a node..."),
+                (self.act_import, "Import a list..."),
+                (self.act_demo, "Start the demo PACS"),
+            ],
             needs_nodes=[self.act_export, self.act_echo_all],
         )
         self.doctor_panel = DoctorPanel()
@@ -249,7 +257,7 @@ class PacsAdminApp(QObject):
                     *node_actions,
                     self.act_echo_all,
                 ],
-                "&Tools": [self.act_scp],
+                "&Tools": [self.act_scp, self.act_demo],
             },
         )
         self.help = install_help(w, self.bridge)  # Help > Keyboard shortcuts, About
@@ -299,8 +307,23 @@ class PacsAdminApp(QObject):
             parent=self,
         )
         self.scp = ScpProcess(self.paths.home, self.local.ae_title, self.local.port, self)
+        self._build_demo()
         w.on_close = self.shutdown
         self._show_scp_state()
+
+    def _build_demo(self) -> None:
+        """The demo PACS (its own process), started by ``act_demo``, stopped with the window."""
+        self.demo = DemoController(
+            paths=self.paths,
+            local_port=self.local.port,
+            nodes=self.nodes,
+            action=self.act_demo,
+            bridge=self.bridge,
+            errors=self.errors,
+            nodes_changed=self.node_actions.check_file,
+            show_nodes=self.node_actions.reload,
+            parent=self,
+        )
 
     # ------------------------------------------------------------------ wiring
     def _wire(self) -> None:
@@ -373,6 +396,7 @@ class PacsAdminApp(QObject):
         )
         for problem in startup_problems:
             self.errors.present(problem)
+        self.demo.remove_stale_entry()
         if start_scp and self.settings.scp_autostart:
             self.act_scp.setChecked(True)  # -> _on_scp_toggled starts it
 
@@ -605,6 +629,7 @@ class PacsAdminApp(QObject):
         self._rates.stop()
         self._audit_timer.stop()
         self.scp.stop()
+        self.demo.close()
         self.runner.cancel_all()
         ok = self.runner.shutdown(timeout=timeout)
         if not ok:

@@ -48,6 +48,7 @@ GLYPHS: dict[str, str] = {
     "open-folder": "folder-open-outline",
     "archive-import": "database-import-outline",
     "scp": "server-network",
+    "demo": "flask-outline",
     "quit": "exit-to-app",
     "refresh": "refresh",
     "view": "eye-outline",
