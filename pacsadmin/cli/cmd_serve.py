@@ -263,7 +263,9 @@ def _run_parent(args: argparse.Namespace, ctx: Any, cfg: Any, workers: int, even
             ctx, events, target, scp_events.ARCHIVE_UNUSABLE,
             f"the archive folder {root} cannot be used: {why}",
         )  # fmt: skip
-    cmd = [sys.executable, "-m", "pacsadmin", "--config-dir", str(ctx.paths.home), "serve"]
+    from pacsadmin.core.appfiles import self_command
+
+    cmd = [*self_command(), "--config-dir", str(ctx.paths.home), "serve"]
     cmd += ["--worker-child", "--exit-with-parent", "--aet", cfg.ae_title]
     cmd += ["--port", str(cfg.port)]
     if args.bind:

@@ -40,6 +40,7 @@ from pacsadmin.gui.controllers.scp import ScpProcess, describe_event
 from pacsadmin.gui.errors import ActivityLog, ErrorPresenter
 from pacsadmin.gui.gc_guard import GuiGarbageCollector
 from pacsadmin.gui.help import install_help
+from pacsadmin.gui.icons import app_icon
 from pacsadmin.gui.job_bridge import JobBridge
 from pacsadmin.gui.main_window import MainWindow
 from pacsadmin.gui.models.archive_model import ArchiveTreeModel
@@ -649,6 +650,8 @@ def run_gui(config_dir: str | None = None) -> int:
     qapp.setApplicationName("pacsadmin")
     qapp.setApplicationVersion(__version__)
     qapp.setOrganizationName("pacsadmin")
+    qapp.setWindowIcon(app_icon())
+    qapp.setDesktopFileName("pacsadmin")  # the .desktop entry: its icon on Wayland docks
     try:
         paths = AppPaths.resolve(config_dir).ensure()
         setup_logging(paths.logs_dir)

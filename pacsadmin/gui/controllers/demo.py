@@ -16,6 +16,7 @@ from collections.abc import Callable
 from PySide6.QtCore import QObject, Slot
 from PySide6.QtGui import QAction
 
+from pacsadmin.core.appfiles import self_command
 from pacsadmin.core.demo import DEMO_AE_TITLE, DEMO_NODE_NAME, DEMO_PORT
 from pacsadmin.core.jobs import JobContext
 from pacsadmin.core.nodes import NodeDirectory
@@ -33,7 +34,7 @@ class DemoProcess(ScpProcess):
     """``serve --demo`` (AE title DEMOPACS, its own archive and directory)."""
 
     def arguments(self) -> list[str]:
-        args = ["-m", "pacsadmin", "--config-dir", str(self.home), "serve", "--demo"]
+        args = [*self_command()[1:], "--config-dir", str(self.home), "serve", "--demo"]
         return [*args, "--events", "--exit-with-parent", "--port", str(self.port)]
 
 
