@@ -20,7 +20,7 @@ that it answers only while the demo runs.
 from __future__ import annotations
 
 import contextlib
-import fcntl
+import sys
 from dataclasses import replace
 from pathlib import Path
 from typing import IO
@@ -51,7 +51,14 @@ def hold_running_lock(demo_home: Path) -> IO[bytes] | None:
     demo_home.mkdir(parents=True, exist_ok=True)
     fh = open(_lock_file(demo_home), "a+b")  # noqa: SIM115 - held for the process life
     try:
-        fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        if sys.platform == "win32":
+            import msvcrt
+
+            msvcrt.locking(fh.fileno(), msvcrt.LK_NBLCK, 1)
+        else:
+            import fcntl
+
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError:
         fh.close()
         return None
