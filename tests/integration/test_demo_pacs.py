@@ -119,3 +119,28 @@ def test_app_move_to_this_computer(demo):
     out = json.loads(p.stdout.decode().split("\n", 1)[1])
     assert out["ok"] and out["expected"] == 120 and out["received"] == 120
     assert len(list((demo.home / "archive" / "data").rglob("*.dcm"))) == 120
+
+
+def test_app_send_to_the_demo(demo, tmp_path):
+    """A study sent to the demo lands in the demo's archive, not the user's."""
+    import numpy as np
+    from pydicom.dataset import Dataset, FileMetaDataset
+    from pydicom.uid import ExplicitVRLittleEndian, SecondaryCaptureImageStorage, generate_uid
+
+    ds = Dataset()
+    ds.file_meta = FileMetaDataset()
+    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds.SOPClassUID = SecondaryCaptureImageStorage
+    ds.SOPInstanceUID, ds.StudyInstanceUID = generate_uid(), generate_uid()
+    ds.SeriesInstanceUID = generate_uid()
+    ds.PatientName, ds.PatientID, ds.Modality = "Sent^ToDemo", "DEMO-SENT", "OT"
+    ds.Rows = ds.Columns = 8
+    ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME2"
+    ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 8, 8, 7, 0
+    ds.PixelData = np.arange(64, dtype=np.uint8).tobytes()
+    path = tmp_path / "sent.dcm"
+    ds.save_as(path, enforce_file_format=True)
+    p = app_cli(demo.home, "send", "Demo PACS", str(path))
+    assert p.returncode == 0, p.stdout.decode() + p.stderr.decode()
+    p = app_cli(demo.home, "find", "Demo PACS", "-k", "PatientID=DEMO-SENT", "--json")
+    assert [r["PatientName"] for r in json.loads(p.stdout.decode())] == ["Sent^ToDemo"]
