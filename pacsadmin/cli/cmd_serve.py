@@ -49,8 +49,9 @@ def register(sub: Any) -> None:
     p.add_argument(
         "--demo",
         action="store_true",
-        help="run the demo PACS instead (AE title DEMOPACS, port 11113 unless --port, its own "
-        "archive of generated studies, the node 'Demo PACS' of the directory while it runs)",
+        help="run the demo PACS instead (AE title DEMOPACS, port 11113 unless --port, on "
+        "127.0.0.1 unless --bind, its own archive of generated studies, the node 'Demo PACS' "
+        "of the directory while it runs)",
     )
     p.add_argument("--worker-child", action="store_true", help=argparse.SUPPRESS)
     p.set_defaults(func=run_serve)

@@ -71,7 +71,9 @@ def run_demo(args: argparse.Namespace, ctx: Any) -> int:
         print(f"pacsadmin: demo PACS: {made}", file=say, flush=True)
         registered = _register(ctx, port, say)
         try:
-            cfg = ScpConfig.from_settings(settings, bind=args.bind, reuse_port=False)
+            # this computer only, unless --bind says otherwise: a demo is not a service
+            bind = args.bind or "127.0.0.1"
+            cfg = ScpConfig.from_settings(settings, bind=bind, reuse_port=False)
             return _run_single(args, demo, cfg, events)
         finally:
             if registered:
