@@ -70,5 +70,5 @@ def run() -> list[Result]:
             f"< {GOAL_S:g} s",
             fig < GOAL_S,
             notes=f"rounds {rounds} s; 8 studies, 169 images, 33 MB",
-        )  # fmt: skip
+        )
     ]
