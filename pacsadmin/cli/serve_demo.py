@@ -22,13 +22,13 @@ def run_demo(args: argparse.Namespace, ctx: Any) -> int:
     from pacsadmin.cli.context import CliContext
     from pacsadmin.cli.main import EXIT_USAGE
     from pacsadmin.cli.serve_support import EventPrinter
-    from pacsadmin.core.demo import DEMO_AE_TITLE, DEMO_PORT, registry
+    from pacsadmin.core.demo import DEMO_AE_TITLE, demo_port, registry
     from pacsadmin.core.dimse import scp_events
     from pacsadmin.core.dimse.scp import ScpConfig
     from pacsadmin.core.errors import PacsAdminError
 
     events = EventPrinter() if args.events else None
-    port = args.port or DEMO_PORT
+    port = args.port or demo_port(ctx.settings.scp_port)
     target = f"{DEMO_AE_TITLE}:{port}"
     if args.aet or args.worker_child or (args.workers not in (None, 0, 1)):
         return _not_started(

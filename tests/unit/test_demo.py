@@ -144,3 +144,9 @@ def test_the_local_node_is_the_demos_move_destination(tmp_path):
     registry.add_move_destination(nodes, "MYWS", 2000)  # settings changed since
     assert [(n.ae_title, n.port) for n in nodes.find_by_ae_title("MYWS")] == [("MYWS", 2000)]
     assert len(nodes) == 1
+
+
+def test_the_demo_port_avoids_the_local_scps():
+    from pacsadmin.core.demo import demo_port
+
+    assert demo_port(11112) == 11113 and demo_port(11113) == 11114

@@ -13,3 +13,8 @@ DEMO_AE_TITLE = "DEMOPACS"
 DEMO_PORT = 11113  # the local SCP's default is 11112
 DEMO_NODE_NAME = "Demo PACS"
 DEMO_TAG = "demo"  # the tag of the node the demo registers (and the only one it touches)
+
+
+def demo_port(local_port: int) -> int:
+    """The demo's default port: 11113, or 11114 when the local SCP uses 11113."""
+    return DEMO_PORT if local_port != DEMO_PORT else DEMO_PORT + 1

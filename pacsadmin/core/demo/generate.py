@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from pacsadmin.core.archive import Archive, read_meta
+from pacsadmin.core.archive import Archive, InstanceMeta, read_meta
 from pacsadmin.core.fileio import atomic_write_text
 
 log = logging.getLogger("pacsadmin.demo")
@@ -48,25 +48,25 @@ def ensure_contents(
     are there.  ``progress(n)`` after each series (n instances so far)."""
     from pacsadmin.core.demo import studies
 
-    mark = _marker(home)
+    mark = _marker(home) or {}
+    made = mark.get("instances")
     counts = archive.counts()
     if (
-        mark is not None
-        and mark.get("version") == CONTENT_VERSION
-        and isinstance(mark.get("instances"), int)
-        and counts.get("instances", 0) >= int(mark["instances"])  # type: ignore[call-overload]
+        mark.get("version") == CONTENT_VERSION
+        and isinstance(made, int)
+        and counts.get("instances", 0) >= made
     ):
         return Generated(counts["instances"], counts.get("studies", 0), 0.0, fresh=False)
     t0 = time.monotonic()
     done = 0
-    batch: list[tuple[Path, object, int]] = []
+    batch: list[tuple[Path, InstanceMeta, int]] = []
     series = ""
 
     def flush() -> None:
         nonlocal done
         if not batch:
             return
-        for r in archive.ingest_many(batch, source="demo"):  # type: ignore[arg-type]
+        for r in archive.ingest_many(batch, source="demo"):
             if isinstance(r, BaseException):
                 raise r
         done += len(batch)

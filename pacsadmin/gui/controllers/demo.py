@@ -17,7 +17,7 @@ from PySide6.QtCore import QObject, Slot
 from PySide6.QtGui import QAction
 
 from pacsadmin.core.appfiles import self_command
-from pacsadmin.core.demo import DEMO_AE_TITLE, DEMO_NODE_NAME, DEMO_PORT
+from pacsadmin.core.demo import DEMO_AE_TITLE, DEMO_NODE_NAME, demo_port
 from pacsadmin.core.jobs import JobContext
 from pacsadmin.core.nodes import NodeDirectory
 from pacsadmin.core.paths import AppPaths
@@ -36,11 +36,6 @@ class DemoProcess(ScpProcess):
     def arguments(self) -> list[str]:
         args = [*self_command()[1:], "--config-dir", str(self.home), "serve", "--demo"]
         return [*args, "--events", "--exit-with-parent", "--port", str(self.port)]
-
-
-def demo_port(local_port: int) -> int:
-    """The demo's port: 11113, or the next one when the local SCP uses it."""
-    return DEMO_PORT if local_port != DEMO_PORT else DEMO_PORT + 1
 
 
 class DemoController(QObject):
