@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import time
 from pathlib import Path
 
 import pydicom
@@ -39,8 +40,12 @@ def demo(tmp_path_factory):
 
 
 def test_demo_prints_its_ae_title_and_port_and_is_in_the_directory(demo):
+    # printed right after the port opens: the port can answer before the line is written
+    deadline = time.monotonic() + 30
+    while f"DEMOPACS listening on port {demo.port}" not in demo.log():
+        assert time.monotonic() < deadline, demo.log()
+        time.sleep(0.1)
     log = demo.log()
-    assert f"DEMOPACS listening on port {demo.port}" in log
     assert "8 studies, 169 images generated in" in log
     nodes = json.loads((demo.home / "nodes.json").read_text())["nodes"]
     entry = [n for n in nodes if n["name"] == "Demo PACS"]
