@@ -107,6 +107,7 @@ def test_app_echo_and_find(demo):
 
 def test_app_move_to_this_computer(demo):
     p = app_cli(demo.home, "find", "Demo PACS", "-k", "PatientID=DEMO-0001", "--json")
+    assert p.returncode == 0, p.stdout.decode() + p.stderr.decode()
     ct = json.loads(p.stdout.decode())[0]["StudyInstanceUID"]
     p = app_cli(
         demo.home,
@@ -120,10 +121,13 @@ def test_app_move_to_this_computer(demo):
         HOST,
         "--json",
     )
-    assert p.returncode == 0, p.stdout.decode() + p.stderr.decode()
+    # (the receiver listens on local_port, chosen free when the demo started: on a shared
+    # machine another process may take it meanwhile; the output then says so)
+    said = f"{p.stdout.decode()}{p.stderr.decode()}\n--- the demo's log:\n{demo.log()[-3000:]}"
+    assert p.returncode == 0, said
     out = json.loads(p.stdout.decode().split("\n", 1)[1])
-    assert out["ok"] and out["expected"] == 120 and out["received"] == 120
-    assert len(list((demo.home / "archive" / "data").rglob("*.dcm"))) == 120
+    assert out["ok"] and out["expected"] == 120 and out["received"] == 120, said
+    assert len(list((demo.home / "archive" / "data").rglob("*.dcm"))) == 120, said
 
 
 def test_app_send_to_the_demo(demo, tmp_path):
