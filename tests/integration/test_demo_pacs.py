@@ -153,3 +153,13 @@ def test_app_send_to_the_demo(demo, tmp_path):
     assert p.returncode == 0, p.stdout.decode() + p.stderr.decode()
     p = app_cli(demo.home, "find", "Demo PACS", "-k", "PatientID=DEMO-SENT", "--json")
     assert [r["PatientName"] for r in json.loads(p.stdout.decode())] == ["Sent^ToDemo"]
+
+
+def test_a_second_demo_is_refused_and_leaves_the_first_alone(demo):
+    p = app_cli(demo.home, "serve", "--demo", "--port", str(free_port()), timeout=60)
+    assert p.returncode == 1
+    assert b"another demo PACS is running" in p.stderr
+    nodes = json.loads((demo.home / "nodes.json").read_text())["nodes"]
+    assert [n["port"] for n in nodes if n["name"] == "Demo PACS"] == [demo.port]
+    p = app_cli(demo.home, "serve", "--demo", "--aet", "OTHER")
+    assert p.returncode == 2 and b"no --aet" in p.stderr
