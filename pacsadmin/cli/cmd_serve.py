@@ -55,6 +55,13 @@ def register(sub: Any) -> None:
         help="read C-STORE data sets from the socket straight into the archive (default); "
         "--no-fast-receive: pynetdicom's own receive for every message (slower; a fallback)",
     )
+    p.add_argument(
+        "--demo",
+        action="store_true",
+        help="run the demo PACS instead (AE title DEMOPACS, port 11113 unless --port, on "
+        "127.0.0.1 unless --bind, its own archive of generated studies, the node 'Demo PACS' "
+        "of the directory while it runs)",
+    )
     p.add_argument("--worker-child", action="store_true", help=argparse.SUPPRESS)
     p.set_defaults(func=run_serve)
 
@@ -139,6 +146,10 @@ def run_serve(args: argparse.Namespace, ctx: Any) -> int:
 
     if args.tls_passphrase_stdin:
         return serve_security.store_passphrase(ctx, _audit)
+    if args.demo:
+        from pacsadmin.cli.serve_demo import run_demo
+
+        return run_demo(args, ctx)
     events = EventPrinter() if args.events else None
     target = f"{args.aet or ctx.settings.local_ae_title}:{args.port or ctx.settings.scp_port}"
     workers = args.workers if args.workers is not None else ctx.settings.scp_worker_processes
@@ -277,7 +288,9 @@ def _run_parent(args: argparse.Namespace, ctx: Any, cfg: Any, workers: int, even
             ctx, events, target, scp_events.ARCHIVE_UNUSABLE,
             f"the archive folder {root} cannot be used: {why}",
         )  # fmt: skip
-    cmd = [sys.executable, "-m", "pacsadmin", "--config-dir", str(ctx.paths.home), "serve"]
+    from pacsadmin.core.appfiles import self_command
+
+    cmd = [*self_command(), "--config-dir", str(ctx.paths.home), "serve"]
     cmd += ["--worker-child", "--exit-with-parent", "--aet", cfg.ae_title]
     cmd += ["--port", str(cfg.port)]
     if args.bind:

@@ -36,6 +36,7 @@ from pacsadmin.core.paths import AppPaths
 from pacsadmin.core.secrets import SecretStore
 from pacsadmin.core.settings import Settings, load_settings
 from pacsadmin.gui.controllers.archive import ArchiveController
+from pacsadmin.gui.controllers.demo import DemoController
 from pacsadmin.gui.controllers.echo import EchoController
 from pacsadmin.gui.controllers.editing import EditingController
 from pacsadmin.gui.controllers.nodes import NodeActions
@@ -46,6 +47,7 @@ from pacsadmin.gui.controllers.send import SendController
 from pacsadmin.gui.errors import ActivityLog, ErrorPresenter
 from pacsadmin.gui.gc_guard import GuiGarbageCollector
 from pacsadmin.gui.help import install_help
+from pacsadmin.gui.icons import app_icon
 from pacsadmin.gui.job_bridge import JobBridge
 from pacsadmin.gui.main_window import MainWindow
 from pacsadmin.gui.models.archive_model import ArchiveTreeModel
@@ -226,6 +228,9 @@ class PacsAdminApp(QObject):
             "retrieve",
             "Retrieve a study, series or instance of the selected node by its UID",
         )
+        self.act_demo = w.make_action(
+            "Start demo PACS", "demo", "Run a demo PACS on this computer, to try every feature"
+        )
         node_actions = [
             self.act_add,
             self.act_edit,
@@ -240,7 +245,11 @@ class PacsAdminApp(QObject):
         self.node_browser = NodeBrowser(
             self.node_model,
             [a for a in node_actions if a],
-            empty_actions=[(self.act_add, "Add a node..."), (self.act_import, "Import a list...")],
+            empty_actions=[
+                (self.act_add, "Add a node..."),
+                (self.act_import, "Import a list..."),
+                (self.act_demo, "Start the demo PACS"),
+            ],
             needs_nodes=[self.act_export, self.act_echo_all],
         )
         self.doctor_panel = DoctorPanel()
@@ -306,7 +315,7 @@ class PacsAdminApp(QObject):
                     None,
                     self.act_undo_edit,
                 ],
-                "&Tools": [self.act_scp, None, self.act_preferences],
+                "&Tools": [self.act_scp, self.act_demo, None, self.act_preferences],
             },
         )
         self.help = install_help(w, self.bridge)  # Help > Keyboard shortcuts, About
@@ -382,6 +391,7 @@ class PacsAdminApp(QObject):
         )
 
         self._build_send()
+        self._build_demo()
         w.on_close = self.shutdown
         self._show_scp_state()
         self._build_retrieve()
@@ -439,6 +449,20 @@ class PacsAdminApp(QObject):
         )
         if paths:
             self.sends.send_paths(self.node_browser.current_node(), paths)
+
+    def _build_demo(self) -> None:
+        """The demo PACS (its own process), started by ``act_demo``, stopped with the window."""
+        self.demo = DemoController(
+            paths=self.paths,
+            local_port=self.local.port,
+            nodes=self.nodes,
+            action=self.act_demo,
+            bridge=self.bridge,
+            errors=self.errors,
+            nodes_changed=self.node_actions.check_file,
+            show_nodes=self.node_actions.reload,
+            parent=self,
+        )
 
     # ------------------------------------------------------------------ wiring
     def _wire(self) -> None:
@@ -524,6 +548,7 @@ class PacsAdminApp(QObject):
         )
         for problem in startup_problems:
             self.errors.present(problem)
+        self.demo.remove_stale_entry()
         if start_scp and self.settings.scp_autostart:
             self.act_scp.setChecked(True)  # -> _on_scp_toggled starts it
 
@@ -840,6 +865,7 @@ class PacsAdminApp(QObject):
         self._rates.stop()
         self._audit_timer.stop()
         self.scp.stop()
+        self.demo.close()
         self.runner.cancel_all()
         ok = self.runner.shutdown(timeout=timeout)
         if not ok:
@@ -859,6 +885,8 @@ def run_gui(config_dir: str | None = None) -> int:
     qapp.setApplicationName("pacsadmin")
     qapp.setApplicationVersion(__version__)
     qapp.setOrganizationName("pacsadmin")
+    qapp.setWindowIcon(app_icon())
+    qapp.setDesktopFileName("pacsadmin")  # the .desktop entry: its icon on Wayland docks
     try:
         paths = AppPaths.resolve(config_dir).ensure()
         setup_logging(paths.logs_dir)

@@ -48,6 +48,7 @@ GLYPHS: dict[str, str] = {
     "open-folder": "folder-open-outline",
     "archive-import": "database-import-outline",
     "scp": "server-network",
+    "demo": "flask-outline",
     "quit": "exit-to-app",
     "refresh": "refresh",
     "view": "eye-outline",
@@ -160,3 +161,14 @@ def icon(name: str) -> QIcon:
 def set_icon(target: QAction | QAbstractButton, name: str) -> None:
     """Give ``target`` the icon ``name`` (it follows the palette by itself)."""
     target.setIcon(icon(name))
+
+
+def app_icon() -> QIcon:
+    """The application's own icon (pacsadmin/resources/icons/), in every size drawn; empty
+    when the files are missing (a broken install: the window still opens)."""
+    from pacsadmin.core.appfiles import resource
+
+    ic = QIcon()
+    for png in sorted(resource("icons").glob("pacsadmin-*.png")):
+        ic.addFile(str(png))
+    return ic

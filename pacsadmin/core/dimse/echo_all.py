@@ -23,7 +23,6 @@ import json
 import logging
 import os
 import subprocess
-import sys
 import tempfile
 import threading
 from collections.abc import Callable, Sequence
@@ -32,6 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from pacsadmin.core.appfiles import self_command
 from pacsadmin.core.dimse.association import LocalAE
 from pacsadmin.core.dimse.echo import audit_echo, echo
 from pacsadmin.core.dimse.echo_events import (
@@ -172,9 +172,7 @@ class EchoProcessError(RuntimeError):
 
 def echo_process_command(config_dir: Path) -> list[str]:
     return [
-        sys.executable,
-        "-m",
-        "pacsadmin",
+        *self_command(),  # python -m pacsadmin, or the packaged app's own program
         "--config-dir",
         str(config_dir),
         "echo-all",

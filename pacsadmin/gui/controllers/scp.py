@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import logging
 import os
-import sys
 from collections import deque
 from pathlib import Path
 
 from PySide6.QtCore import QObject, QProcess, QProcessEnvironment, Signal, Slot
 
+from pacsadmin.core.appfiles import self_command
 from pacsadmin.core.dimse import scp_events
 from pacsadmin.core.dimse.scp_events import (
     AssociationClosed,
@@ -58,7 +58,7 @@ class ScpProcess(QObject):
         self._stop_reason = ""  # a stopped event's message (serve stopped by itself)
         self._stderr: deque[str] = deque(maxlen=30)
         self.proc = QProcess(self)
-        self.proc.setProgram(sys.executable)
+        self.proc.setProgram(self_command()[0])  # python, or the packaged app's program
         env = QProcessEnvironment.systemEnvironment()
         env.insert("PYTHONUNBUFFERED", "1")
         path = env.value("PYTHONPATH", "")
@@ -90,7 +90,7 @@ class ScpProcess(QObject):
     def arguments(self) -> list[str]:
         """The Python command line of ``serve``: its events on stdout, and it stops when
         this process ends (its end of serve's stdin closes)."""
-        args = ["-m", "pacsadmin", "--config-dir", str(self.home), "serve", "--events"]
+        args = [*self_command()[1:], "--config-dir", str(self.home), "serve", "--events"]
         return [*args, "--exit-with-parent", "--aet", self.ae_title, "--port", str(self.port)]
 
     def stop(self, timeout_ms: int = 5000) -> bool:
