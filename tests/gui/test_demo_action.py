@@ -36,7 +36,8 @@ def _start_demo(qtbot, app) -> int:
 
 def test_start_echo_stop(qtbot, pacs_app):
     app = pacs_app
-    assert app.act_demo in app.window.menuBar().actions()[2].menu().actions()  # Tools
+    menus = {a.text(): a.menu() for a in app.window.menuBar().actions()}
+    assert app.act_demo in menus["&Tools"].actions()
     port = _start_demo(qtbot, app)
     node = app.node_model.nodes()[_names(app).index("Demo PACS")]
     assert (node.ae_title, node.host, node.port) == ("DEMOPACS", "127.0.0.1", port)
