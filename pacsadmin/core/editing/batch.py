@@ -47,10 +47,11 @@ class BatchRefused(PacsAdminError):
 
 @dataclass
 class FileEdit:
-    """One file to rewrite: ``produce()`` gives the new bytes (already verified)."""
+    """One file to rewrite: ``produce()`` gives the new bytes (already verified) and the
+    SHA-256 of the original bytes they were made from."""
 
     path: Path
-    produce: Callable[[], bytes]
+    produce: Callable[[], tuple[bytes, str]]
     stamp: Stamp
     archive_rel: str | None = None  # a file of the local archive: re-indexed after
 
@@ -319,7 +320,7 @@ def _run_chunk(
     try:
         for i, e in enumerate(part):
             n = start + i
-            new = e.produce()
+            new, old_sha = e.produce()
             st = os.stat(e.path)
             if (st.st_size, st.st_mtime_ns, st.st_ino) != (
                 e.stamp.size,
@@ -338,7 +339,7 @@ def _run_chunk(
                     "type": "file",
                     "n": n,
                     "path": str(e.path),
-                    "old": e.stamp.sha256,
+                    "old": old_sha,
                     "new": _sha(new),
                     "tmp": str(tmp),
                     "archive": e.archive_rel,

@@ -119,19 +119,26 @@ class _Stop(Exception):
     """Reading stops here; the message says where and why."""
 
 
-def stamp_of(path: Path, data: bytes | None = None) -> Stamp:
-    st = os.stat(path)
-    if data is None:
-        data = Path(path).read_bytes()
-    return Stamp(st.st_size, st.st_mtime_ns, st.st_ino, hashlib.sha256(data).hexdigest())
+def stamp_of(path: Path, data: bytes, st: os.stat_result, *, hashed: bool = True) -> Stamp:
+    digest = hashlib.sha256(data).hexdigest() if hashed else ""
+    return Stamp(st.st_size, st.st_mtime_ns, st.st_ino, digest)
 
 
-def load(path: str | os.PathLike[str]) -> DicomFile:
+def read_stamped(path: str | os.PathLike[str], *, hashed: bool = True) -> tuple[bytes, Stamp]:
+    """The file's bytes and its stamp, taken from the same open file."""
+    with open(path, "rb") as fh:
+        st = os.fstat(fh.fileno())
+        data = fh.read()
+    return data, stamp_of(Path(path), data, st, hashed=hashed)
+
+
+def load(path: str | os.PathLike[str], *, hashed: bool = True) -> DicomFile:
     """Read and parse ``path``.  ``OSError`` when it cannot be read at all; a damaged file
-    gives a :class:`DicomFile` with ``problems`` and ``complete`` False."""
+    gives a :class:`DicomFile` with ``problems`` and ``complete`` False.  ``hashed`` False:
+    the stamp has no SHA-256 (a plan of many files: the batch hashes what it reads)."""
     p = Path(path)
-    data = p.read_bytes()
-    return parse(data, p, stamp_of(p, data))
+    data, stamp = read_stamped(p, hashed=hashed)
+    return parse(data, p, stamp)
 
 
 def parse(data: bytes, path: Path | None = None, stamp: Stamp | None = None) -> DicomFile:
