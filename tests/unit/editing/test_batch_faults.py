@@ -216,3 +216,27 @@ def test_preamble_with_executable_header_is_flagged_and_zeroed(tmp_path: Path) -
     s = EditSession(df)
     s.set("PatientID", "X")
     assert s.render()[:128] == b"\x00" * 128
+
+
+def test_recovery_leaves_a_batch_another_process_is_running(tmp_path: Path) -> None:
+    from pacsadmin.core.editing.journal import batch_lock
+    from pacsadmin.core.editing.undo import recover
+
+    folder = tmp_path / "study"
+    files = _files(folder, 3)
+    before = _hashes(folder)
+    store = BatchStore(tmp_path / "home")
+    res = apply_plan(store, plan_edits(files, _rename))
+    journal = store.folder(res.batch_id) / "journal.jsonl"
+    lines = journal.read_text().splitlines()
+    journal.write_text("\n".join(x for x in lines if '"type": "end"' not in x) + "\n")
+    edited = _hashes(folder)
+    with batch_lock(store.folder(res.batch_id)):  # as the process running it would
+        assert recover(store) == []
+        assert _hashes(folder) == edited
+        with pytest.raises(BatchRefused, match="another process"):
+            undo_batch(store, res.batch_id)
+    (done,) = recover(store)  # that process is gone: the unfinished batch is rolled back
+    assert len(done.restored) == 3
+    assert _hashes(folder) == before
+    assert list_batches(store)[-1]["state"] == "rolled_back"
