@@ -240,3 +240,45 @@ def test_recovery_leaves_a_batch_another_process_is_running(tmp_path: Path) -> N
     assert len(done.restored) == 3
     assert _hashes(folder) == before
     assert list_batches(store)[-1]["state"] == "rolled_back"
+
+
+def test_charset_upgrade_converts_every_text_of_the_file(tmp_path: Path) -> None:
+    import pydicom
+
+    from pacsadmin.core.editing import EditRefused, EditSession, load
+
+    f = write(
+        make_ds(patient_name="MÜLLER^JÖRG", study_description="Schädel", charset="ISO_IR 100"),
+        tmp_path / "a.dcm",
+    )
+    s = EditSession(load(f))
+    with pytest.raises(EditRefused, match="ISO_IR 100"):
+        s.set("ReferringPhysicianName", "Иванов^Иван")
+    s = EditSession(load(f), upgrade_charset=True)
+    s.set("ReferringPhysicianName", "Иванов^Иван")
+    assert [c.path for c in s.preview()][:1] == ["SpecificCharacterSet"]
+    ds = pydicom.dcmread(__import__("io").BytesIO(s.render()))
+    assert ds.SpecificCharacterSet == "ISO_IR 192"
+    assert (str(ds.PatientName), ds.StudyDescription) == ("MÜLLER^JÖRG", "Schädel")
+    assert str(ds.ReferringPhysicianName) == "Иванов^Иван"
+    assert s.undo() and not s.edits  # the upgrade goes with the edit that needed it
+
+
+def test_cli_edit_of_archive_files_updates_the_index(tmp_path: Path) -> None:
+    import json
+
+    home = tmp_path / "home"
+    src = tmp_path / "src"
+    _files(src, 2)
+    assert app_cli(home, "archive", "import", str(src)).returncode == 0
+    data = sorted((home / "archive" / "data").rglob("*.dcm"))
+    assert len(data) == 2
+    r = app_cli(home, "tags", "set", *map(str, data), "-t", "AccessionNumber=NEWACC")
+    assert r.returncode == 0, r.stderr
+    listing = json.loads(app_cli(home, "archive", "list", "--json").stdout)["studies"]
+    assert [s["accession"] for s in listing] == ["NEWACC"] * len(listing)
+    assert app_cli(home, "archive", "verify").returncode == 0
+    assert app_cli(home, "undo").returncode == 0
+    listing = json.loads(app_cli(home, "archive", "list", "--json").stdout)["studies"]
+    assert [s["accession"] for s in listing] == ["ACC1"] * len(listing)
+    assert app_cli(home, "archive", "verify").returncode == 0
