@@ -48,6 +48,14 @@ def test_keep_uids_preview_original_attributes_and_audit(tmp_path: Path) -> None
     assert diff["PatientName"] == ("DOE^JOHN", "RIGHT^NAME")
     assert diff["AccessionNumber"] == ("ACC1", "ACC-9")
     assert any("may ignore or reject" in n for n in cp.notes)
+    main = [ch.path for ch in cp.files[0].changes if not ch.is_record]
+    assert main == [
+        "PatientName",
+        "PatientID",
+        "PatientBirthDate",
+        "AccessionNumber",
+        "StudyDescription",
+    ]
     audit = AuditLog(tmp_path / "audit.sqlite3")
     store = BatchStore(tmp_path / "home")
     before = [hashlib.sha256(f.read_bytes()).hexdigest() for f in files]
