@@ -9,9 +9,11 @@ time (docs/safety.md, "Editing files"):
 2. the original is kept as a backup (a hard link when the app's folder is on the same
    file system: the original inode is never written, ``os.replace`` only moves the name;
    else a copy), and the journal records path, old and new SHA-256 and the temp name;
-3. the new bytes go to a temp file in the file's own folder (``.<name>.pacsadmin-<id>.tmp``),
-   all temps of the chunk are fsynced, the journal and backups fsynced, then each temp is
-   ``os.replace``\\ d over its file and the folders fsynced (fsyncs batched per chunk);
+   journal and backups are fsynced before any temp file exists;
+3. the new bytes (already re-read and compared by the writer) go to a temp file in the
+   file's own folder (``.<name>.pacsadmin-<id>.tmp``), the chunk's temps are made durable
+   (one ``syncfs`` per file system), each is read back and compared with the bytes meant,
+   then ``os.replace``\\ d over its file and the folders fsynced;
 4. an ``end`` record closes the batch (``done``, or ``stopped`` with the error).
 
 Killing the process at any moment leaves each file whole, old or new (``os.replace`` is
@@ -37,6 +39,7 @@ from pacsadmin.core.editing.journal import (
     Journal,
     batch_lock,
     new_batch_id,
+    reads_back,
     sha,
     sync_files,
     temp_name,
@@ -244,8 +247,13 @@ def _run_chunk(
         fsync_dir(folder / "backups")
         for e, tmp, new, mode in staged:
             temps.append((e, tmp, write_temp(tmp, new, mode)))
-        staged.clear()
         sync_files([fd for _, _, fd in temps])
+        for (e, _, new, _), (_, _, fd) in zip(staged, temps, strict=True):
+            if not reads_back(fd, new):  # what is on disk is what was verified
+                raise BatchRefused(
+                    f"{e.path}: the new file read back differs from what was written"
+                )
+        staged.clear()
     except BaseException:
         for _, tmp, fd in temps:
             with contextlib.suppress(OSError):

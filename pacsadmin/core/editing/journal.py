@@ -161,9 +161,15 @@ def sync_files(fds: list[int]) -> None:
         os.fsync(fd)
 
 
+def reads_back(fd: int, data: bytes) -> bool:
+    """The file at ``fd`` holds exactly ``data`` (read back from the file system)."""
+    got = os.pread(fd, len(data) + 1, 0)
+    return len(got) == len(data) and got == data
+
+
 def write_temp(tmp: Path, data: bytes, mode: int) -> int:
     """Create ``tmp`` with ``data``; returns the open descriptor (fsynced later)."""
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode & 0o7777)
+    fd = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_EXCL, mode & 0o7777)
     try:
         view = memoryview(data)
         while view:
