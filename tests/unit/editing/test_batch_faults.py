@@ -13,7 +13,7 @@ import pytest
 
 from pacsadmin.core.editing import batch as batch_mod
 from pacsadmin.core.editing.batch import BatchRefused, BatchStore, list_batches, undo_batch
-from pacsadmin.core.editing.ops import apply_plan, plan_edits
+from pacsadmin.core.editing.ops import apply_plan, plan_edits, producer
 from tests.peers import app_cli
 from tests.unit.archive.dsgen import make_ds, write
 
@@ -83,22 +83,11 @@ def test_full_disk_mid_batch_stops_says_what_changed_and_undo_restores(
         return real(tmp, data, mode)
 
     monkeypatch.setattr(batch_mod, "write_temp", failing)
-    monkeypatch.setattr(batch_mod, "CHUNK", 3)
-    edits_plan = plan
-    res = batch_mod.run_batch(
-        store,
-        [
-            batch_mod.FileEdit(
-                fp.path,
-                __import__("pacsadmin.core.editing.ops", fromlist=["producer"]).producer(
-                    fp, edits_plan.recipe, False
-                ),
-                fp.stamp,
-            )
-            for fp in edits_plan.changing
-        ],
-        chunk=3,
-    )
+    edits = [
+        batch_mod.FileEdit(fp.path, producer(fp, plan.recipe, False), fp.stamp)
+        for fp in plan.changing
+    ]
+    res = batch_mod.run_batch(store, edits, chunk=3)
     assert "No space left" in res.stopped
     assert res.changed == [str(p) for p in files[:3]]  # it says which files changed
     mid = _hashes(folder)
@@ -243,6 +232,8 @@ def test_recovery_leaves_a_batch_another_process_is_running(tmp_path: Path) -> N
 
 
 def test_charset_upgrade_converts_every_text_of_the_file(tmp_path: Path) -> None:
+    import io
+
     import pydicom
 
     from pacsadmin.core.editing import EditRefused, EditSession, load
@@ -257,7 +248,7 @@ def test_charset_upgrade_converts_every_text_of_the_file(tmp_path: Path) -> None
     s = EditSession(load(f), upgrade_charset=True)
     s.set("ReferringPhysicianName", "Иванов^Иван")
     assert [c.path for c in s.preview()][:1] == ["SpecificCharacterSet"]
-    ds = pydicom.dcmread(__import__("io").BytesIO(s.render()))
+    ds = pydicom.dcmread(io.BytesIO(s.render()))
     assert ds.SpecificCharacterSet == "ISO_IR 192"
     assert (str(ds.PatientName), ds.StudyDescription) == ("MÜLLER^JÖRG", "Schädel")
     assert str(ds.ReferringPhysicianName) == "Иванов^Иван"

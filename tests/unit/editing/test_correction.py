@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import io
 from pathlib import Path
 
 import pydicom
@@ -131,5 +132,5 @@ def test_session_undo_redo(tmp_path: Path) -> None:
     idx = s.add_item("ProcedureCodeSequence")
     s.set(f"ProcedureCodeSequence[{idx}].CodeValue", "X1")
     s.remove_item("ProcedureCodeSequence", idx)
-    ds = pydicom.dcmread(__import__("io").BytesIO(s.render()))
+    ds = pydicom.dcmread(io.BytesIO(s.render()))
     assert ds.PatientID == "A" and len(ds.ProcedureCodeSequence) == 0
