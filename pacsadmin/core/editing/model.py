@@ -107,6 +107,7 @@ class DicomFile:
     stamp: Stamp | None
     preamble_flag: str = ""  # "MZ" or "ELF": an executable header in the preamble
     raw_size: int = 0
+    partial: bool = False  # read by load_header: the last value is not in ``body``
 
     @property
     def charset(self) -> list[str]:
@@ -141,7 +142,28 @@ def load(path: str | os.PathLike[str], *, hashed: bool = True) -> DicomFile:
     return parse(data, p, stamp)
 
 
-def parse(data: bytes, path: Path | None = None, stamp: Stamp | None = None) -> DicomFile:
+def load_header(path: str | os.PathLike[str], head: int = 1 << 18) -> DicomFile:
+    """Like :func:`load` without reading a large last value (Pixel Data): the first
+    ``head`` bytes, when they hold every element but the last and the last one's declared
+    length ends exactly at the end of the file.  Else the whole file.  For plans and
+    previews only: a partial file (``partial``) is never saved; its stamp has no hash."""
+    p = Path(path)
+    with open(p, "rb") as fh:
+        st = os.fstat(fh.fileno())
+        data = fh.read(head if st.st_size > head else -1)
+    stamp = stamp_of(p, data, st, hashed=False)
+    if len(data) < st.st_size:
+        df = parse(data, p, stamp, size=st.st_size)
+        if df.partial and not df.syntax.deflated:
+            return df
+        data = p.read_bytes()
+    return parse(data, p, stamp)
+
+
+def parse(
+    data: bytes, path: Path | None = None, stamp: Stamp | None = None, *, size: int | None = None
+) -> DicomFile:
+    """``size``: the whole file's size when ``data`` is only its head (see load_header)."""
     problems: list[str] = []
     flag = ""
     if len(data) >= 132 and data[128:132] == b"DICM":
@@ -158,6 +180,7 @@ def parse(data: bytes, path: Path | None = None, stamp: Stamp | None = None) -> 
     else:
         preamble, pos = False, 0
     walker = _Walker(problems)
+    partial = False
     meta: list[Node] = []
     ts_uid = ""
     if len(data) >= pos + 6 and struct.unpack_from("<H", data, pos)[0] == 2:
@@ -194,12 +217,16 @@ def parse(data: bytes, path: Path | None = None, stamp: Stamp | None = None) -> 
     syntax = Syntax(ts_uid, implicit, little, deflated)
     elements: list[Node] = []
     if complete:
+        if size is not None and not deflated:
+            walker.virtual_end = size - pos
         elements = walker.walk_dataset(body, implicit, little)
         complete = not walker.stopped
+        partial = walker.partial
     df = DicomFile(
         path, head, body, preamble, meta, elements, syntax, problems, complete, stamp, flag
     )
     df.raw_size = len(data)
+    df.partial = partial
     return df
 
 
@@ -238,10 +265,12 @@ def implicit_vr(tag: int) -> str:
 
 
 class _Walker:
-    def __init__(self, problems: list[str]) -> None:
+    def __init__(self, problems: list[str], virtual_end: int | None = None) -> None:
         self.problems = problems
         self.stopped = False
         self.count = 0
+        self.virtual_end = virtual_end  # the data set's real end when only its head is read
+        self.partial = False
 
     def stop(self, why: str) -> None:
         if not self.stopped:
@@ -342,6 +371,10 @@ class _Walker:
             )
             return node
         if length > end - value:
+            if depth == 0 and self.virtual_end == value + length and vr != "SQ":
+                node.end = value + length  # the last value, beyond a header-only read
+                self.partial = True
+                return node
             raise _Stop(f"{where} declares {length} bytes but only {end - value} remain")
         node.end = value + length
         if vr == "SQ":

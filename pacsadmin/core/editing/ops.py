@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from pacsadmin.core.editing.batch import BatchResult, BatchStore, FileEdit, run_batch
-from pacsadmin.core.editing.model import DicomFile, Stamp, load, parse, read_stamped
+from pacsadmin.core.editing.model import DicomFile, Stamp, load_header, parse, read_stamped
 from pacsadmin.core.editing.session import Change, EditSession
 from pacsadmin.core.errors import PacsAdminError
 
@@ -75,7 +75,7 @@ def plan_edits(
     plan = Plan([], recipe, upgrade_charset, label)
     for i, p in enumerate(paths):
         try:
-            df = load(p, hashed=False)
+            df = load_header(p)
             if not df.complete:
                 plan.refused.append((str(p), "cannot be saved: " + df.problems[-1]))
                 continue

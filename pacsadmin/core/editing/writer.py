@@ -127,7 +127,7 @@ def _emit_item(it: EItem, buf: bytes) -> bytes:
 
 def to_bytes(doc: Doc) -> bytes:
     df = doc.df
-    if not df.complete:
+    if not df.complete or df.partial:
         raise NotSaveable(
             "The file was not read to its end (it is damaged or was read without its pixel "
             "data): it is never saved, so nothing of it can be lost."
