@@ -26,10 +26,11 @@ def _pydicom_loop(folder: Path, name: str) -> float:
 
 
 def _app(folder: Path, home: Path, name: str) -> tuple[float, float]:
-    """The correction workflow as the GUI and the CLI run it: plan (every file read,
-    validated, previewed), then the batch (re-read and SHA-256 checked, rewritten by the
-    byte-preserving writer with the Original Attributes Sequence, re-read and compared,
-    backup, journal, temp file, fsync, os.replace, folder fsync) and the audit record."""
+    """The correction workflow as the GUI and the CLI run it: plan (every file's header
+    read, validated, previewed), then the batch (each file read whole, stat-checked and
+    SHA-256 hashed, rewritten by the byte-preserving writer with the Original Attributes
+    Sequence, re-parsed and compared, backup, journal, temp file, syncfs, read back,
+    os.replace, folder fsync) and the audit record."""
     from pacsadmin.core.audit import AuditLog
     from pacsadmin.core.editing.batch import BatchStore
     from pacsadmin.core.editing.correction import (

@@ -9,9 +9,11 @@ time (docs/safety.md, "Editing files"):
 2. the original is kept as a backup (a hard link when the app's folder is on the same
    file system: the original inode is never written, ``os.replace`` only moves the name;
    else a copy), and the journal records path, old and new SHA-256 and the temp name;
-3. the new bytes go to a temp file in the file's own folder (``.<name>.pacsadmin-<id>.tmp``),
-   all temps of the chunk are fsynced, the journal and backups fsynced, then each temp is
-   ``os.replace``\\ d over its file and the folders fsynced (fsyncs batched per chunk);
+   journal and backups are fsynced before any temp file exists;
+3. the new bytes (already re-read and compared by the writer) go to a temp file in the
+   file's own folder (``.<name>.pacsadmin-<id>.tmp``), the chunk's temps are made durable
+   (one ``syncfs`` per file system), each is read back and compared with the bytes meant,
+   then ``os.replace``\\ d over its file and the folders fsynced;
 4. an ``end`` record closes the batch (``done``, or ``stopped`` with the error).
 
 Killing the process at any moment leaves each file whole, old or new (``os.replace`` is
@@ -23,34 +25,53 @@ whole batch byte-exact, refusing a file that changed since.
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import json
 import os
 import shutil
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pacsadmin.core.editing.journal import (
+    BatchRefused,
+    BatchStore,
+    Journal,
+    batch_lock,
+    new_batch_id,
+    reads_back,
+    sha,
+    sync_files,
+    temp_name,
+    write_temp,
+)
 from pacsadmin.core.editing.model import Stamp
-from pacsadmin.core.errors import PacsAdminError
+from pacsadmin.core.editing.undo import UndoResult, list_batches, recover, undo_batch
 from pacsadmin.core.fileio import fsync_dir
+
+__all__ = [
+    "BatchRefused",
+    "BatchResult",
+    "BatchStore",
+    "FileEdit",
+    "UndoResult",
+    "list_batches",
+    "precheck",
+    "recover",
+    "run_batch",
+    "undo_batch",
+]
 
 CHUNK = 64  # files written, fsynced and renamed together
 
 
-class BatchRefused(PacsAdminError):
-    pass
-
-
 @dataclass
 class FileEdit:
-    """One file to rewrite: ``produce()`` gives the new bytes (already verified)."""
+    """One file to rewrite: ``produce()`` gives the new bytes (already verified) and the
+    SHA-256 of the original bytes they were made from."""
 
     path: Path
-    produce: Callable[[], bytes]
+    produce: Callable[[], tuple[bytes, str]]
     stamp: Stamp
     archive_rel: str | None = None  # a file of the local archive: re-indexed after
 
@@ -75,92 +96,6 @@ class BatchResult:
         }
 
 
-@dataclass
-class UndoResult:
-    batch_id: str
-    restored: list[str] = field(default_factory=list)
-    refused: list[tuple[str, str]] = field(default_factory=list)
-
-
-class BatchStore:
-    def __init__(self, home: Path) -> None:
-        self.root = Path(home) / "editing" / "batches"
-
-    def folder(self, batch_id: str) -> Path:
-        if not batch_id or "/" in batch_id or batch_id.startswith("."):
-            raise BatchRefused(f"{batch_id!r} is not a batch.")
-        return self.root / batch_id
-
-    def ids(self) -> list[str]:
-        if not self.root.is_dir():
-            return []
-        return sorted(p.name for p in self.root.iterdir() if (p / "journal.jsonl").is_file())
-
-
-def read_journal(folder: Path) -> list[dict[str, Any]]:
-    out = []
-    with contextlib.suppress(OSError):
-        for line in (folder / "journal.jsonl").read_text("utf-8").splitlines():
-            try:
-                out.append(json.loads(line))
-            except ValueError:
-                break  # a line cut by a crash: nothing after it was acted on
-    return out
-
-
-def state_of(records: list[dict[str, Any]]) -> str:
-    """``open`` (unfinished), ``done``, ``stopped``, ``undoing``, ``undone``,
-    ``rolled_back``."""
-    state = "open"
-    for r in records:
-        if r.get("type") == "end":
-            state = r.get("state", "done")
-        elif r.get("type") == "undo-begin":
-            state = "undoing"
-        elif r.get("type") == "undo-end":
-            state = "undone"
-        elif r.get("type") == "recovered":
-            state = "rolled_back"
-    return state
-
-
-class _Journal:
-    def __init__(self, folder: Path) -> None:
-        self.fh = open(folder / "journal.jsonl", "a", encoding="utf-8")  # noqa: SIM115
-
-    def add(self, rec: dict[str, Any], *, sync: bool = False) -> None:
-        self.fh.write(json.dumps(rec) + "\n")
-        if sync:
-            self.sync()
-
-    def sync(self) -> None:
-        self.fh.flush()
-        os.fsync(self.fh.fileno())
-
-    def close(self) -> None:
-        with contextlib.suppress(OSError):
-            self.fh.close()
-
-
-def _sha(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
-def _file_sha(path: Path) -> str | None:
-    try:
-        return _sha(path.read_bytes())
-    except OSError:
-        return None
-
-
-def temp_name(path: Path, batch_id: str) -> Path:
-    return path.parent / f".{path.name}.pacsadmin-{batch_id}.tmp"
-
-
-def new_batch_id() -> str:
-    return time.strftime("%Y%m%d-%H%M%S") + "-" + uuid.uuid4().hex[:6]
-
-
 def precheck(edits: list[FileEdit]) -> list[tuple[str, str]]:
     """(path, reason) of every file the batch may not touch."""
     out = []
@@ -182,58 +117,6 @@ def precheck(edits: list[FileEdit]) -> list[tuple[str, str]]:
         elif not os.access(p.parent, os.W_OK | os.X_OK):
             out.append((str(p), "its folder is read-only"))
     return out
-
-
-def _syncfs() -> Callable[[int], int] | None:
-    try:
-        import ctypes
-
-        libc = ctypes.CDLL(None, use_errno=True)
-        fn = libc.syncfs
-    except (OSError, AttributeError):
-        return None
-    fn.argtypes = [ctypes.c_int]
-
-    def call(fd: int) -> int:
-        return int(fn(fd))
-
-    return call
-
-
-_SYNCFS = _syncfs()
-
-
-def sync_files(fds: list[int]) -> None:
-    """Make the files durable: one ``syncfs(2)`` per file system (Linux; the batched
-    fsync: each fsync of a chunk's files would wait for its own journal commit, ~5 ms
-    each on a busy disk), else an fsync per file."""
-    if _SYNCFS is not None:
-        seen: set[int] = set()
-        for fd in fds:
-            dev = os.fstat(fd).st_dev
-            if dev in seen:
-                continue
-            seen.add(dev)
-            if _SYNCFS(fd) != 0:
-                break
-        else:
-            return
-    for fd in fds:
-        os.fsync(fd)
-
-
-def write_temp(tmp: Path, data: bytes, mode: int) -> int:
-    """Create ``tmp`` with ``data``; returns the open descriptor (fsynced later)."""
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode & 0o7777)
-    try:
-        view = memoryview(data)
-        while view:
-            n = os.write(fd, view)
-            view = view[n:]
-    except BaseException:
-        os.close(fd)
-        raise
-    return fd
 
 
 def run_batch(
@@ -260,7 +143,21 @@ def run_batch(
     (folder / "backups").mkdir(parents=True)
     with contextlib.suppress(OSError):
         os.chmod(store.root.parent, 0o700)
-    journal = _Journal(folder)
+    with batch_lock(folder):  # before the journal exists: recovery elsewhere skips it
+        return _run_locked(store, folder, batch_id, edits, label, on_changed, chunk, progress)
+
+
+def _run_locked(
+    store: BatchStore,
+    folder: Path,
+    batch_id: str,
+    edits: list[FileEdit],
+    label: str,
+    on_changed: Callable[[list[FileEdit]], None] | None,
+    chunk: int,
+    progress: Callable[[int, int], None] | None,
+) -> BatchResult:
+    journal = Journal(folder)
     result = BatchResult(batch_id)
     journal.add(
         {
@@ -308,7 +205,7 @@ def _why(exc: BaseException, reason: Callable[[BaseException], str]) -> str:
 def _run_chunk(
     folder: Path,
     batch_id: str,
-    journal: _Journal,
+    journal: Journal,
     part: list[FileEdit],
     start: int,
     result: BatchResult,
@@ -319,7 +216,7 @@ def _run_chunk(
     try:
         for i, e in enumerate(part):
             n = start + i
-            new = e.produce()
+            new, old_sha = e.produce()
             st = os.stat(e.path)
             if (st.st_size, st.st_mtime_ns, st.st_ino) != (
                 e.stamp.size,
@@ -338,8 +235,8 @@ def _run_chunk(
                     "type": "file",
                     "n": n,
                     "path": str(e.path),
-                    "old": e.stamp.sha256,
-                    "new": _sha(new),
+                    "old": old_sha,
+                    "new": sha(new),
                     "tmp": str(tmp),
                     "archive": e.archive_rel,
                     "mode": st.st_mode & 0o7777,
@@ -350,8 +247,13 @@ def _run_chunk(
         fsync_dir(folder / "backups")
         for e, tmp, new, mode in staged:
             temps.append((e, tmp, write_temp(tmp, new, mode)))
-        staged.clear()
         sync_files([fd for _, _, fd in temps])
+        for (e, _, new, _), (_, _, fd) in zip(staged, temps, strict=True):
+            if not reads_back(fd, new):  # what is on disk is what was verified
+                raise BatchRefused(
+                    f"{e.path}: the new file read back differs from what was written"
+                )
+        staged.clear()
     except BaseException:
         for _, tmp, fd in temps:
             with contextlib.suppress(OSError):
@@ -376,121 +278,3 @@ def _run_chunk(
                 tmp.unlink()
         for p in parents:
             fsync_dir(p)
-
-
-# ------------------------------------------------------------------ undo and recovery
-def _restore(folder: Path, records: list[dict[str, Any]], out: UndoResult) -> list[str]:
-    """Put back every file of the batch that holds its new version; returns the
-    archive paths restored."""
-    arch: list[str] = []
-    for r in records:
-        if r.get("type") != "file":
-            continue
-        path, tmp = Path(r["path"]), Path(r["tmp"])
-        with contextlib.suppress(OSError):
-            tmp.unlink()  # a temp a crash left
-        cur = _file_sha(path)
-        if cur == r["old"]:
-            continue  # never replaced, or restored already
-        if cur != r["new"]:
-            out.refused.append((str(path), "changed since the batch: left as it is"))
-            continue
-        backup = folder / "backups" / f"{r['n']}.dcm"
-        data = backup.read_bytes()
-        if _sha(data) != r["old"]:
-            out.refused.append((str(path), "its backup is damaged: left as it is"))
-            continue
-        fd = write_temp(tmp, data, int(r.get("mode", 0o644)))
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        try:
-            os.replace(tmp, path)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                tmp.unlink()
-            raise
-        fsync_dir(path.parent)
-        out.restored.append(str(path))
-        if r.get("archive"):
-            arch.append(r["archive"])
-    return arch
-
-
-def undo_batch(
-    store: BatchStore,
-    batch_id: str | None = None,
-    *,
-    on_restored: Callable[[list[str]], None] | None = None,
-) -> UndoResult:
-    """Restore the files of a batch (default: the latest one not undone) byte-exact."""
-    if batch_id is None:
-        cands = [
-            b for b in store.ids() if state_of(read_journal(store.folder(b))) in ("done", "stopped")
-        ]
-        if not cands:
-            raise BatchRefused("There is no batch to undo.")
-        batch_id = cands[-1]
-    folder = store.folder(batch_id)
-    records = read_journal(folder)
-    if not records:
-        raise BatchRefused(f"No batch {batch_id!r}.")
-    state = state_of(records)
-    if state in ("undone", "rolled_back"):
-        raise BatchRefused(f"Batch {batch_id} was undone already.")
-    journal = _Journal(folder)
-    journal.add({"type": "undo-begin", "at": time.time()}, sync=True)
-    out = UndoResult(batch_id)
-    arch = _restore(folder, records, out)
-    journal.add(
-        {"type": "undo-end", "restored": out.restored, "refused": [list(x) for x in out.refused]},
-        sync=True,
-    )
-    journal.close()
-    if on_restored is not None and arch:
-        on_restored(arch)
-    return out
-
-
-def recover(
-    store: BatchStore, *, on_restored: Callable[[list[str]], None] | None = None
-) -> list[UndoResult]:
-    """At start-up: roll back every unfinished batch, complete every interrupted undo."""
-    out = []
-    for b in store.ids():
-        folder = store.folder(b)
-        records = read_journal(folder)
-        state = state_of(records)
-        if state not in ("open", "undoing"):
-            continue
-        res = UndoResult(b)
-        arch = _restore(folder, records, res)
-        journal = _Journal(folder)
-        rec_type = "recovered" if state == "open" else "undo-end"
-        journal.add(
-            {"type": rec_type, "restored": res.restored, "refused": [list(x) for x in res.refused]},
-            sync=True,
-        )
-        journal.close()
-        if on_restored is not None and arch:
-            on_restored(arch)
-        out.append(res)
-    return out
-
-
-def list_batches(store: BatchStore) -> list[dict[str, Any]]:
-    out = []
-    for b in store.ids():
-        recs = read_journal(store.folder(b))
-        begin = recs[0] if recs else {}
-        out.append(
-            {
-                "batch": b,
-                "label": begin.get("label", ""),
-                "created": begin.get("created"),
-                "files": sum(1 for r in recs if r.get("type") == "file"),
-                "state": state_of(recs),
-            }
-        )
-    return out

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from pacsadmin.core.editing.batch import BatchResult, BatchStore, FileEdit
-from pacsadmin.core.editing.model import DicomFile, load, walk
+from pacsadmin.core.editing.model import DicomFile, load_header, walk
 from pacsadmin.core.editing.ops import Plan, apply_plan, plan_edits
 from pacsadmin.core.editing.session import EditSession
 from pacsadmin.core.editing.tagpath import TagPath
@@ -183,7 +183,7 @@ def _uid_map(paths: list[Path]) -> dict[str, str]:
 
     out: dict[str, str] = {}
     for p in paths:
-        df = load(p)
+        df = load_header(p)
         for tag in UID_TAGS:
             v = top_value(df, tag)
             if v and v not in out:
@@ -245,7 +245,7 @@ def _other_studies(cp: CorrectionPlan, archive: Any, paths: list[Path]) -> None:
     studies: set[str] = set()
     for p in paths:
         try:
-            df = load(p)
+            df = load_header(p)
         except OSError:
             continue
         ids.add(top_value(df, 0x00100020) or "")

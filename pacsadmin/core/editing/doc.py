@@ -143,7 +143,8 @@ def insert(lst: list[ENode], node: ENode) -> None:
 
 
 # ------------------------------------------------------------------ what the file must hold
-Entry = tuple[tuple[int, ...], object]  # key path, and the value bytes or the item count
+# key path, and the value as (buffer, start, end) or a sequence's item count
+Entry = tuple[tuple[int, ...], object]
 
 
 def expected(doc: Doc) -> Iterator[Entry]:
@@ -154,25 +155,24 @@ def expected(doc: Doc) -> Iterator[Entry]:
 
 
 def _elist(lst: list[ENode], buf: bytes, prefix: tuple[int, ...]) -> Iterator[Entry]:
-    mv = memoryview(buf)
     for n in lst:
         key = (*prefix, n.tag)
         if n.tag & 0xFFFF == 0:
             continue
         if n.value is not None:
-            yield key, memoryview(n.value)
+            yield key, (n.value, 0, len(n.value))
         elif not n.dirty and n.orig is not None:
-            yield from _nodes([n.orig], mv, prefix)
+            yield from _nodes([n.orig], buf, prefix)
         else:
             yield key, len(n.items)
             for i, it in enumerate(n.items):
                 if not it.dirty and it.orig is not None:
-                    yield from _nodes(it.orig.elements, mv, (*key, i))
+                    yield from _nodes(it.orig.elements, buf, (*key, i))
                 else:
                     yield from _elist(it.elements, buf, (*key, i))
 
 
-def _nodes(nodes: list[Node], mv: memoryview, prefix: tuple[int, ...]) -> Iterator[Entry]:
+def _nodes(nodes: list[Node], buf: bytes, prefix: tuple[int, ...]) -> Iterator[Entry]:
     for n in nodes:
         key = (*prefix, n.tag)
         if n.tag & 0xFFFF == 0:
@@ -180,12 +180,12 @@ def _nodes(nodes: list[Node], mv: memoryview, prefix: tuple[int, ...]) -> Iterat
         if n.items is not None:
             yield key, len(n.items)
             for i, it in enumerate(n.items):
-                yield from _nodes(it.elements, mv, (*key, i))
+                yield from _nodes(it.elements, buf, (*key, i))
         else:
-            yield key, mv[n.value_start : n.end]
+            yield key, (buf, n.value_start, n.end)
 
 
 def actual(df: DicomFile) -> Iterator[Entry]:
     """The same listing of a parsed file."""
-    yield from _nodes(df.meta, memoryview(df.head), (0,))
-    yield from _nodes(df.elements, memoryview(df.body), (1,))
+    yield from _nodes(df.meta, df.head, (0,))
+    yield from _nodes(df.elements, df.body, (1,))

@@ -4,7 +4,8 @@
 validates each value against the file's VR and character set) and keeps only the stamp
 and the preview: a bad value, an unreadable file or a missing sequence refuses the plan
 before any file is touched.  :func:`apply_plan` runs the batch; each file is read again,
-checked against its stamp (SHA-256), rendered and verified there.
+checked against its stamp (size, mtime, inode; SHA-256 when the plan has one), hashed
+for the journal, rendered and verified there.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from pacsadmin.core.editing.batch import BatchResult, BatchStore, FileEdit, run_batch
-from pacsadmin.core.editing.model import DicomFile, Stamp, load, parse, stamp_of
+from pacsadmin.core.editing.model import DicomFile, Stamp, load_header, parse, read_stamped
 from pacsadmin.core.editing.session import Change, EditSession
 from pacsadmin.core.errors import PacsAdminError
 
@@ -74,7 +75,7 @@ def plan_edits(
     plan = Plan([], recipe, upgrade_charset, label)
     for i, p in enumerate(paths):
         try:
-            df = load(p)
+            df = load_header(p)
             if not df.complete:
                 plan.refused.append((str(p), "cannot be saved: " + df.problems[-1]))
                 continue
@@ -91,14 +92,17 @@ def plan_edits(
     return plan
 
 
-def producer(fp: FilePlan, recipe: Recipe, upgrade_charset: bool) -> Callable[[], bytes]:
-    def produce() -> bytes:
-        data = fp.path.read_bytes()
-        st = stamp_of(fp.path, data)
-        if st.sha256 != fp.stamp.sha256 or st.size != fp.stamp.size:
+def producer(
+    fp: FilePlan, recipe: Recipe, upgrade_charset: bool
+) -> Callable[[], tuple[bytes, str]]:
+    def produce() -> tuple[bytes, str]:
+        data, st = read_stamped(fp.path)
+        if (st.size, st.mtime_ns, st.inode) != (fp.stamp.size, fp.stamp.mtime_ns, fp.stamp.inode):
+            raise FileChangedSinceLoad(f"{fp.path} changed on disk since it was loaded")
+        if fp.stamp.sha256 and st.sha256 != fp.stamp.sha256:
             raise FileChangedSinceLoad(f"{fp.path} changed on disk since it was loaded")
         df = parse(data, fp.path, st)
-        return open_session(df, recipe, upgrade_charset).render()
+        return open_session(df, recipe, upgrade_charset).render(), st.sha256
 
     return produce
 

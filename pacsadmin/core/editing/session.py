@@ -50,6 +50,12 @@ class Change:
     old: str | None  # None: absent
     new: str | None
 
+    @property
+    def is_record(self) -> bool:
+        """A row of the Original Attributes Sequence (the record of the old values), which
+        a preview may fold away."""
+        return self.path.startswith("OriginalAttributesSequence")
+
     def to_json(self) -> dict[str, object]:
         return {"path": self.path, "tag": f"{self.tag:08X}", "old": self.old, "new": self.new}
 

@@ -59,21 +59,28 @@ def _patched(
 
 
 def emit_list(lst: list[ENode], buf: bytes, tail: bytes = b"") -> bytes:
-    parts: list[bytes] = []
+    return b"".join(emit_parts(lst, buf)) + tail
+
+
+def emit_parts(lst: list[ENode], buf: bytes) -> list[bytes | memoryview]:
+    """The bytes of ``lst`` in pieces (joined once by the caller: Pixel Data is copied
+    once)."""
+    parts: list[bytes | memoryview] = []
+    view = memoryview(buf)
     changed_groups: set[int] = set()
     for n in lst:  # the reader leaves no bytes between elements: nothing is lost here
         o = n.orig
         if o is not None and not n.dirty and n.value is None:
-            parts.append(buf[o.start : o.end])
+            parts.append(view[o.start : o.end])
         else:
             changed_groups.add(n.tag >> 16)
             parts.append(_emit_node(n, buf))
     if len(lst) and changed_groups:
         _fix_group_lengths(lst, parts, changed_groups)
-    return b"".join(parts) + tail
+    return parts
 
 
-def _fix_group_lengths(lst: list[ENode], parts: list[bytes], groups: set[int]) -> None:
+def _fix_group_lengths(lst: list[ENode], parts: list[bytes | memoryview], groups: set[int]) -> None:
     for i, n in enumerate(lst):
         if n.tag & 0xFFFF or n.tag >> 16 not in groups or n.value is not None:
             continue
@@ -120,7 +127,7 @@ def _emit_item(it: EItem, buf: bytes) -> bytes:
 
 def to_bytes(doc: Doc) -> bytes:
     df = doc.df
-    if not df.complete:
+    if not df.complete or df.partial:
         raise NotSaveable(
             "The file was not read to its end (it is damaged or was read without its pixel "
             "data): it is never saved, so nothing of it can be lost."
@@ -132,13 +139,15 @@ def to_bytes(doc: Doc) -> bytes:
         meta_tail = df.head[df.meta[-1].end :]
     meta = emit_list(doc.meta, df.head, meta_tail) if doc.meta_dirty else df.head[meta_start:]
     tail = df.body[df.elements[-1].end :] if df.elements else df.body
-    body = None if not doc.body_dirty else emit_list(doc.elements, df.body, tail)
     if df.syntax.deflated:
-        if body is None:
+        if not doc.body_dirty:
             return prefix + meta + _original_compressed(df)
+        body = emit_list(doc.elements, df.body, tail)
         z = zlib.compressobj(6, zlib.DEFLATED, -zlib.MAX_WBITS)
         return prefix + meta + z.compress(body) + z.flush()
-    return prefix + meta + (df.body if body is None else body)
+    if not doc.body_dirty:
+        return b"".join((prefix, meta, df.body))
+    return b"".join((prefix, meta, *emit_parts(doc.elements, df.body), tail))
 
 
 def _original_compressed(df: DicomFile) -> bytes:
@@ -188,9 +197,11 @@ def verify(doc: Doc, out: bytes) -> None:
 
 
 def _same(a: object, b: object) -> bool:
-    """Equal values; memoryviews compared as bytes (``==`` on them goes item by item)."""
-    if isinstance(a, memoryview) and isinstance(b, memoryview):
-        return a.tobytes() == b.tobytes()
+    """Equal entries; values compared in place (no copy: a memcmp of Pixel Data)."""
+    if isinstance(a, tuple) and isinstance(b, tuple):
+        ba, sa, ea = a
+        bb, sb, eb = b
+        return bool(ea - sa == eb - sb and bb.startswith(memoryview(ba)[sa:ea], sb))
     return a == b
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from pydicom import dcmread
 
+from pacsadmin.core.editing.archive_link import reindex
 from pacsadmin.core.editing.batch import BatchStore, undo_batch
 from pacsadmin.core.editing.correction import (
     Correction,
@@ -103,12 +104,7 @@ def test_correct_an_archive_study(archive, start_scp, tmp_path: Path, policy: Ui
     r = _findscu(scp.port, cwd, ["QueryRetrieveLevel=STUDY", "PatientID=WRONG", "AccessionNumber"])
     assert sorted(x.AccessionNumber for x in r) == ["ACC-B"]
     # undo: the files byte-exact, the index and Q/R back to the old values
-    undo = undo_batch(
-        store,
-        on_restored=lambda rels: __import__(
-            "pacsadmin.core.editing.archive_link", fromlist=["reindex"]
-        ).reindex(archive, rels),
-    )
+    undo = undo_batch(store, on_restored=lambda rels: reindex(archive, rels))
     assert len(undo.restored) == 3
     assert {p: hashlib.sha256(p.read_bytes()).hexdigest() for p in paths} == before
     r = _findscu(scp.port, cwd, ["QueryRetrieveLevel=STUDY", "PatientID=WRONG", "AccessionNumber"])

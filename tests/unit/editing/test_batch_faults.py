@@ -13,7 +13,7 @@ import pytest
 
 from pacsadmin.core.editing import batch as batch_mod
 from pacsadmin.core.editing.batch import BatchRefused, BatchStore, list_batches, undo_batch
-from pacsadmin.core.editing.ops import apply_plan, plan_edits
+from pacsadmin.core.editing.ops import apply_plan, plan_edits, producer
 from tests.peers import app_cli
 from tests.unit.archive.dsgen import make_ds, write
 
@@ -83,22 +83,11 @@ def test_full_disk_mid_batch_stops_says_what_changed_and_undo_restores(
         return real(tmp, data, mode)
 
     monkeypatch.setattr(batch_mod, "write_temp", failing)
-    monkeypatch.setattr(batch_mod, "CHUNK", 3)
-    edits_plan = plan
-    res = batch_mod.run_batch(
-        store,
-        [
-            batch_mod.FileEdit(
-                fp.path,
-                __import__("pacsadmin.core.editing.ops", fromlist=["producer"]).producer(
-                    fp, edits_plan.recipe, False
-                ),
-                fp.stamp,
-            )
-            for fp in edits_plan.changing
-        ],
-        chunk=3,
-    )
+    edits = [
+        batch_mod.FileEdit(fp.path, producer(fp, plan.recipe, False), fp.stamp)
+        for fp in plan.changing
+    ]
+    res = batch_mod.run_batch(store, edits, chunk=3)
     assert "No space left" in res.stopped
     assert res.changed == [str(p) for p in files[:3]]  # it says which files changed
     mid = _hashes(folder)
@@ -216,3 +205,71 @@ def test_preamble_with_executable_header_is_flagged_and_zeroed(tmp_path: Path) -
     s = EditSession(df)
     s.set("PatientID", "X")
     assert s.render()[:128] == b"\x00" * 128
+
+
+def test_recovery_leaves_a_batch_another_process_is_running(tmp_path: Path) -> None:
+    from pacsadmin.core.editing.journal import batch_lock
+    from pacsadmin.core.editing.undo import recover
+
+    folder = tmp_path / "study"
+    files = _files(folder, 3)
+    before = _hashes(folder)
+    store = BatchStore(tmp_path / "home")
+    res = apply_plan(store, plan_edits(files, _rename))
+    journal = store.folder(res.batch_id) / "journal.jsonl"
+    lines = journal.read_text().splitlines()
+    journal.write_text("\n".join(x for x in lines if '"type": "end"' not in x) + "\n")
+    edited = _hashes(folder)
+    with batch_lock(store.folder(res.batch_id)):  # as the process running it would
+        assert recover(store) == []
+        assert _hashes(folder) == edited
+        with pytest.raises(BatchRefused, match="another process"):
+            undo_batch(store, res.batch_id)
+    (done,) = recover(store)  # that process is gone: the unfinished batch is rolled back
+    assert len(done.restored) == 3
+    assert _hashes(folder) == before
+    assert list_batches(store)[-1]["state"] == "rolled_back"
+
+
+def test_charset_upgrade_converts_every_text_of_the_file(tmp_path: Path) -> None:
+    import io
+
+    import pydicom
+
+    from pacsadmin.core.editing import EditRefused, EditSession, load
+
+    f = write(
+        make_ds(patient_name="MÜLLER^JÖRG", study_description="Schädel", charset="ISO_IR 100"),
+        tmp_path / "a.dcm",
+    )
+    s = EditSession(load(f))
+    with pytest.raises(EditRefused, match="ISO_IR 100"):
+        s.set("ReferringPhysicianName", "Иванов^Иван")
+    s = EditSession(load(f), upgrade_charset=True)
+    s.set("ReferringPhysicianName", "Иванов^Иван")
+    assert [c.path for c in s.preview()][:1] == ["SpecificCharacterSet"]
+    ds = pydicom.dcmread(io.BytesIO(s.render()))
+    assert ds.SpecificCharacterSet == "ISO_IR 192"
+    assert (str(ds.PatientName), ds.StudyDescription) == ("MÜLLER^JÖRG", "Schädel")
+    assert str(ds.ReferringPhysicianName) == "Иванов^Иван"
+    assert s.undo() and not s.edits  # the upgrade goes with the edit that needed it
+
+
+def test_cli_edit_of_archive_files_updates_the_index(tmp_path: Path) -> None:
+    import json
+
+    home = tmp_path / "home"
+    src = tmp_path / "src"
+    _files(src, 2)
+    assert app_cli(home, "archive", "import", str(src)).returncode == 0
+    data = sorted((home / "archive" / "data").rglob("*.dcm"))
+    assert len(data) == 2
+    r = app_cli(home, "tags", "set", *map(str, data), "-t", "AccessionNumber=NEWACC")
+    assert r.returncode == 0, r.stderr
+    listing = json.loads(app_cli(home, "archive", "list", "--json").stdout)["studies"]
+    assert [s["accession"] for s in listing] == ["NEWACC"] * len(listing)
+    assert app_cli(home, "archive", "verify").returncode == 0
+    assert app_cli(home, "undo").returncode == 0
+    listing = json.loads(app_cli(home, "archive", "list", "--json").stdout)["studies"]
+    assert [s["accession"] for s in listing] == ["ACC1"] * len(listing)
+    assert app_cli(home, "archive", "verify").returncode == 0

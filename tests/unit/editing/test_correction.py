@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import io
 from pathlib import Path
 
 import pydicom
@@ -48,6 +49,14 @@ def test_keep_uids_preview_original_attributes_and_audit(tmp_path: Path) -> None
     assert diff["PatientName"] == ("DOE^JOHN", "RIGHT^NAME")
     assert diff["AccessionNumber"] == ("ACC1", "ACC-9")
     assert any("may ignore or reject" in n for n in cp.notes)
+    main = [ch.path for ch in cp.files[0].changes if not ch.is_record]
+    assert main == [
+        "PatientName",
+        "PatientID",
+        "PatientBirthDate",
+        "AccessionNumber",
+        "StudyDescription",
+    ]
     audit = AuditLog(tmp_path / "audit.sqlite3")
     store = BatchStore(tmp_path / "home")
     before = [hashlib.sha256(f.read_bytes()).hexdigest() for f in files]
@@ -123,5 +132,5 @@ def test_session_undo_redo(tmp_path: Path) -> None:
     idx = s.add_item("ProcedureCodeSequence")
     s.set(f"ProcedureCodeSequence[{idx}].CodeValue", "X1")
     s.remove_item("ProcedureCodeSequence", idx)
-    ds = pydicom.dcmread(__import__("io").BytesIO(s.render()))
+    ds = pydicom.dcmread(io.BytesIO(s.render()))
     assert ds.PatientID == "A" and len(ds.ProcedureCodeSequence) == 0

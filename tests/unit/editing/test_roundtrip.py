@@ -11,6 +11,7 @@ import pytest
 
 from pacsadmin.core.editing import EditSession, load
 from pacsadmin.core.editing.doc import Doc
+from pacsadmin.core.editing.model import load_header
 from pacsadmin.core.editing.writer import NotSaveable, render
 
 TEST_FILES = Path(pydicom.__file__).parent / "data" / "test_files"
@@ -74,3 +75,16 @@ def test_one_edit_changes_only_that_element(path: Path) -> None:
         new_name
     )
     assert before == after
+
+
+@pytest.mark.parametrize("path", FILES, ids=_id)
+def test_a_header_read_sees_the_same_elements_and_is_never_saved(path: Path) -> None:
+    head, full = load_header(path, head=2048), load(path)
+    if not head.partial:
+        assert head.complete == full.complete
+        return
+    assert [(n.tag, n.start, n.end) for n in head.elements] == [
+        (n.tag, n.start, n.end) for n in full.elements
+    ]
+    with pytest.raises(NotSaveable):
+        render(Doc.of(head))
