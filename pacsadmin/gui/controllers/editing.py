@@ -142,7 +142,17 @@ class EditingController(QObject):
         def work(ctx: JobContext) -> Any:
             new = session.render()  # re-read and compared with the intended edits
             rel = archive_rel(root, p)
-            fe = FileEdit(p, lambda: new, stamp, rel)  # type: ignore[arg-type]
+
+            def produce() -> tuple[bytes, str]:
+                from pacsadmin.core.editing.model import read_stamped
+                from pacsadmin.core.editing.ops import FileChangedSinceLoad
+
+                _, st = read_stamped(p)  # the file as it is now: still the one loaded?
+                if stamp is None or (st.size, st.sha256) != (stamp.size, stamp.sha256):
+                    raise FileChangedSinceLoad(f"{p} changed on disk since it was loaded")
+                return new, st.sha256
+
+            fe = FileEdit(p, produce, stamp, rel)  # type: ignore[arg-type]  # stamp: set by load()
             result = run_batch(
                 store,
                 [fe],
