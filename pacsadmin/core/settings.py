@@ -55,6 +55,8 @@ class Settings:
     duplicate_policy: str = "keep_first"  # or "overwrite" (same SOP Instance UID)
     archive_fsync: bool = False  # fsync each received file before it is renamed into place
     scp_autostart: bool = True  # the GUI starts the local SCP (its own process) with it
+    # the Query panel's recent queries, newest first (core/dimse/find_form.py QueryForm JSON)
+    recent_queries: tuple[dict[str, Any], ...] = field(default=(), hash=False)
     schema_version: int = SCHEMA_VERSION
 
     def validate(self) -> Settings:
@@ -86,6 +88,10 @@ class Settings:
             raise ValidationError(
                 "scp_worker_processes", "SCP worker processes must be between 0 (auto) and 64."
             )
+        if not isinstance(self.recent_queries, tuple) or not all(
+            isinstance(q, dict) for q in self.recent_queries
+        ):
+            raise ValidationError("recent_queries", "Recent queries must be a list of objects.")
         if self.duplicate_policy not in ("keep_first", "overwrite"):
             raise ValidationError(
                 "duplicate_policy", "Duplicate policy must be 'keep_first' or 'overwrite'."
@@ -115,6 +121,8 @@ class Settings:
             raise SettingsError("settings: 'timeouts' must be an object")
         tk = {f.name for f in fields(Timeouts)}
         timeouts = Timeouts(**{k: v for k, v in t.items() if k in tk})
+        if isinstance(kwargs.get("recent_queries"), list):
+            kwargs["recent_queries"] = tuple(kwargs["recent_queries"])
         return cls(timeouts=timeouts, **kwargs).validate()
 
 
