@@ -35,6 +35,7 @@ from pacsadmin.core.settings import Settings, load_settings
 from pacsadmin.gui.controllers.archive import ArchiveController
 from pacsadmin.gui.controllers.echo import EchoController
 from pacsadmin.gui.controllers.nodes import NodeActions
+from pacsadmin.gui.controllers.query import QueryController
 from pacsadmin.gui.controllers.scp import ScpProcess, describe_event
 from pacsadmin.gui.errors import ActivityLog, ErrorPresenter
 from pacsadmin.gui.gc_guard import GuiGarbageCollector
@@ -44,7 +45,7 @@ from pacsadmin.gui.main_window import MainWindow
 from pacsadmin.gui.models.archive_model import ArchiveTreeModel
 from pacsadmin.gui.models.audit_model import AuditModel
 from pacsadmin.gui.models.jobs_model import JobsModel
-from pacsadmin.gui.models.node_model import NodeTableModel
+from pacsadmin.gui.models.node_model import COL_NAME, NodeTableModel
 from pacsadmin.gui.text import plain_tooltip
 from pacsadmin.gui.viewer import ViewerWidget
 from pacsadmin.gui.widgets.archive_browser import ArchiveBrowser
@@ -52,6 +53,7 @@ from pacsadmin.gui.widgets.audit_view import AuditView
 from pacsadmin.gui.widgets.doctor_panel import DoctorPanel
 from pacsadmin.gui.widgets.jobs_panel import JobsPanel
 from pacsadmin.gui.widgets.node_browser import NodeBrowser
+from pacsadmin.gui.widgets.query_panel import QueryPanel
 from pacsadmin.gui.widgets.received_view import (
     AssocRow,
     ReceivedModel,
@@ -206,6 +208,7 @@ class PacsAdminApp(QObject):
         self.central_tabs.setDocumentMode(True)
         self.central_tabs.addTab(self.doctor_panel, "Connectivity Doctor")
         self.central_tabs.addTab(self.viewer, "Viewer")
+        self._build_query_panel()
         self.jobs_panel = JobsPanel(self.jobs_model)
         self.audit_view = AuditView(self.audit_model)
         self.activity = ActivityLog()
@@ -248,6 +251,8 @@ class PacsAdminApp(QObject):
                 "&Nodes": [
                     *node_actions,
                     self.act_echo_all,
+                    None,
+                    self.act_query,
                 ],
                 "&Tools": [self.act_scp],
             },
@@ -255,6 +260,21 @@ class PacsAdminApp(QObject):
         self.help = install_help(w, self.bridge)  # Help > Keyboard shortcuts, About
         self.viewer.placeholder.set_actions([self.act_open_images, self.act_open_folder])
         self.errors = ErrorPresenter(w.statusBar(), self.activity, w, self.bridge)
+
+    def _build_query_panel(self) -> None:
+        """The Query panel, a tab beside the Doctor; Nodes > Query opens it on a node."""
+        self.query_panel = QueryPanel(self.node_model, COL_NAME)
+        self.central_tabs.insertTab(1, self.query_panel, "Query")
+        self.act_query = self.window.make_action(
+            "Query", "query", "C-FIND the selected node in the Query panel", "Ctrl+F"
+        )
+
+    def _on_query_triggered(self) -> None:
+        node = self.node_browser.current_node()
+        if node is not None:
+            self.query_panel.form.node_combo.setCurrentText(node.name)
+        self.central_tabs.setCurrentWidget(self.query_panel)
+        self.query_panel.form.focus_node()
 
     def _build_controllers(self) -> None:
         w, settings = self.window, self.settings
@@ -299,6 +319,19 @@ class PacsAdminApp(QObject):
             parent=self,
         )
         self.scp = ScpProcess(self.paths.home, self.local.ae_title, self.local.port, self)
+        self.query = QueryController(
+            local=self.local,
+            secrets=self.secrets,
+            audit=self.audit,
+            settings_file=self.paths.settings_file,
+            recent=settings.recent_queries,
+            bridge=self.bridge,
+            panel=self.query_panel,
+            archive=self.archive.handle,
+            nodes=self.node_model.nodes,
+            errors=self.errors,
+            parent=self,
+        )
         w.on_close = self.shutdown
         self._show_scp_state()
 
@@ -320,6 +353,7 @@ class PacsAdminApp(QObject):
         self.act_echo.triggered.connect(self._on_echo_triggered)
         self.act_doctor.triggered.connect(self._on_doctor_triggered)
         self.act_echo_all.triggered.connect(self._on_echo_all_triggered)
+        self.act_query.triggered.connect(self._on_query_triggered)
         self.act_quit.triggered.connect(self.window.close)
         self.act_open_images.triggered.connect(self._on_open_images_triggered)
         self.act_open_folder.triggered.connect(self._on_open_folder_triggered)
@@ -599,6 +633,7 @@ class PacsAdminApp(QObject):
             return True
         self._closed = True
         self.echoes.close()
+        self.query.close()
         self.node_actions.close()
         self.viewer.close()  # stops cine, cancels its decode jobs
         self._clock.stop()

@@ -63,6 +63,13 @@ GLYPHS: dict[str, str] = {
     "about": "information-outline",
     "image": "image-outline",
     "failed": "alert-circle-outline",
+    # the Query panel
+    "query": "table-search",
+    "back": "arrow-left",
+    "drill": "subdirectory-arrow-right",
+    "retrieve": "database-arrow-down-outline",
+    "move": "send-outline",
+    "split": "calendar-range",
 }
 FALLBACK = "help-circle-outline"
 _FONT = "materialdesignicons6-webfont-*.ttf"  # MDI 6: the code points are stable within it

@@ -387,3 +387,21 @@ def test_archive_marks_all_some_none(tmp_path):
         assert marks(con, "STUDY", many)[-1] == "all"  # more than one statement's worth
     finally:
         a.close()
+
+
+def test_drill_down_carries_the_unique_keys_above():
+    from pacsadmin.core.dimse.find_table import drill_down
+
+    m = FindMatch(0, 0xFF00, {"StudyInstanceUID": "1.2", "PatientID": "P"})
+    q = drill_down(FindQuery(keys=(("PatientName", "A*"),), charset=""), m)
+    assert (q.level, q.keys, q.charset) == ("SERIES", (("StudyInstanceUID", "1.2"),), "")
+    q2 = drill_down(q, FindMatch(0, 0xFF00, {"SeriesInstanceUID": "1.2.3"}))
+    assert q2.level == "IMAGE"
+    assert q2.keys == (("StudyInstanceUID", "1.2"), ("SeriesInstanceUID", "1.2.3"))
+    assert drill_down(q2, FindMatch(0, 0xFF00, {"SOPInstanceUID": "9"})) is None
+    pq = drill_down(FindQuery("patient", "PATIENT"), FindMatch(0, 0xFF00, {"PatientID": "P"}))
+    assert pq.level == "STUDY" and pq.keys == (("PatientID", "P"),)
+    ps = drill_down(pq, m)
+    assert ps.level == "SERIES" and ps.keys == (("PatientID", "P"), ("StudyInstanceUID", "1.2"))
+    assert drill_down(FindQuery(), FindMatch(0, 0xFF00, {})) is None
+    assert drill_down(FindQuery("worklist", None), m) is None

@@ -173,7 +173,9 @@ def find_by_day(
                 counts["new"],
                 last.outcome,
                 last.sentence,
-                not last.cancelled and last.ok and looks_capped(counts["count"]),
+                not last.cancelled
+                and last.ok
+                and (looks_capped(counts["count"]) or bool(last.capped)),
             )
         )
         if not last.ok or last.cancelled:

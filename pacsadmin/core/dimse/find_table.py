@@ -210,3 +210,30 @@ def remote_count(level: str | None, match: FindMatch) -> int | None:
         return int(str(v).strip())
     except ValueError:
         return None
+
+
+_NEXT = {"PATIENT": "STUDY", "STUDY": "SERIES", "SERIES": "IMAGE"}
+
+
+def drill_down(query: FindQuery, match: FindMatch) -> FindQuery | None:
+    """The query one level down under ``match`` (a patient's studies, a study's series, a
+    series' instances), with the unique keys of every level above it (PS3.4 C.4.1.2.2:
+    the Patient ID for the Patient Root, the Study and Series Instance UIDs); None at
+    the IMAGE level, for the worklist, or when the match lacks its own unique key."""
+    from dataclasses import replace
+
+    level = query.level or ""
+    nxt = _NEXT.get(level)
+    if query.model == "worklist" or nxt is None:
+        return None
+    chain = ("PATIENT", "STUDY", "SERIES") if query.model == "patient" else ("STUDY", "SERIES")
+    wanted = [LEVEL_UID[lv] for lv in chain[: chain.index(level) + 1]]
+    known = {k: v for k, v in query.keys if k in wanted and v}
+    keys: list[tuple[str, str]] = []
+    for kw in wanted:
+        v = match.values.get(kw) or known.get(kw, "")
+        if isinstance(v, str) and v:
+            keys.append((kw, v))
+    if LEVEL_UID[level] not in dict(keys):
+        return None
+    return replace(query, level=nxt, keys=tuple(keys), return_keys=())

@@ -36,3 +36,35 @@ def test_split_days_needs_a_range(tmp_path):
     assert "needs a date range" in p.stderr.decode()
     p = app_cli(tmp_path, "find", "X@127.0.0.1:9", "-k", "StudyDate=-20240101", "--split-days")
     assert p.returncode == 2 and "has no first day" in p.stderr.decode()
+
+
+@pytest.fixture(scope="module")
+def capped_orthanc(tmp_path_factory):
+    from tests.capped_peer import start_capped_orthanc
+    from tests.peers import PeerUnavailable
+
+    try:
+        peer, studies = start_capped_orthanc(tmp_path_factory.mktemp("capped"))
+    except PeerUnavailable as exc:
+        pytest.skip(str(exc))
+    yield peer, studies
+    peer.stop()
+
+
+def test_a_peer_at_its_limit_is_capped_and_the_split_gets_everything(capped_orthanc, tmp_path):
+    """Orthanc's LimitFindResults ends the C-FIND with 0xFE00 though we sent no C-CANCEL:
+    that is a capped answer (exit 0, a warning), not a cancel; day by day gets all 210."""
+    from tests.capped_peer import LIMIT, RANGE
+
+    peer, studies = capped_orthanc
+    p = app_cli(tmp_path, "find", peer.target, "-k", f"StudyDate={RANGE}", "--json")
+    assert p.returncode == 0, p.stderr.decode(errors="replace")
+    assert len(json.loads(p.stdout)) == LIMIT
+    err = p.stderr.decode()
+    assert "stopped at its limit" in err and "Cancelled" not in err
+    p = app_cli(tmp_path, "find", peer.target, "-k", f"StudyDate={RANGE}", "--split-days", "--json")
+    assert p.returncode == 0, p.stderr.decode(errors="replace")
+    rows = json.loads(p.stdout)
+    assert {r["StudyInstanceUID"] for r in rows} == set(studies) and len(rows) == 210
+    err = p.stderr.decode()
+    assert "20240103: 80 match(es), 80 new" in err and "still capped" not in err
