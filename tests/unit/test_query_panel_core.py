@@ -23,6 +23,7 @@ from pacsadmin.core.dimse.find_table import (
     make_row,
     remote_count,
     retrieve_item,
+    sort_key,
     to_csv,
     to_tsv,
 )
@@ -307,10 +308,11 @@ def test_rows_show_names_and_dates_and_sort_numbers_as_numbers():
     cell = dict(zip(kws, r.cells, strict=True))
     assert cell["PatientName"] == "DOE, JOHN" and cell["StudyDate"] == "2024-01-05"
     assert cell["ModalitiesInStudy"] == "CT\\SR" and r.uid == "1.2"
-    key = dict(zip(kws, r.keys, strict=True))
+    i = kws.index("NumberOfStudyRelatedInstances")
     m2 = FindMatch(1, 0xFF00, {"NumberOfStudyRelatedInstances": "9"})
-    key2 = dict(zip(kws, make_row(m2, cols, "STUDY").keys, strict=True))
-    assert key2["NumberOfStudyRelatedInstances"] < key["NumberOfStudyRelatedInstances"]
+    assert sort_key(make_row(m2, cols, "STUDY"), cols, i) < sort_key(r, cols, i)  # 9 < 12
+    d = kws.index("StudyDate")
+    assert sort_key(r, cols, d) == (0, "20240105")
     assert "doe, john" in r.hay
     assert remote_count("STUDY", m) == 12 and remote_count("SERIES", m) is None
     assert retrieve_item("STUDY", m).study == "1.2" and retrieve_item("PATIENT", m) is None

@@ -10,7 +10,9 @@ the end of a query the user has replaced are dropped.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +23,7 @@ from pacsadmin.core.dimse.association import LocalAE
 from pacsadmin.core.dimse.find_form import QueryForm, save_recent
 from pacsadmin.core.dimse.find_query import FindQuery
 from pacsadmin.core.dimse.find_result import FindMatch, FindResult
-from pacsadmin.core.dimse.find_split import SplitResult, day_queries
+from pacsadmin.core.dimse.find_split import day_queries
 from pacsadmin.core.dimse.find_table import (
     FindRow,
     columns_for,
@@ -39,12 +41,59 @@ from pacsadmin.gui.job_bridge import JobBridge
 from pacsadmin.gui.widgets.query_panel import QueryPanel
 
 
-def describe_find(result: Any) -> tuple[str, bool | None]:
+@dataclass(frozen=True)
+class QueryDone:
+    """What a query job returns to the GUI: the result without its matches (they were
+    streamed as rows; the runner keeps finished jobs' results for a while, and 10,000
+    matches each would stay in the collector's sight), their counts, the days split."""
+
+    result: FindResult
+    count: int
+    unreadable: int
+    days: int = 0
+
+
+def describe_find(done: Any) -> tuple[str, bool | None]:
     """The Jobs panel's one line for a query."""
-    r = result.result if isinstance(result, SplitResult) else result
-    if isinstance(r, FindResult):
-        return r.summary, r.ok
+    if isinstance(done, QueryDone):
+        r = done.result
+        text = f"{done.count} match{'es' if done.count != 1 else ''}; {r.sentence}"
+        return text, r.ok
     return "", None
+
+
+class _RowStream:
+    """On the worker: each match becomes a table row; rows are reported in lists (one
+    per CHUNK rows or per CHUNK_S) so the bridge carries a few hundred events, not
+    10,000.  After each list the worker pauses PAUSE_S when it has worked WORK_S without
+    one: a worker that decodes without pause takes the GIL back from the GUI thread
+    every switch interval, and a repaint of the table calls into the model hundreds of
+    times, each a wait for the GIL."""
+
+    CHUNK, CHUNK_S, WORK_S, PAUSE_S = 250, 0.03, 0.004, 0.002
+
+    def __init__(self, ctx: JobContext, columns: Any, level: str | None) -> None:
+        self.ctx, self.columns, self.level = ctx, columns, level
+        self.rows: list[FindRow] = []
+        self.t_flush = self.t_pause = time.perf_counter()
+
+    def __call__(self, ev: JobEvent) -> None:
+        if isinstance(ev, JobPartial) and isinstance(ev.item, FindMatch):
+            self.rows.append(make_row(ev.item, self.columns, self.level))
+            now = time.perf_counter()
+            if len(self.rows) >= self.CHUNK or now - self.t_flush > self.CHUNK_S:
+                self.flush()
+                if now - self.t_pause > self.WORK_S:
+                    time.sleep(self.PAUSE_S)
+                    self.t_pause = time.perf_counter()
+        elif isinstance(ev, JobProgress):
+            self.ctx.progress(ev.done, ev.total, ev.message)
+
+    def flush(self) -> None:
+        if self.rows:
+            rows, self.rows = self.rows, []
+            self.ctx.report(rows)
+        self.t_flush = time.perf_counter()
 
 
 def find_job(
@@ -65,22 +114,18 @@ def find_job(
         from pacsadmin.core.dimse.find_split import find_by_day
         from pacsadmin.core.node_service import passphrase_for
 
-        level = query.level
-
-        def listener(ev: JobEvent) -> None:
-            if isinstance(ev, JobPartial) and isinstance(ev.item, FindMatch):
-                ctx.report(make_row(ev.item, columns, level))
-            elif isinstance(ev, JobProgress):
-                ctx.progress(ev.done, ev.total, ev.message)
-
-        inner = JobContext(ctx.job_id, ctx.token, listener)
+        stream = _RowStream(ctx, columns, query.level)
+        inner = JobContext(ctx.job_id, ctx.token, stream)
         passphrase = passphrase_for(secrets, node)
-        out: Any
-        if split:
-            out = find_by_day(local, node, query, ctx=inner, passphrase=passphrase)
-            result = out.result
-        else:
-            out = result = find(local, node, query, ctx=inner, passphrase=passphrase)
+        days = 0
+        try:
+            if split:
+                out = find_by_day(local, node, query, ctx=inner, passphrase=passphrase)
+                result, days = out.result, len(out.days)
+            else:
+                result = find(local, node, query, ctx=inner, passphrase=passphrase)
+        finally:
+            stream.flush()
         audit.record(
             "find",
             "success" if result.ok else "failure",
@@ -89,7 +134,7 @@ def find_job(
             summary=f"{len(result.matches)} matches; {result.sentence}",
             details={"query": result.query, "count": len(result.matches), "status": result.status},
         )
-        return out
+        return QueryDone(replace(result, matches=()), len(result.matches), result.unreadable, days)
 
     return run
 
@@ -207,9 +252,9 @@ class QueryController(QObject):
         except ValidationError:
             can_split = False
 
-        def partials(rows: list[Any]) -> None:
+        def partials(chunks: list[Any]) -> None:
             if gen == self._gen:
-                self.panel.append(rows)
+                self.panel.append([row for chunk in chunks for row in chunk])
 
         def done(ev: JobFinished) -> None:
             if gen != self._gen:
@@ -217,10 +262,9 @@ class QueryController(QObject):
             self.job = None
             self.finished += 1
             out = ev.result
-            result = out.result if isinstance(out, SplitResult) else out
-            if isinstance(result, FindResult):
-                days = len(out.days) if isinstance(out, SplitResult) else 0
-                self.panel.finish(result, split_days=days, can_split=can_split)
+            if isinstance(out, QueryDone):
+                self.panel.finish(out.result, count=out.count, unreadable=out.unreadable,
+                                  split_days=out.days, can_split=can_split)  # fmt: skip
                 self._mark(query)
             else:
                 self.panel.finish(_no_result(ev, node, query))

@@ -72,6 +72,8 @@ class QueryPanel(QWidget):
     recentChosen = Signal(object)  # QueryForm
     retrieveRequested = Signal(object, object, object)  # DicomNode, tuple[Item], dest AE|None
 
+    FLUSH_MS = 150
+
     def __init__(
         self, node_model: QAbstractItemModel, name_column: int, parent: QWidget | None = None
     ) -> None:
@@ -206,6 +208,13 @@ class QueryPanel(QWidget):
         self._clock = QTimer(self)
         self._clock.setInterval(200)
         self._clock.timeout.connect(self._show_count)
+        # arrivals are shown at most every FLUSH_MS: each append lays out and repaints the
+        # table (hundreds of calls into the model), not each of the bridge's batches
+        self._pending: list[FindRow] = []
+        self._flush_timer = QTimer(self)
+        self._flush_timer.setSingleShot(True)
+        self._flush_timer.setInterval(self.FLUSH_MS)
+        self._flush_timer.timeout.connect(self._flush)
         self.set_status(Light.UNKNOWN, "Pick a node, fill in a few keys, then Search.")
         self._update_buttons()
 
@@ -238,6 +247,8 @@ class QueryPanel(QWidget):
         else:
             self._back.clear()
         self.page = Page(node, query, columns, title)
+        self._pending = []
+        self._flush_timer.stop()
         self.model.reset(columns)
         self.table.horizontalHeader().setSortIndicator(-1, Qt.SortOrder.AscendingOrder)
         self._fit_columns(columns)
@@ -252,14 +263,38 @@ class QueryPanel(QWidget):
         self._update_buttons()
 
     def append(self, rows: list[FindRow]) -> None:
-        self.model.append(rows)
+        """Rows that arrived; the first ones are shown at once, the rest every FLUSH_MS."""
+        self._pending.extend(rows)
+        if not self._flush_timer.isActive():
+            if self.model.rowCount() == 0:
+                self._flush()
+            self._flush_timer.start()
 
-    def finish(self, result: FindResult, *, split_days: int = 0, can_split: bool = False) -> None:
+    @Slot()
+    def _flush(self) -> None:
+        if self._pending:
+            rows, self._pending = self._pending, []
+            self.model.append(rows)
+            self._show_count()
+
+    def finish(
+        self,
+        result: FindResult,
+        *,
+        count: int | None = None,
+        unreadable: int | None = None,
+        split_days: int = 0,
+        can_split: bool = False,
+    ) -> None:
+        """The query ended; ``count``/``unreadable`` when ``result`` carries no matches."""
+        self._flush_timer.stop()
+        self._flush()
         self._running = False
         self._clock.stop()
         self.form.set_running(False)
-        n = len(result.matches)
-        unread = f" · {result.unreadable} unreadable" if result.unreadable else ""
+        n = len(result.matches) if count is None else count
+        bad = result.unreadable if unreadable is None else unreadable
+        unread = f" · {bad} unreadable" if bad else ""
         secs = f"{result.elapsed_ms / 1000:.2f} s"
         first = f" (first after {result.first_ms:.0f} ms)" if result.first_ms is not None else ""
         if result.cancelled:
@@ -270,7 +305,7 @@ class QueryPanel(QWidget):
             if n:
                 text += f" ({n} match(es) arrived before that)"
         else:
-            light = Light.WARNING if result.capped or result.unreadable else Light.OK
+            light = Light.WARNING if result.capped or bad else Light.OK
             text = f"{n} match(es) in {secs}{first}{unread}. {result.sentence}"
         self.set_status(light, text, result.advice if not result.ok else "")
         self.can_split = can_split
