@@ -170,7 +170,7 @@ def test_csv_export_copy_and_the_retrieve_request(qtbot, app, big_peer, tmp_path
     )
     panel.copy_selection()
     lines = QGuiApplication.clipboard().text().splitlines()
-    assert len(lines) == 3 and lines[0].split("\t")[:3] == ["Local", "Study date", "Time"]
+    assert len(lines) == 3 and lines[0].split("\t")[:3] == ["Local", "Patient name", "Patient ID"]
     assert ids[0] in lines[1]
     got = []
     panel.retrieveRequested.connect(lambda node, items, dest: got.append((node, items, dest)))
@@ -309,6 +309,7 @@ def test_a_failed_query_shows_its_diagnosis(qtbot, app):
 def test_screenshot_of_streamed_results(qtbot, app, big_peer, tmp_path):
     """Not an assertion of looks: the picture a person checks (saved for the README)."""
     app.window.resize(1440, 900)
+    app.window.resizeDocks([app.window.docks["nodes"]], [260], Qt.Orientation.Horizontal)
     _search(qtbot, app, QueryForm(node=big_peer.target, patient_name="SMITH*",
                                   date_preset="custom", date_from="20200101",
                                   date_to="20261231"))  # fmt: skip

@@ -291,7 +291,8 @@ def test_rows_show_names_and_dates_and_sort_numbers_as_numbers():
     q = QueryForm(extra_keys="InstitutionName").to_query(TODAY)
     cols = columns_for(q)
     kws = [c.keyword for c in cols]
-    assert kws[:2] == ["StudyDate", "StudyTime"] and "InstitutionName" in kws
+    assert kws[:3] == ["PatientName", "PatientID", "PatientBirthDate"] and "InstitutionName" in kws
+    assert kws[-1] == "StudyInstanceUID"
     assert "SpecificCharacterSet" not in kws and "QueryRetrieveLevel" not in kws
     m = FindMatch(
         0,
@@ -337,9 +338,9 @@ def test_csv_has_keywords_raw_values_the_local_mark_and_unreadable_rows():
     ]
     text = to_csv(cols, rows, ["all", "none"])
     assert text.splitlines() == [
-        "StudyDate,PatientName,Local,Unreadable",
-        '20240105,"DOE^J, R",all,',
-        ",M\ufffdller,none,bytes that ISO_IR 6 cannot carry",
+        "PatientName,StudyDate,Local,Unreadable",
+        '"DOE^J, R",20240105,all,',
+        "M\ufffdller,,none,bytes that ISO_IR 6 cannot carry",
     ]
     assert to_tsv(["A", "B"], [["1\t", "2"]]) == "A\tB\n1 \t2\n"
 

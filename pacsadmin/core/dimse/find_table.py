@@ -53,6 +53,15 @@ TITLES = {
     "RequestedProcedureID": "Requested procedure",
     "RequestedProcedureDescription": "Procedure description",
 }
+# the columns people read first, in this order; the others follow in tag order, UIDs last
+ORDER = (
+    "PatientName", "PatientID", "PatientBirthDate", "PatientSex", "NumberOfPatientRelatedStudies",
+    "StudyDate", "StudyTime", "ModalitiesInStudy", "StudyDescription", "AccessionNumber",
+    "StudyID", "ReferringPhysicianName", "NumberOfStudyRelatedSeries",
+    "NumberOfStudyRelatedInstances", "SeriesNumber", "Modality", "SeriesDescription",
+    "NumberOfSeriesRelatedInstances", "InstanceNumber", "ScheduledProcedureStepStartDate",
+    "ScheduledProcedureStepStartTime", "ScheduledStationAETitle",
+)  # fmt: skip
 LEVEL_UID = {
     "PATIENT": "PatientID",
     "STUDY": "StudyInstanceUID",
@@ -102,7 +111,10 @@ def columns_for(query: FindQuery) -> tuple[Column, ...]:
                     out.append(Column(skw, TITLES.get(skw, skw), str(sub.VR), True))
             continue
         out.append(Column(kw, TITLES.get(kw, kw), str(elem.VR)))
-    return tuple(out)
+    rank = {kw: i for i, kw in enumerate(ORDER)}
+    return tuple(
+        sorted(out, key=lambda c: (c.vr == "UI", rank.get(c.keyword, len(ORDER))))
+    )
 
 
 def raw_value(match: FindMatch, column: Column) -> str:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from PySide6.QtCore import QAbstractItemModel, QModelIndex, Qt, QTimer, Signal, Slot
-from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
+from PySide6.QtGui import QAction, QGuiApplication, QKeySequence, QShowEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QFileDialog,
@@ -47,7 +47,8 @@ from pacsadmin.gui.widgets.query_form import QueryFormWidget
 
 _NEXT_TEXT = {"PATIENT": "Studies", "STUDY": "Series", "SERIES": "Instances"}
 # typical widths (in characters) of the usual columns; others get 14
-_WIDTHS = {"PN": 22, "DA": 11, "TM": 9, "UI": 30, "IS": 8, "CS": 9, "LO": 20, "SH": 12}
+_SAMPLES = {"DA": "2024-12-31", "TM": "23:59:59.999", "DT": "2024-12-31 23:59:59"}
+_WIDTHS = {"PN": 24, "DA": 11, "TM": 10, "UI": 34, "IS": 8, "CS": 9, "LO": 22, "SH": 14}
 
 
 @dataclass
@@ -84,6 +85,7 @@ class QueryPanel(QWidget):
         self._running = False
         self._t0 = 0.0
         self.can_split = False
+        self._sized = False
         self.form = QueryFormWidget(node_model, name_column)
         self.model = FindTableModel(self)
         self.proxy = FindFilterProxy(self.model, self)
@@ -100,7 +102,7 @@ class QueryPanel(QWidget):
         self.filter = QLineEdit()
         self.filter.setPlaceholderText("Filter the results")
         self.filter.setClearButtonEnabled(True)
-        self.filter.setMaximumWidth(chars(self, 30))
+        self.filter.setMinimumWidth(chars(self, 24))
         self.drill_button = QPushButton(icon("drill"), "Series")
         self.drill_button.setToolTip("Query the next level under the selected row (double-click)")
         self.retrieve_button = QPushButton(icon("retrieve"), "Retrieve here")
@@ -113,19 +115,19 @@ class QueryPanel(QWidget):
         self.copy_action.setShortcut(QKeySequence(QKeySequence.StandardKey.Copy))
         self.copy_action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
         self.export_action = QAction(icon("export"), "Export CSV…", self)
-        self.more_button = QToolButton()
-        self.more_button.setIcon(icon("export"))
-        self.more_button.setToolTip("Copy the selected rows, or export every row as CSV")
-        self.more_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        self.more_button = QPushButton(icon("export"), "Export")
+        self.more_button.setToolTip("Copy the selected rows (Ctrl+C), or export every row as CSV")
         more = QMenu(self.more_button)
         more.addAction(self.copy_action)
         more.addAction(self.export_action)
         self.more_button.setMenu(more)
-        bar = QHBoxLayout()
+        head = QHBoxLayout()  # where we are: Back, the node, model and level
+        head.setContentsMargins(0, 0, 0, 0)
+        head.addWidget(self.back_button)
+        head.addWidget(self.title, 1)
+        bar = QHBoxLayout()  # what to do with the rows
         bar.setContentsMargins(0, 0, 0, 0)
-        bar.addWidget(self.back_button)
-        bar.addWidget(self.title, 1)
-        bar.addWidget(self.filter)
+        bar.addWidget(self.filter, 1)
         for w in (self.drill_button, self.retrieve_button, self.move_button, self.more_button):
             bar.addWidget(w)
 
@@ -185,6 +187,7 @@ class QueryPanel(QWidget):
         right = QWidget()
         rl = QVBoxLayout(right)
         rl.setContentsMargins(6, 0, 0, 0)
+        rl.addLayout(head)
         rl.addLayout(bar)
         rl.addWidget(self.banner)
         rl.addWidget(self.table, 1)
@@ -236,6 +239,13 @@ class QueryPanel(QWidget):
         self.copy_action.triggered.connect(self.copy_selection)
         self.export_action.triggered.connect(self._on_export_action_triggered)
         self.split_button.clicked.connect(self.splitRequested)
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        if not self._sized:  # the form as narrow as it reads well; the table takes the rest
+            self._sized = True
+            form_w = self.form.minimumWidth() + 24
+            self.splitter.setSizes([form_w, max(1, self.width() - form_w)])
 
     # ------------------------------------------------------------------ fed by the controller
     def begin(self, node: DicomNode, query: FindQuery, columns: tuple[Column, ...],
@@ -474,7 +484,9 @@ class QueryPanel(QWidget):
         t.setColumnWidth(0, text_width(t, "some", 40))
         for k, c in enumerate(columns, start=1):
             n = _WIDTHS.get(c.vr, 14)
-            if c.keyword.startswith("NumberOf") or c.keyword in ("StudyTime",):
+            if c.keyword.startswith("NumberOf"):
                 n = 8
-            w = max(chars(t, n), text_width(t.horizontalHeader(), c.title, 28))
+            sample = _SAMPLES.get(c.vr)
+            w = text_width(t, sample, 24) if sample else chars(t, n)
+            w = max(w, text_width(t.horizontalHeader(), c.title, 28))
             t.setColumnWidth(k, w)
