@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -112,9 +112,7 @@ def columns_for(query: FindQuery) -> tuple[Column, ...]:
             continue
         out.append(Column(kw, TITLES.get(kw, kw), str(elem.VR)))
     rank = {kw: i for i, kw in enumerate(ORDER)}
-    return tuple(
-        sorted(out, key=lambda c: (c.vr == "UI", rank.get(c.keyword, len(ORDER))))
-    )
+    return tuple(sorted(out, key=lambda c: (c.vr == "UI", rank.get(c.keyword, len(ORDER)))))
 
 
 def raw_value(match: FindMatch, column: Column) -> str:
@@ -144,11 +142,20 @@ def sort_key(row: FindRow, columns: Sequence[Column], k: int) -> Any:
     return (0, text.casefold())
 
 
-def make_row(match: FindMatch, columns: Sequence[Column], level: str | None) -> FindRow:
+def make_row(
+    match: FindMatch,
+    columns: Sequence[Column],
+    level: str | None,
+    clean: Callable[[str], str] | None = None,
+) -> FindRow:
+    """The row for ``match``; ``clean``: applied to each shown cell (the GUI's: control
+    characters made visible, one line, elided), so a view shows the cells as they are."""
     cells = tuple(
         format_value(r, c.vr) if c.vr in ("PN", "DA", "TM", "DT") else r
         for r, c in ((raw_value(match, c), c) for c in columns)
     )
+    if clean is not None:
+        cells = tuple(clean(c) for c in cells)
     uid = match.values.get(LEVEL_UID.get(level or "", ""), "")
     return FindRow(match, cells, "\x1f".join(cells).casefold(), uid if isinstance(uid, str) else "")
 

@@ -38,6 +38,7 @@ from pacsadmin.core.nodes import DicomNode, parse_target
 from pacsadmin.core.secrets import SecretStore
 from pacsadmin.gui.errors import ErrorPresenter
 from pacsadmin.gui.job_bridge import JobBridge
+from pacsadmin.gui.text import one_line
 from pacsadmin.gui.widgets.query_panel import QueryPanel
 
 
@@ -62,6 +63,29 @@ def describe_find(done: Any) -> tuple[str, bool | None]:
     return "", None
 
 
+class Throttle:
+    """Lets the GUI thread hold a query's worker back for a moment: the panel calls
+    :meth:`hold` before it appends rows, and the worker sleeps until then at its next
+    match.  While two threads want the GIL, every entry of the GUI thread into Python
+    (a table repaint makes hundreds, one per visible cell) waits for the worker's switch
+    interval: about 100 ms per repaint, measured.  With the worker asleep the append and
+    the repaint that follows run at full speed.  ``until`` is one float: its reads and
+    writes are atomic."""
+
+    HOLD_S = 0.06
+
+    def __init__(self) -> None:
+        self.until = 0.0
+
+    def hold(self) -> None:
+        self.until = time.perf_counter() + self.HOLD_S
+
+    def wait(self) -> None:
+        pause = self.until - time.perf_counter()
+        if pause > 0:
+            time.sleep(min(pause, self.HOLD_S))
+
+
 class _RowStream:
     """On the worker: each match becomes a table row; rows are reported in lists (one
     per CHUNK rows or per CHUNK_S) so the bridge carries a few hundred events, not
@@ -72,14 +96,17 @@ class _RowStream:
 
     CHUNK, CHUNK_S, WORK_S, PAUSE_S = 250, 0.03, 0.004, 0.002
 
-    def __init__(self, ctx: JobContext, columns: Any, level: str | None) -> None:
-        self.ctx, self.columns, self.level = ctx, columns, level
+    def __init__(
+        self, ctx: JobContext, columns: Any, level: str | None, throttle: Throttle
+    ) -> None:
+        self.ctx, self.columns, self.level, self.throttle = ctx, columns, level, throttle
         self.rows: list[FindRow] = []
         self.t_flush = self.t_pause = time.perf_counter()
 
     def __call__(self, ev: JobEvent) -> None:
         if isinstance(ev, JobPartial) and isinstance(ev.item, FindMatch):
-            self.rows.append(make_row(ev.item, self.columns, self.level))
+            self.throttle.wait()
+            self.rows.append(make_row(ev.item, self.columns, self.level, one_line))
             now = time.perf_counter()
             if len(self.rows) >= self.CHUNK or now - self.t_flush > self.CHUNK_S:
                 self.flush()
@@ -105,6 +132,7 @@ def find_job(
     columns: Any,
     *,
     split: bool,
+    throttle: Throttle | None = None,
 ) -> Callable[[JobContext], Any]:
     """The worker's function (plain values only, never a QObject): the query, each match
     reported as a :class:`FindRow`, the end audited."""
@@ -114,7 +142,7 @@ def find_job(
         from pacsadmin.core.dimse.find_split import find_by_day
         from pacsadmin.core.node_service import passphrase_for
 
-        stream = _RowStream(ctx, columns, query.level)
+        stream = _RowStream(ctx, columns, query.level, throttle or Throttle())
         inner = JobContext(ctx.job_id, ctx.token, stream)
         passphrase = passphrase_for(secrets, node)
         days = 0
@@ -246,6 +274,8 @@ class QueryController(QObject):
         self._gen += 1
         gen = self._gen
         self.panel.begin(node, query, tuple(columns), title, drill=drill)
+        throttle = Throttle()
+        self.panel.before_append = throttle.hold
         try:
             day_queries(query)
             can_split = not split
@@ -270,7 +300,16 @@ class QueryController(QObject):
                 self.panel.finish(_no_result(ev, node, query))
 
         self.job = self.bridge.submit(
-            find_job(self.local, self.secrets, self.audit, node, query, columns, split=split),
+            find_job(
+                self.local,
+                self.secrets,
+                self.audit,
+                node,
+                query,
+                columns,
+                split=split,
+                throttle=throttle,
+            ),
             name=f"Find {node.name or node.address}" + (" day by day" if split else ""),
             node=node.name or node.address,
             lane="dimse",

@@ -10,6 +10,7 @@ by :class:`~pacsadmin.gui.controllers.query.QueryController` (``begin``, ``appen
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -86,6 +87,8 @@ class QueryPanel(QWidget):
         self._t0 = 0.0
         self.can_split = False
         self._sized = False
+        # called before rows are appended (the controller holds the query's worker back)
+        self.before_append: Callable[[], None] | None = None
         self.form = QueryFormWidget(node_model, name_column)
         self.model = FindTableModel(self)
         self.proxy = FindFilterProxy(self.model, self)
@@ -284,6 +287,8 @@ class QueryPanel(QWidget):
     def _flush(self) -> None:
         if self._pending:
             rows, self._pending = self._pending, []
+            if self.before_append is not None and self.isVisible():
+                self.before_append()
             self.model.append(rows)
             self._show_count()
 
