@@ -234,8 +234,13 @@ class FindFilterProxy(QSortFilterProxyModel):
     def multiData(self, index: Index, span: Any) -> None:
         """Straight to the source's :meth:`FindTableModel.multiData` (Qt's proxy would ask
         the source role by role)."""
-        if index.isValid():
+        if not index.isValid():
+            return
+        if self._words:
             self.source.multiData(self.mapToSource(index), span)
+        else:  # nothing filtered, nothing sorted here: the same row (mapToSource would
+            # call back into Python, rowCount, for each cell)
+            self.source.multiData(self.source.index(index.row(), index.column()), span)
 
     def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
         self.source.sort(column, order)
