@@ -55,10 +55,13 @@ class SlowFindScp:
     """A pynetdicom Study Root C-FIND SCP answering one match every 10 ms; it stops with
     0xFE00 when a C-CANCEL arrives and records the Message ID it named."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, bad_every: int = 0, count: int = 100_000, delay: float = 0.01) -> None:
+        """``bad_every``: every n-th match has a name in Latin-1 bytes and no Specific
+        Character Set (undecodable); ``count`` matches, one per ``delay`` seconds."""
         from pynetdicom import AE, evt
         from pynetdicom.sop_class import StudyRootQueryRetrieveInformationModelFind as FIND
 
+        self.bad_every, self.count, self.delay = bad_every, count, delay
         self.received: dict[str, int] = {}
         self.sent = 0
         self.stopped = threading.Event()
@@ -76,17 +79,20 @@ class SlowFindScp:
         from pydicom.dataset import Dataset
 
         self.received["find_msg_id"] = int(event.request.MessageID)
-        for k in range(100_000):
+        for k in range(self.count):
             if event.is_cancelled or self.stopped.is_set():
                 yield 0xFE00, None
                 return
             ds = Dataset()
             ds.QueryRetrieveLevel = "STUDY"
-            ds.PatientName = f"SLOW^{k}"
+            if self.bad_every and k % self.bad_every == self.bad_every - 1:
+                ds.add_new(0x00100010, "PN", b"M\xfcller^Bad")  # Latin-1, no charset
+            else:
+                ds.PatientName = f"SLOW^{k}"
             ds.PatientID = f"S{k:05d}"
             ds.StudyInstanceUID = f"1.2.3.{k}"
             self.sent += 1
-            time.sleep(0.01)
+            time.sleep(self.delay)
             yield 0xFF00, ds
 
     def _on_recv(self, event: Any) -> None:

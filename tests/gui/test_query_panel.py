@@ -234,6 +234,24 @@ def test_cancel_from_the_panel_sends_a_c_cancel_and_keeps_the_rows(qtbot, app):
         peer.close()
 
 
+def test_an_undecodable_match_is_a_row_marked_unreadable(qtbot, app):
+    peer = SlowFindScp(bad_every=3, count=9, delay=0)
+    try:
+        panel = app.query_panel
+        _search(qtbot, app, QueryForm(node=peer.target, charset=""))
+        assert panel.model.rowCount() == 9
+        assert "9 match(es) in" in panel.status() and "3 unreadable" in panel.status()
+        bad = [r for r in range(9) if panel.model.row_at(r).match.unreadable]
+        assert bad == [2, 5, 8]
+        name = panel.model.index(2, _column(panel, "PatientName"))
+        assert not panel.model.index(0, 1).data(Qt.ItemDataRole.DecorationRole)
+        assert panel.model.index(2, 1).data(Qt.ItemDataRole.DecorationRole) is not None
+        assert "Unreadable: bytes that" in name.data(Qt.ItemDataRole.ToolTipRole)
+        assert name.data() == "MÜLLER, Bad"  # read as far as it could be (as Latin-1)
+    finally:
+        peer.close()
+
+
 # ------------------------------------------------------------------ caps and the split
 @pytest.fixture
 def capped(tmp_path):
