@@ -252,6 +252,39 @@ def test_an_undecodable_match_is_a_row_marked_unreadable(qtbot, app):
         peer.close()
 
 
+def test_a_worklist_query_from_the_panel(qtbot, app, tmp_path):
+    """Scheduled date range, modality and station AE against DCMTK wlmscpfs; a worklist
+    row has no archive mark, no level below it and nothing to retrieve."""
+    from tests.integration.find.test_find_worklist import ITEMS, _write_wl
+    from tests.peers import start_wlmscpfs
+
+    try:
+        peer = start_wlmscpfs(tmp_path / "wlm", extra_args=["-csk"])
+    except PeerUnavailable as exc:
+        pytest.skip(str(exc))
+    try:
+        for i, item in enumerate(ITEMS):
+            _write_wl(peer.storage[0], i, *item)
+        panel = app.query_panel
+        form = QueryForm(node=peer.target, model="worklist", modality="CT",
+                         date_preset="custom", date_from="20240101", date_to="20240131")  # fmt: skip
+        panel.form.set_form(form)
+        assert panel.form.station_ae.isVisible() and not panel.form.level_combo.isVisible()
+        assert panel.form.date_label.text() == "Scheduled date"
+        _search(qtbot, app, form, marks=False)
+        assert _cells(panel, "PatientName") == ["DOE, JOHN"]
+        assert _cells(panel, "ScheduledStationAETitle") == ["CT01"]
+        assert _cells(panel, "ScheduledProcedureStepStartDate") == ["2024-01-05"]
+        _search(qtbot, app, QueryForm(node=peer.target, model="worklist", station_ae="CT02"),
+                marks=False)  # fmt: skip
+        assert _cells(panel, "PatientName") == ["MÜLLER, Jürgen"]
+        panel.table.selectRow(0)
+        assert not panel.drill_button.isEnabled() and not panel.retrieve_button.isEnabled()
+        assert panel.model.index(0, 0).data() == ""
+    finally:
+        peer.stop()
+
+
 # ------------------------------------------------------------------ caps and the split
 @pytest.fixture
 def capped(tmp_path):
