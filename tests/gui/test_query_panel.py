@@ -110,6 +110,17 @@ def test_the_archive_marks_say_all_some_none(qtbot, app, big_peer):
         want = "some" if s == 1 else "all" if s <= LOCAL else "none"
         assert mark == want, (s, mark)
     assert {"all", "some", "none"} <= set(rows.values())
+    # what a view's delegate gets for a row without a mark after one with a mark: its
+    # span is reused, so a role the model leaves unanswered must be cleared, not kept
+    from PySide6.QtCore import QModelRoleData, QModelRoleDataSpan
+
+    rd = QModelRoleData(int(Qt.ItemDataRole.DecorationRole))
+    marked = [r for r in range(panel.proxy.rowCount()) if panel.proxy.row_at(r).uid == study_uid(2)]
+    plain = [r for r in range(panel.proxy.rowCount()) if panel.proxy.index(r, 0).data() == ""]
+    panel.proxy.multiData(panel.proxy.index(marked[0], 0), QModelRoleDataSpan(rd))
+    assert rd.data() is not None  # the light of "all"
+    panel.proxy.multiData(panel.proxy.index(plain[0], 0), QModelRoleDataSpan(rd))
+    assert rd.data() is None
     some = next(
         r for r in range(panel.model.rowCount()) if panel.model.row_at(r).uid == study_uid(1)
     )
@@ -358,17 +369,32 @@ def test_a_failed_query_shows_its_diagnosis(qtbot, app):
 
 
 def test_screenshot_of_streamed_results(qtbot, app, big_peer, tmp_path):
-    """Not an assertion of looks: the picture a person checks (saved for the README)."""
+    """Not an assertion of looks: the picture a person checks.  With
+    PACSADMIN_SCREENSHOTS=DIR the window is also saved there as screenshot-query.png
+    (the README's)."""
+    import os
+
+    from pacsadmin.core.nodes import DicomNode
+
+    for n in (
+        big_peer.node("MainPACS", site="Radiology", description="the main archive"),
+        DicomNode("CT-1", "CT1", "127.0.0.1", 104, site="Radiology").validated(),
+        DicomNode("Workstation", "WS1", "127.0.0.1", 105, site="Reading").validated(),
+    ):
+        app.nodes.add(n)  # fmt: skip
+    app.node_actions.reload()
     app.window.resize(1440, 900)
-    app.window.resizeDocks([app.window.docks["nodes"]], [260], Qt.Orientation.Horizontal)
-    _search(qtbot, app, QueryForm(node=big_peer.target, patient_name="SMITH*",
-                                  date_preset="custom", date_from="20200101",
-                                  date_to="20261231"))  # fmt: skip
+    app.window.resizeDocks([app.window.docks["nodes"]], [300], Qt.Orientation.Horizontal)
+    _search(qtbot, app, QueryForm(node="MainPACS", patient_name="SMITH*", date_preset="custom",
+                                  date_from="20200101", date_to="20261231"))  # fmt: skip
     qtbot.wait(100)
     panel = app.query_panel
     assert panel.model.rowCount() > 20
-    panel.table.selectRow(1)
+    panel.table.selectRow(0)
     out = tmp_path / "query-panel.png"
     assert panel.grab().save(str(out))
-    app.window.grab().save(str(tmp_path / "query-window.png"))
+    window = app.window.grab()
+    window.save(str(tmp_path / "query-window.png"))
+    if os.environ.get("PACSADMIN_SCREENSHOTS"):
+        window.save(os.path.join(os.environ["PACSADMIN_SCREENSHOTS"], "screenshot-query.png"))
     print(f"screenshot: {out}")

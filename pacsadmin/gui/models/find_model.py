@@ -147,24 +147,25 @@ class FindTableModel(FlatTableModel):
             return
         r = self._rows[index.row()]
         col = index.column()
-        for rd in span:
+        for rd in span:  # a delegate reuses its span: every role is set or cleared
             role = rd.role()
+            value: Any = None
             if role == _DISPLAY:
-                if col:
-                    rd.setData(r.cells[col - 1])
-                else:
-                    rd.setData(_MARK_TEXT.get(self._marks.get(r.match.index, ""), ""))
+                value = (
+                    r.cells[col - 1]
+                    if col
+                    else _MARK_TEXT.get(self._marks.get(r.match.index, ""), "")
+                )
             elif role == _DECORATION:
                 value = self._decoration(r, col)
-                if value is not None:
-                    rd.setData(value)
             elif role == _ALIGN:
-                if col and self._numeric[col - 1]:
-                    rd.setData(_RIGHT)
+                value = _RIGHT if col and self._numeric[col - 1] else None
             elif role not in _PAINT_ROLES:
                 value = self.data(index, role)
-                if value is not None:
-                    rd.setData(value)
+            if value is None:
+                rd.clearData()
+            else:
+                rd.setData(value)
 
     def _decoration(self, r: FindRow, col: int) -> Any:
         if col == COL_LOCAL:
