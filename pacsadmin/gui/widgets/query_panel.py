@@ -11,24 +11,20 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 from PySide6.QtCore import QAbstractItemModel, QModelIndex, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QAction, QGuiApplication, QKeySequence, QShowEvent
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QFileDialog,
     QFrame,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QLineEdit,
     QMenu,
     QPushButton,
     QScrollArea,
     QSplitter,
-    QTableView,
     QToolButton,
     QVBoxLayout,
     QWidget,
@@ -45,24 +41,14 @@ from pacsadmin.gui.models.find_model import FindFilterProxy, FindTableModel
 from pacsadmin.gui.text import escape_controls, plain_label, plain_tooltip
 from pacsadmin.gui.widgets.lights import Light, light_pixmap
 from pacsadmin.gui.widgets.query_form import QueryFormWidget
+from pacsadmin.gui.widgets.query_parts import (
+    CapBanner,
+    Page,
+    fit_columns,
+    results_table,
+)
 
 _NEXT_TEXT = {"PATIENT": "Studies", "STUDY": "Series", "SERIES": "Instances"}
-# typical widths (in characters) of the usual columns; others get 14
-_SAMPLES = {"DA": "2024-12-31", "TM": "23:59:59.999", "DT": "2024-12-31 23:59:59"}
-_WIDTHS = {"PN": 24, "DA": 11, "TM": 10, "UI": 34, "IS": 8, "CS": 9, "LO": 22, "SH": 14}
-
-
-@dataclass
-class Page:
-    """One level of a drill-down, kept for Back."""
-
-    node: DicomNode | None
-    query: FindQuery | None
-    columns: tuple[Column, ...]
-    title: str
-    rows: list[FindRow] = field(default_factory=list)
-    marks: dict[int, str] = field(default_factory=dict)
-    status: tuple[Light, str, str] = (Light.UNKNOWN, "", "")
 
 
 class QueryPanel(QWidget):
@@ -77,7 +63,10 @@ class QueryPanel(QWidget):
     FLUSH_MS = 150
 
     def __init__(
-        self, node_model: QAbstractItemModel, name_column: int, parent: QWidget | None = None
+        self,
+        node_model: QAbstractItemModel,
+        name_column: int,
+        parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
         self.node_model = node_model
@@ -131,48 +120,20 @@ class QueryPanel(QWidget):
         bar = QHBoxLayout()  # what to do with the rows
         bar.setContentsMargins(0, 0, 0, 0)
         bar.addWidget(self.filter, 1)
-        for w in (self.drill_button, self.retrieve_button, self.move_button, self.more_button):
+        for w in (
+            self.drill_button,
+            self.retrieve_button,
+            self.move_button,
+            self.more_button,
+        ):
             bar.addWidget(w)
 
         # ---- the cap banner
-        self.banner = QFrame()
-        self.banner.setObjectName("capBanner")
-        self.banner.setStyleSheet(
-            "#capBanner { background: #fff4d6; border: 1px solid #e0a100; border-radius: 4px; }"
-            " #capBanner QLabel { color: #3d3000; }"
-        )
-        self.banner_text = plain_label("", wrap=True)
-        self.split_button = QPushButton(icon("split"), "Query day by day")
-        self.split_button.setToolTip(
-            "Ask again once per day of the date range and merge the answers"
-        )
-        bl = QHBoxLayout(self.banner)
-        bl.setContentsMargins(8, 6, 8, 6)
-        light = QLabel()
-        light.setPixmap(light_pixmap(Light.WARNING, 16))
-        bl.addWidget(light, 0, Qt.AlignmentFlag.AlignTop)
-        bl.addWidget(self.banner_text, 1)
-        bl.addWidget(self.split_button, 0, Qt.AlignmentFlag.AlignVCenter)
-        self.banner.hide()
+        self.banner = CapBanner()
+        self.banner_text, self.split_button = self.banner.text, self.banner.split_button
 
         # ---- the table
-        t = self.table = QTableView()
-        t.setModel(self.proxy)
-        t.setSortingEnabled(True)
-        t.horizontalHeader().setSortIndicator(-1, Qt.SortOrder.AscendingOrder)
-        t.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        t.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
-        t.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        t.setAlternatingRowColors(True)
-        t.setShowGrid(False)
-        t.setWordWrap(False)
-        t.verticalHeader().setVisible(False)
-        t.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
-        t.verticalHeader().setDefaultSectionSize(t.fontMetrics().height() + 8)
-        t.horizontalHeader().setHighlightSections(False)
-        t.horizontalHeader().setStretchLastSection(True)
-        t.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        t.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        t = self.table = results_table(self.proxy)
         t.addAction(self.copy_action)
 
         # ---- the status line
@@ -181,6 +142,9 @@ class QueryPanel(QWidget):
         self.status_text.setWordWrap(True)
         self.count_label = plain_label("")
         self.count_label.setStyleSheet("color: palette(mid);")
+        # a fixed width: the count changing every 200 ms must not lay out the table again
+        self.count_label.setFixedWidth(text_width(self, "10,000,000 matches, 10,000,000 shown"))
+        self.count_label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignTop)
         sl = QHBoxLayout()
         sl.setContentsMargins(2, 0, 2, 0)
         sl.addWidget(self.status_light, 0, Qt.AlignmentFlag.AlignTop)
@@ -313,7 +277,10 @@ class QueryPanel(QWidget):
         secs = f"{result.elapsed_ms / 1000:.2f} s"
         first = f" (first after {result.first_ms:.0f} ms)" if result.first_ms is not None else ""
         if result.cancelled:
-            light, text = Light.WARNING, f"Cancelled: {n} match(es) kept{unread}. {result.sentence}"
+            light, text = (
+                Light.WARNING,
+                f"Cancelled: {n} match(es) kept{unread}. {result.sentence}",
+            )
         elif not result.ok:
             light = Light.FAILED
             text = f"Query failed: {result.sentence}"
@@ -330,10 +297,8 @@ class QueryPanel(QWidget):
                 if can_split
                 else " Set a date range to query it day by day."
             )
-            self.banner_text.setText(escape_controls(result.capped + ("" if split_days else offer)))
-            self.split_button.setVisible(not split_days)
-            self.split_button.setEnabled(can_split)
-            self.banner.show()
+            self.banner.show_cap(result.capped + ("" if split_days else offer),
+                                 offer=not split_days, can_split=can_split)  # fmt: skip
         self._show_count()
         self._update_buttons()
 
@@ -485,13 +450,4 @@ class QueryPanel(QWidget):
         menu.popup(self.table.viewport().mapToGlobal(pos))
 
     def _fit_columns(self, columns: tuple[Column, ...]) -> None:
-        t = self.table
-        t.setColumnWidth(0, text_width(t, "some", 40))
-        for k, c in enumerate(columns, start=1):
-            n = _WIDTHS.get(c.vr, 14)
-            if c.keyword.startswith("NumberOf"):
-                n = 8
-            sample = _SAMPLES.get(c.vr)
-            w = text_width(t, sample, 24) if sample else chars(t, n)
-            w = max(w, text_width(t.horizontalHeader(), c.title, 28))
-            t.setColumnWidth(k, w)
+        fit_columns(self.table, columns)
