@@ -76,6 +76,13 @@ def register(sub: Any) -> None:
         metavar="S",
         help="cap every timeout (connect, association, each response) at S seconds",
     )
+    p.add_argument(
+        "--split-days",
+        action="store_true",
+        help="ask once per day of the query's date range (-k StudyDate=20240101-20240131, "
+        "or the worklist's scheduled date) and merge the answers: for a PACS that caps "
+        "its answers at a round number",
+    )
     out = p.add_mutually_exclusive_group()
     out.add_argument("--json", action="store_true", help="one JSON array of objects")
     out.add_argument("--csv", action="store_true", help="a header row and one row per match")
@@ -110,17 +117,45 @@ def _query(args: argparse.Namespace) -> Any:
     return q
 
 
-def _run(q: Any, node: Any, ctx: Any, timeout: float | None) -> Any:
-    """Run the query so Ctrl-C can cancel it properly (C-CANCEL)."""
+def _run(q: Any, node: Any, ctx: Any, timeout: float | None, split: bool = False) -> Any:
+    """Run the query so Ctrl-C can cancel it properly (C-CANCEL); ``split``: day by day
+    (the result is then a ``SplitResult``)."""
     from pacsadmin.cli.cancellable import run_cancellable
     from pacsadmin.core.dimse.find import find
     from pacsadmin.core.node_service import passphrase_for
 
     passphrase = passphrase_for(ctx.secrets, node)
+    if split:
+        from pacsadmin.core.dimse.find_split import find_by_day
+
+        return run_cancellable(
+            lambda job: find_by_day(
+                ctx.local, node, q, ctx=job, passphrase=passphrase, timeout=timeout
+            ),
+            name="find",
+        )
     return run_cancellable(
         lambda job: find(ctx.local, node, q, ctx=job, passphrase=passphrase, timeout=timeout),
         name="find",
     )
+
+
+def _check_split(q: Any) -> None:
+    """A query that cannot be split is a usage error, before any traffic."""
+    from pacsadmin.cli.main import UsageError
+    from pacsadmin.core.dimse.find_split import day_queries
+    from pacsadmin.core.errors import ValidationError
+
+    try:
+        day_queries(q)
+    except ValidationError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _print_days(split: Any, out: Any) -> None:
+    for d in split.days:
+        cap = "  <- still capped" if d.capped else ""
+        print(f"  {d.day}: {d.count} match(es), {d.new} new{cap}", file=out)
 
 
 def run_find(args: argparse.Namespace, ctx: Any) -> int:
@@ -128,11 +163,16 @@ def run_find(args: argparse.Namespace, ctx: Any) -> int:
     from pacsadmin.core.errors import ValidationError
 
     q = _query(args)
+    if args.split_days:
+        _check_split(q)
     node = ctx.resolve_target(args.target)
     try:
-        result, interrupted = _run(q, node, ctx, args.timeout)
+        result, interrupted = _run(q, node, ctx, args.timeout, args.split_days)
     except ValidationError as exc:
         raise UsageError(str(exc)) from None
+    split = None
+    if args.split_days and hasattr(result, "days"):
+        split, result = result, result.result
     ctx.audit.record(
         "find",
         "success" if result.ok else "failure",
@@ -150,6 +190,9 @@ def run_find(args: argparse.Namespace, ctx: Any) -> int:
     else:
         _print_table(rows)
     note = sys.stderr if (args.json or args.csv) else sys.stdout
+    if split is not None:
+        print(f"Asked {len(split.days)} of {split.planned} day(s) of {split.key}:", file=note)
+        _print_days(split, note)
     if result.ok:
         print(f"{result.summary}", file=note)
     else:

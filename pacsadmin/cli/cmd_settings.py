@@ -66,7 +66,9 @@ def run_show(args: argparse.Namespace, ctx: Any) -> int:
     else:
         print(f"settings file: {ctx.paths.settings_file}")
         for k, v in d.items():
-            if isinstance(v, dict):
+            if k == "recent_queries":  # the Query panel's, with patient names: a count here
+                print(f"  {k} = {len(v)} saved (--json lists them)")
+            elif isinstance(v, dict):
                 for k2, v2 in v.items():
                     print(f"  {k}.{k2} = {v2}")
             else:

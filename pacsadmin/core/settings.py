@@ -66,6 +66,8 @@ class Settings:
     # seconds an association may last, from its TCP connection to its end (a slow-drip
     # peer cannot hold one of the scp_max_associations slots for ever)
     scp_association_deadline: float = 3600.0
+    # the Query panel's recent queries, newest first (core/dimse/find_form.py QueryForm JSON)
+    recent_queries: tuple[dict[str, Any], ...] = field(default=(), hash=False)
     schema_version: int = SCHEMA_VERSION
 
     def validate(self) -> Settings:
@@ -111,6 +113,10 @@ class Settings:
                 f"The association deadline must be between 1 and {MAX_DEADLINE} seconds "
                 f"(got {d!r}).",
             )
+        if not isinstance(self.recent_queries, tuple) or not all(
+            isinstance(q, dict) for q in self.recent_queries
+        ):
+            raise ValidationError("recent_queries", "Recent queries must be a list of objects.")
         if self.duplicate_policy not in ("keep_first", "overwrite"):
             raise ValidationError(
                 "duplicate_policy", "Duplicate policy must be 'keep_first' or 'overwrite'."
@@ -140,6 +146,8 @@ class Settings:
             raise SettingsError("settings: 'timeouts' must be an object")
         tk = {f.name for f in fields(Timeouts)}
         timeouts = Timeouts(**{k: v for k, v in t.items() if k in tk})
+        if isinstance(kwargs.get("recent_queries"), list):
+            kwargs["recent_queries"] = tuple(kwargs["recent_queries"])
         return cls(timeouts=timeouts, **kwargs).validate()
 
 

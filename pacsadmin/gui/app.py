@@ -41,6 +41,7 @@ from pacsadmin.gui.controllers.echo import EchoController
 from pacsadmin.gui.controllers.editing import EditingController
 from pacsadmin.gui.controllers.nodes import NodeActions
 from pacsadmin.gui.controllers.preferences import PreferencesController
+from pacsadmin.gui.controllers.query import QueryController
 from pacsadmin.gui.controllers.retrieve import RetrieveController
 from pacsadmin.gui.controllers.scp import ScpProcess, describe_event
 from pacsadmin.gui.controllers.send import SendController
@@ -53,7 +54,7 @@ from pacsadmin.gui.main_window import MainWindow
 from pacsadmin.gui.models.archive_model import ArchiveTreeModel
 from pacsadmin.gui.models.audit_model import AuditModel
 from pacsadmin.gui.models.jobs_model import JobsModel
-from pacsadmin.gui.models.node_model import NodeTableModel
+from pacsadmin.gui.models.node_model import COL_NAME, NodeTableModel
 from pacsadmin.gui.models.retrieve_list import RetrieveListModel
 from pacsadmin.gui.text import plain_tooltip
 from pacsadmin.gui.viewer import ViewerWidget
@@ -62,6 +63,7 @@ from pacsadmin.gui.widgets.audit_view import AuditView
 from pacsadmin.gui.widgets.doctor_panel import DoctorPanel
 from pacsadmin.gui.widgets.jobs_panel import JobsPanel
 from pacsadmin.gui.widgets.node_browser import NodeBrowser
+from pacsadmin.gui.widgets.query_panel import QueryPanel
 from pacsadmin.gui.widgets.received_view import (
     AssocRow,
     ReceivedModel,
@@ -260,6 +262,7 @@ class PacsAdminApp(QObject):
         self.central_tabs.setDocumentMode(True)
         self.central_tabs.addTab(self.doctor_panel, "Connectivity Doctor")
         self.central_tabs.addTab(self.viewer, "Viewer")
+        self._build_query_panel()
         self.jobs_panel = JobsPanel(self.jobs_model)
         self.audit_view = AuditView(self.audit_model)
         self.activity = ActivityLog()
@@ -307,6 +310,8 @@ class PacsAdminApp(QObject):
                 "&Nodes": [
                     *node_actions,
                     self.act_echo_all,
+                    None,
+                    self.act_query,
                 ],
                 "&Edit": [
                     self.act_edit_tags,
@@ -321,6 +326,21 @@ class PacsAdminApp(QObject):
         self.help = install_help(w, self.bridge)  # Help > Keyboard shortcuts, About
         self.viewer.placeholder.set_actions([self.act_open_images, self.act_open_folder])
         self.errors = ErrorPresenter(w.statusBar(), self.activity, w, self.bridge)
+
+    def _build_query_panel(self) -> None:
+        """The Query panel, a tab beside the Doctor; Nodes > Query opens it on a node."""
+        self.query_panel = QueryPanel(self.node_model, COL_NAME)
+        self.central_tabs.insertTab(1, self.query_panel, "Query")
+        self.act_query = self.window.make_action(
+            "Query", "query", "C-FIND the selected node in the Query panel", "Ctrl+F"
+        )
+
+    def _on_query_triggered(self) -> None:
+        node = self.node_browser.current_node()
+        if node is not None:
+            self.query_panel.form.node_combo.setCurrentText(node.name)
+        self.central_tabs.setCurrentWidget(self.query_panel)
+        self.query_panel.form.focus_node()
 
     def _build_controllers(self) -> None:
         w, settings = self.window, self.settings
@@ -392,6 +412,19 @@ class PacsAdminApp(QObject):
 
         self._build_send()
         self._build_demo()
+        self.query = QueryController(
+            local=self.local,
+            secrets=self.secrets,
+            audit=self.audit,
+            settings_file=self.paths.settings_file,
+            recent=settings.recent_queries,
+            bridge=self.bridge,
+            panel=self.query_panel,
+            archive=self.archive.handle,
+            nodes=self.node_model.nodes,
+            errors=self.errors,
+            parent=self,
+        )
         w.on_close = self.shutdown
         self._show_scp_state()
         self._build_retrieve()
@@ -486,12 +519,14 @@ class PacsAdminApp(QObject):
         self.act_undo_edit.triggered.connect(self.editing.undo_last)
         self.editing.changed.connect(self.archive.refresh_soon)
         self.viewer.tags_panel.editRequested.connect(self.editing.open_tags)
+        self.query_panel.retrieveRequested.connect(self.retrieve.request)
         self.archive_browser.toolRequested.connect(self._on_archive_tool_requested)
         self.prefs.applied.connect(self._on_prefs_applied)
         self.act_export.triggered.connect(self.node_actions.export_with_dialog)
         self.act_echo.triggered.connect(self._on_echo_triggered)
         self.act_doctor.triggered.connect(self._on_doctor_triggered)
         self.act_echo_all.triggered.connect(self._on_echo_all_triggered)
+        self.act_query.triggered.connect(self._on_query_triggered)
         self.act_quit.triggered.connect(self.window.close)
         self.act_open_images.triggered.connect(self._on_open_images_triggered)
         self.act_open_folder.triggered.connect(self._on_open_folder_triggered)
@@ -859,6 +894,7 @@ class PacsAdminApp(QObject):
         self.sends.close()
 
         self.retrieve.close()
+        self.query.close()
         self.node_actions.close()
         self.viewer.close()  # stops cine, cancels its decode jobs
         self._clock.stop()

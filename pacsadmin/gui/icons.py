@@ -69,10 +69,16 @@ GLYPHS: dict[str, str] = {
     "tags": "tag-text-outline",
     "correct": "account-edit-outline",
     "undo": "undo",
-    "retrieve": "download-network-outline",
     "retry": "backup-restore",
     "move-to": "send-outline",
     "archive-show": "database-search-outline",
+    # the Query panel
+    "query": "table-search",
+    "back": "arrow-left",
+    "drill": "subdirectory-arrow-right",
+    "retrieve": "database-arrow-down-outline",
+    "move": "send-outline",
+    "split": "calendar-range",
 }
 FALLBACK = "help-circle-outline"
 _FONT = "materialdesignicons6-webfont-*.ttf"  # MDI 6: the code points are stable within it

@@ -135,7 +135,8 @@ def find(
             msg_id=msg_id,
             cancel_msg_id=msg_id if canceller is not None and canceller.sent else None,
             aborted=canceller is not None and canceller.aborted,
-            capped="" if cancelled else cap_warning(len(matches), outcome),
+            capped=kw.pop("capped", "")
+            or ("" if cancelled else cap_warning(len(matches), outcome)),
             elapsed_ms=(time.perf_counter() - t_start) * 1000,
             first_ms=state["first"],
             transcript=tr.lines,
@@ -313,6 +314,17 @@ def _final(
     code = state["final"]
     if code is not None:
         info = status_info(code, "C-FIND")
+        if info.outcome is Outcome.CANCEL and not ctx.cancelled and not canceller.sent:
+            # 0xFE00 with no C-CANCEL of ours: the peer stopped at its limit (Orthanc's
+            # LimitFindResults answers so), the matches that came are the first ones
+            return result(
+                Outcome.WARNING,
+                f"The peer stopped matching before the end ({info.label}, though no "
+                "C-CANCEL was sent): it has a limit on the number of matches.",
+                capped="The PACS stopped at its limit on the number of matches (Orthanc: "
+                "LimitFindResults). Narrow the query (a shorter date range, a patient ID) "
+                "to see the rest.",
+            )
         if info.outcome is Outcome.CANCEL:
             return result(Outcome.CANCEL, f"Cancelled: the peer confirmed ({info.label}).")
         if ctx.cancelled and info.outcome is not Outcome.FAILURE:

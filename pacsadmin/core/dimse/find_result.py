@@ -16,11 +16,8 @@ from typing import Any
 
 from pacsadmin.core.dimse.status import Outcome
 
-# a count of matches that is likely a PACS's configured limit, not the truth
-ROUND_COUNTS = frozenset(
-    {100, 200, 250, 300, 400, 500, 1000, 1500, 2000, 2500, 3000, 4000, 5000, 10000, 20000}
-    | {25000, 50000, 100000}
-)
+# the small round counts a PACS's result limit is set to; from 1000 up, every multiple of 500
+_SMALL_ROUND = frozenset({100, 200, 250, 300, 400, 500})
 _TEXT_VRS = {"SH", "LO", "ST", "LT", "UT", "UC", "PN"}
 _SINGLE_VALUED = {"ST", "LT", "UT"}  # a backslash in these is text, not a delimiter
 _ASCII_VRS = {"AE", "AS", "CS", "DA", "DS", "DT", "IS", "TM", "UI", "UR"}
@@ -82,8 +79,16 @@ class FindResult:
         return text
 
 
+def looks_capped(count: int) -> bool:
+    """A count of matches that is likely a PACS's configured limit, not the truth: 100,
+    200, 250, 300, 400, 500, then any multiple of 500 from 1000 (1000, 1500, 2000, 5000,
+    10000, 50000...).  Limits are set by people, who pick round numbers; a real answer
+    lands on one of these about once in 500."""
+    return count in _SMALL_ROUND or (count >= 1000 and count % 500 == 0)
+
+
 def cap_warning(count: int, outcome: Outcome) -> str:
-    if count in ROUND_COUNTS and outcome in (Outcome.SUCCESS, Outcome.WARNING):
+    if looks_capped(count) and outcome in (Outcome.SUCCESS, Outcome.WARNING):
         return (
             f"Exactly {count} matches, a round number: the PACS has probably capped the "
             "answer at its limit. Narrow the query (a shorter date range, a patient ID) "

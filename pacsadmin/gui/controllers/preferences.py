@@ -13,9 +13,10 @@ from typing import Any
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QDialog, QWidget
 
+from pacsadmin.core.errors import PacsAdminError
 from pacsadmin.core.jobs import JobFinished, JobState
 from pacsadmin.core.netutil import port_problem
-from pacsadmin.core.settings import Settings, save_settings
+from pacsadmin.core.settings import Settings, load_settings, save_settings
 from pacsadmin.gui.dialogs.preferences import PreferencesDialog
 from pacsadmin.gui.dialogs.welcome import WelcomeDialog
 
@@ -175,8 +176,20 @@ class PreferencesController(QObject):
             elif changed:
                 self.errors.info("Settings saved.")
 
+        def work(ctx: Any) -> None:
+            # the Query panel writes its recent queries into the same file: keep the
+            # file's, not the ones read at start-up
+            try:
+                on_disk = load_settings(path)
+            except PacsAdminError:
+                on_disk = None
+            final = new
+            if on_disk is not None:
+                final = dataclasses.replace(new, recent_queries=on_disk.recent_queries)
+            save_settings(path, final)
+
         self.bridge.submit(
-            lambda ctx: save_settings(path, new),
+            work,
             name="Save settings",
             lane="io",
             quiet=True,

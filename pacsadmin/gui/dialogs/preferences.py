@@ -159,7 +159,7 @@ FIELDS: dict[str, tuple[str, str, str]] = {
 CHOICES: dict[str, list[tuple[str, str]]] = {
     "duplicate_policy": [("keep_first", "Keep the first copy"), ("overwrite", "Overwrite it")],
 }
-HIDDEN = {"schema_version"}
+HIDDEN = {"schema_version", "recent_queries"}  # the Query panel keeps those
 GROUP_ORDER = [
     "This computer as a DICOM node",
     "Network",
