@@ -24,8 +24,16 @@ def _in_index(archive, uids):
 def _no_partial_files(archive):
     rep = archive.verify()
     assert rep.ok, rep.to_json()
-    assert rep.files == rep.indexed
+    assert rep.files == rep.indexed and rep.temp_files == 0
     assert list(archive.layout.tmp_dir.iterdir()) == []
+    # and as the admin sees it: `pacsadmin archive verify` (the archive is HOME/archive)
+    from tests.peers import app_cli
+
+    assert archive.layout.root.name == "archive"
+    p = app_cli(archive.layout.root.parent, "archive", "verify")
+    out = p.stdout.decode()
+    assert p.returncode == 0 and "OK: index and files agree" in out, out + p.stderr.decode()
+    assert f"{rep.indexed} indexed instance(s), {rep.files} file(s)" in out
 
 
 def test_cancel_in_the_middle_of_a_move(qr_big, local, archive, big_study):
