@@ -247,3 +247,41 @@ def test_peer_aborts_mid_file_and_mid_move(local, archive, tmp_path):
     assert set(r.missing) == set(uids[3:])
     assert _in_index(archive, uids) == set(uids[:3])
     _no_partial_files(archive)
+
+
+def test_orthanc_dies_in_the_middle_of_a_move(local, archive, big_study, start_peer, tmp_path):
+    """An Orthanc of its own, killed (SIGKILL) once 3 instances are reported completed:
+    the C-MOVE association and its C-STORE sub-association break wherever they are; the
+    archive keeps only complete files and the report reconciles with the index."""
+    from tests.integration.retrieve.conftest import AET, HOST, store_into
+    from tests.peers import start_orthanc
+
+    o = start_peer(
+        start_orthanc, tmp_path / "orthanc", modalities={"pacsadmin": (AET, HOST, local.port)}
+    )
+    store_into(o, big_study[2])
+    study, uids, _ = big_study
+    killed = []
+
+    def emit(event):
+        item = getattr(event, "item", None)
+        if isinstance(item, RetrieveProgress) and item.completed >= 3 and not killed:
+            os.kill(o.pid, signal.SIGKILL)
+            killed.append(o.pid)
+
+    r = move(
+        local,
+        o.node(),
+        Selection.of(studies=[study]),
+        ctx=JobContext(0, CancelToken(), emit),
+        archive=archive,
+        late_grace=1.0,
+    )
+    assert killed
+    assert not r.ok and r.outcome is Outcome.FAILURE and r.status is None, r.sentence
+    assert "before the C-MOVE finished" in r.sentence
+    got = _in_index(archive, uids)
+    assert 3 <= len(got) < BIG
+    assert r.received == len(got) and set(r.missing) == set(uids) - got
+    assert f"{len(got)} of {BIG} instances are in the archive" in r.sentence
+    _no_partial_files(archive)
