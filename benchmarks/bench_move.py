@@ -9,8 +9,10 @@ DCMTK ``movescu`` process moving the same study from the same Orthanc to a DCMTK
 ``storescp`` (third party, writing the files into the same work folder), minus an
 ``echoscu`` process to the same Orthanc (start-up not counted).  Printed beside: the same
 ``movescu`` moving to a bare pynetdicom SCP that writes each data set to a file (chunked
-receive, rename: no archive logic), and our C-MOVE's own phase (from the request to the
-last instance found in the index, without the C-FIND and the receiver's start and stop).
+receive, rename: no archive logic), our C-MOVE's own phase (from the request to the
+last instance found in the index, without the C-FIND and the receiver's start and stop),
+and move() into a ``pacsadmin serve`` already running on the local port (the receiver in
+a process of its own, as when the window's SCP runs).
 Median of 3, interleaved, after one warm-up round.  Goal: at least 0.8x movescu.
 Every peer runs with TCP_NODELAY=1.  ``PACSADMIN_BENCH_MOVE_N`` sets the image count.
 """
@@ -142,6 +144,48 @@ def _ours(node, study: str, port: int, folder: Path) -> tuple[float, float]:
     return took, r.elapsed_ms / 1000
 
 
+def _ours_into_serve(node, study: str, port: int, home: Path) -> float:
+    """Wall time of move() when ``pacsadmin serve`` already runs on the local port (its
+    own process: the receiver does not share this process's GIL), into its archive."""
+    from common import serve_argv
+
+    from pacsadmin.core.archive import Archive
+    from pacsadmin.core.dimse.association import LocalAE
+    from pacsadmin.core.dimse.retrieve import move
+    from pacsadmin.core.dimse.retrieve_model import Selection
+    from pacsadmin.core.jobs import null_context
+
+    _fresh(home)
+    proc = subprocess.Popen(
+        serve_argv(home, LOCAL_AET, port),
+        env=ENV,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_for_port(port, proc)
+        archive = Archive(home / "archive", sweep=False)
+        try:
+            t0 = time.perf_counter()
+            r = move(
+                LocalAE(LOCAL_AET, port),
+                node,
+                Selection.of(studies=[study]),
+                ctx=null_context(),
+                archive=archive,
+                timeout=600,
+            )
+            took = time.perf_counter() - t0
+        finally:
+            archive.close()
+    finally:
+        _stop(proc)
+    if not r.ok or r.received != N or r.receiver is None or r.receiver.started:
+        raise RuntimeError(f"the move into serve failed: {r.summary}")
+    return took
+
+
 def _load(peer, images: Path) -> None:
     _proc(["storescu", "-aec", peer.aet, "+sd", "127.0.0.1", str(peer.port), str(images)])
 
@@ -180,7 +224,7 @@ def run() -> list[Result]:
                 _load(o, images)
                 node = o.node("orthanc")
                 echo = ["echoscu", "-aet", LOCAL_AET, "-aec", o.aet, "127.0.0.1", str(o.port)]
-                ours, phase, dcmtk, bare, echoes = [], [], [], [], []
+                ours, phase, dcmtk, bare, echoes, serve = [], [], [], [], [], []
                 for rnd in range(ROUNDS + 1):  # round 0: warm-up (imports, caches), not counted
                     load.append(os.getloadavg()[0])
                     took, ph = _ours(node, study, ports["local"], work / "archive")
@@ -193,7 +237,9 @@ def run() -> list[Result]:
                     if _count(bare_out) != N:
                         raise RuntimeError(f"the bare SCP wrote {_count(bare_out)} of {N} files")
                     e = _proc(echo)
+                    sv = _ours_into_serve(node, study, ports["local"], work / "serve")
                     if rnd:
+                        serve.append(sv)
                         ours.append(took)
                         phase.append(ph)
                         dcmtk.append(m)
@@ -222,6 +268,8 @@ def run() -> list[Result]:
             f"{statistics.median(phase):.2f} s, {N / statistics.median(phase):.0f} img/s); "
             f"movescu->storescp {statistics.median(dcmtk):.2f} s - echoscu {echo_s:.3f} s; "
             f"movescu->bare pynetdicom SCP writing files {bare_ips:.0f} img/s; "
+            f"move() into a running 'pacsadmin serve' {N / statistics.median(serve):.0f} "
+            "img/s; "
             f"{N} CT 512x512 from Orthanc, median of {ROUNDS}; load average "
             f"{min(load):.2f}-{max(load):.2f}",
         )
