@@ -53,20 +53,30 @@ class _FirstConnect:
             self.arrived.set()
 
     def close(self) -> None:
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)  # wakes the accept() (Linux)
+        except OSError:
+            pass
         self.sock.close()
 
 
-def _first_connect(argv: list[str], env: dict[str, str], lst: _FirstConnect) -> float:
-    lst.arrived.clear()
-    n = len(lst.times)
-    t0 = time.perf_counter()
-    proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+def _first_connect(argv: list[str], env: dict[str, str]) -> float:
+    """Seconds from spawning ``argv`` (with TARGET's port filled in) to its first connection.
+    A listener of its own for each run: a command that connects again after the first
+    connection closed (find retries through pynetdicom) must not be counted in the next."""
+    lst = _FirstConnect()
     try:
-        if not lst.arrived.wait(60):
-            raise RuntimeError(f"no connection from {argv[3:5]}")
-        return lst.times[n] - t0
+        argv = [a.replace("{port}", str(lst.port)) for a in argv]
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            if not lst.arrived.wait(60):
+                raise RuntimeError(f"no connection from {argv[3:5]}")
+            return lst.times[0] - t0
+        finally:
+            proc.wait(60)  # it fails (the connection closed): not timed
     finally:
-        proc.wait(60)  # it fails (the connection closed): not timed
+        lst.close()
 
 
 def run() -> list[Result]:
@@ -76,8 +86,7 @@ def run() -> list[Result]:
         home = Path(tmp) / "home"
         env = {**os.environ, "PYTHONPYCACHEPREFIX": str(Path(tmp) / "pycache")}
         env.pop("PYTHONDONTWRITEBYTECODE", None)
-        lst = _FirstConnect()
-        target = f"PEER@127.0.0.1:{lst.port}"
+        target = "PEER@127.0.0.1:{port}"
         local = ["--port", str(free_port()), "--bind", "127.0.0.1"]
         cmds = {
             "echo": app_argv(home, "echo", target, "-t", "2"),
@@ -87,16 +96,13 @@ def run() -> list[Result]:
         helps = {k: app_argv(home, k, "--help") for k in cmds}
         start: dict[str, list[float]] = {k: [] for k in cmds}
         help_t: dict[str, list[float]] = {k: [] for k in cmds}
-        try:
-            for i in range(WARMUP + N):
-                for k, argv in cmds.items():
-                    t = _first_connect(argv, env, lst)
-                    h = timed(lambda a=helps[k]: subprocess.run(a, env=env, capture_output=True))
-                    if i >= WARMUP:
-                        start[k].append(t)
-                        help_t[k].append(h)
-        finally:
-            lst.close()
+        for i in range(WARMUP + N):
+            for k, argv in cmds.items():
+                t = _first_connect(argv, env)
+                h = timed(lambda a=helps[k]: subprocess.run(a, env=env, capture_output=True))
+                if i >= WARMUP:
+                    start[k].append(t)
+                    help_t[k].append(h)
     med = {k: statistics.median(v) for k, v in start.items()}
     hmed = {k: statistics.median(v) for k, v in help_t.items()}
     load = os.getloadavg()[0]
