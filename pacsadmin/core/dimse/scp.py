@@ -45,7 +45,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("pacsadmin.scp")
 TRANSCRIPT_LINES = 2000  # per association: the first and the last 1,000 (memory stays bounded)
-SERVER_POLL = 0.05  # s between the listener's checks for stop(); its cost is ~20 wake-ups a second
 
 # Uncompressed, Deflated (bounded: core/deflate.py) and common compressed transfer syntaxes.
 DEFLATED = "1.2.840.10008.1.2.1.99"
@@ -284,21 +283,21 @@ class LocalScp:
             (evt.EVT_DIMSE_SENT, self._tx("_on_dimse_sent")),
             (evt.EVT_DIMSE_RECV, self._tx("_on_dimse_recv")),
         ]
-        from pynetdicom.transport import ThreadedAssociationServer
-
-        sc = scp_access.server_class(cfg.reuse_port) or ThreadedAssociationServer
+        sc = scp_access.server_class(cfg.reuse_port)
         try:
-            # start_server(block=False), but polling every SERVER_POLL s, not every 0.5 s:
-            # stop() waits for the poll (a move's receiver stopped up to 0.5 s late)
-            server = ae.make_server((cfg.bind, cfg.port), evt_handlers=handlers, server_class=sc)
-            threading.Thread(
-                target=server.serve_forever,
-                kwargs={"poll_interval": SERVER_POLL},
-                name="pacsadmin-scp-server",
-                daemon=True,
-            ).start()
-            _pynetdicom.register_server(ae, server)
-            self._server = server
+            if sc is None:
+                self._server = ae.start_server(
+                    (cfg.bind, cfg.port), block=False, evt_handlers=handlers
+                )
+            else:  # start_server(block=False) with our server class (SO_REUSEPORT)
+                server = ae.make_server(
+                    (cfg.bind, cfg.port), evt_handlers=handlers, server_class=sc
+                )
+                threading.Thread(
+                    target=server.serve_forever, name="pacsadmin-scp-server", daemon=True
+                ).start()
+                _pynetdicom.register_server(ae, server)
+                self._server = server
         except BaseException:  # the port is taken, say
             scp_receive.uninstall()
             raise
@@ -318,7 +317,7 @@ class LocalScp:
 
     def stop(self) -> None:
         if self._server is not None:
-            self._server.shutdown()
+            _pynetdicom.stop_server_at_once(self._server)
             self._server = None
             scp_receive.uninstall()
             log.info("SCP %s stopped", self.config.ae_title)
