@@ -356,7 +356,7 @@ class LocalScp:
 
     def stop(self) -> None:
         if self._server is not None:
-            self._server.shutdown()
+            _pynetdicom.stop_server_at_once(self._server)
             self._server = None
             self._watchdog.stop()
             scp_receive.uninstall()

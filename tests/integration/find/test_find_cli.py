@@ -167,3 +167,27 @@ def test_ctrl_c_sends_a_c_cancel_prints_what_arrived_and_exits_130(tmp_path):
     assert "cancelled_at" in seen and seen["cancelled_at"] < 3000
     assert len(rows) <= seen["cancelled_at"]
     assert "Cancelled: the peer confirmed" in err.decode()
+
+
+def test_a_utf8_name_in_json_and_in_the_table(dcmqrscp_loaded, tmp_path):
+    """A UTF-8 name (letters Latin-1 lacks) sent as a key and printed as stored: JSON and
+    the table (dcmqrscp returns the stored ISO_IR 192 bytes)."""
+    import subprocess
+
+    from tests.unit.archive.dsgen import make_ds, write
+
+    name = "Łukasiewicz^Zoë"
+    f = write(
+        make_ds(patient_name=name, patient_id="CLIUTF8", charset="ISO_IR 192"), tmp_path / "u.dcm"
+    )
+    p = subprocess.run(
+        ["storescu", "-aec", dcmqrscp_loaded.aet, "127.0.0.1", str(dcmqrscp_loaded.port), str(f)],
+        capture_output=True,
+        timeout=60,
+    )
+    assert p.returncode == 0, p.stderr
+    args = ("find", dcmqrscp_loaded.target, "--charset", "ISO_IR 192", "-k", "PatientName=Łukas*")
+    rows = json.loads(_ok(app_cli(tmp_path / "home", *args, "--json")))
+    assert [(r["PatientID"], r["PatientName"]) for r in rows] == [("CLIUTF8", name)]
+    out = _ok(app_cli(tmp_path / "home", *args))
+    assert "Zoë" in out and "ŁUKASIEWICZ" in out.upper() and "1 match;" in out, out

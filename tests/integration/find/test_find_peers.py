@@ -1,5 +1,5 @@
 """C-FIND as SCU against Orthanc and DCMTK dcmqrscp: every level of both roots,
-wildcards, date ranges, a Latin-1 name, and an identifier that cannot be decoded."""
+wildcards, date ranges, a Latin-1 and a UTF-8 name, and an identifier that cannot be decoded."""
 
 from __future__ import annotations
 
@@ -87,6 +87,68 @@ def test_a_latin1_name_is_sent_and_shown(pacs, dataset):
     # returned to a query sent in the default repertoire as well
     r = run(pacs, FindQuery("patient", "PATIENT", keys=(("PatientID", "PID3"),), charset=""))
     assert [m.get("PatientName") for m in r.matches] == [LATIN1_NAME]
+
+
+UTF8_NAME = (
+    "Łukasiewicz^Zoë=王^小明"  # Polish and Greek letters Latin-1 lacks; a CJK ideographic group
+)
+
+
+def _store(peer, path) -> None:
+    """One file into ``peer`` (Orthanc by its REST API, dcmqrscp by storescu)."""
+    if peer.kind == "orthanc":
+        from tests.peers import orthanc_rest
+
+        orthanc_rest(peer, "POST", "/instances", path.read_bytes())
+        return
+    p = subprocess.run(
+        ["storescu", "-aec", peer.aet, "127.0.0.1", str(peer.port), str(path)],
+        capture_output=True,
+        timeout=60,
+    )
+    assert p.returncode == 0, p.stderr
+
+
+@pytest.fixture(params=["orthanc", "dcmqrscp"])
+def utf8_pacs(request, tmp_path_factory):
+    """dcmqrscp answers with the stored bytes and character set; Orthanc answers every
+    C-FIND in its DefaultEncoding whatever the query asks (Latin1 by default: a name
+    Latin-1 cannot carry comes back with those letters dropped, declared ISO_IR 100), so
+    a site with such names sets DefaultEncoding to Utf8, as this Orthanc does."""
+    if request.param == "dcmqrscp":
+        return request.getfixturevalue("dcmqrscp_loaded")
+    from tests.peers import PeerUnavailable, start_orthanc
+
+    from .conftest import _unavailable
+
+    try:
+        peer = start_orthanc(
+            tmp_path_factory.mktemp("orthanc-utf8"), extra_config={"DefaultEncoding": "Utf8"}
+        )
+    except PeerUnavailable as exc:
+        _unavailable(exc)
+        raise
+    request.addfinalizer(peer.stop)
+    return peer
+
+
+def test_a_utf8_name_is_sent_and_shown(utf8_pacs, tmp_path):
+    """A name stored in UTF-8 (ISO_IR 192) that Latin-1 cannot carry: matched by a UTF-8
+    query (non-ASCII bytes in the key) and shown as stored."""
+    from tests.unit.archive.dsgen import make_ds, write
+
+    pacs = utf8_pacs
+    ds = make_ds(patient_name=UTF8_NAME, patient_id="PIDUTF8", charset="ISO_IR 192")
+    _store(pacs, write(ds, tmp_path / "utf8.dcm"))
+    q = FindQuery("study", "STUDY", keys=(("PatientName", "Łukasiewicz*"),), charset="ISO_IR 192")
+    r = run(pacs, q)
+    assert [m.get("PatientID") for m in r.matches] == ["PIDUTF8"]
+    assert [m.get("PatientName") for m in r.matches] == [UTF8_NAME]
+    # and by its ID, the name returned as stored
+    r = run(
+        pacs, FindQuery("study", "STUDY", keys=(("PatientID", "PIDUTF8"),), charset="ISO_IR 192")
+    )
+    assert [m.get("PatientName") for m in r.matches] == [UTF8_NAME]
 
 
 def test_a_name_that_the_charset_cannot_carry_is_refused_before_sending(dataset, orthanc_loaded):

@@ -1,6 +1,6 @@
-"""Modality Worklist queries against DCMTK wlmscpfs, answering from .wl files written
-with pydicom: scheduled step keys (modality, station AE, date range), patient keys,
-a Latin-1 name."""
+"""Modality Worklist queries against DCMTK wlmscpfs and Orthanc's Modality Worklists
+plugin, each answering from .wl files written with pydicom: scheduled step keys
+(modality, station AE, date range), patient keys, a Latin-1 name."""
 
 from __future__ import annotations
 
@@ -56,19 +56,47 @@ def _write_wl(folder, i, name, pid, acc, modality, station, date, cs):
     ds.save_as(folder / f"item{i}.wl", enforce_file_format=True)
 
 
-@pytest.fixture(scope="module")
-def wlm(tmp_path_factory):
+ORTHANC_WL_PLUGIN = "/usr/share/orthanc/plugins/libModalityWorklists.so"
+
+
+def _start_orthanc_wl(workdir):
+    """Orthanc with its Modality Worklists plugin (Debian package orthanc) answering from
+    the .wl files in ``peer.storage[1]``."""
+    import os.path
+
+    from tests.peers import start_orthanc
+
+    if not os.path.exists(ORTHANC_WL_PLUGIN):
+        raise PeerUnavailable(f"{ORTHANC_WL_PLUGIN} is not installed (Debian package orthanc)")
+    folder = workdir / "worklists"
+    folder.mkdir(parents=True)
+    peer = start_orthanc(
+        workdir,
+        extra_config={
+            "Plugins": [ORTHANC_WL_PLUGIN],
+            "Worklists": {"Enable": True, "Database": str(folder)},
+        },
+    )
+    peer.storage.append(folder)
+    return peer
+
+
+@pytest.fixture(scope="module", params=["wlmscpfs", "orthanc"])
+def wlm(request, tmp_path_factory):
     try:
-        # -csk: answer with each file's own character set (the default, -cs0, declares
-        # none, so a Latin-1 name would arrive undeclared and be marked unreadable)
-        peer = start_wlmscpfs(tmp_path_factory.mktemp("wlm"), extra_args=["-csk"])
+        if request.param == "wlmscpfs":
+            # -csk: answer with each file's own character set (the default, -cs0, declares
+            # none, so a Latin-1 name would arrive undeclared and be marked unreadable)
+            peer = start_wlmscpfs(tmp_path_factory.mktemp("wlm"), extra_args=["-csk"])
+        else:
+            peer = _start_orthanc_wl(tmp_path_factory.mktemp("orthanc-wl"))
     except PeerUnavailable as exc:
         if os.environ.get("PACSADMIN_REQUIRE_PEERS") == "1":
             pytest.fail(str(exc))
         pytest.skip(str(exc))
     try:
         for i, item in enumerate(ITEMS):
-            _write_wl(peer.storage[0], i, *item)
+            _write_wl(peer.storage[-1], i, *item)
         yield peer
     finally:
         peer.stop()
