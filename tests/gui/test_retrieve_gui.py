@@ -396,3 +396,29 @@ def test_retrieve_by_uid_from_the_node_browser(qtbot, make_app, dcmqrscp_qr, dat
     row = wait_done(qtbot, app, app.retrieve_model.row(0).key)
     assert row.state == "done" and row.result.received == row.result.expected == 1
     assert row.what.startswith("MÜLLER, Jürgen")
+
+
+def test_query_then_retrieve_here_from_the_query_panel(qtbot, make_app, dcmqrscp_qr, dataset):  # noqa: F811
+    """The whole path an admin takes: a C-FIND in the Query panel, select a row,
+    Retrieve here; the retrieve panel's accounting says everything arrived."""
+    from PySide6.QtCore import Qt
+
+    from pacsadmin.core.dimse.find_form import QueryForm
+
+    app = make_app()
+    node = add_node(qtbot, app, dcmqrscp_qr.node("PACS"))
+    app.central_tabs.setCurrentWidget(app.query_panel)
+    panel, ctrl = app.query_panel, app.query
+    done = ctrl.finished
+    panel.form.set_form(QueryForm(node=node.name, patient_id="PID1"))
+    qtbot.mouseClick(panel.form.search_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: ctrl.finished > done, timeout=WAIT)
+    assert panel.model.rowCount() == 1
+    panel.table.selectRow(0)
+    assert not app.retrieve_model.rows()
+    qtbot.mouseClick(panel.retrieve_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: len(app.retrieve_model.rows()) == 1, timeout=WAIT)
+    row = wait_done(qtbot, app, app.retrieve_model.rows()[0].key)
+    r = row.result
+    st = dataset[0][0]
+    assert r.expected == r.completed == r.received == len(st.instances) == 4, r.summary
