@@ -157,6 +157,86 @@ def wake_on_close(event: Any) -> None:
     event.assoc.dimse.msg_queue.put((None, None))
 
 
+# ------------------------------------------------------------------ the socket lent to us
+class SocketLease:
+    """An established association's socket, lent to our own code (the fast C-STORE
+    sender, ``store_fast.py``) while pynetdicom's DUL thread keeps off it.
+
+    Between :meth:`take` and :meth:`give_back` the DUL neither reads the socket nor lets
+    the network idle timer run out (its ``_is_transport_event``, the one place it reads,
+    answers "nothing came" and restarts the timer), so every byte the peer sends is ours
+    to read, and the socket is ours to write (nothing is queued to the DUL meanwhile: the
+    caller sends nothing through pynetdicom while it holds the lease).  A read the DUL
+    had started finishes before :meth:`take` returns (one lock).  pynetdicom keeps the
+    association: negotiation before, release or abort after :meth:`give_back`.  Works for
+    TLS too: one thread at a time uses the ``SSLSocket``."""
+
+    def __init__(self, assoc: Any) -> None:
+        self.assoc = assoc
+        dul = assoc.dul
+        self.sock: socket.socket = dul.socket.socket
+        self._lock = threading.Lock()
+        self._held = False
+        original = dul._is_transport_event
+        timer = dul._idle_timer
+
+        def is_transport_event() -> bool:
+            with self._lock:
+                if self._held:
+                    timer.restart()
+                    return False
+                return bool(original())
+
+        dul._is_transport_event = is_transport_event
+
+    @property
+    def peer_max_pdu(self) -> int:
+        """The peer's maximum PDU length (0: no limit)."""
+        a = self.assoc
+        peer = a.requestor if a.is_acceptor else a.acceptor
+        return int(peer.maximum_length or 0)
+
+    def take(self) -> socket.socket:
+        with self._lock:
+            self._held = True
+        return self.sock
+
+    def give_back(self) -> None:
+        with self._lock:
+            self._held = False
+
+
+def dimse_pdus(primitive: Any, context_id: int, max_pdu: int) -> bytes:
+    """The bytes pynetdicom puts on the wire for a DIMSE request or response primitive
+    (``C_STORE`` ...): its message, fragmented into P-DATA-TF PDUs (tests compare the fast
+    paths' bytes with these)."""
+    from pynetdicom.dimse_messages import C_STORE_RQ, C_STORE_RSP
+    from pynetdicom.pdu import P_DATA_TF
+
+    msg = (C_STORE_RSP if primitive.Status is not None else C_STORE_RQ)()
+    msg.primitive_to_message(primitive)
+    out = b""
+    for p in msg.encode_msg(context_id, max_pdu):
+        pdu = P_DATA_TF()
+        pdu.from_primitive(p)
+        out += pdu.encode()
+    return out
+
+
+def decode_dimse(pdus: list[bytes]) -> Any:
+    """The DIMSE primitive pynetdicom decodes from these P-DATA-TF PDUs (one message)."""
+    from pynetdicom.dimse_messages import DIMSEMessage
+    from pynetdicom.pdu import P_DATA_TF
+
+    msg = DIMSEMessage()
+    for raw in pdus:
+        pdu = P_DATA_TF()
+        pdu.decode(raw)
+        if msg.decode_msg(pdu.to_primitive()):
+            return msg.message_to_primitive()
+    return None
+
+
 # ------------------------------------------------------------------ our own socket
 def preconnected_ae_class(
     sock: socket.socket, on_first_bytes: Callable[[bytes], None] | None = None
