@@ -558,3 +558,51 @@ def test_reactor_and_senders_read_dimse_messages_as_responses_to_the_caller_assu
     ev.assoc = assoc
     _pynetdicom.wake_on_close(ev)
     assert assoc.dimse.get_msg(block=True) == (None, None)
+
+
+def test_socket_lease_is_where_the_dul_reads():
+    """SocketLease overrides the DUL's _is_transport_event: the only place its reactor
+    reads the socket (through _read_pdu_data) and restarts the idle timer."""
+    reactor = inspect.getsource(DULServiceProvider.run_reactor)
+    assert "self._is_transport_event()" in reactor, REVIEW_NET
+    dul_src = inspect.getsource(DULServiceProvider)
+    check = inspect.getsource(DULServiceProvider._is_transport_event)
+    assert dul_src.count("self._read_pdu_data()") == check.count("self._read_pdu_data()") == 2
+    assert "_idle_timer.restart()" in reactor, REVIEW_NET
+
+
+def test_socket_lease_end_to_end():
+    """While the socket is leased, a C-ECHO sent and answered as bytes is ours (the DUL
+    does not read the response); given back, pynetdicom's own C-ECHO and release work."""
+    from pacsadmin.core.dimse.pdu import Messages, PduReader, command, element, p_data
+
+    scp = AE("SEAMSCP")
+    scp.add_supported_context(Verification)
+    server = scp.start_server(("127.0.0.1", 0), block=False)
+    try:
+        assoc = _scu(server.server_address[1], [build_context(Verification)])
+        try:
+            lease = _pynetdicom.SocketLease(assoc)
+            assert lease.peer_max_pdu == assoc.acceptor.maximum_length
+            sock = lease.take()
+            ctx = assoc.accepted_contexts[0].context_id
+            uid = b"1.2.840.10008.1.1\x00"
+            rq = command(
+                [
+                    element(0x00000002, None, uid),
+                    element(0x00000100, "H", 0x0030),
+                    element(0x00000110, "H", 5),
+                    element(0x00000800, "H", 0x0101),
+                ]
+            )
+            sock.sendall(p_data(ctx, rq, True, lease.peer_max_pdu))
+            kind, body = PduReader(sock, 10).next()
+            [(_c, cmd, _d)] = Messages().feed(body)
+            assert kind == 4 and cmd[0x00000100] == 0x8030 and cmd[0x00000120] == 5
+            lease.give_back()
+            assert assoc.send_c_echo().Status == 0x0000
+        finally:
+            assoc.release()
+        assert assoc.is_released
+    finally:
+        server.shutdown()

@@ -47,6 +47,18 @@ def p_data(
     (PS3.8 9.3.5: one PDV a PDU, at most ``peer_max - 6`` bytes of data in it; 0 means no
     limit).  ``last=False``: ``data`` is not the message part's end, so no fragment gets
     the last bit (a block of a longer stream: give it a multiple of ``peer_max - 6``)."""
+    return b"".join(p_data_parts(context_id, data, is_command, peer_max, last=last))
+
+
+def p_data_parts(
+    context_id: int,
+    data: bytes | memoryview,
+    is_command: bool,
+    peer_max: int,
+    *,
+    last: bool = True,
+) -> list[bytes | memoryview]:
+    """:func:`p_data` as a list of headers and views of ``data``, to join with more."""
     step = (peer_max - 6) if peer_max else max(len(data), 1)
     view = memoryview(data)
     n = len(data)
@@ -57,7 +69,7 @@ def p_data(
         mch = (1 if is_command else 0) | (2 if last and i + step >= n else 0)
         out.append(pack(">BxIIBB", 0x04, len(chunk) + 6, len(chunk) + 2, context_id, mch))
         out.append(chunk)
-    return b"".join(out)
+    return out
 
 
 def p_data_header(context_id: int, length: int, mch: int) -> bytes:

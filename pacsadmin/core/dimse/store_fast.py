@@ -38,6 +38,7 @@ from pacsadmin.core.dimse.pdu import (
     element,
     p_data,
     p_data_header,
+    p_data_parts,
 )
 
 BLOCK = 4 << 20  # bytes read from a file at once (about; a multiple of the fragment size)
@@ -244,15 +245,15 @@ class StoreStream:
         while True:
             if done + len(pending) >= length:  # the rest of the data set
                 pending = pending[: length - done]
-                out = prefix + p_data(ctx, pending, False, self.peer_max)
-                return self.outcome if self._write(out) else None
+                parts = p_data_parts(ctx, pending, False, self.peer_max)
+                return self.outcome if self._write(b"".join([prefix, *parts])) else None
             whole = len(pending) - len(pending) % step
-            out = prefix + p_data(ctx, pending[:whole], False, self.peer_max, last=False)
-            if whole and self._write(out):
+            parts = p_data_parts(ctx, pending[:whole], False, self.peer_max, last=False)
+            if whole and self._write(b"".join([prefix, *parts])):
                 return self.outcome
             done += whole
             rest = pending[whole:]
-            more = f.read(BLOCK - BLOCK % step)
+            more = f.read(max(step, BLOCK - BLOCK % step))
             if not more:
                 return self._truncated()
             pending = bytes(rest) + more if rest else more
