@@ -206,6 +206,18 @@ class SocketLease:
             self._held = False
 
 
+def override_store_calls(
+    assoc: Any, send_c_store: Callable[..., Any], release: Callable[[], None]
+) -> None:
+    """This association's ``send_c_store`` and ``release`` are these (instance
+    attributes).  pynetdicom's C-MOVE SCP sends each sub-operation with
+    ``store_assoc.send_c_store(dataset, msg_id=, originator_aet=, originator_id=)`` after
+    checking ``isinstance(dataset, Dataset)``, counts an exception as a failed
+    sub-operation, and ends with ``store_assoc.release()`` (``qr_send.py``)."""
+    assoc.send_c_store = send_c_store
+    assoc.release = release
+
+
 def dimse_pdus(primitive: Any, context_id: int, max_pdu: int) -> bytes:
     """The bytes pynetdicom puts on the wire for a DIMSE request or response primitive
     (``C_STORE`` ...): its message, fragmented into P-DATA-TF PDUs (tests compare the fast

@@ -91,17 +91,24 @@ def store_rq(
 
 
 def dataset_offset(head: bytes) -> int | None:
-    """Where the data set starts in a Part 10 file whose first bytes are ``head``: after
-    the preamble, "DICM" and the file meta group (group 0002, Explicit VR Little Endian,
-    walked element by element).  None when it is not a Part 10 file, or the meta group
-    does not end within ``head``."""
+    """Where the data set starts in a Part 10 file whose first bytes are ``head`` (see
+    :func:`file_meta`); None when it is not a Part 10 file."""
+    meta = file_meta(head)
+    return None if meta is None else meta[0]
+
+
+def file_meta(head: bytes) -> tuple[int, str] | None:
+    """``(offset of the data set, Transfer Syntax UID)`` of a Part 10 file whose first
+    bytes are ``head``: after the preamble, "DICM" and the file meta group (group 0002,
+    Explicit VR Little Endian, walked element by element).  None when it is not a Part 10
+    file, or the meta group does not end within ``head``."""
     if len(head) < 132 or head[128:132] != b"DICM":
         return None
-    pos = 132
+    pos, ts = 132, ""
     while pos + 8 <= len(head):
-        group = struct.unpack_from("<H", head, pos)[0]
+        group, elem = struct.unpack_from("<HH", head, pos)
         if group != 0x0002:
-            return pos
+            return pos, ts
         vr = head[pos + 4 : pos + 6]
         if vr in (b"OB", b"OW", b"OF", b"SQ", b"UT", b"UN", b"UC", b"UR", b"OD", b"OL", b"OV"):
             if pos + 12 > len(head):
@@ -111,10 +118,12 @@ def dataset_offset(head: bytes) -> int | None:
         else:
             length = struct.unpack_from("<H", head, pos + 6)[0]
             pos += 8
-        if length == 0xFFFFFFFF:
+        if length == 0xFFFFFFFF or pos + length > len(head):
             return None
+        if elem == 0x0010:
+            ts = head[pos : pos + length].rstrip(b"\x00 ").decode("ascii", "replace")
         pos += length
-    return pos if pos == len(head) else None
+    return (pos, ts) if pos == len(head) else None
 
 
 class StoreStream:
@@ -188,7 +197,8 @@ class StoreStream:
         originator_id: int | None = None,
     ) -> StoreOutcome | None:
         """Send one file and read its response.  None: not sendable as it is (no
-        accepted context for its own transfer syntax, not Part 10): nothing was sent."""
+        accepted context for ``transfer_syntax``, not Part 10, or its file meta names
+        another transfer syntax): nothing was sent."""
         if self.outcome is not None:
             return self.outcome
         ctx = self.contexts.get((sop_class, transfer_syntax))
@@ -202,9 +212,10 @@ class StoreStream:
         try:
             size = os.fstat(f.fileno()).st_size
             head = f.read(min(size, BLOCK))
-            offset = dataset_offset(head)
-            if offset is None:
-                return None
+            meta = file_meta(head)
+            if meta is None or meta[1] != transfer_syntax:
+                return None  # not Part 10, or not the transfer syntax we were told
+            offset = meta[0]
             cmd = store_rq(
                 sop_class,
                 sop_instance,

@@ -1,0 +1,134 @@
+"""The local node's C-MOVE sub-operations through the fast sender (``store_fast.py``).
+
+pynetdicom runs the C-MOVE (PS3.4 C.4.2): it opens the sub-association to the
+destination with the contexts ``qr_scp`` gives, calls ``send_c_store`` on it for each
+pending (status, data set) the handler yields, keeps the counts (remaining, completed,
+failed, warning) and sends every C-MOVE-RSP.  Here, once the sub-association is
+established, its ``send_c_store`` and ``release`` are replaced (through the pynetdicom
+seam) by :class:`SubOperations`': the handler yields an :class:`ArchivedFile` (a data set
+naming the archived file, its UIDs from the index; the file is not read) and the file
+goes through :class:`StoreStream`; the status goes back to pynetdicom as a data set with
+a Status, so its counts stay its own and right.  A file the fast sender cannot take as
+it is (its transfer syntax not accepted for its SOP class: the destination wants it
+uncompressed) is read with pydicom and sent by pynetdicom's own ``send_c_store``, as
+before.  A lost sub-association fails the file being sent and each one after it (an
+exception, which pynetdicom counts as a failed sub-operation); every wait is bounded by
+the node's network and DIMSE timeouts.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from pydicom.dataset import Dataset
+
+from pacsadmin.core.dimse import _pynetdicom
+from pacsadmin.core.dimse.store_fast import StoreStream
+
+log = logging.getLogger("pacsadmin.scp")
+
+
+class ArchivedFile(Dataset):
+    """A sub-operation's instance: its file and UIDs from the index, never read here.
+    pynetdicom needs a ``Dataset`` (it checks) with the SOP Instance UID (it lists the
+    failed ones in the final response)."""
+
+    def __init__(self, path: str, sop_class: str, sop_instance: str, transfer_syntax: str):
+        super().__init__()
+        self.SOPInstanceUID = sop_instance
+        self.archived_path = path
+        self.archived_sop_class = sop_class
+        self.archived_syntax = transfer_syntax
+
+
+class SubOperations:
+    """``send_c_store`` and ``release`` of one C-MOVE sub-association."""
+
+    def __init__(self, assoc: Any, timeouts: Any) -> None:
+        self.assoc = assoc
+        self.original_store = assoc.send_c_store
+        self.original_release = assoc.release
+        contexts = {
+            (str(c.abstract_syntax), str(c.transfer_syntax[0])): int(c.context_id)
+            for c in assoc.accepted_contexts
+        }
+        self.stream = StoreStream(
+            _pynetdicom.SocketLease(assoc),
+            contexts,
+            network_timeout=timeouts.network,
+            dimse_timeout=timeouts.dimse,
+        )
+        self.fast = self.slow = 0
+
+    def send_c_store(
+        self,
+        dataset: Any,
+        msg_id: int = 1,
+        priority: int = 2,
+        originator_aet: str | None = None,
+        originator_id: int | None = None,
+    ) -> Dataset:
+        if not isinstance(dataset, ArchivedFile):
+            return self._slow(dataset, msg_id, priority, originator_aet, originator_id)
+        out = self.stream.store(
+            dataset.archived_path,
+            dataset.archived_sop_class,
+            str(dataset.SOPInstanceUID),
+            dataset.archived_syntax,
+            msg_id,
+            originator_aet=originator_aet,
+            originator_id=originator_id,
+        )
+        if out is None:  # not as it is: pydicom reads it, pynetdicom converts and sends
+            from pydicom import dcmread
+
+            ds = dcmread(dataset.archived_path)
+            return self._slow(ds, msg_id, priority, originator_aet, originator_id)
+        if out.status is None:
+            log.warning("C-MOVE sub-operation: the destination was lost (%s)", out.lost)
+            raise ConnectionError(f"the move destination was lost: {out.detail}")
+        self.fast += 1
+        rsp = Dataset()
+        rsp.Status = out.status
+        if out.comment:
+            rsp.ErrorComment = out.comment[:64]
+        return rsp
+
+    def _slow(
+        self, ds: Any, msg_id: int, priority: int, aet: str | None, oid: int | None
+    ) -> Dataset:
+        if not self.stream.pause():
+            raise ConnectionError("the move destination was lost")
+        self.slow += 1
+        rsp: Dataset = self.original_store(
+            ds, msg_id=msg_id, priority=priority, originator_aet=aet, originator_id=oid
+        )
+        return rsp
+
+    def release(self) -> None:
+        if self.stream.finish():
+            self.original_release()
+        else:  # the connection is closed: pynetdicom's side only has to stop
+            _pynetdicom.kill_association(self.assoc)
+        log.info("C-MOVE sub-operations: %d sent as they are, %d converted", self.fast, self.slow)
+
+
+class Installer:
+    """An ``EVT_ESTABLISHED`` handler for the sub-association (``evt_handlers`` of the
+    C-MOVE destination): the fast sender takes its C-STOREs from then on.  ``installed``
+    tells the handler whether it may yield :class:`ArchivedFile` (never otherwise:
+    pynetdicom would send it as a data set)."""
+
+    def __init__(self, timeouts: Any) -> None:
+        self.timeouts = timeouts
+        self.installed = False
+
+    def __call__(self, event: Any) -> None:
+        try:
+            subs = SubOperations(event.assoc, self.timeouts)
+        except Exception as exc:  # pynetdicom's own path then, as before
+            log.warning("C-MOVE: the fast sender is not used (%s)", type(exc).__name__)
+            return
+        _pynetdicom.override_store_calls(event.assoc, subs.send_c_store, subs.release)
+        self.installed = True
