@@ -169,14 +169,32 @@ class SocketLease:
     caller sends nothing through pynetdicom while it holds the lease).  A read the DUL
     had started finishes before :meth:`take` returns (one lock).  pynetdicom keeps the
     association: negotiation before, release or abort after :meth:`give_back`.  Works for
-    TLS too: one thread at a time uses the ``SSLSocket``."""
+    TLS too: one thread at a time uses the ``SSLSocket``.
 
-    def __init__(self, assoc: Any) -> None:
+    ``shared_writes``: pynetdicom goes on sending on this association meanwhile (a C-GET's
+    pending responses, from its DUL thread): each of its PDUs is written under
+    :attr:`write_lock`, which our code holds for each whole message it writes (PS3.8
+    9.3.5: no fragment of another message in between).  Plain sockets only (an
+    ``SSLSocket`` must not be written and read by two threads)."""
+
+    def __init__(self, assoc: Any, *, shared_writes: bool = False) -> None:
         self.assoc = assoc
         dul = assoc.dul
         self.sock: socket.socket = dul.socket.socket
         self._lock = threading.Lock()
         self._held = False
+        self.write_lock: threading.Lock | None = None
+        if shared_writes:
+            if isinstance(self.sock, ssl.SSLSocket):
+                raise ValueError("shared writes on a TLS socket")
+            lock = self.write_lock = threading.Lock()
+            send = dul.socket.send
+
+            def locked_send(data: bytes) -> bool:
+                with lock:
+                    return bool(send(data))
+
+            dul.socket.send = locked_send
         original = dul._is_transport_event
         timer = dul._idle_timer
 
@@ -213,9 +231,27 @@ def override_store_calls(
     attributes).  pynetdicom's C-MOVE SCP sends each sub-operation with
     ``store_assoc.send_c_store(dataset, msg_id=, originator_aet=, originator_id=)`` after
     checking ``isinstance(dataset, Dataset)``, counts an exception as a failed
-    sub-operation, and ends with ``store_assoc.release()`` (``qr_send.py``)."""
+    sub-operation, and ends with ``store_assoc.release()``; its C-GET SCP sends each with
+    ``self.assoc.send_c_store(dataset, msg_id=)`` (``qr_send.py``)."""
     assoc.send_c_store = send_c_store
     assoc.release = release
+
+
+def restore_store_calls(assoc: Any) -> None:
+    """pynetdicom's own ``send_c_store`` and ``release`` again (see above)."""
+    for name in ("send_c_store", "release"):
+        vars(assoc).pop(name, None)
+
+
+def note_cancel(assoc: Any, msg_id: int) -> None:
+    """A C-CANCEL-RQ for request ``msg_id`` arrived (read by our code, not pynetdicom's):
+    recorded where pynetdicom's DIMSE provider records it, so the request's handler sees
+    ``event.is_cancelled``."""
+    from pynetdicom.dimse_primitives import C_CANCEL
+
+    primitive = C_CANCEL()
+    primitive.MessageIDBeingRespondedTo = msg_id
+    assoc.dimse.cancel_req[msg_id] = primitive
 
 
 def dimse_pdus(primitive: Any, context_id: int, max_pdu: int) -> bytes:

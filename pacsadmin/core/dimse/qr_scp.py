@@ -353,7 +353,7 @@ def handle_move(archive: Archive, event: Any, nodes: Any, config: Any) -> Iterat
     yield from (_files if fast.installed else _datasets)(archive, event, rows)
 
 
-def handle_get(archive: Archive, event: Any) -> Iterator[Any]:
+def handle_get(archive: Archive, event: Any, config: Any = None) -> Iterator[Any]:
     try:
         rows = _matches(archive, event)
     except QueryError as exc:
@@ -367,4 +367,9 @@ def handle_get(archive: Archive, event: Any) -> Iterator[Any]:
         yield 0xC000, None
         return
     yield len(rows)
-    yield from _datasets(archive, event, rows)
+    fast = None
+    if config is not None and rows:
+        from pacsadmin.core.dimse.qr_send import get_files
+
+        fast = get_files(event, config.timeouts, _files(archive, event, rows))
+    yield from fast if fast is not None else _datasets(archive, event, rows)

@@ -1,4 +1,5 @@
-"""The local node's C-MOVE sub-operations through the fast sender (``store_fast.py``).
+"""The local node's C-MOVE and C-GET sub-operations through the fast sender
+(``store_fast.py``).
 
 pynetdicom runs the C-MOVE (PS3.4 C.4.2): it opens the sub-association to the
 destination with the contexts ``qr_scp`` gives, calls ``send_c_store`` on it for each
@@ -14,11 +15,18 @@ uncompressed) is read with pydicom and sent by pynetdicom's own ``send_c_store``
 before.  A lost sub-association fails the file being sent and each one after it (an
 exception, which pynetdicom counts as a failed sub-operation); every wait is bounded by
 the node's network and DIMSE timeouts.
+
+C-GET (PS3.4 C.4.3): the sub-operations go over the C-GET's own association, whose
+``send_c_store`` is replaced while the handler yields (:func:`get_files`).  pynetdicom
+writes the pending C-GET-RSPs from its DUL thread meanwhile: the lease serializes whole
+messages (``shared_writes``), so plain TCP only (TLS: pynetdicom's path, as before).  A
+C-CANCEL-RQ the fast sender reads is handed to pynetdicom, so the handler sees it.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from typing import Any
 
 from pydicom.dataset import Dataset
@@ -45,19 +53,23 @@ class ArchivedFile(Dataset):
 class SubOperations:
     """``send_c_store`` and ``release`` of one C-MOVE sub-association."""
 
-    def __init__(self, assoc: Any, timeouts: Any) -> None:
+    def __init__(self, assoc: Any, timeouts: Any, get_msg_id: int | None = None) -> None:
+        """``get_msg_id``: the C-GET's Message ID when the sub-operations go over the
+        C-GET's own association (None: a C-MOVE's sub-association)."""
         self.assoc = assoc
         self.original_store = assoc.send_c_store
         self.original_release = assoc.release
+        self.get_msg_id = get_msg_id
         contexts = {
             (str(c.abstract_syntax), str(c.transfer_syntax[0])): int(c.context_id)
             for c in assoc.accepted_contexts
         }
         self.stream = StoreStream(
-            _pynetdicom.SocketLease(assoc),
+            _pynetdicom.SocketLease(assoc, shared_writes=get_msg_id is not None),
             contexts,
             network_timeout=timeouts.network,
             dimse_timeout=timeouts.dimse,
+            on_message=self._on_message if get_msg_id is not None else None,
         )
         self.fast = self.slow = 0
 
@@ -106,6 +118,13 @@ class SubOperations:
         )
         return rsp
 
+    def _on_message(self, ctx: int, cmd: dict[int, Any], data: bytes | None) -> bool:
+        """On a C-GET's association: the peer's C-CANCEL-RQ for the C-GET."""
+        if cmd.get(0x00000100) == 0x0FFF and cmd.get(0x00000120) == self.get_msg_id:
+            _pynetdicom.note_cancel(self.assoc, int(self.get_msg_id or 0))
+            return True
+        return False
+
     def release(self) -> None:
         if self.stream.finish():
             self.original_release()
@@ -132,3 +151,30 @@ class Installer:
             return
         _pynetdicom.override_store_calls(event.assoc, subs.send_c_store, subs.release)
         self.installed = True
+
+
+def get_files(event: Any, timeouts: Any, files: Iterator[tuple[int, Any]]) -> Iterator[Any] | None:
+    """A C-GET handler's pending sub-operations (``files``: what ``qr_scp._files``
+    yields) sent by the fast sender over the C-GET's association; None when it cannot be
+    used here (TLS, Composite Instance Retrieve Without Bulk Data, no SCP-role context):
+    the caller yields pynetdicom's data sets instead."""
+    assoc = event.assoc
+    if str(event.context.abstract_syntax) == "1.2.840.10008.5.1.4.1.2.5.3":
+        return None  # pynetdicom strips bulk data from a Dataset: not from a file
+    try:
+        subs = SubOperations(assoc, timeouts, get_msg_id=int(event.request.MessageID))
+    except Exception as exc:
+        log.info("C-GET: the fast sender is not used (%s)", exc)
+        return None
+    return _get(subs, files)
+
+
+def _get(subs: SubOperations, files: Iterator[tuple[int, Any]]) -> Iterator[Any]:
+    _pynetdicom.override_store_calls(subs.assoc, subs.send_c_store, subs.original_release)
+    try:
+        yield from files
+    finally:  # the last sub-operation is done: pynetdicom reads the socket again
+        _pynetdicom.restore_store_calls(subs.assoc)
+        if not subs.stream.finish():
+            _pynetdicom.kill_association(subs.assoc)
+        log.info("C-GET sub-operations: %d sent as they are, %d converted", subs.fast, subs.slow)

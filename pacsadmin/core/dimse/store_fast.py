@@ -162,13 +162,33 @@ class StoreStream:
         lost: the caller must not send through pynetdicom then."""
         if self.outcome is not None:
             return False
+        try:
+            self._drain()
+        except ProtocolError as exc:
+            self._end("protocol", str(exc), a_abort(2, 2))
+            return False
         if self.reader.buf or self.messages.partial:
+            # half a PDU or message of the peer's is read here: pynetdicom cannot go on
             self._end("protocol", "the peer sent data nobody asked for", a_abort(2, 2))
             return False
         if self.held:
             self.lease.give_back()
             self.held = False
         return True
+
+    def _drain(self) -> None:
+        """Whole P-DATA PDUs already read (the peer's next messages, a C-CANCEL-RQ) go to
+        ``on_message`` before the socket is given back."""
+        buf = self.reader.buf
+        while len(buf) >= 6 and buf[0] == 0x04:
+            length = struct.unpack_from(">I", buf, 2)[0]
+            if len(buf) < 6 + length:
+                return
+            body = bytes(buf[6 : 6 + length])
+            del buf[: 6 + length]
+            for ctx, cmd, data in self.messages.feed(body):
+                if self.on_message is None or not self.on_message(ctx, cmd, data):
+                    raise ProtocolError("an unexpected DIMSE message")
 
     def resume(self) -> None:
         if not self.held and self.outcome is None:
@@ -224,7 +244,12 @@ class StoreStream:
                 originator_id=originator_id,
             )
             first = p_data(ctx, cmd, True, self.peer_max)
-            lost = self._send_file(f, first, head, offset, size, ctx)
+            lock = getattr(self.lease, "write_lock", None)
+            if lock is None:
+                lost = self._send_file(f, first, head, offset, size, ctx)
+            else:  # pynetdicom writes too: the whole message under its lock
+                with lock:
+                    lost = self._send_file(f, first, head, offset, size, ctx)
         finally:
             f.close()
         if lost is not None:

@@ -151,13 +151,14 @@ def _kill_after(peer, folder: Path, n: int) -> None:
     peer.proc.kill()  # by PID: the storescp this test started
 
 
-def test_getscu_counts_match_what_arrived(local_scp, study, tmp_path):
+def test_getscu_counts_match_what_arrived(local_scp, study, tmp_path, caplog):
     """getscu accepts one transfer syntax for what it receives (uncompressed by default):
     the CT series is retrieved."""
     study_uid, series, everything, cts = study
     expected = {uid: everything[uid] for uid in cts}
     out = tmp_path / "got"
     out.mkdir()
+    caplog.set_level(logging.INFO, logger="pacsadmin.scp")
     argv = ["getscu", "-d", "-S", "-aet", "GETSCU", "-aec", AET, "-od", str(out)]
     argv += ["-k", "QueryRetrieveLevel=SERIES", "-k", f"StudyInstanceUID={study_uid}"]
     argv += ["-k", f"SeriesInstanceUID={series}"]
@@ -167,3 +168,4 @@ def test_getscu_counts_match_what_arrived(local_scp, study, tmp_path):
     got = received(out)
     same(got, expected)
     check_counts(counts(text), len(expected), len(got))
+    assert f"C-GET sub-operations: {len(expected)} sent as they are, 0 converted" in caplog.text
