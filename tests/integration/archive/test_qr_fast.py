@@ -169,3 +169,42 @@ def test_getscu_counts_match_what_arrived(local_scp, study, tmp_path, caplog):
     same(got, expected)
     check_counts(counts(text), len(expected), len(got))
     assert f"C-GET sub-operations: {len(expected)} sent as they are, 0 converted" in caplog.text
+
+
+def test_get_cancelled_in_the_middle(local_scp, study, tmp_path, caplog):
+    """The app's C-GET SCU cancels after 3 instances: the C-CANCEL-RQ reaches the local
+    node while its fast sender holds the association's socket (it reads it and hands it
+    to pynetdicom); the node stops with 0xFE00 and the counts match what arrived."""
+    from pacsadmin.core.archive import Archive
+    from pacsadmin.core.dimse.association import LocalAE
+    from pacsadmin.core.dimse.retrieve import get
+    from pacsadmin.core.dimse.retrieve_model import RetrieveProgress, Selection
+    from pacsadmin.core.jobs import CancelToken, JobContext
+    from pacsadmin.core.nodes import DicomNode
+
+    study_uid, _series, expected, _cts = study
+    caplog.set_level(logging.INFO, logger="pacsadmin.scp")
+    token = CancelToken()
+
+    def emit(event):
+        item = getattr(event, "item", None)
+        if isinstance(item, RetrieveProgress) and item.completed >= 3:
+            token.cancel()
+
+    dest = Archive(tmp_path / "dest")
+    try:
+        node = DicomNode("local", AET, "127.0.0.1", local_scp.port).validated()
+        r = get(
+            LocalAE("GETTER"),
+            node,
+            Selection.of(studies=[study_uid]),
+            archive=dest,
+            ctx=JobContext(0, token, emit),
+            cancel_grace=5.0,
+        )
+        assert r.cancelled and r.status == 0xFE00, r.sentence
+        assert 3 <= r.received < len(expected)
+        assert dest.counts()["instances"] == r.received
+    finally:
+        dest.close()
+    assert "C-GET sub-operations:" in caplog.text
