@@ -606,3 +606,23 @@ def test_socket_lease_end_to_end():
         assert assoc.is_released
     finally:
         server.shutdown()
+
+
+def test_store_calls_are_what_the_qr_service_class_calls():
+    """override_store_calls / note_cancel (core/dimse/qr_send.py) rely on pynetdicom's
+    C-MOVE SCP calling store_assoc.send_c_store / release, its C-GET SCP calling
+    self.assoc.send_c_store, both only with a Dataset, and C-CANCELs kept in
+    dimse.cancel_req by Message ID Being Responded To."""
+    from pynetdicom.dimse import DIMSEServiceProvider
+    from pynetdicom.service_class import QueryRetrieveServiceClass
+
+    move = inspect.getsource(QueryRetrieveServiceClass._move_scp)
+    assert "store_assoc.send_c_store(" in move and "store_assoc.release()" in move
+    assert "originator_aet=self.ae.ae_title" in move, REVIEW_NET
+    get = inspect.getsource(QueryRetrieveServiceClass._get_scp)
+    assert "self.assoc.send_c_store(dataset, msg_id=msg_id)" in get, REVIEW_NET
+    for src in (move, get):
+        assert "if not isinstance(dataset, Dataset):" in src, REVIEW_NET
+    recv = inspect.getsource(DIMSEServiceProvider)
+    assert "self.cancel_req[msg_id] = d_primitive" in recv, REVIEW_NET
+    assert "self.dimse.cancel_req" in inspect.getsource(QueryRetrieveServiceClass.is_cancelled)

@@ -28,6 +28,7 @@ from typing import Any
 
 LOW_LATENCY_POLL = 0.0002  # s: the DUL's poll interval for low-latency associations (1 ms)
 KILL_POLL = 0.0005  # s: kill_association's poll (Association.kill polls every 10 ms)
+LEASED_POLL = 0.01  # s: the DUL's poll while a SocketLease holds its socket (1 ms else)
 
 
 # ------------------------------------------------------------------ settings (_config)
@@ -183,6 +184,7 @@ class SocketLease:
         self.sock: socket.socket = dul.socket.socket
         self._lock = threading.Lock()
         self._held = False
+        self._delay: float | None = None
         self.write_lock: threading.Lock | None = None
         if shared_writes:
             if isinstance(self.sock, ssl.SSLSocket):
@@ -217,11 +219,17 @@ class SocketLease:
     def take(self) -> socket.socket:
         with self._lock:
             self._held = True
+            if self.write_lock is None:  # nothing for the DUL to do: it polls less often
+                self._delay = self.assoc.dul._run_loop_delay
+                self.assoc.dul._run_loop_delay = LEASED_POLL
         return self.sock
 
     def give_back(self) -> None:
         with self._lock:
             self._held = False
+            if self._delay is not None:
+                self.assoc.dul._run_loop_delay = self._delay
+                self._delay = None
 
 
 def override_store_calls(
