@@ -379,3 +379,18 @@ def test_not_part10_or_no_context_is_left_to_pynetdicom(tmp_path, ct_file):
     with pytest.raises(BlockingIOError):
         theirs.recv(10)  # nothing was sent
     assert stream.pause() and not stream.lease.held
+
+
+@pytest.mark.parametrize("kind", ["C_MOVE", "C_GET"])
+def test_pending_retrieve_responses_are_pynetdicoms(kind):
+    from pynetdicom import dimse_primitives
+
+    from pacsadmin.core.dimse.qr_send import pending_rsp
+
+    rsp = getattr(dimse_primitives, kind)()
+    rsp.MessageID = rsp.MessageIDBeingRespondedTo = 17
+    rsp.AffectedSOPClassUID = "1.2.840.10008.5.1.4.1.2.2.2"
+    rsp.Status = 0xFF00
+    rsp.NumberOfRemainingSuboperations, rsp.NumberOfCompletedSuboperations = 40, 2
+    rsp.NumberOfFailedSuboperations, rsp.NumberOfWarningSuboperations = 1, 0
+    assert p_data(3, pending_rsp(rsp), True, 16384) == _pynetdicom.dimse_pdus(rsp, 3, 16384)

@@ -159,6 +159,41 @@ def wake_on_close(event: Any) -> None:
 
 
 # ------------------------------------------------------------------ the socket lent to us
+def serialized_writes(assoc: Any) -> threading.Lock:
+    """A lock every PDU pynetdicom's DUL writes on this association is written under
+    (installed once): code of ours that writes on the same socket from another thread
+    holds it for each whole message.  Plain sockets only (ValueError for TLS: an
+    ``SSLSocket`` must not be used by two threads)."""
+    sock = assoc.dul.socket
+    lock = getattr(sock, "pacsadmin_write_lock", None)
+    if lock is not None:
+        return lock  # type: ignore[no-any-return]
+    if isinstance(sock.socket, ssl.SSLSocket):
+        raise ValueError("shared writes on a TLS socket")
+    lock = threading.Lock()
+    send = sock.send
+
+    def locked_send(data: bytes) -> bool:
+        with lock:
+            return bool(send(data))
+
+    sock.send = locked_send
+    sock.pacsadmin_write_lock = lock
+    return lock
+
+
+def override_send_msg(assoc: Any, send_msg: Callable[[Any, int], None] | None) -> Any:
+    """The association's DIMSE ``send_msg(primitive, context_id)`` (what pynetdicom's
+    service classes send every response with) replaced by ``send_msg`` (None: its own
+    again); returns pynetdicom's own."""
+    dimse = assoc.dimse
+    if send_msg is None:
+        vars(dimse).pop("send_msg", None)
+    else:
+        dimse.send_msg = send_msg
+    return type(dimse).send_msg.__get__(dimse)
+
+
 class SocketLease:
     """An established association's socket, lent to our own code (the fast C-STORE
     sender, ``store_fast.py``) while pynetdicom's DUL thread keeps off it.
@@ -185,18 +220,10 @@ class SocketLease:
         self._lock = threading.Lock()
         self._held = False
         self._delay: float | None = None
+        self._timeout: float | None = None
         self.write_lock: threading.Lock | None = None
         if shared_writes:
-            if isinstance(self.sock, ssl.SSLSocket):
-                raise ValueError("shared writes on a TLS socket")
-            lock = self.write_lock = threading.Lock()
-            send = dul.socket.send
-
-            def locked_send(data: bytes) -> bool:
-                with lock:
-                    return bool(send(data))
-
-            dul.socket.send = locked_send
+            self.write_lock = serialized_writes(assoc)
         original = dul._is_transport_event
         timer = dul._idle_timer
 
@@ -219,6 +246,7 @@ class SocketLease:
     def take(self) -> socket.socket:
         with self._lock:
             self._held = True
+            self._timeout = self.sock.gettimeout()  # ours set their own; given back after
             if self.write_lock is None:  # nothing for the DUL to do: it polls less often
                 self._delay = self.assoc.dul._run_loop_delay
                 self.assoc.dul._run_loop_delay = LEASED_POLL
@@ -227,6 +255,10 @@ class SocketLease:
     def give_back(self) -> None:
         with self._lock:
             self._held = False
+            try:
+                self.sock.settimeout(self._timeout)
+            except OSError:
+                pass  # closed
             if self._delay is not None:
                 self.assoc.dul._run_loop_delay = self._delay
                 self._delay = None
@@ -266,10 +298,11 @@ def dimse_pdus(primitive: Any, context_id: int, max_pdu: int) -> bytes:
     """The bytes pynetdicom puts on the wire for a DIMSE request or response primitive
     (``C_STORE`` ...): its message, fragmented into P-DATA-TF PDUs (tests compare the fast
     paths' bytes with these)."""
-    from pynetdicom.dimse_messages import C_STORE_RQ, C_STORE_RSP
+    from pynetdicom import dimse_messages
     from pynetdicom.pdu import P_DATA_TF
 
-    msg = (C_STORE_RSP if primitive.Status is not None else C_STORE_RQ)()
+    kind = "RSP" if primitive.Status is not None else "RQ"
+    msg = getattr(dimse_messages, f"{type(primitive).__name__}_{kind}")()
     msg.primitive_to_message(primitive)
     out = b""
     for p in msg.encode_msg(context_id, max_pdu):

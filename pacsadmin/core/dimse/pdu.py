@@ -6,6 +6,7 @@ from ``bytes``; each is tested against pynetdicom's own encoders and decoders.
 
 from __future__ import annotations
 
+import select
 import socket
 import struct
 import time
@@ -210,3 +211,22 @@ class Messages:
                     del self._data[ctx]
                     done.append((ctx, pending[0], bytes(pending[1])))
         return done
+
+
+def send_within(sock: socket.socket, data: bytes | memoryview, timeout: float | None) -> None:
+    """Write all of ``data`` without touching the socket's own timeout (another thread
+    may be reading it: pynetdicom's DUL): non-blocking sends, waiting for the socket to
+    be writable; TimeoutError when nothing could be written for ``timeout`` seconds (a
+    peer that stopped reading), OSError when the connection is gone."""
+    view = memoryview(data)
+    while view:
+        try:
+            k = sock.send(view, socket.MSG_DONTWAIT)
+        except (BlockingIOError, InterruptedError):
+            k = 0
+        if k:
+            view = view[k:]
+            continue
+        _r, writable, _x = select.select([], [sock], [], timeout)
+        if not writable:
+            raise TimeoutError("the peer stopped reading")

@@ -350,7 +350,12 @@ def handle_move(archive: Archive, event: Any, nodes: Any, config: Any) -> Iterat
     yield len(rows)
     log.info("C-MOVE of %d instance(s) to %s", len(rows), dest)
     # pynetdicom has opened the sub-association by now; the fast sender when installed
-    yield from (_files if fast.installed else _datasets)(archive, event, rows)
+    if fast.installed:
+        from pacsadmin.core.dimse.qr_send import with_pending
+
+        yield from with_pending(event, config.timeouts.network, _files(archive, event, rows))
+    else:
+        yield from _datasets(archive, event, rows)
 
 
 def handle_get(archive: Archive, event: Any, config: Any = None) -> Iterator[Any]:
@@ -372,4 +377,9 @@ def handle_get(archive: Archive, event: Any, config: Any = None) -> Iterator[Any
         from pacsadmin.core.dimse.qr_send import get_files
 
         fast = get_files(event, config.timeouts, _files(archive, event, rows))
-    yield from fast if fast is not None else _datasets(archive, event, rows)
+    if fast is not None:
+        from pacsadmin.core.dimse.qr_send import with_pending
+
+        yield from with_pending(event, config.timeouts.network, fast)
+    else:
+        yield from _datasets(archive, event, rows)

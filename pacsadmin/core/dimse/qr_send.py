@@ -32,6 +32,7 @@ from typing import Any
 from pydicom.dataset import Dataset
 
 from pacsadmin.core.dimse import _pynetdicom
+from pacsadmin.core.dimse.pdu import command, element, p_data, send_within
 from pacsadmin.core.dimse.store_fast import StoreStream
 
 log = logging.getLogger("pacsadmin.scp")
@@ -178,3 +179,85 @@ def _get(subs: SubOperations, files: Iterator[tuple[int, Any]]) -> Iterator[Any]
         if not subs.stream.finish():
             _pynetdicom.kill_association(subs.assoc)
         log.info("C-GET sub-operations: %d sent as they are, %d converted", subs.fast, subs.slow)
+
+
+_COUNTS = (
+    (0x00001020, "NumberOfRemainingSuboperations"),
+    (0x00001021, "NumberOfCompletedSuboperations"),
+    (0x00001022, "NumberOfFailedSuboperations"),
+    (0x00001023, "NumberOfWarningSuboperations"),
+)
+_RSP_FIELD = {"C_MOVE": 0x8021, "C_GET": 0x8010}
+
+
+def pending_rsp(primitive: Any) -> bytes:
+    """The command set of a pending C-MOVE-RSP / C-GET-RSP without identifier, as
+    pynetdicom encodes it from ``primitive`` (PS3.7 9.3.4.2 / 9.3.3.2)."""
+    uid = str(primitive.AffectedSOPClassUID).encode("ascii")
+    els = [
+        element(0x00000002, None, uid + b"\x00" * (len(uid) % 2)),
+        element(0x00000100, "H", _RSP_FIELD[type(primitive).__name__]),
+        element(0x00000120, "H", int(primitive.MessageIDBeingRespondedTo)),
+        element(0x00000800, "H", 0x0101),
+        element(0x00000900, "H", int(primitive.Status)),
+    ]
+    for tag, name in _COUNTS:
+        value = getattr(primitive, name)
+        if value is not None:
+            els.append(element(tag, "H", int(value)))
+    return command(els)
+
+
+class PendingResponses:
+    """pynetdicom's pending C-MOVE / C-GET responses (no identifier) written as bytes
+    from the handler's thread (pynetdicom encodes each through pydicom and hands it to its
+    DUL thread: 1-3 ms each here, as much as sending the image); every other message
+    (the final response first of all) through pynetdicom, after them.  The DUL's own
+    writes go under the same lock (``serialized_writes``): plain TCP only."""
+
+    def __init__(self, assoc: Any, timeout: float) -> None:
+        self.lock = _pynetdicom.serialized_writes(assoc)  # ValueError on TLS
+        self.assoc = assoc
+        self.sock = assoc.dul.socket.socket
+        self.peer_max = int(assoc.requestor.maximum_length or 0)
+        self.timeout = timeout
+        self.sent = 0
+        self.original = _pynetdicom.override_send_msg(assoc, self.send_msg)
+
+    def send_msg(self, primitive: Any, context_id: int) -> None:
+        if (
+            type(primitive).__name__ not in _RSP_FIELD
+            or primitive.Status != 0xFF00
+            or primitive.Identifier is not None
+        ):
+            self.original(primitive, context_id)
+            return
+        data = p_data(context_id, pending_rsp(primitive), True, self.peer_max)
+        try:
+            with self.lock:
+                send_within(self.sock, data, self.timeout)
+            self.sent += 1
+        except OSError as exc:  # the peer is gone or stuck: pynetdicom's side stops too
+            log.warning("retrieve: the requestor stopped receiving responses (%s)", exc)
+            _pynetdicom.override_send_msg(self.assoc, None)
+            try:
+                self.sock.shutdown(2)
+            except OSError:
+                pass
+
+    def close(self) -> None:
+        _pynetdicom.override_send_msg(self.assoc, None)
+
+
+def with_pending(event: Any, timeout: float, subs: Iterator[Any]) -> Iterator[Any]:
+    """``subs`` (the handler's pending sub-operations) with the pending responses written
+    by :class:`PendingResponses` while they run (pynetdicom's own when it cannot be)."""
+    try:
+        pending: PendingResponses | None = PendingResponses(event.assoc, timeout)
+    except ValueError:
+        pending = None
+    try:
+        yield from subs
+    finally:
+        if pending is not None:
+            pending.close()
