@@ -626,3 +626,21 @@ def test_store_calls_are_what_the_qr_service_class_calls():
     recv = inspect.getsource(DIMSEServiceProvider)
     assert "self.cancel_req[msg_id] = d_primitive" in recv, REVIEW_NET
     assert "self.dimse.cancel_req" in inspect.getsource(QueryRetrieveServiceClass.is_cancelled)
+
+
+def test_responses_and_dul_writes_go_where_the_seam_hooks():
+    """override_send_msg: the Q/R service class sends every response with
+    self.dimse.send_msg(rsp, cx_id); serialized_writes: the DUL writes each PDU with
+    self.socket.send(pdu.encode()); SocketLease restores the socket's timeout (the
+    acceptor's socket has one: the network timeout)."""
+    from pynetdicom.dimse import DIMSEServiceProvider
+    from pynetdicom.service_class import QueryRetrieveServiceClass
+
+    assert list(inspect.signature(DIMSEServiceProvider.send_msg).parameters) == [
+        "self",
+        "primitive",
+        "context_id",
+    ]
+    for fn in (QueryRetrieveServiceClass._move_scp, QueryRetrieveServiceClass._get_scp):
+        assert "self.dimse.send_msg(rsp, cx_id)" in inspect.getsource(fn), REVIEW_NET
+    assert "self.socket.send(pdu.encode())" in inspect.getsource(DULServiceProvider._send)
