@@ -29,6 +29,7 @@ from typing import Any
 LOW_LATENCY_POLL = 0.0002  # s: the DUL's poll interval for low-latency associations (1 ms)
 KILL_POLL = 0.0005  # s: kill_association's poll (Association.kill polls every 10 ms)
 LEASED_POLL = 0.01  # s: the DUL's poll while a SocketLease holds its socket (1 ms else)
+LEASE_WAIT = 5.0  # s: at most, for the DUL to leave a read it began before the lease
 
 
 # ------------------------------------------------------------------ settings (_config)
@@ -226,8 +227,10 @@ class SocketLease:
             self.write_lock = serialized_writes(assoc)
         original = dul._is_transport_event
         timer = dul._idle_timer
+        self._through = threading.Event()  # the DUL has called the override once
 
         def is_transport_event() -> bool:
+            self._through.set()
             with self._lock:
                 if self._held:
                     timer.restart()
@@ -244,6 +247,12 @@ class SocketLease:
         return int(peer.maximum_length or 0)
 
     def take(self) -> socket.socket:
+        """The socket is ours from now on.  The first time, this waits (at most
+        :data:`LEASE_WAIT`) for the DUL to come round its loop once: a call it began
+        before the override was installed could still read a PDU (measured under load:
+        the first C-STORE-RSP taken by the DUL, the sender waiting out its timeout)."""
+        if not self._through.is_set() and self.assoc.dul.is_alive():
+            self._through.wait(LEASE_WAIT)
         with self._lock:
             self._held = True
             self._timeout = self.sock.gettimeout()  # ours set their own; given back after

@@ -73,6 +73,7 @@ class SubOperations:
             on_message=self._on_message if get_msg_id is not None else None,
         )
         self.fast = self.slow = 0
+        self.lost_logged = False
 
     def send_c_store(
         self,
@@ -99,7 +100,9 @@ class SubOperations:
             ds = dcmread(dataset.archived_path)
             return self._slow(ds, msg_id, priority, originator_aet, originator_id)
         if out.status is None:
-            log.warning("C-MOVE sub-operation: the destination was lost (%s)", out.lost)
+            if not self.lost_logged:
+                self.lost_logged = True
+                log.warning("retrieve: the sub-operations' peer was lost (%s)", out.detail)
             raise ConnectionError(f"the move destination was lost: {out.detail}")
         self.fast += 1
         rsp = Dataset()
