@@ -3,7 +3,9 @@
 ``send.storescp``: img/s of ``core.dimse.send.send()`` in-process (warm: one small send
 first, so start-up is not counted), sending ``N`` CT 512x512 files (Explicit VR Little
 Endian) from a folder to DCMTK ``storescp``: each header read, contexts built, every file
-sent straight from its bytes (pynetdicom's chunked send), each response checked.
+sent straight from its bytes by the fast sender (``core/dimse/store_fast.py``: the data set
+read in large blocks into P-DATA PDUs on the association pynetdicom negotiated), each
+response read from its bytes and checked.
 Reference in the same run: DCMTK ``storescu +sd`` sending the same folder to the same
 storescp, minus an ``echoscu`` process to it (the tools' start-up, association and
 release not counted).  Printed beside: bare tuned pynetdicom (logging off, TCP_NODELAY,

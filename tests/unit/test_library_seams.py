@@ -619,3 +619,89 @@ def test_fast_receive_hooks_rely_on_what_pynetdicom_does():
     _pynetdicom.take_over_reading(assoc, lambda: called.append(1) or b"")
     assert "_read_pdu_data" in vars(dul)
     assert isinstance(inspect.getattr_static(Association, "accepted_contexts"), property)
+
+
+def test_socket_lease_is_where_the_dul_reads():
+    """SocketLease overrides the DUL's _is_transport_event: the only place its reactor
+    reads the socket (through _read_pdu_data) and restarts the idle timer."""
+    reactor = inspect.getsource(DULServiceProvider.run_reactor)
+    assert "self._is_transport_event()" in reactor, REVIEW_NET
+    dul_src = inspect.getsource(DULServiceProvider)
+    check = inspect.getsource(DULServiceProvider._is_transport_event)
+    assert dul_src.count("self._read_pdu_data()") == check.count("self._read_pdu_data()") == 2
+    assert "_idle_timer.restart()" in reactor, REVIEW_NET
+
+
+def test_socket_lease_end_to_end():
+    """While the socket is leased, a C-ECHO sent and answered as bytes is ours (the DUL
+    does not read the response); given back, pynetdicom's own C-ECHO and release work."""
+    from pacsadmin.core.dimse.pdu import Messages, PduReader, command, element, p_data
+
+    scp = AE("SEAMSCP")
+    scp.add_supported_context(Verification)
+    server = scp.start_server(("127.0.0.1", 0), block=False)
+    try:
+        assoc = _scu(server.server_address[1], [build_context(Verification)])
+        try:
+            lease = _pynetdicom.SocketLease(assoc)
+            assert lease.peer_max_pdu == assoc.acceptor.maximum_length
+            sock = lease.take()
+            ctx = assoc.accepted_contexts[0].context_id
+            uid = b"1.2.840.10008.1.1\x00"
+            rq = command(
+                [
+                    element(0x00000002, None, uid),
+                    element(0x00000100, "H", 0x0030),
+                    element(0x00000110, "H", 5),
+                    element(0x00000800, "H", 0x0101),
+                ]
+            )
+            sock.sendall(p_data(ctx, rq, True, lease.peer_max_pdu))
+            kind, body = PduReader(sock, 10).next()
+            [(_c, cmd, _d)] = Messages().feed(body)
+            assert kind == 4 and cmd[0x00000100] == 0x8030 and cmd[0x00000120] == 5
+            lease.give_back()
+            assert assoc.send_c_echo().Status == 0x0000
+        finally:
+            assoc.release()
+        assert assoc.is_released
+    finally:
+        server.shutdown()
+
+
+def test_store_calls_are_what_the_qr_service_class_calls():
+    """override_store_calls / note_cancel (core/dimse/qr_send.py) rely on pynetdicom's
+    C-MOVE SCP calling store_assoc.send_c_store / release, its C-GET SCP calling
+    self.assoc.send_c_store, both only with a Dataset, and C-CANCELs kept in
+    dimse.cancel_req by Message ID Being Responded To."""
+    from pynetdicom.dimse import DIMSEServiceProvider
+    from pynetdicom.service_class import QueryRetrieveServiceClass
+
+    move = inspect.getsource(QueryRetrieveServiceClass._move_scp)
+    assert "store_assoc.send_c_store(" in move and "store_assoc.release()" in move
+    assert "originator_aet=self.ae.ae_title" in move, REVIEW_NET
+    get = inspect.getsource(QueryRetrieveServiceClass._get_scp)
+    assert "self.assoc.send_c_store(dataset, msg_id=msg_id)" in get, REVIEW_NET
+    for src in (move, get):
+        assert "if not isinstance(dataset, Dataset):" in src, REVIEW_NET
+    recv = inspect.getsource(DIMSEServiceProvider)
+    assert "self.cancel_req[msg_id] = d_primitive" in recv, REVIEW_NET
+    assert "self.dimse.cancel_req" in inspect.getsource(QueryRetrieveServiceClass.is_cancelled)
+
+
+def test_responses_and_dul_writes_go_where_the_seam_hooks():
+    """override_send_msg: the Q/R service class sends every response with
+    self.dimse.send_msg(rsp, cx_id); serialized_writes: the DUL writes each PDU with
+    self.socket.send(pdu.encode()); SocketLease restores the socket's timeout (the
+    acceptor's socket has one: the network timeout)."""
+    from pynetdicom.dimse import DIMSEServiceProvider
+    from pynetdicom.service_class import QueryRetrieveServiceClass
+
+    assert list(inspect.signature(DIMSEServiceProvider.send_msg).parameters) == [
+        "self",
+        "primitive",
+        "context_id",
+    ]
+    for fn in (QueryRetrieveServiceClass._move_scp, QueryRetrieveServiceClass._get_scp):
+        assert "self.dimse.send_msg(rsp, cx_id)" in inspect.getsource(fn), REVIEW_NET
+    assert "self.socket.send(pdu.encode())" in inspect.getsource(DULServiceProvider._send)

@@ -28,6 +28,8 @@ from typing import Any
 
 LOW_LATENCY_POLL = 0.0002  # s: the DUL's poll interval for low-latency associations (1 ms)
 KILL_POLL = 0.0005  # s: kill_association's poll (Association.kill polls every 10 ms)
+LEASED_POLL = 0.01  # s: the DUL's poll while a SocketLease holds its socket (1 ms else)
+LEASE_WAIT = 5.0  # s: at most, for the DUL to leave a read it began before the lease
 
 
 # ------------------------------------------------------------------ settings (_config)
@@ -173,6 +175,182 @@ def wake_on_close(event: Any) -> None:
     once (as after a DIMSE timeout) when the connection closes, instead of waiting out
     the DIMSE timeout for a response that cannot come (a peer killed mid-send)."""
     event.assoc.dimse.msg_queue.put((None, None))
+
+
+# ------------------------------------------------------------------ the socket lent to us
+def serialized_writes(assoc: Any) -> threading.Lock:
+    """A lock every PDU pynetdicom's DUL writes on this association is written under
+    (installed once): code of ours that writes on the same socket from another thread
+    holds it for each whole message.  Plain sockets only (ValueError for TLS: an
+    ``SSLSocket`` must not be used by two threads)."""
+    sock = assoc.dul.socket
+    lock = getattr(sock, "pacsadmin_write_lock", None)
+    if lock is not None:
+        return lock  # type: ignore[no-any-return]
+    if isinstance(sock.socket, ssl.SSLSocket):
+        raise ValueError("shared writes on a TLS socket")
+    lock = threading.Lock()
+    send = sock.send
+
+    def locked_send(data: bytes) -> bool:
+        with lock:
+            return bool(send(data))
+
+    sock.send = locked_send
+    sock.pacsadmin_write_lock = lock
+    return lock
+
+
+def override_send_msg(assoc: Any, send_msg: Callable[[Any, int], None] | None) -> Any:
+    """The association's DIMSE ``send_msg(primitive, context_id)`` (what pynetdicom's
+    service classes send every response with) replaced by ``send_msg`` (None: its own
+    again); returns pynetdicom's own."""
+    dimse = assoc.dimse
+    if send_msg is None:
+        vars(dimse).pop("send_msg", None)
+    else:
+        dimse.send_msg = send_msg
+    return type(dimse).send_msg.__get__(dimse)
+
+
+class SocketLease:
+    """An established association's socket, lent to our own code (the fast C-STORE
+    sender, ``store_fast.py``) while pynetdicom's DUL thread keeps off it.
+
+    Between :meth:`take` and :meth:`give_back` the DUL neither reads the socket nor lets
+    the network idle timer run out (its ``_is_transport_event``, the one place it reads,
+    answers "nothing came" and restarts the timer), so every byte the peer sends is ours
+    to read, and the socket is ours to write (nothing is queued to the DUL meanwhile: the
+    caller sends nothing through pynetdicom while it holds the lease).  A read the DUL
+    had started finishes before :meth:`take` returns (one lock).  pynetdicom keeps the
+    association: negotiation before, release or abort after :meth:`give_back`.  Works for
+    TLS too: one thread at a time uses the ``SSLSocket``.
+
+    ``shared_writes``: pynetdicom goes on sending on this association meanwhile (a C-GET's
+    pending responses, from its DUL thread): each of its PDUs is written under
+    :attr:`write_lock`, which our code holds for each whole message it writes (PS3.8
+    9.3.5: no fragment of another message in between).  Plain sockets only (an
+    ``SSLSocket`` must not be written and read by two threads)."""
+
+    def __init__(self, assoc: Any, *, shared_writes: bool = False) -> None:
+        self.assoc = assoc
+        dul = assoc.dul
+        self.sock: socket.socket = dul.socket.socket
+        self._lock = threading.Lock()
+        self._held = False
+        self._delay: float | None = None
+        self._timeout: float | None = None
+        self.write_lock: threading.Lock | None = None
+        if shared_writes:
+            self.write_lock = serialized_writes(assoc)
+        original = dul._is_transport_event
+        timer = dul._idle_timer
+        self._through = threading.Event()  # the DUL has called the override once
+
+        def is_transport_event() -> bool:
+            self._through.set()
+            with self._lock:
+                if self._held:
+                    timer.restart()
+                    return False
+                return bool(original())
+
+        dul._is_transport_event = is_transport_event
+
+    @property
+    def peer_max_pdu(self) -> int:
+        """The peer's maximum PDU length (0: no limit)."""
+        a = self.assoc
+        peer = a.requestor if a.is_acceptor else a.acceptor
+        return int(peer.maximum_length or 0)
+
+    def take(self) -> socket.socket:
+        """The socket is ours from now on.  The first time, this waits (at most
+        :data:`LEASE_WAIT`) for the DUL to come round its loop once: a call it began
+        before the override was installed could still read a PDU (measured under load:
+        the first C-STORE-RSP taken by the DUL, the sender waiting out its timeout)."""
+        if not self._through.is_set() and self.assoc.dul.is_alive():
+            self._through.wait(LEASE_WAIT)
+        with self._lock:
+            self._held = True
+            self._timeout = self.sock.gettimeout()  # ours set their own; given back after
+            if self.write_lock is None:  # nothing for the DUL to do: it polls less often
+                self._delay = self.assoc.dul._run_loop_delay
+                self.assoc.dul._run_loop_delay = LEASED_POLL
+        return self.sock
+
+    def give_back(self) -> None:
+        with self._lock:
+            self._held = False
+            try:
+                self.sock.settimeout(self._timeout)
+            except OSError:
+                pass  # closed
+            if self._delay is not None:
+                self.assoc.dul._run_loop_delay = self._delay
+                self._delay = None
+
+
+def override_store_calls(
+    assoc: Any, send_c_store: Callable[..., Any], release: Callable[[], None]
+) -> None:
+    """This association's ``send_c_store`` and ``release`` are these (instance
+    attributes).  pynetdicom's C-MOVE SCP sends each sub-operation with
+    ``store_assoc.send_c_store(dataset, msg_id=, originator_aet=, originator_id=)`` after
+    checking ``isinstance(dataset, Dataset)``, counts an exception as a failed
+    sub-operation, and ends with ``store_assoc.release()``; its C-GET SCP sends each with
+    ``self.assoc.send_c_store(dataset, msg_id=)`` (``qr_send.py``)."""
+    assoc.send_c_store = send_c_store
+    assoc.release = release
+
+
+def restore_store_calls(assoc: Any) -> None:
+    """pynetdicom's own ``send_c_store`` and ``release`` again (see above)."""
+    for name in ("send_c_store", "release"):
+        vars(assoc).pop(name, None)
+
+
+def note_cancel(assoc: Any, msg_id: int) -> None:
+    """A C-CANCEL-RQ for request ``msg_id`` arrived (read by our code, not pynetdicom's):
+    recorded where pynetdicom's DIMSE provider records it, so the request's handler sees
+    ``event.is_cancelled``."""
+    from pynetdicom.dimse_primitives import C_CANCEL
+
+    primitive = C_CANCEL()
+    primitive.MessageIDBeingRespondedTo = msg_id
+    assoc.dimse.cancel_req[msg_id] = primitive
+
+
+def dimse_pdus(primitive: Any, context_id: int, max_pdu: int) -> bytes:
+    """The bytes pynetdicom puts on the wire for a DIMSE request or response primitive
+    (``C_STORE`` ...): its message, fragmented into P-DATA-TF PDUs (tests compare the fast
+    paths' bytes with these)."""
+    from pynetdicom import dimse_messages
+    from pynetdicom.pdu import P_DATA_TF
+
+    kind = "RSP" if primitive.Status is not None else "RQ"
+    msg = getattr(dimse_messages, f"{type(primitive).__name__}_{kind}")()
+    msg.primitive_to_message(primitive)
+    out = b""
+    for p in msg.encode_msg(context_id, max_pdu):
+        pdu = P_DATA_TF()
+        pdu.from_primitive(p)
+        out += pdu.encode()
+    return out
+
+
+def decode_dimse(pdus: list[bytes]) -> Any:
+    """The DIMSE primitive pynetdicom decodes from these P-DATA-TF PDUs (one message)."""
+    from pynetdicom.dimse_messages import DIMSEMessage
+    from pynetdicom.pdu import P_DATA_TF
+
+    msg = DIMSEMessage()
+    for raw in pdus:
+        pdu = P_DATA_TF()
+        pdu.decode(raw)
+        if msg.decode_msg(pdu.to_primitive()):
+            return msg.message_to_primitive()
+    return None
 
 
 # ------------------------------------------------------------------ our own socket

@@ -279,6 +279,24 @@ def _datasets(
         yield 0xFF00, ds
 
 
+def _files(
+    archive: Archive, event: Any, rows: list[tuple[str, str, str, str]]
+) -> Iterator[tuple[int, Any]]:
+    """The pending sub-operations for the fast sender (``qr_send.py``): each archived
+    file as an :class:`ArchivedFile`, its UIDs from the index; it is read while sent."""
+    from pacsadmin.core.dimse.qr_send import ArchivedFile
+
+    for rel, cls, ts, sop in rows:
+        if event.is_cancelled:
+            yield 0xFE00, None
+            return
+        if not (_UID.fullmatch(cls or "") and _UID.fullmatch(sop or "")):
+            log.error("retrieve: an archived instance has no valid SOP Class/Instance UIDs")
+            yield 0xFF00, "unreadable"  # a failed sub-operation, as in _datasets
+            continue
+        yield 0xFF00, ArchivedFile(str(archive.path_of(rel)), cls, sop, ts)
+
+
 def _contexts(rows: list[tuple[str, str, str, str]]) -> list[Any]:
     """Presentation contexts for the sub-association: each SOP class in its stored
     transfer syntax, plus an uncompressed one (pynetdicom converts between those)."""
@@ -314,10 +332,12 @@ def handle_move(archive: Archive, event: Any, nodes: Any, config: Any) -> Iterat
     from pynetdicom import evt
 
     from pacsadmin.core.dimse._pynetdicom import set_nodelay
+    from pacsadmin.core.dimse.qr_send import Installer
 
+    fast = Installer(config.timeouts)
     kwargs = {
         "contexts": _contexts(rows) if rows else None,
-        "evt_handlers": [(evt.EVT_CONN_OPEN, set_nodelay)],
+        "evt_handlers": [(evt.EVT_CONN_OPEN, set_nodelay), (evt.EVT_ESTABLISHED, fast)],
         "max_pdu": config.max_pdu,
     }
     if not rows:
@@ -329,10 +349,16 @@ def handle_move(archive: Archive, event: Any, nodes: Any, config: Any) -> Iterat
         return
     yield len(rows)
     log.info("C-MOVE of %d instance(s) to %s", len(rows), dest)
-    yield from _datasets(archive, event, rows)
+    # pynetdicom has opened the sub-association by now; the fast sender when installed
+    if fast.installed:
+        from pacsadmin.core.dimse.qr_send import with_pending
+
+        yield from with_pending(event, config.timeouts.network, _files(archive, event, rows))
+    else:
+        yield from _datasets(archive, event, rows)
 
 
-def handle_get(archive: Archive, event: Any) -> Iterator[Any]:
+def handle_get(archive: Archive, event: Any, config: Any = None) -> Iterator[Any]:
     try:
         rows = _matches(archive, event)
     except QueryError as exc:
@@ -346,4 +372,14 @@ def handle_get(archive: Archive, event: Any) -> Iterator[Any]:
         yield 0xC000, None
         return
     yield len(rows)
-    yield from _datasets(archive, event, rows)
+    fast = None
+    if config is not None and rows:
+        from pacsadmin.core.dimse.qr_send import get_files
+
+        fast = get_files(event, config.timeouts, _files(archive, event, rows))
+    if fast is not None:
+        from pacsadmin.core.dimse.qr_send import with_pending
+
+        yield from with_pending(event, config.timeouts.network, fast)
+    else:
+        yield from _datasets(archive, event, rows)

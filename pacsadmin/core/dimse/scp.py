@@ -637,4 +637,4 @@ class LocalScp:
         from pacsadmin.core.dimse import qr_scp
 
         self._rec(event.assoc).gets += 1
-        yield from qr_scp.handle_get(self.archive, event)
+        yield from qr_scp.handle_get(self.archive, event, self.config)

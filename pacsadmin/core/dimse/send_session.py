@@ -1,5 +1,10 @@
 """One association of a send (``send.py``): open it with the batch's contexts, send each
-file from its bytes (or decompressed), read its response, say what happened to it."""
+file from its bytes (or decompressed), read its response, say what happened to it.
+
+pynetdicom negotiates and ends the association; in between, a file whose transfer syntax
+was accepted goes through the fast sender (``store_fast.py``, on the association's socket
+lent by the pynetdicom seam), a file to decompress (or one the fast sender cannot take)
+through pynetdicom's ``send_c_store`` with the socket given back for it."""
 
 from __future__ import annotations
 
@@ -14,6 +19,7 @@ from pacsadmin.core.dimse.send_files import EXPLICIT_LE, SendItem
 from pacsadmin.core.dimse.send_plan import Batch
 from pacsadmin.core.dimse.send_result import FileResult, FileState
 from pacsadmin.core.dimse.status import Outcome, describe_abort, status_info
+from pacsadmin.core.dimse.store_fast import StoreOutcome, StoreStream
 from pacsadmin.core.dimse.transcript import Transcript
 from pacsadmin.core.settings import Timeouts
 
@@ -49,6 +55,7 @@ class Session:
         self._timer: threading.Timer | None = None
         self._unhook: Any = None
         self._msg_id = 0
+        self.stream: StoreStream | None = None
 
     def open(self) -> str | None:
         """None when established, else why not (one sentence)."""
@@ -93,6 +100,17 @@ class Session:
         }
         _quiet_transcript(self.assoc, self.tr)
         _pynetdicom.responses_to_the_caller(self.assoc)
+        if run.fast:
+            accepted = {
+                (str(c.abstract_syntax), str(c.transfer_syntax[0])): int(c.context_id)
+                for c in self.assoc.accepted_contexts
+            }
+            self.stream = StoreStream(
+                _pynetdicom.SocketLease(self.assoc),
+                accepted,
+                network_timeout=self.t.network,
+                dimse_timeout=self.t.dimse,
+            )
         self._unhook = run.ctx.token.on_cancel(self._arm_grace)
         return None
 
@@ -110,6 +128,10 @@ class Session:
         if self._timer is not None:
             self._timer.cancel()
         assoc = self.assoc
+        if self.stream is not None and not self.stream.finish():
+            # the fast sender lost the association and closed the connection: pynetdicom
+            # only has to stop (a release would wait for an answer that cannot come)
+            _pynetdicom.kill_association(assoc)
         if assoc is not None:
             if assoc.is_established:
                 assoc.release()
@@ -144,12 +166,24 @@ class Session:
 
     @property
     def up(self) -> bool:
+        if self.stream is not None and self.stream.outcome is not None:
+            return False
         return self.assoc is not None and bool(self.assoc.is_established)
 
     def send_one(self, item: SendItem) -> tuple[FileResult, bool]:
         """The file's row, and whether the association is still up."""
         pair = (item.sop_class, item.transfer_syntax)
         decompressed = False
+        if pair in self.accepted and self.stream is not None:
+            self._msg_id = self._msg_id % 65535 + 1
+            out = self.stream.store(
+                item.path, item.sop_class, item.sop_instance, item.transfer_syntax, self._msg_id
+            )
+            if out is not None:
+                return self._fast_row(item, out)
+        if self.stream is not None and not self.stream.pause():  # pynetdicom's turn
+            out = self.stream.outcome or StoreOutcome(lost="closed")
+            return self._fast_row(item, out, sent=False)
         if pair in self.accepted:
             payload: Any = item.path
             accepted = item.transfer_syntax
@@ -175,19 +209,40 @@ class Session:
             return row(item, FileState.FAILED, accepted, meaning=why), False
         alive = bool(self.assoc.is_established)
         if rsp is not None and "Status" in rsp:
-            code = int(rsp.Status)
-            info = status_info(code, "C-STORE")
-            ok = info.outcome in (Outcome.SUCCESS, Outcome.WARNING)
-            meaning = info.name + (f": {info.advice}" if info.advice and not ok else "")
-            if info.outcome is Outcome.WARNING and info.advice:
-                meaning = f"{info.name}: {info.advice}"
-            state = FileState.STORED if ok else FileState.FAILED
-            return row(item, state, accepted, code, meaning, decompressed), alive
+            comment = str(rsp.get("ErrorComment", "") or "")
+            status_row = _status_row(item, int(rsp.Status), accepted, comment, decompressed)
+            return status_row, alive
         # no response: pynetdicom aborts, but the association may still look established
         # for a moment; it is never reused (the rest go over a new one)
         return row(item, FileState.FAILED, accepted, None, self._lost(), decompressed), False
 
-    def _lost(self) -> str:
+    def _fast_row(
+        self, item: SendItem, out: StoreOutcome, sent: bool = True
+    ) -> tuple[FileResult, bool]:
+        """The row of a file the fast sender sent (or could not send: ``sent`` False)."""
+        if out.status is not None:
+            return _status_row(item, out.status, item.transfer_syntax, out.comment), True
+        accepted = item.transfer_syntax if sent else ""
+        state = FileState.FAILED if sent else FileState.NOT_SENT
+        return row(item, state, accepted, None, self._lost(out)), False
+
+    def _lost(self, out: StoreOutcome | None = None) -> str:
+        if out is not None and not self.run.ctx.cancelled:
+            sent = " while this file was being sent"
+            if out.abort is not None:
+                return describe_abort(*out.abort) + f"{sent}: not confirmed stored."
+            if out.lost == "closed":
+                return (
+                    f"The connection was lost{sent} (the peer stopped or closed it): "
+                    "not confirmed stored."
+                )
+            if out.lost == "released":
+                return f"The peer released the association{sent}: not confirmed stored."
+            if out.lost in ("write timeout", "response timeout", "protocol"):
+                return (
+                    f"{out.detail[:1].upper()}{out.detail[1:]}{sent}; the association was "
+                    "aborted: not confirmed stored."
+                )
         if self.run.ctx.cancelled:
             return (
                 f"Cancelled while it was being sent; after {self.run.grace:g} s the "
@@ -207,6 +262,21 @@ class Session:
             f"No C-STORE response within {self.t.dimse:g} s (DIMSE timeout); the "
             "association was aborted: not confirmed stored."
         )
+
+
+def _status_row(
+    item: SendItem, code: int, accepted: str, comment: str = "", decompressed: bool = False
+) -> FileResult:
+    """A file's row from its C-STORE-RSP status (and the peer's error comment)."""
+    info = status_info(code, "C-STORE")
+    ok = info.outcome in (Outcome.SUCCESS, Outcome.WARNING)
+    meaning = info.name + (f": {info.advice}" if info.advice and not ok else "")
+    if info.outcome is Outcome.WARNING and info.advice:
+        meaning = f"{info.name}: {info.advice}"
+    if comment and not ok:
+        meaning += f" (the peer says: {comment[:200]})"
+    state = FileState.STORED if ok else FileState.FAILED
+    return row(item, state, accepted, code, meaning, decompressed)
 
 
 def row(

@@ -52,7 +52,9 @@ def test_cancel_between_files(storescp, tmp_path):
 
     result = send(LocalAE(), storescp.node(), files, ctx=JobContext(0, token, on_event))
     assert result.cancelled
-    assert [f.state for f in result.files[:10]] == [FileState.STORED] * 10
+    assert [f.state for f in result.files[:10]] == [FileState.STORED] * 10, [
+        f.meaning for f in result.files[:3]
+    ]
     assert all(f.state is FileState.NOT_SENT for f in result.files[10:])
     assert all("cancelled" in f.meaning for f in result.files[10:])
     assert len(received(storescp)) == 10
