@@ -8,7 +8,9 @@ import argparse
 from collections.abc import Callable
 from typing import Any
 
-from pacsadmin.core.settings import MAX_DEADLINE
+# settings.MAX_DEADLINE (a week), not imported: parsing a command line imports no core
+# module (tests/unit/test_headless.py); tests/unit/test_settings.py checks they agree
+MAX_DEADLINE = 7 * 24 * 3600
 
 
 def register(p: Any) -> None:

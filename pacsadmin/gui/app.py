@@ -17,6 +17,7 @@ from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox, QTabWidget
 
 from pacsadmin import __version__
 from pacsadmin.core.audit import AuditLog
+from pacsadmin.core.demo import demo_port
 from pacsadmin.core.dimse.association import LocalAE
 from pacsadmin.core.dimse.scp_events import Association, AssociationClosed
 from pacsadmin.core.errors import PacsAdminError
@@ -111,7 +112,7 @@ class PacsAdminApp(QObject):
         self._wire()
         self._start(start_scp, startup_problems)
         if first_run:  # no settings file yet: the welcome (it saves one)
-            QTimer.singleShot(0, lambda: self.prefs.welcome(None))
+            QTimer.singleShot(0, lambda: self.prefs.welcome(self._start_demo_after_welcome))
 
     # ------------------------------------------------------------------ building
     def _build_services(
@@ -691,6 +692,14 @@ class PacsAdminApp(QObject):
                 self.open_anonymize(ev.result)
 
         self.bridge.submit(work, name="Archive files", lane="io", quiet=True, on_done=done)
+
+    def _start_demo_after_welcome(self) -> None:
+        """The welcome's "start the demo PACS": on the port next to the local SCP's, now
+        that the settings (the demo's move destination) are saved."""
+        if not self.demo.running:
+            if self.demo.process.port == self.local.port:  # the welcome took its port
+                self.demo.process.port = demo_port(self.local.port)
+            self.demo.start()
 
     def open_anonymize(self, inputs: list[str]) -> None:
         from pacsadmin.gui.dialogs.anonymize_dialog import AnonymizeDialog

@@ -134,6 +134,8 @@ def test_first_run_shows_the_welcome_once_and_saves(qtbot, tmp_path, monkeypatch
         qtbot.waitUntil(lambda: isinstance(app.prefs.dialog, WelcomeDialog), timeout=3000)
         dlg = app.prefs.dialog
         dlg.ae.setText("FIRSTRUN")
+        assert dlg.demo.isEnabled() and dlg.demo.isChecked()  # offered, and on by default
+        dlg.demo.setChecked(False)
         ok = dlg.buttons.button(dlg.buttons.StandardButton.Ok)
         qtbot.waitUntil(ok.isEnabled, timeout=5000)
         with qtbot.waitSignal(app.prefs.applied, timeout=5000):
@@ -141,6 +143,33 @@ def test_first_run_shows_the_welcome_once_and_saves(qtbot, tmp_path, monkeypatch
         assert paths.settings_file.exists()  # so it is not shown again
         want = "FIRSTRUN" if accept else "PACSADMIN"
         assert load_settings(paths.settings_file).local_ae_title == want
+    finally:
+        app.window.close()
+        assert app.shutdown()
+
+
+def test_the_welcome_starts_the_demo_pacs_once_the_settings_are_saved(qtbot, tmp_path, monkeypatch):
+    from pacsadmin.core.paths import AppPaths
+    from pacsadmin.gui.app import PacsAdminApp
+    from tests.peers import free_port
+
+    monkeypatch.setenv("PACSADMIN_HOME", str(tmp_path / "home"))
+    paths = AppPaths.resolve().ensure()
+    app = PacsAdminApp(paths, first_run=True)
+    app.errors.dialogs_enabled = False
+    qtbot.addWidget(app.window)
+    app.demo.process.port = free_port()
+    try:
+        qtbot.waitUntil(lambda: isinstance(app.prefs.dialog, WelcomeDialog), timeout=3000)
+        dlg = app.prefs.dialog
+        ok = dlg.buttons.button(dlg.buttons.StandardButton.Ok)
+        qtbot.waitUntil(ok.isEnabled, timeout=5000)
+        with qtbot.waitSignal(app.demo.process.listening, timeout=120_000):
+            dlg.accept()
+        assert paths.settings_file.exists()
+        qtbot.waitUntil(
+            lambda: "Demo PACS" in [n.name for n in app.node_model.nodes()], timeout=30_000
+        )
     finally:
         app.window.close()
         assert app.shutdown()

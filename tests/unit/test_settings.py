@@ -105,3 +105,10 @@ def test_scp_config_from_settings():
     assert cfg.tls is not None and cfg.tls.client_ca == "ca.pem"
     assert cfg.association_deadline == 90
     assert ScpConfig.from_settings(Settings()).tls is None
+
+
+def test_serve_deadline_flag_bound_is_the_settings_bound():
+    from pacsadmin.cli import serve_security
+    from pacsadmin.core import settings
+
+    assert serve_security.MAX_DEADLINE == settings.MAX_DEADLINE

@@ -150,15 +150,18 @@ class PreferencesController(QObject):
             new = dataclasses.replace(s, local_ae_title=dlg.ae_title(), scp_port=dlg.port())
             if code != QDialog.DialogCode.Accepted:
                 new = s  # closed with the window's button: keep the defaults, once
-            self.save(new)
-            if code == QDialog.DialogCode.Accepted and dlg.start_demo() and on_demo:
-                on_demo()
+            demo = code == QDialog.DialogCode.Accepted and dlg.start_demo() and on_demo
+            try:  # the demo starts once the settings are saved (it reads our port there)
+                self.save(new, after=on_demo if demo else None)
+            except RuntimeError:  # the window closed with the welcome open: ask next time
+                return
 
         dlg.finished.connect(finished)
         dlg.open()
 
     # ------------------------------------------------------------------ saving
-    def save(self, new: Settings) -> None:
+    def save(self, new: Settings, after: Callable[[], None] | None = None) -> None:
+        """Save on the io lane, then ``applied`` and ``after()`` (GUI thread)."""
         old = self.current()
         path = self.settings_file
 
@@ -167,6 +170,8 @@ class PreferencesController(QObject):
                 self.errors.present(f"The settings could not be saved to {path}: {ev.error}")
                 return
             self.applied.emit(new, old)
+            if after is not None:
+                after()
             changed = changed_fields(new, old)
             later = [c for c in changed if c in NEEDS_RESTART]
             if later:
