@@ -17,6 +17,7 @@ from pacsadmin.core.editing import EditSession
 from pacsadmin.core.editing.correction import Correction, CorrectionPlan, UidPolicy
 from pacsadmin.core.jobs import JobContext, JobFinished, JobState
 from pacsadmin.gui.dialogs.confirm import ask
+from pacsadmin.gui.editing.batch_grid import expand as _expand
 from pacsadmin.gui.editing.correction_dialog import (
     PATIENT_FIELDS,
     STUDY_FIELDS,
@@ -37,21 +38,6 @@ def _first_values(path: Path) -> dict[str, str]:
     for kw in FORM_KEYWORDS:
         out[kw] = top_value(df, TagPath.parse(kw).tag) or ""
     out["StudyInstanceUID"] = top_value(df, 0x0020000D) or ""
-    return out
-
-
-def _expand(paths: list[str]) -> list[str]:
-    """Files as they are; folders walked (sorted), hidden files left out."""
-    import os
-
-    out: list[str] = []
-    for p in paths:
-        if os.path.isdir(p):
-            for root, dirs, names in os.walk(p):
-                dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-                out += [os.path.join(root, n) for n in sorted(names) if not n.startswith(".")]
-        else:
-            out.append(p)
     return out
 
 

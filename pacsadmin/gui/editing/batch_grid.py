@@ -67,6 +67,8 @@ def read_values(paths: list[str], keywords: list[str], ctx: JobContext) -> list[
 
 
 def expand(paths: list[str]) -> list[str]:
+    """Files as they are; folders walked (sorted), hidden files and folders left out (run
+    it on a worker: it reads the disk)."""
     out: list[str] = []
     for p in paths:
         if os.path.isdir(p):
