@@ -119,3 +119,42 @@ def start_scp(archive, nodes):
     yield start
     for s in started:
         s.stop()
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_unconfigure(config):
+    """A non-daemon thread left at the very end (an association thread of pynetdicom that
+    outlived every per-test leak check) would keep the interpreter from exiting after the
+    summary, and CI would wait out its time limit.  Name the threads on stderr and end the
+    process with the session's exit status instead."""
+    import sys
+    import threading
+
+    left = [t for t in threading.enumerate() if t is not threading.main_thread() and not t.daemon]
+    if not left:
+        return
+    born = getattr(config, "_pacsadmin_thread_tests", {})
+    print(
+        "\npytest: non-daemon threads left at exit (ended by force): "
+        + ", ".join(f"{t.name} (first seen after {born.get(t.ident, '?')})" for t in left),
+        file=sys.stderr,
+        flush=True,
+    )
+    sys.stdout.flush()
+    status = getattr(config, "_pacsadmin_exitstatus", 0)
+    os._exit(int(status))
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_runtest_teardown(item, nextitem):
+    """Note which test a non-daemon thread was first seen after (for the message above)."""
+    import threading
+
+    born = item.config.__dict__.setdefault("_pacsadmin_thread_tests", {})
+    for t in threading.enumerate():
+        if not t.daemon and t.ident not in born and t is not threading.main_thread():
+            born[t.ident] = item.nodeid
+
+
+def pytest_sessionfinish(session, exitstatus):
+    session.config._pacsadmin_exitstatus = exitstatus
