@@ -84,6 +84,9 @@ def test_a_peer_that_stops_reading_is_aborted_after_the_network_timeout(tmp_path
         took = time.monotonic() - t0
     finally:
         gate.set()
+        for assoc in server.active_associations:  # the stalled one: not left running
+            assoc.abort()
+            assoc.join(10)
         server.shutdown()
     states = [f.state for f in result.files]
     assert states[0] is FileState.STORED
