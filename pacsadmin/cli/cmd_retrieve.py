@@ -167,22 +167,9 @@ def run_retrieve(args: argparse.Namespace, ctx: Any) -> int:
 
 
 def _audit(ctx: Any, r: Any) -> None:
-    ctx.audit.record(
-        r.method.lower().replace("c-", ""),
-        "success" if r.ok else "failure",
-        node=r.node_name,
-        target=r.target,
-        summary=r.summary[:500],
-        details={
-            "status": r.status,
-            "completed": r.completed,
-            "failed": r.failed,
-            "expected": r.expected,
-            "received": r.received,
-            "missing": len(r.missing),
-            "destination": r.destination,
-        },
-    )
+    from pacsadmin.core.dimse.retrieve_account import audit_retrieve
+
+    audit_retrieve(ctx.audit, r)
 
 
 def _print(r: Any, as_json: bool) -> None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import sys
-from typing import Any
 
 from PySide6.QtCore import QObject, Qt, QTimer, Slot
 from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox, QTabWidget
@@ -22,13 +21,11 @@ from pacsadmin.core.dimse.association import LocalAE
 from pacsadmin.core.dimse.scp_events import Association, AssociationClosed
 from pacsadmin.core.errors import PacsAdminError
 from pacsadmin.core.jobs import (
-    JobContext,
     JobFinished,
     JobLog,
     JobProgress,
     JobRunner,
     JobStarted,
-    JobState,
     JobSubmitted,
 )
 from pacsadmin.core.logs import setup_logging
@@ -396,6 +393,7 @@ class PacsAdminApp(QObject):
             nodes=self.nodes,
             local=lambda: self.local,
             secrets=self.secrets,
+            anonymize=lambda paths: self.open_anonymize(paths),
             parent_widget=w,
             parent=self,
         )
@@ -521,7 +519,7 @@ class PacsAdminApp(QObject):
         self.editing.changed.connect(self.archive.refresh_soon)
         self.viewer.tags_panel.editRequested.connect(self.editing.open_tags)
         self.query_panel.retrieveRequested.connect(self.retrieve.request)
-        self.archive_browser.toolRequested.connect(self._on_archive_tool_requested)
+        self.archive_browser.toolRequested.connect(self.editing.archive_tool)
         self.prefs.applied.connect(self._on_prefs_applied)
         self.act_export.triggered.connect(self.node_actions.export_with_dialog)
         self.act_echo.triggered.connect(self._on_echo_triggered)
@@ -663,35 +661,6 @@ class PacsAdminApp(QObject):
         folder = QFileDialog.getExistingDirectory(self.window, "The folder of the study to correct")
         if folder:
             self.editing.open_correction(files=[folder])
-
-    def _on_archive_tool_requested(self, tool: str, nodes: list[Any]) -> None:
-        """Edit tags (the first file), Correct study (the selected studies) or Anonymize
-        (every file) of archive rows: the files are looked up on the io lane."""
-        if tool == "correct":
-            uids = [n.uid for n in nodes if n.level == "study"]
-            if uids:
-                self.editing.open_correction(study_uids=uids)
-            return
-        handle = self.archive.handle
-
-        def work(ctx: JobContext) -> list[str]:
-            a = handle.get()
-            out: list[str] = []
-            for n in nodes:
-                out += [str(a.path_of(rel)) for _, rel in a.instance_paths(n.level, [n.uid])]
-                if tool == "tags" and out:
-                    break
-            return out
-
-        def done(ev: JobFinished) -> None:
-            if ev.state is not JobState.SUCCEEDED or not ev.result:
-                self.errors.present(f"No files for the selected rows: {ev.error or 'none found'}")
-            elif tool == "tags":
-                self.editing.open_tags(ev.result[0])
-            else:
-                self.open_anonymize(ev.result)
-
-        self.bridge.submit(work, name="Archive files", lane="io", quiet=True, on_done=done)
 
     def _start_demo_after_welcome(self) -> None:
         """The welcome's "start the demo PACS": on the port next to the local SCP's, now

@@ -254,3 +254,25 @@ def wait_for_late(
         if on_change is not None and len(found) != before:
             on_change(len(found))
     return found, old
+
+
+def audit_retrieve(audit: Any, r: Any, **extra: Any) -> None:
+    """One audit record of a finished retrieve (the CLI's and the window's): its outcome
+    and accounting; ``extra`` goes into the details (e.g. ``from="window"``)."""
+    audit.record(
+        r.method.lower().replace("c-", ""),
+        "success" if r.ok else "failure",
+        node=r.node_name,
+        target=r.target,
+        summary=r.summary[:500],
+        details={
+            "status": r.status,
+            "completed": r.completed,
+            "failed": r.failed,
+            "expected": r.expected,
+            "received": r.received,
+            "missing": len(r.missing),
+            "destination": r.destination,
+            **extra,
+        },
+    )

@@ -56,10 +56,12 @@ class EditingController(QObject):
         nodes: Any,
         local: Callable[[], Any],
         secrets: Any,
+        anonymize: Callable[[list[str]], None],
         parent_widget: QWidget,
         parent: QObject | None = None,
     ) -> None:
-        """``archive()``: the open archive (call it on a worker); ``local()``: the local AE."""
+        """``archive()``: the open archive (call it on a worker); ``local()``: the local AE;
+        ``anonymize(paths)`` opens the Anonymize dialog on files."""
         super().__init__(parent)
         from pacsadmin.core.editing.batch import BatchStore
 
@@ -67,6 +69,7 @@ class EditingController(QObject):
         self.archive_root = Path(archive_root)
         self.archive, self.bridge, self.audit = archive, bridge, audit
         self.errors, self.nodes, self.local, self.secrets = errors, nodes, local, secrets
+        self.anonymize = anonymize
         self.parent_widget = parent_widget
         self.editors: list[TagEditor] = []
         self.dialog: CorrectionDialog | None = None
@@ -104,6 +107,36 @@ class EditingController(QObject):
             quiet=True,
             on_done=done,
         )
+
+    # ------------------------------------------------------------------ archive rows
+    def archive_tool(self, tool: str, nodes: list[Any]) -> None:
+        """Edit tags (the first file), Correct study (the selected studies) or Anonymize
+        (every file) of archive rows: the files are looked up on the io lane."""
+        if tool == "correct":
+            uids = [n.uid for n in nodes if n.level == "study"]
+            if uids:
+                self.open_correction(study_uids=uids)
+            return
+        archive = self.archive
+
+        def work(ctx: JobContext) -> list[str]:
+            a = archive()
+            out: list[str] = []
+            for n in nodes:
+                out += [str(a.path_of(rel)) for _, rel in a.instance_paths(n.level, [n.uid])]
+                if tool == "tags" and out:
+                    break
+            return out
+
+        def done(ev: JobFinished) -> None:
+            if ev.state is not JobState.SUCCEEDED or not ev.result:
+                self.errors.present(f"No files for the selected rows: {ev.error or 'none found'}")
+            elif tool == "tags":
+                self.open_tags(ev.result[0])
+            else:
+                self.anonymize(ev.result)
+
+        self.bridge.submit(work, name="Archive files", lane="io", quiet=True, on_done=done)
 
     # ------------------------------------------------------------------ the tag editor
     def open_tags(self, path: str) -> TagEditor:

@@ -13,6 +13,7 @@ from typing import Any
 
 from pacsadmin.core.audit import AuditLog
 from pacsadmin.core.dimse.association import LocalAE
+from pacsadmin.core.dimse.retrieve_account import audit_retrieve
 from pacsadmin.core.dimse.retrieve_model import Expected, Item, RetrieveResult, Selection
 from pacsadmin.core.jobs import JobContext
 from pacsadmin.core.node_service import passphrase_for
@@ -91,21 +92,5 @@ def run_retrieve(spec: RetrieveSpec, ctx: JobContext) -> RetrieveResult:
                 expected=exp,
                 **move_kw,
             )
-    spec.audit.record(
-        r.method.lower().replace("c-", ""),
-        "success" if r.ok else "failure",
-        node=r.node_name,
-        target=r.target,
-        summary=r.summary[:500],
-        details={
-            "status": r.status,
-            "completed": r.completed,
-            "failed": r.failed,
-            "expected": r.expected,
-            "received": r.received,
-            "missing": len(r.missing),
-            "destination": r.destination,
-            "from": "window",
-        },
-    )
+    audit_retrieve(spec.audit, r, **{"from": "window"})
     return r
